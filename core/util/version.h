@@ -1,0 +1,6 @@
+#pragma once
+
+namespace gligen {
+// The project version from CMake's project(VERSION ...).
+const char* version();
+}  // namespace gligen
