@@ -1,0 +1,101 @@
+#include "core/nets/attention.h"
+
+#include <cmath>
+
+#include "core/util/error.h"
+
+namespace gligen::nets {
+
+AttentionImpl::AttentionImpl(const AttentionOptions& o) : options_(o) {
+  const int64_t inner = o.dim_head() * o.heads();
+  const int64_t context_dim = o.cross_attention_dim().value_or(o.query_dim());
+  const int64_t out_dim = o.out_dim().value_or(o.query_dim());
+  scale_ = 1.0 / std::sqrt(static_cast<double>(o.dim_head()));  // dim_head ** -0.5
+  if (o.norm_num_groups()) {
+    group_norm = register_module(
+        "group_norm", torch::nn::GroupNorm(torch::nn::GroupNormOptions(*o.norm_num_groups(), o.query_dim()).eps(o.eps())));
+  }
+  to_q = register_module("to_q", torch::nn::Linear(torch::nn::LinearOptions(o.query_dim(), inner).bias(o.bias())));
+  to_k = register_module("to_k", torch::nn::Linear(torch::nn::LinearOptions(context_dim, inner).bias(o.bias())));
+  to_v = register_module("to_v", torch::nn::Linear(torch::nn::LinearOptions(context_dim, inner).bias(o.bias())));
+  out_proj_ = torch::nn::Linear(torch::nn::LinearOptions(inner, out_dim).bias(o.out_bias()));
+  to_out = register_module("to_out", torch::nn::ModuleList());
+  to_out->push_back(out_proj_);
+}
+
+torch::Tensor attention_core(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
+                             double scale, bool upcast_scores, bool upcast_softmax) {
+  const auto dtype = q.scalar_type();
+  torch::Tensor scores;
+  // The product is computed first and scaled after (diffusers' baddbmm(0, q, kᵀ, alpha=scale)),
+  // never with baddbmm on an uninitialised buffer (LibTorch 1.13 CPU can then produce NaN).
+  if (upcast_scores && dtype != torch::kFloat32)
+    scores = torch::matmul(q.to(torch::kFloat32), k.to(torch::kFloat32).transpose(-1, -2));
+  else
+    scores = torch::matmul(q, k.transpose(-1, -2));  // [B, H, N, M]
+  scores.mul_(scale);  // fresh matmul output: matmul's backward does not read it
+  torch::Tensor probs;
+  if (upcast_softmax && scores.scalar_type() != torch::kFloat32)
+    probs = torch::softmax(scores.to(torch::kFloat32), -1);
+  else
+    probs = torch::softmax(scores, -1);
+  scores = torch::Tensor();  // release [B, H, N, M] early at large resolutions
+  probs = probs.to(dtype);
+  return torch::matmul(probs, v);  // [B, H, N, d]
+}
+
+torch::Tensor AttentionImpl::forward(const torch::Tensor& x, const torch::Tensor& context) {
+  const int64_t heads = options_.heads();
+  const bool spatial = x.dim() == 4;
+  torch::Tensor h = x;
+  int64_t B = x.size(0), C = 0, H = 0, W = 0;
+  if (spatial) {
+    C = x.size(1), H = x.size(2), W = x.size(3);
+    h = x.view({B, C, H * W}).transpose(1, 2);  // [B, N, C]
+  }
+  TORCH_CHECK(h.dim() == 3, "Attention expects [B, N, C] or [B, C, H, W], got ", x.sizes());
+  if (group_norm) h = group_norm(h.transpose(1, 2)).transpose(1, 2);
+
+  const torch::Tensor& kv_source = context.defined() ? context : h;
+  auto q = to_q(h);          // [B, N, inner]
+  auto k = to_k(kv_source);  // [B, M, inner]
+  auto v = to_v(kv_source);  // [B, M, inner]
+  const int64_t N = q.size(1), M = k.size(1), d = options_.dim_head();
+  // Head split: [B, N, heads*d] -> [B, heads, N, d] (diffusers' head_to_batch_dim, as a view).
+  q = q.view({B, N, heads, d}).transpose(1, 2);
+  k = k.view({B, M, heads, d}).transpose(1, 2);
+  v = v.view({B, M, heads, d}).transpose(1, 2);
+  auto o = attention_core(q, k, v, scale_, options_.upcast_attention(), options_.upcast_softmax());
+  o = o.transpose(1, 2).reshape({B, N, heads * d});  // [B, N, inner]
+  o = out_proj_(o);                                   // [B, N, out_dim]
+
+  if (spatial) o = o.transpose(-1, -2).reshape({B, o.size(2), H, W});  // [B, out_dim, H, W]
+  if (options_.residual_connection()) o.add_(x);  // fresh linear output: safe in place
+  if (options_.rescale_output_factor() != 1.0) o = o / options_.rescale_output_factor();
+  return o;
+}
+
+GEGLUImpl::GEGLUImpl(int64_t dim_in, int64_t dim_out, bool bias) {
+  proj = register_module("proj", torch::nn::Linear(torch::nn::LinearOptions(dim_in, 2 * dim_out).bias(bias)));
+}
+
+torch::Tensor GEGLUImpl::forward(const torch::Tensor& x) {
+  auto parts = proj(x).chunk(2, -1);  // hidden, gate: [..., dim_out] each
+  return parts[0] * torch::gelu(parts[1]);
+}
+
+FeedForwardImpl::FeedForwardImpl(int64_t dim, std::optional<int64_t> dim_out, int64_t mult, bool bias) {
+  const int64_t inner = dim * mult;
+  geglu_ = GEGLU(dim, inner, bias);
+  out_ = torch::nn::Linear(torch::nn::LinearOptions(inner, dim_out.value_or(dim)).bias(bias));
+  net = register_module("net", torch::nn::ModuleList());
+  net->push_back(geglu_);
+  net->push_back(torch::nn::Dropout(0.0));  // net.1 has no parameters; kept for the key numbering
+  net->push_back(out_);
+}
+
+torch::Tensor FeedForwardImpl::forward(const torch::Tensor& x) {
+  return out_(geglu_(x));
+}
+
+}  // namespace gligen::nets
