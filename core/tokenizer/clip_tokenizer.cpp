@@ -122,6 +122,11 @@ bool matches_at(const std::u32string& text, size_t i, const char* literal) {
   return true;
 }
 
+// U+0345 (combining ypogegrammeni, Mn) case-folds to a Greek letter, so under IGNORECASE the
+// regex module puts it in neither [\p{L}] nor [^\s\p{L}\p{N}]: no alternative matches it and
+// findall skips it. It is the only such character (checked over all code points).
+bool matched_by_no_alternative(char32_t c) { return c == 0x0345; }
+
 // The CLIP pre-token pattern, applied left to right as Python's regex.findall does:
 //   <|startoftext|>|<|endoftext|>|'s|'t|'re|'ve|'m|'ll|'d|[\p{L}]+|[\p{N}]|[^\s\p{L}\p{N}]+
 std::vector<std::string> clip_pre_tokens(const std::u32string& text) {
@@ -130,7 +135,7 @@ std::vector<std::string> clip_pre_tokens(const std::u32string& text) {
   size_t i = 0;
   while (i < text.size()) {
     const char32_t c = text[i];
-    if (is_python_space(c)) {
+    if (is_python_space(c) || matched_by_no_alternative(c)) {
       ++i;
       continue;
     }
@@ -156,7 +161,9 @@ std::vector<std::string> clip_pre_tokens(const std::u32string& text) {
       } else if (is_number(c)) {
         j = i + 1;
       } else {
-        while (j < text.size() && !is_python_space(text[j]) && !is_letter(text[j]) && !is_number(text[j])) ++j;
+        while (j < text.size() && !is_python_space(text[j]) && !is_letter(text[j]) && !is_number(text[j]) &&
+               !matched_by_no_alternative(text[j]))
+          ++j;
       }
       len = j - i;
     }

@@ -173,6 +173,32 @@ class TestTokenizer : public QObject {
     QVERIFY(python_lower(U"A\u03A3'") == std::u32string(U"a\u03C2'"));
   }
 
+  // Unicode corners of the no-ftfy branch. Expected ids come from transformers' algorithm run in
+  // Python 3.11 with the `regex` module: Python's final-sigma and U+0130 lower-casing, U+0345
+  // (which no alternative of the IGNORECASE pattern matches, so findall drops it), the long s
+  // folding to 's in the contraction, Zl/NBSP as separators, NUL and Cf characters removed, and
+  // NFC composing a decomposed accent.
+  void unicodeCorners_data() {
+    QTest::addColumn<QString>("text");
+    QTest::addColumn<QString>("ids");
+    QTest::newRow("final sigma") << QStringLiteral("\u039F\u0394\u03A5\u03A3\u03A3\u0395\u03A5\u03A3 \u03A3\u0391")
+                                 << "49406,138,123,138,112,139,227,139,225,139,225,138,113,139,227,139,480,139,225,138,365,49407";
+    QTest::newRow("dotted capital I") << QStringLiteral("\u0130stanbul") << "49406,328,16384,11231,49407";
+    QTest::newRow("ypogegrammeni dropped") << QStringLiteral("x\u0345y!\u0345?") << "49406,343,344,256,286,49407";
+    QTest::newRow("long s contraction") << QStringLiteral("it'\u017F") << "49406,585,6,129,379,49407";
+    QTest::newRow("line separator and nbsp") << QStringLiteral("a\u2028b\u00A0c") << "49406,320,321,322,49407";
+    QTest::newRow("nul and zero width space") << QStringLiteral("tab%1nul\u200Bzw").arg(QChar(0)) << "49406,2648,29358,42188,49407";
+    QTest::newRow("decomposed accent") << QStringLiteral("cafe\u0301") << "49406,15304,49407";
+  }
+
+  void unicodeCorners() {
+    QFETCH(QString, text);
+    QFETCH(QString, ids);
+    const QByteArray utf8 = text.toUtf8();
+    const auto got = tokenizer_->encode(std::string(utf8.constData(), size_t(utf8.size())));
+    QCOMPARE(show(got), ids);
+  }
+
   void specialTokensInTextStaySplit() {
     // The added-token split happens before the pattern: "!" is its own pre-token here, where the
     // pattern alone would have made "!<|" one token.
