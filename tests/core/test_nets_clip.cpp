@@ -92,6 +92,18 @@ class TestNetsClip : public QObject {
                            "phrases_pooler_output_pad77_nomask");
   }
 
+  // The loader's dtype argument: in float64 the result stays within the float32 tolerance (the
+  // fixtures' precision study puts float32 vs float64 at 1.4e-6).
+  void loadsInFloat64() {
+    auto model = gligen::load_clip_text_model(gligen::test::fixture("tiny-gligen/text_encoder"), torch::kCPU,
+                                              torch::kFloat64);
+    torch::NoGradGuard no_grad;
+    const auto out = model->forward(ref_.at("phrases_input_ids"), ref_.at("phrases_attention_mask"));
+    QCOMPARE(out.last_hidden_state.scalar_type(), torch::kFloat64);
+    GLIGEN_COMPARE_TENSORS(out.pooler_output, ref_.at("phrases_pooler_output"), kTolerance,
+                           "phrases_pooler_output (float64)");
+  }
+
   // Building CLIPTextModel from the SD 1.4 text encoder config gives exactly the checkpoint's
   // parameter names and shapes, in state-dict order, and no buffers (transformers'
   // position_ids buffer is not kept as a module entry; the key list does not hold it either).
