@@ -5,9 +5,10 @@
 #include <fstream>
 #include <sstream>
 
+#include "core/nets/activation.h"
 #include "core/util/error.h"
 
-namespace gligen {
+namespace gligen::nets {
 namespace {
 
 using nlohmann::json;
@@ -102,8 +103,7 @@ void VaeConfig::validate(const std::string& source) const {
     if (t != "DownEncoderBlock2D") fail("unsupported down block type \"" + t + "\" (expected DownEncoderBlock2D)");
   for (const auto& t : up_block_types)
     if (t != "UpDecoderBlock2D") fail("unsupported up block type \"" + t + "\" (expected UpDecoderBlock2D)");
-  if (act_fn != "silu" && act_fn != "swish")
-    fail("unsupported \"act_fn\" \"" + act_fn + "\" (expected silu)");
+  activation_from_name(act_fn, source + ": \"act_fn\"");  // throws for names diffusers does not know
   if (in_channels <= 0 || out_channels <= 0 || latent_channels <= 0)
     fail("\"in_channels\", \"out_channels\" and \"latent_channels\" must be positive");
   if (layers_per_block <= 0) fail("\"layers_per_block\" must be positive");
@@ -168,4 +168,4 @@ VaeConfig load_vae_config(const std::string& path) {
   return vae_config_from_json(j, path);
 }
 
-}  // namespace gligen
+}  // namespace gligen::nets

@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-namespace gligen {
+namespace gligen::nets {
 
 struct VaeConfig {
   // Defaults are AutoencoderKL.__init__'s (diffusers v0.27.2), not SD 1.x's values.
@@ -49,4 +49,4 @@ VaeConfig vae_config_from_json(const nlohmann::json& json, const std::string& so
 // Reads and parses `path` (a vae/config.json). Throws gligen::Error when it is missing or invalid.
 VaeConfig load_vae_config(const std::string& path);
 
-}  // namespace gligen
+}  // namespace gligen::nets
