@@ -172,6 +172,23 @@ class TestNetsVae : public QObject {
     QVERIFY(!dist.mean.requires_grad());
   }
 
+  // load_vae converts to the requested dtype; float64 stays within the float32 reference's error.
+  void loadsInFloat64() {
+    const std::string ref_path = gligen::test::fixture("reference/vae.safetensors");
+    GLIGEN_REQUIRE_FIXTURE(ref_path);
+    auto ref = gligen::io::read_safetensors(ref_path).tensors;
+    auto vae = gligen::nets::load_vae(tiny_vae_dir(), torch::kCPU, torch::kFloat64);
+    const auto decoded = vae->decode(ref.at("latents"));
+    QCOMPARE(decoded.scalar_type(), torch::kFloat64);
+    GLIGEN_COMPARE_TENSORS(decoded, ref.at("decoded"), kForwardTolerance, "decoded (float64)");
+  }
+
+  void halfOnCpuIsRefused() {
+    const std::string message =
+        error_of([] { gligen::nets::load_vae(tiny_vae_dir(), torch::kCPU, torch::kHalf); });
+    QVERIFY2(message.find("float16") != std::string::npos, message.c_str());
+  }
+
   // The training step encodes a batch of three images: batch > 1 must give the same per-image result.
   void batchEncodeMatchesTrainingReference() {
     const std::string ref_path = gligen::test::fixture("training/train_step.safetensors");
