@@ -1,0 +1,321 @@
+// core/nets: the GLIGEN UNet (diffusers v0.27.2 UNet2DConditionModel with attention_type
+// "gated") against reference/unet.safetensors and reference/position_net.safetensors, plus config
+// parsing, the full-size parameter inventory and the refusals.
+#include <QtTest>
+#include <nlohmann/json.hpp>
+
+#include <fstream>
+
+#include "core/io/safetensors.h"
+#include "core/nets/unet.h"
+#include "core/util/error.h"
+#include "support/fixtures.h"
+#include "support/tensor_compare.h"
+
+using gligen::nets::GroundingInputs;
+using gligen::nets::UNet2DCondition;
+using gligen::test::fixture;
+
+namespace {
+
+nlohmann::json read_json(const std::string& path) {
+  std::ifstream in(path);
+  return nlohmann::json::parse(in);
+}
+
+// Expects `f` to throw gligen::Error whose message contains every one of `needles`.
+template <typename F>
+bool throws_error_mentioning(F&& f, const std::vector<std::string>& needles, std::string* message) {
+  try {
+    f();
+  } catch (const gligen::Error& e) {
+    *message = e.what();
+    for (const auto& n : needles)
+      if (message->find(n) == std::string::npos) return false;
+    return true;
+  }
+  *message = "(no error thrown)";
+  return false;
+}
+
+}  // namespace
+
+class TestNetsUnet : public QObject {
+  Q_OBJECT
+
+  gligen::io::StateDict ref_;
+  UNet2DCondition unet_{nullptr};
+
+  GroundingInputs reference_grounding() const {
+    return {ref_.at("gligen_boxes"), ref_.at("gligen_positive_embeddings"), ref_.at("gligen_masks")};
+  }
+
+ private Q_SLOTS:
+  void initTestCase() {
+    torch::set_num_threads(1);
+    GLIGEN_REQUIRE_FIXTURE(fixture("reference/unet.safetensors"));
+    GLIGEN_REQUIRE_FIXTURE(fixture("tiny-gligen/unet/config.json"));
+    ref_ = gligen::io::read_safetensors(fixture("reference/unet.safetensors")).tensors;
+    unet_ = gligen::nets::load_unet(fixture("tiny-gligen/unet"));
+    QVERIFY(unet_->is_gated());
+    QCOMPARE(unet_->fuser_count(), int64_t(4));  // down 1 + mid 1 + up 2 transformer blocks
+  }
+
+  void fourierEmbeddingMatchesReference() {
+    GLIGEN_REQUIRE_FIXTURE(fixture("reference/position_net.safetensors"));
+    auto ref = gligen::io::read_safetensors(fixture("reference/position_net.safetensors")).tensors;
+    auto got = gligen::nets::fourier_box_embedding(ref.at("boxes"), 8);
+    GLIGEN_COMPARE_TENSORS(got, ref.at("fourier_embedding"), 1e-5, "fourier_embedding");
+  }
+
+  void positionNetMatchesReference() {
+    auto ref = gligen::io::read_safetensors(fixture("reference/position_net.safetensors")).tensors;
+    // Item 0 carries garbage in a masked-out slot, item 2 has every mask 0: both must give the
+    // null features only.
+    torch::NoGradGuard no_grad;
+    auto objs = unet_->grounding_tokens({ref.at("boxes"), ref.at("positive_embeddings"), ref.at("masks")});
+    GLIGEN_COMPARE_TENSORS(objs, ref.at("objs"), 1e-5, "position_net objs");
+  }
+
+  void groundingTokensMatchReference() {
+    torch::NoGradGuard no_grad;
+    auto objs = unet_->grounding_tokens(reference_grounding());
+    GLIGEN_COMPARE_TENSORS(objs, ref_.at("gligen_objs"), 1e-5, "unet gligen_objs");
+  }
+
+  void forwardMatchesReference_data() {
+    QTest::addColumn<QString>("output");
+    QTest::addColumn<bool>("grounded");
+    QTest::addColumn<bool>("batchTimesteps");
+    QTest::addColumn<bool>("fusersEnabled");
+    QTest::newRow("out_gligen") << "out_gligen" << true << false << true;
+    QTest::newRow("out_no_gligen") << "out_no_gligen" << false << false << true;
+    QTest::newRow("out_gligen_timesteps_batch") << "out_gligen_timesteps_batch" << true << true << true;
+    QTest::newRow("out_gligen_fuser_disabled") << "out_gligen_fuser_disabled" << true << false << false;
+  }
+
+  void forwardMatchesReference() {
+    QFETCH(QString, output);
+    QFETCH(bool, grounded);
+    QFETCH(bool, batchTimesteps);
+    QFETCH(bool, fusersEnabled);
+    torch::NoGradGuard no_grad;
+    const GroundingInputs g = reference_grounding();
+    unet_->set_fusers_enabled(fusersEnabled);
+    auto t = batchTimesteps ? ref_.at("timesteps_batch") : ref_.at("timestep");
+    auto out = unet_->forward(ref_.at("sample"), t, ref_.at("encoder_hidden_states"), grounded ? &g : nullptr);
+    unet_->set_fusers_enabled(true);
+    GLIGEN_COMPARE_TENSORS(out, ref_.at(output.toStdString()), 1e-5, output.toStdString());
+  }
+
+  void scalarTimestepOverloadsAgree() {
+    torch::NoGradGuard no_grad;
+    const GroundingInputs g = reference_grounding();
+    const double t = static_cast<double>(ref_.at("timestep").item<int64_t>());
+    auto a = unet_->forward(ref_.at("sample"), t, ref_.at("encoder_hidden_states"), &g);
+    auto b = unet_->forward(ref_.at("sample"), ref_.at("timestep").reshape({1}), ref_.at("encoder_hidden_states"), &g);
+    auto c = unet_->forward_with_objs(ref_.at("sample"), ref_.at("timestep"), ref_.at("encoder_hidden_states"),
+                                      unet_->grounding_tokens(g));
+    QVERIFY(torch::equal(a, b));
+    QVERIFY(torch::equal(a, c));
+    GLIGEN_COMPARE_TENSORS(a, ref_.at("out_gligen"), 1e-5, "out_gligen (double timestep)");
+  }
+
+  void fusersDisabledStayDisabledUntilReenabled() {
+    unet_->set_fusers_enabled(false);
+    QVERIFY(!unet_->fusers_enabled());
+    unet_->set_fusers_enabled(true);
+    QVERIFY(unet_->fusers_enabled());
+  }
+
+  void gradientsFlowThroughGroundedForward() {
+    // Autograd on (the training path): same output, and backward reaches the fuser gates and the
+    // position net (catches an in-place update of a tensor autograd saved).
+    auto out = unet_->forward(ref_.at("sample"), ref_.at("timesteps_batch"), ref_.at("encoder_hidden_states"),
+                              &static_cast<const GroundingInputs&>(reference_grounding()));
+    GLIGEN_COMPARE_TENSORS(out.detach(), ref_.at("out_gligen_timesteps_batch"), 1e-5, "out_gligen_timesteps_batch (grad on)");
+    out.pow(2).mean().backward();
+    auto params = unet_->named_parameters();
+    for (const char* name : {"down_blocks.0.attentions.0.transformer_blocks.0.fuser.alpha_attn",
+                             "position_net.null_position_feature", "conv_in.weight"}) {
+      const auto& grad = params[name].grad();
+      QVERIFY2(grad.defined() && grad.abs().sum().item<double>() > 0, name);
+    }
+    unet_->zero_grad();
+  }
+
+  void minimalConfigGivesIdenticalOutput() {
+    GLIGEN_REQUIRE_FIXTURE(fixture("tiny-gligen-minimal-config/unet/config.json"));
+    auto minimal = gligen::nets::load_unet(fixture("tiny-gligen-minimal-config/unet"));
+    torch::NoGradGuard no_grad;
+    const GroundingInputs g = reference_grounding();
+    auto a = unet_->forward(ref_.at("sample"), ref_.at("timestep"), ref_.at("encoder_hidden_states"), &g);
+    auto b = minimal->forward(ref_.at("sample"), ref_.at("timestep"), ref_.at("encoder_hidden_states"), &g);
+    QVERIFY(torch::equal(a, b));
+  }
+
+  void inpaintingUnetLoadsAndRuns() {
+    GLIGEN_REQUIRE_FIXTURE(fixture("tiny-gligen-inpainting/unet/config.json"));
+    auto unet = gligen::nets::load_unet(fixture("tiny-gligen-inpainting/unet"));
+    QCOMPARE(unet->config().in_channels, int64_t(9));
+    torch::NoGradGuard no_grad;
+    torch::manual_seed(0);
+    auto sample = torch::randn({2, 9, 16, 16});
+    const GroundingInputs g = reference_grounding();
+    auto out = unet->forward(sample, ref_.at("timestep"), ref_.at("encoder_hidden_states"), &g);
+    QCOMPARE(out.sizes().vec(), (std::vector<int64_t>{2, 4, 16, 16}));
+    QVERIFY(torch::isfinite(out).all().item<bool>());
+    // A 4-channel input is refused clearly.
+    std::string msg;
+    QVERIFY2(throws_error_mentioning([&] { unet->forward(ref_.at("sample"), ref_.at("timestep"), ref_.at("encoder_hidden_states")); },
+                                     {"9"}, &msg),
+             msg.c_str());
+  }
+
+  void oddAndNonSquareLatentsKeepTheirSize_data() {
+    QTest::addColumn<int>("height");
+    QTest::addColumn<int>("width");
+    QTest::newRow("16x24") << 16 << 24;
+    QTest::newRow("odd 9x13") << 9 << 13;
+    QTest::newRow("odd 7x7") << 7 << 7;
+  }
+
+  void oddAndNonSquareLatentsKeepTheirSize() {
+    QFETCH(int, height);
+    QFETCH(int, width);
+    torch::NoGradGuard no_grad;
+    torch::manual_seed(1);
+    auto sample = torch::randn({2, 4, height, width});
+    const GroundingInputs g = reference_grounding();
+    auto out = unet_->forward(sample, ref_.at("timestep"), ref_.at("encoder_hidden_states"), &g);
+    QCOMPARE(out.sizes().vec(), (std::vector<int64_t>{2, 4, height, width}));
+    QVERIFY(torch::isfinite(out).all().item<bool>());
+  }
+
+  void fullSizeInventoryMatchesRealModel() {
+    GLIGEN_REQUIRE_FIXTURE(fixture("real_models/unet_config.json"));
+    // ordered_json keeps the file's (state-dict) order of names.
+    std::ifstream keys_file(fixture("real_models/real_unet_keys.json"));
+    const auto keys = nlohmann::ordered_json::parse(keys_file);
+    auto config = gligen::nets::unet_config_from_json(read_json(fixture("real_models/unet_config.json")));
+    // Built in half precision: names and shapes are what is checked, and it halves the 4.3 GB.
+    const auto saved = torch::get_default_dtype();
+    torch::set_default_dtype(caffe2::TypeMeta::Make<c10::Half>());
+    UNet2DCondition unet{nullptr};
+    try {
+      torch::NoGradGuard no_grad;
+      unet = UNet2DCondition(config);
+    } catch (...) {
+      torch::set_default_dtype(saved);
+      throw;
+    }
+    torch::set_default_dtype(saved);
+    auto params = unet->named_parameters();
+    QCOMPARE(int(unet->named_buffers().size()), 0);
+    QCOMPARE(int(params.size()), int(keys.size()));  // 966
+    int64_t total = 0;
+    size_t i = 0;
+    std::vector<std::string> order_mismatch;
+    for (auto it = keys.begin(); it != keys.end(); ++it, ++i) {
+      const auto* p = params.find(it.key());
+      QVERIFY2(p, ("missing parameter " + it.key()).c_str());
+      QCOMPARE(p->sizes().vec(), it.value().get<std::vector<int64_t>>());
+      total += p->numel();
+      if (params[i].key() != it.key()) order_mismatch.push_back(it.key() + " vs " + params[i].key());
+    }
+    QCOMPARE(total, int64_t(1068623204));
+    QVERIFY2(order_mismatch.empty(), order_mismatch.empty() ? "" : ("order differs at " + order_mismatch[0]).c_str());
+    int64_t grounding = 0;
+    for (const auto& p : params)
+      if (p.key().find("fuser") != std::string::npos || p.key().find("position_net") != std::string::npos)
+        grounding += p.value().numel();
+    QCOMPARE(grounding, int64_t(209102240));
+  }
+
+  void plainUnetRunsButRefusesGrounding() {
+    auto j = read_json(fixture("tiny-gligen/unet/config.json"));
+    j["attention_type"] = "default";
+    UNet2DCondition plain(gligen::nets::unet_config_from_json(j));
+    QVERIFY(!plain->is_gated());
+    QCOMPARE(plain->fuser_count(), int64_t(0));
+    for (const auto& p : plain->named_parameters())
+      QVERIFY2(p.key().find("fuser") == std::string::npos && p.key().find("position_net") == std::string::npos,
+               p.key().c_str());
+    // The tiny-gligen weights minus the grounding layers load strictly into it.
+    auto weights = gligen::io::read_safetensors(fixture("tiny-gligen/unet/diffusion_pytorch_model.safetensors")).tensors;
+    for (auto it = weights.begin(); it != weights.end();)
+      it = (it->first.find("fuser") != std::string::npos || it->first.find("position_net") != std::string::npos)
+               ? weights.erase(it)
+               : std::next(it);
+    gligen::io::load_strict(*plain, weights, "plain UNet");
+    torch::NoGradGuard no_grad;
+    auto out = plain->forward(ref_.at("sample"), ref_.at("timestep"), ref_.at("encoder_hidden_states"));
+    // Without fusers the GLIGEN UNet's no-grounding output is the plain UNet's output.
+    GLIGEN_COMPARE_TENSORS(out, ref_.at("out_no_gligen"), 1e-5, "plain UNet vs out_no_gligen");
+
+    const GroundingInputs g = reference_grounding();
+    std::string msg;
+    QVERIFY2(throws_error_mentioning(
+                 [&] { plain->forward(ref_.at("sample"), ref_.at("timestep"), ref_.at("encoder_hidden_states"), &g); },
+                 {"no GLIGEN grounding layers", "attention_type", "gated"}, &msg),
+             msg.c_str());
+    qInfo("%s", msg.c_str());
+  }
+
+  void badConfigsAreRefused_data() {
+    QTest::addColumn<QString>("key");
+    QTest::addColumn<QString>("valueJson");
+    QTest::addColumn<QString>("expected");
+    QTest::newRow("down block type") << "down_block_types" << R"(["CrossAttnDownBlock2D", "SimpleCrossAttnDownBlock2D"])"
+                                     << "SimpleCrossAttnDownBlock2D";
+    QTest::newRow("up block type") << "up_block_types" << R"(["UpBlock2D", "AttnUpBlock2D"])" << "AttnUpBlock2D";
+    QTest::newRow("mid block type") << "mid_block_type" << R"("UNetMidBlock2DSimpleCrossAttn")"
+                                    << "UNetMidBlock2DSimpleCrossAttn";
+    QTest::newRow("gated-text-image") << "attention_type" << R"("gated-text-image")" << "gated-text-image";
+    QTest::newRow("num_attention_heads") << "num_attention_heads" << "8" << "num_attention_heads";
+    QTest::newRow("class embedding") << "class_embed_type" << R"("timestep")" << "class_embed_type";
+    QTest::newRow("addition embedding") << "addition_embed_type" << R"("text_time")" << "addition_embed_type";
+    QTest::newRow("fourier time") << "time_embedding_type" << R"("fourier")" << "time_embedding_type";
+    QTest::newRow("list length") << "block_out_channels" << "[32, 64, 64]" << "down_block_types";
+    QTest::newRow("groups") << "norm_num_groups" << "24" << "norm_num_groups";
+    QTest::newRow("wrong type") << "layers_per_block" << R"("two")" << "layers_per_block";
+    QTest::newRow("class name") << "_class_name" << R"("UNet2DModel")" << "UNet2DConditionModel";
+  }
+
+  void badConfigsAreRefused() {
+    QFETCH(QString, key);
+    QFETCH(QString, valueJson);
+    QFETCH(QString, expected);
+    auto j = read_json(fixture("tiny-gligen/unet/config.json"));
+    j[key.toStdString()] = nlohmann::json::parse(valueJson.toStdString());
+    std::string msg;
+    QVERIFY2(throws_error_mentioning([&] { gligen::nets::unet_config_from_json(j, "unet/config.json"); },
+                                     {expected.toStdString(), "unet/config.json"}, &msg),
+             msg.c_str());
+  }
+
+  void configDefaultsAndLegacyHeads() {
+    // An empty object is the UNet2DConditionModel default: SD 1.x widths with 8 heads per block.
+    auto c = gligen::nets::unet_config_from_json(nlohmann::json::object());
+    QCOMPARE(c.block_out_channels, (std::vector<int64_t>{320, 640, 1280, 1280}));
+    QCOMPARE(c.num_attention_heads, (std::vector<int64_t>(4, 8)));
+    QCOMPARE(c.cross_attention_dim, (std::vector<int64_t>(4, 1280)));
+    QCOMPARE(c.layers_per_block, (std::vector<int64_t>(4, 2)));
+    QCOMPARE(c.attention_type, std::string("default"));
+    QCOMPARE(c.time_embed_dim(), int64_t(1280));
+    // attention_head_dim per block (the head count, legacy naming), as SD 2.x-style lists.
+    auto j = read_json(fixture("tiny-gligen/unet/config.json"));
+    j["attention_head_dim"] = {2, 4};
+    auto d = gligen::nets::unet_config_from_json(j);
+    QCOMPARE(d.num_attention_heads, (std::vector<int64_t>{2, 4}));
+  }
+
+  void missingUnetFolderIsReported() {
+    std::string msg;
+    QVERIFY2(throws_error_mentioning([] { gligen::nets::load_unet("/nonexistent/unet"); }, {"/nonexistent/unet"}, &msg),
+             msg.c_str());
+  }
+};
+
+QTEST_GUILESS_MAIN(TestNetsUnet)
+#include "test_nets_unet.moc"
