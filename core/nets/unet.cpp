@@ -202,9 +202,12 @@ UNet2DCondition load_unet(const std::string& unet_dir, torch::Device device, tor
   const fs::path dir(unet_dir);
   if (!fs::is_directory(dir)) throw Error("UNet folder not found: " + unet_dir);
   UNetConfig config = load_unet_config((dir / "config.json").string());
-  const fs::path weights = dir / "diffusion_pytorch_model.safetensors";
+  // TODO(io): use io::load_component_weights (sharded files, .bin) once core/io provides it.
+  fs::path weights = dir / "diffusion_pytorch_model.safetensors";
+  if (!fs::exists(weights)) weights = dir / "diffusion_pytorch_model.fp16.safetensors";  // variant "fp16"
   if (!fs::exists(weights))
-    throw Error("no UNet weights in " + unet_dir + ": expected diffusion_pytorch_model.safetensors");
+    throw Error("no UNet weights in " + unet_dir +
+                ": expected diffusion_pytorch_model.safetensors (or its .fp16 variant)");
   auto file = io::read_safetensors(weights.string());
 
   torch::NoGradGuard no_grad;

@@ -154,6 +154,20 @@ class TestNetsUnet : public QObject {
     QVERIFY(torch::equal(a, b));
   }
 
+  void fp16VariantLoadsUpcast() {
+    // F16 copies of the same weights, loaded into float32: close to the float32 reference
+    // (the fixtures README measured about 1.3e-3 max abs from the rounding of the weights).
+    GLIGEN_REQUIRE_FIXTURE(fixture("tiny-gligen-fp16/unet/config.json"));
+    auto unet = gligen::nets::load_unet(fixture("tiny-gligen-fp16/unet"));
+    QCOMPARE(unet->parameters()[0].scalar_type(), torch::kFloat32);
+    torch::NoGradGuard no_grad;
+    const GroundingInputs g = reference_grounding();
+    auto out = unet->forward(ref_.at("sample"), ref_.at("timestep"), ref_.at("encoder_hidden_states"), &g);
+    const auto c = gligen::test::compare(out, ref_.at("out_gligen"));
+    qInfo("fp16 weights vs out_gligen: max abs %g", c.max_abs);
+    QVERIFY(c.max_abs > 0 && c.max_abs < 5e-3);
+  }
+
   void inpaintingUnetLoadsAndRuns() {
     GLIGEN_REQUIRE_FIXTURE(fixture("tiny-gligen-inpainting/unet/config.json"));
     auto unet = gligen::nets::load_unet(fixture("tiny-gligen-inpainting/unet"));
