@@ -1,0 +1,518 @@
+// core/samplers: parity of the schedulers and the seeded noise with diffusers v0.27.2 / PyTorch 1.13
+// (reference/schedulers.safetensors, reference/randn.safetensors; protocol in the fixtures README).
+#include <QtTest>
+#include <torch/torch.h>
+
+#include <nlohmann/json.hpp>
+
+#include <cmath>
+#include <fstream>
+#include <map>
+
+#include "core/io/safetensors.h"
+#include "core/samplers/ddpm_noise_schedule.h"
+#include "core/samplers/dpm_solver_scheduler.h"
+#include "core/samplers/lms_scheduler.h"
+#include "core/samplers/noise.h"
+#include "core/samplers/scheduler.h"
+#include "core/util/error.h"
+#include "support/fixtures.h"
+#include "support/tensor_compare.h"
+
+using namespace gligen::samplers;
+using gligen::test::fixture;
+
+namespace {
+
+const gligen::io::StateDict& scheduler_reference() {
+  static const auto file = gligen::io::read_safetensors(fixture("reference/schedulers.safetensors"));
+  return file.tensors;
+}
+
+const gligen::io::StateDict& randn_reference() {
+  static const auto file = gligen::io::read_safetensors(fixture("reference/randn.safetensors"));
+  return file.tensors;
+}
+
+nlohmann::json read_json(const std::string& path) {
+  std::ifstream in(path);
+  return nlohmann::json::parse(in);
+}
+
+SchedulerConfig tiny_config() { return load_scheduler_config(fixture("tiny-gligen/scheduler/scheduler_config.json")); }
+
+// Fixture prefix of each of our scheduler names.
+const std::map<std::string, std::string>& fixture_prefix() {
+  static const std::map<std::string, std::string> m{{"pndm", "pndm"},       {"ddim", "ddim"},
+                                                    {"euler", "euler"},     {"euler-a", "euler_ancestral"},
+                                                    {"dpm++2m", "dpmsolver_pp_2m"}, {"lms", "lms"}};
+  return m;
+}
+
+torch::Tensor reference_tensor(const std::string& key) {
+  const auto& r = scheduler_reference();
+  auto it = r.find(key);
+  if (it == r.end()) throw std::runtime_error("reference tensor missing: " + key);
+  return it->second;
+}
+
+bool has_reference(const std::string& key) { return scheduler_reference().count(key) > 0; }
+
+// Worst error over many single-step comparisons, each against 1e-5 * max(1, max|ref|).
+struct WorstError {
+  double max_abs = 0, worst_ratio = 0;
+  std::string where;
+  void add(const torch::Tensor& got, const torch::Tensor& want, double tol_scale, const std::string& what) {
+    const auto c = gligen::test::compare(got, want);
+    const double tol = gligen::test::scaled_tolerance(want, tol_scale);
+    if (!c.shapes_match) {
+      worst_ratio = INFINITY;
+      where = what + " (shape mismatch)";
+      return;
+    }
+    max_abs = std::max(max_abs, c.max_abs);
+    if (where.empty() || c.max_abs / tol > worst_ratio) {
+      worst_ratio = c.max_abs / tol;
+      where = c.describe(what, tol);
+    }
+  }
+};
+
+}  // namespace
+
+class TestSamplers : public QObject {
+  Q_OBJECT
+ private Q_SLOTS:
+  void initTestCase() {
+    GLIGEN_REQUIRE_FIXTURE(fixture("reference/schedulers.safetensors"));
+    GLIGEN_REQUIRE_FIXTURE(fixture("reference/randn.safetensors"));
+    GLIGEN_REQUIRE_FIXTURE(fixture("tiny-gligen/scheduler/scheduler_config.json"));
+  }
+
+  // ---- training noise schedule -----------------------------------------------------------
+
+  void trainingScheduleMatchesReference() {
+    for (const std::string& name : scheduler_names()) {
+      auto s = make_scheduler(name, tiny_config());
+      const auto betas_err = gligen::test::compare(s->betas(), reference_tensor("betas"));
+      const auto ac_err = gligen::test::compare(s->alphas_cumprod(), reference_tensor("alphas_cumprod"));
+      qInfo("%s: betas max abs error %g, alphas_cumprod max abs error %g", name.c_str(), betas_err.max_abs,
+            ac_err.max_abs);
+      // Same float32 operations as diffusers: identical values.
+      QVERIFY2(torch::equal(s->betas(), reference_tensor("betas")), name.c_str());
+      QVERIFY2(torch::equal(s->alphas_cumprod(), reference_tensor("alphas_cumprod")), name.c_str());
+    }
+  }
+
+  // ---- the step protocol over scheduler x N ----------------------------------------------
+
+  void stepSequence_data() {
+    QTest::addColumn<QString>("scheduler");
+    QTest::addColumn<int>("steps");
+    for (const std::string& name : scheduler_names()) {
+      for (int n : {4, 10, 50}) {
+        QTest::newRow(qPrintable(QString("%1/N%2").arg(QString::fromStdString(name)).arg(n)))
+            << QString::fromStdString(name) << n;
+      }
+    }
+  }
+
+  void stepSequence() {
+    QFETCH(QString, scheduler);
+    QFETCH(int, steps);
+    const std::string name = scheduler.toStdString();
+    const std::string prefix = fixture_prefix().at(name) + "/N" + std::to_string(steps) + "/";
+    const auto cases = read_json(fixture("reference/cases.json"))["schedulers"]["schedulers"][fixture_prefix().at(name)];
+    const auto run = cases["runs"][std::to_string(steps)];
+
+    auto s = make_scheduler(name, tiny_config());
+    s->set_timesteps(steps);
+
+    // Timesteps: identical (integers, or the same float32 values).
+    const torch::Tensor ref_t = reference_tensor(prefix + "timesteps");
+    QCOMPARE(s->timesteps().scalar_type(), ref_t.scalar_type());
+    QCOMPARE(s->timesteps().size(0), run["num_timesteps"].get<int64_t>());
+    QVERIFY2(torch::equal(s->timesteps(), ref_t), "timesteps differ");
+    if (has_reference(prefix + "sigmas")) {
+      const auto c = gligen::test::compare(s->sigmas(), reference_tensor(prefix + "sigmas"));
+      qInfo("sigmas: max abs error %g", c.max_abs);
+      QVERIFY2(c.shapes_match && torch::equal(s->sigmas(), reference_tensor(prefix + "sigmas")), "sigmas differ");
+    }
+    QCOMPARE(s->init_noise_sigma(), run["init_noise_sigma"].get<double>());
+
+    const torch::Tensor initial = reference_tensor(prefix + "initial_sample");
+    const torch::Tensor model_outputs = reference_tensor(prefix + "model_outputs");
+    const torch::Tensor scaled_ref = reference_tensor(prefix + "scaled_model_inputs");
+    const torch::Tensor prev_ref = reference_tensor(prefix + "prev_samples");
+    const bool has_x0 = has_reference(prefix + "pred_original_samples");
+    const torch::Tensor x0_ref = has_x0 ? reference_tensor(prefix + "pred_original_samples") : torch::Tensor();
+    const bool ancestral = has_reference(prefix + "step_noise");
+    const torch::Tensor step_noise = ancestral ? reference_tensor(prefix + "step_noise") : torch::Tensor();
+    const int64_t count = s->timesteps().size(0);
+    QCOMPARE(model_outputs.size(0), count);
+    QCOMPARE(x0_ref.defined(), name == "ddim" || name == "euler" || name == "euler-a" || name == "lms");
+
+    auto extras_for = [&](int64_t i) {
+      StepExtras e;
+      if (ancestral) e.noise = step_noise[i];
+      return e;
+    };
+
+    // 1. Single steps: step i from the reference input of step i (the scheduler's history is the
+    //    reference history), each within 1e-5 * max(1, max|ref|).
+    WorstError single;
+    for (int64_t i = 0; i < count; ++i) {
+      const torch::Tensor x = i == 0 ? initial : prev_ref[i - 1];
+      const torch::Tensor t = s->timesteps()[i];
+      const std::string at = "step " + std::to_string(i);
+      single.add(s->scale_model_input(x, t), scaled_ref[i], 1e-5, at + " scaled input");
+      const StepOutput out = s->step(model_outputs[i], t, x, extras_for(i));
+      single.add(out.prev_sample, prev_ref[i], 1e-5, at + " prev_sample");
+      QCOMPARE(out.pred_original_sample.defined(), has_x0);
+      if (has_x0) single.add(out.pred_original_sample, x0_ref[i], 1e-5, at + " pred_original_sample");
+    }
+    qInfo("single steps: max abs error %g; worst: %s", single.max_abs, single.where.c_str());
+    QVERIFY2(single.worst_ratio <= 1.0, single.where.c_str());
+
+    // 2. The whole sequence from the initial sample, free-running: within 1e-4 * max(1, max|ref|).
+    s->set_timesteps(steps);
+    std::vector<torch::Tensor> scaled, prev, x0;
+    torch::Tensor x = initial;
+    for (int64_t i = 0; i < count; ++i) {
+      const torch::Tensor t = s->timesteps()[i];
+      scaled.push_back(s->scale_model_input(x, t));
+      const StepOutput out = s->step(model_outputs[i], t, x, extras_for(i));
+      prev.push_back(out.prev_sample);
+      if (has_x0) x0.push_back(out.pred_original_sample);
+      x = out.prev_sample;
+    }
+    GLIGEN_COMPARE_TENSORS(torch::stack(scaled), scaled_ref, 1e-4, "sequence scaled_model_inputs");
+    GLIGEN_COMPARE_TENSORS(torch::stack(prev), prev_ref, 1e-4, "sequence prev_samples");
+    if (has_x0) GLIGEN_COMPARE_TENSORS(torch::stack(x0), x0_ref, 1e-4, "sequence pred_original_samples");
+
+    // 3. set_timesteps resets every piece of per-run state: a second run is bit-identical.
+    s->set_timesteps(steps);
+    x = initial;
+    for (int64_t i = 0; i < count; ++i) {
+      const torch::Tensor t = s->timesteps()[i];
+      s->scale_model_input(x, t);
+      x = s->step(model_outputs[i], t, x, extras_for(i)).prev_sample;
+    }
+    QVERIFY2(torch::equal(x, prev.back()), "a second run after set_timesteps differs");
+  }
+
+  // ---- training (DDPM) and add_noise ------------------------------------------------------
+
+  void ddpmTimesteps_data() {
+    QTest::addColumn<int>("steps");
+    for (int n : {4, 10, 50}) QTest::newRow(qPrintable(QString("N%1").arg(n))) << n;
+  }
+
+  void ddpmTimesteps() {
+    QFETCH(int, steps);
+    DdpmNoiseSchedule ddpm(tiny_config());
+    ddpm.set_timesteps(steps);
+    QVERIFY(torch::equal(ddpm.timesteps(), reference_tensor("ddpm/N" + std::to_string(steps) + "/timesteps")));
+    QVERIFY(torch::equal(ddpm.alphas_cumprod(), reference_tensor("alphas_cumprod")));
+  }
+
+  void addNoiseMatchesReference() {
+    const auto original = reference_tensor("add_noise/original"), noise = reference_tensor("add_noise/noise"), t = reference_tensor("add_noise/timesteps");
+    DdpmNoiseSchedule ddpm(tiny_config());
+    GLIGEN_COMPARE_TENSORS(ddpm.add_noise(original, noise, t), reference_tensor("add_noise/ddpm"), 1e-5, "DDPM add_noise");
+    auto pndm = make_scheduler("pndm", tiny_config());
+    GLIGEN_COMPARE_TENSORS(pndm->add_noise(original, noise, t), reference_tensor("add_noise/pndm"), 1e-5, "PNDM add_noise");
+    auto ddim = make_scheduler("ddim", tiny_config());
+    GLIGEN_COMPARE_TENSORS(ddim->add_noise(original, noise, t), reference_tensor("add_noise/pndm"), 1e-5, "DDIM add_noise");
+    // v-prediction target: sqrt(a) * noise - sqrt(1 - a) * x; at t = 0 it is nearly the noise.
+    const auto v = ddpm.velocity(original, noise, t);
+    const auto a = reference_tensor("alphas_cumprod").index({t}).view({-1, 1, 1, 1});
+    GLIGEN_COMPARE_TENSORS(v, a.sqrt() * noise - (1 - a).sqrt() * original, 1e-6, "DDPM velocity");
+  }
+
+  void sigmaAddNoiseUsesStepOrBeginIndex() {
+    auto s = make_scheduler("euler", tiny_config());
+    s->set_timesteps(10);
+    const auto original = reference_tensor("add_noise/original").slice(0, 0, 1), noise = reference_tensor("add_noise/noise").slice(0, 0, 1);
+    const auto sig = s->sigmas();
+    // By timestep lookup.
+    auto got = s->add_noise(original, noise, s->timesteps().slice(0, 3, 4));
+    QVERIFY(torch::equal(got, original + noise * sig[3]));
+    // Image-to-image: a begin index overrides the lookup.
+    s->set_begin_index(6);
+    got = s->add_noise(original, noise, s->timesteps().slice(0, 3, 4));
+    QVERIFY(torch::equal(got, original + noise * sig[6]));
+    // ... and the first step starts there.
+    const auto scaled = s->scale_model_input(original, s->timesteps()[0]);
+    QVERIFY(torch::equal(scaled, original / std::sqrt(sig[6].item<float>() * sig[6].item<float>() + 1)));
+    // set_timesteps clears it.
+    s->set_timesteps(10);
+    got = s->add_noise(original, noise, s->timesteps().slice(0, 3, 4));
+    QVERIFY(torch::equal(got, original + noise * sig[3]));
+  }
+
+  // ---- seeded noise -------------------------------------------------------------------------
+
+  void randnMatchesTorch_data() {
+    QTest::addColumn<QString>("name");
+    QTest::addColumn<qulonglong>("seed");
+    QTest::addColumn<QList<qlonglong>>("shape");
+    const auto cases = read_json(fixture("reference/randn.json"))["cases"];
+    for (const auto& c : cases) {
+      QList<qlonglong> shape;
+      for (const auto& d : c["shape"]) shape.append(d.get<qlonglong>());
+      const std::string name = c["name"].get<std::string>();
+      QTest::newRow(name.c_str()) << QString::fromStdString(name) << qulonglong(c["seed"].get<uint64_t>()) << shape;
+    }
+  }
+
+  void randnMatchesTorch() {
+    QFETCH(QString, name);
+    QFETCH(qulonglong, seed);
+    QFETCH(QList<qlonglong>, shape);
+    std::vector<int64_t> dims(shape.begin(), shape.end());
+    NoiseGenerator g(seed);
+    const auto got = g.randn(dims);
+    const auto& want = randn_reference().at(name.toStdString());
+    const auto c = gligen::test::compare(got, want);
+    qInfo("%s: max abs error %g", qPrintable(name), c.max_abs);
+    QVERIFY2(torch::equal(got, want), "draw differs from torch.randn with a seeded CPU generator");
+  }
+
+  void randnContinuesTheStream() {
+    NoiseGenerator g(7);
+    const auto first = g.randn({1, 4, 16, 16});
+    const auto second = g.randn({1, 4, 16, 16});
+    QVERIFY(torch::equal(first, randn_reference().at("seed7/first")));
+    QVERIFY(torch::equal(second, randn_reference().at("seed7/second")));
+    QCOMPARE(g.seed(), uint64_t(7));
+  }
+
+  void randnPerSampleGenerators() {
+    std::vector<NoiseGenerator> gens{NoiseGenerator(0), NoiseGenerator(42)};
+    const auto got = randn_per_sample({2, 4, 16, 16}, gens);
+    QVERIFY(torch::equal(got[0], randn_reference().at("seed0/1x4x16x16")[0]));
+    QVERIFY(torch::equal(got[1], randn_reference().at("seed42/1x4x16x16")[0]));
+    QVERIFY_THROWS_EXCEPTION(c10::Error, randn_per_sample({3, 4, 16, 16}, gens));
+  }
+
+  void stepNoiseComesFromTheGenerator() {
+    // Euler ancestral and DDIM (eta > 0) draw their step noise as diffusers' randn_tensor: a CPU
+    // draw of the model output's shape from the step's generator.
+    const auto x = reference_tensor("euler_ancestral/N10/initial_sample");
+    const auto eps = reference_tensor("euler_ancestral/N10/model_outputs")[0];
+    for (const std::string name : {"euler-a", "ddim"}) {
+      auto s = make_scheduler(name, tiny_config());
+      s->set_timesteps(10);
+      const auto t = s->timesteps()[0];
+      NoiseGenerator g(123);
+      StepExtras from_generator;
+      from_generator.generator = &g;
+      from_generator.eta = 0.7;
+      const auto a = s->step(eps, t, x, from_generator).prev_sample;
+      s->set_timesteps(10);
+      StepExtras given;
+      given.noise = NoiseGenerator(123).randn(x.sizes());
+      given.eta = 0.7;
+      const auto b = s->step(eps, t, x, given).prev_sample;
+      QVERIFY2(torch::equal(a, b), name.c_str());
+      s->set_timesteps(10);
+      const auto other = s->step(eps, t, x, StepExtras()).prev_sample;  // eta 0 / other noise
+      QVERIFY2(!torch::equal(a, other), name.c_str());
+    }
+    // DDIM with eta 0 uses no noise at all.
+    auto ddim = make_scheduler("ddim", tiny_config());
+    ddim->set_timesteps(10);
+    NoiseGenerator g1(1), g2(2);
+    const auto t = ddim->timesteps()[0];
+    const auto p1 = ddim->step(eps, t, x, &g1, 0.0).prev_sample;
+    ddim->set_timesteps(10);
+    const auto p2 = ddim->step(eps, t, x, &g2, 0.0).prev_sample;
+    QVERIFY(torch::equal(p1, p2));
+  }
+
+  // ---- behaviour without a reference --------------------------------------------------------
+
+  // With the same noise estimate at every step, every PNDM combination of past estimates equals
+  // it, so PNDM (Runge-Kutta start or not) walks the deterministic DDIM chain over the same
+  // timesteps. This checks the PRK path, which SD configs skip.
+  void pndmRungeKuttaMatchesDdimForConstantNoise() {
+    const auto x0 = reference_tensor("pndm/N10/initial_sample");
+    const auto eps = reference_tensor("pndm/N10/model_outputs")[0];
+    auto run = [&](Scheduler& s) {
+      s.set_timesteps(10);
+      torch::Tensor x = x0;
+      for (int64_t i = 0; i < s.timesteps().size(0); ++i) x = s.step(eps, s.timesteps()[i], x).prev_sample;
+      return x;
+    };
+    auto ddim = make_scheduler("ddim", tiny_config());
+    const auto want = run(*ddim);
+
+    SchedulerConfig prk = tiny_config();
+    prk.skip_prk_steps = false;
+    auto pndm_prk = make_scheduler("pndm", prk);
+    pndm_prk->set_timesteps(10);
+    const std::vector<int64_t> prk_timesteps{901, 851, 851, 801, 801, 751, 751, 701, 701, 651,
+                                             651, 601, 601, 501, 401, 301, 201, 101, 1};
+    QVERIFY(torch::equal(pndm_prk->timesteps(), torch::tensor(prk_timesteps, torch::kLong)));
+    GLIGEN_COMPARE_TENSORS(run(*pndm_prk), want, 1e-4, "PNDM with Runge-Kutta steps vs DDIM chain");
+
+    auto pndm = make_scheduler("pndm", tiny_config());
+    GLIGEN_COMPARE_TENSORS(run(*pndm), want, 1e-4, "PNDM (PLMS only) vs DDIM chain");
+
+    prk.skip_prk_steps = false;
+    auto short_prk = make_scheduler("pndm", prk);
+    QVERIFY_THROWS_EXCEPTION(gligen::Error, short_prk->set_timesteps(3));
+  }
+
+  void karrasSigmasAreWalkedInOrder() {
+    for (const std::string name : {"dpm++2m", "euler", "lms"}) {
+      SchedulerConfig c = tiny_config();
+      c.use_karras_sigmas = true;
+      auto s = make_scheduler(name, c);
+      s->set_timesteps(50);
+      const auto sig = s->sigmas();
+      QCOMPARE(sig.size(0), int64_t(51));
+      QVERIFY2((sig.slice(0, 1) < sig.slice(0, 0, -1)).all().item<bool>(), name.c_str());
+      // Karras ends at the smallest training sigma and starts at the largest.
+      QVERIFY(std::abs(sig[0].item<double>() - 14.614645) < 1e-4);
+      QVERIFY(std::abs(sig[49].item<double>() - 0.0291675) < 1e-6);
+      // DPM-Solver's rounded timesteps repeat near t = 0; the step index still advances one by one.
+      torch::Tensor x = reference_tensor("dpmsolver_pp_2m/N50/initial_sample") * s->init_noise_sigma();
+      const auto eps = reference_tensor("dpmsolver_pp_2m/N50/model_outputs");
+      for (int64_t i = 0; i < 50; ++i) {
+        const auto t = s->timesteps()[i];
+        s->scale_model_input(x, t);
+        x = s->step(eps[i], t, x).prev_sample;
+      }
+      QVERIFY2(torch::isfinite(x).all().item<bool>(), name.c_str());
+    }
+    SchedulerConfig c = tiny_config();
+    c.use_karras_sigmas = true;
+    auto dpm = make_scheduler("dpm++2m", c);
+    dpm->set_timesteps(50);
+    const auto ts = dpm->timesteps();
+    QVERIFY2(std::get<0>(torch::_unique(ts)).size(0) < ts.size(0), "expected repeated timesteps near t = 0");
+  }
+
+  void lmsCoefficientsIntegrateTheInterpolant() {
+    // The coefficients of one LMS step integrate the Lagrange basis; they sum to the step length.
+    LmsScheduler lms(tiny_config());
+    lms.set_timesteps(10);
+    const auto sig = lms.sigmas();
+    for (int64_t i = 0; i < 10; ++i) {
+      const int64_t order = std::min<int64_t>(i + 1, 4);
+      double sum = 0;
+      for (int64_t k = 0; k < order; ++k) sum += lms.lms_coefficient(order, i, k);
+      const double length = sig[i + 1].item<double>() - sig[i].item<double>();
+      QVERIFY(std::abs(sum - length) <= 1e-12 * std::max(1.0, std::abs(length)));
+    }
+    // First order: the whole step is the one coefficient.
+    QVERIFY(std::abs(lms.lms_coefficient(1, 0, 0) - (sig[1].item<double>() - sig[0].item<double>())) < 1e-12);
+  }
+
+  // ---- configuration ----------------------------------------------------------------------
+
+  void classDefaultsFollowDiffusers() {
+    // The tiny config has no timestep_spacing: PNDM/DDIM lead, Euler/LMS/DPM space linearly.
+    auto pndm = make_scheduler("pndm", tiny_config());
+    pndm->set_timesteps(10);
+    QCOMPARE(pndm->timesteps()[0].item<int64_t>(), int64_t(901));
+    auto euler = make_scheduler("euler", tiny_config());
+    euler->set_timesteps(10);
+    QCOMPARE(euler->timesteps()[0].item<float>(), 999.0f);
+
+    // A key listed in _use_default_values takes the class default, as in diffusers.
+    nlohmann::json j = read_json(fixture("tiny-gligen/scheduler/scheduler_config.json"));
+    j["timestep_spacing"] = "leading";
+    auto lead = make_scheduler("euler", j);
+    lead->set_timesteps(10);
+    QCOMPARE(lead->timesteps()[0].item<float>(), 901.0f);
+    j["_use_default_values"] = {"timestep_spacing"};
+    auto lin = make_scheduler("euler", j);
+    lin->set_timesteps(10);
+    QCOMPARE(lin->timesteps()[0].item<float>(), 999.0f);
+
+    // Empty config: every class default (linear betas 1e-4..0.02, DDIM sets alpha to one).
+    auto ddim = make_scheduler("ddim", nlohmann::json::object());
+    QCOMPARE(ddim->num_train_timesteps(), int64_t(1000));
+    QVERIFY(std::abs(ddim->betas()[0].item<double>() - 1e-4) < 1e-9);
+    QVERIFY(std::abs(ddim->betas()[-1].item<double>() - 0.02) < 1e-9);
+  }
+
+  void pythonNonFiniteFloatsAreAccepted() {
+    // diffusers writes DPM-Solver's default lambda_min_clipped as -Infinity (Python's json).
+    const std::string text = R"({"_class_name": "DPMSolverMultistepScheduler", "lambda_min_clipped": -Infinity,
+      "beta_schedule": "scaled_linear", "beta_start": 0.00085, "beta_end": 0.012, "note": "-Infinity NaN"})";
+    const SchedulerConfig c = scheduler_config_from_text(text, "test");
+    QVERIFY(c.lambda_min_clipped && std::isinf(*c.lambda_min_clipped) && *c.lambda_min_clipped < 0);
+    auto s = make_default_scheduler(c);
+    QCOMPARE(s->name(), std::string("dpm++2m"));
+    s->set_timesteps(10);
+    QVERIFY(torch::equal(s->timesteps(), reference_tensor("dpmsolver_pp_2m/N10/timesteps")));
+  }
+
+  void factoryNamesAndClasses() {
+    const std::vector<std::pair<std::string, std::string>> classes{
+        {"PNDMScheduler", "pndm"},           {"DDIMScheduler", "ddim"},
+        {"EulerDiscreteScheduler", "euler"}, {"EulerAncestralDiscreteScheduler", "euler-a"},
+        {"DPMSolverMultistepScheduler", "dpm++2m"}, {"LMSDiscreteScheduler", "lms"}};
+    for (const auto& [cls, name] : classes) {
+      QCOMPARE(scheduler_name_for_class(cls), name);
+      auto s = make_scheduler(name, tiny_config());
+      QCOMPARE(s->name(), name);
+      QCOMPARE(s->diffusers_class(), cls);
+    }
+    QCOMPARE(make_scheduler("", tiny_config())->name(), std::string("pndm"));
+    QCOMPARE(make_default_scheduler(SchedulerConfig())->name(), std::string("pndm"));
+    // "dpm++2m" is order 2 whatever the config says; the folder's own DPM-Solver keeps its order.
+    SchedulerConfig third = tiny_config();
+    third.class_name = "DPMSolverMultistepScheduler";
+    third.solver_order = 3;
+    QCOMPARE(dynamic_cast<DpmSolverMultistepScheduler&>(*make_scheduler("dpm++2m", third)).solver_order(), int64_t(2));
+    QCOMPARE(dynamic_cast<DpmSolverMultistepScheduler&>(*make_default_scheduler(third)).solver_order(), int64_t(3));
+  }
+
+  void unsupportedSettingsAreRefused_data() {
+    QTest::addColumn<QString>("scheduler");
+    QTest::addColumn<QString>("json");
+    QTest::addColumn<QString>("mentions");
+    QTest::newRow("unknown name") << "heun" << "{}" << "unknown scheduler";
+    QTest::newRow("unknown class") << "" << R"({"_class_name": "UniPCMultistepScheduler"})" << "UniPCMultistepScheduler";
+    QTest::newRow("ddim thresholding") << "ddim" << R"({"thresholding": true})" << "thresholding";
+    QTest::newRow("dpm thresholding") << "dpm++2m" << R"({"thresholding": true})" << "thresholding";
+    QTest::newRow("sde dpm") << "" << R"({"_class_name": "DPMSolverMultistepScheduler", "algorithm_type": "sde-dpmsolver++"})"
+                             << "sde-dpmsolver++";
+    QTest::newRow("euler-a sample") << "euler-a" << R"({"prediction_type": "sample"})" << "prediction_type";
+    QTest::newRow("pndm sample") << "pndm" << R"({"prediction_type": "sample"})" << "prediction_type";
+    QTest::newRow("bad spacing") << "lms" << R"({"timestep_spacing": "quadratic"})" << "timestep_spacing";
+    QTest::newRow("bad schedule") << "euler" << R"({"beta_schedule": "sigmoid"})" << "beta_schedule";
+    QTest::newRow("bad type") << "pndm" << R"({"beta_start": "small"})" << "beta_start";
+    QTest::newRow("trained betas length") << "pndm" << R"({"trained_betas": [0.1, 0.2]})" << "trained_betas";
+    QTest::newRow("solver order") << "" << R"({"_class_name": "DPMSolverMultistepScheduler", "solver_order": 4})"
+                                  << "solver_order";
+  }
+
+  void unsupportedSettingsAreRefused() {
+    QFETCH(QString, scheduler);
+    QFETCH(QString, json);
+    QFETCH(QString, mentions);
+    try {
+      make_scheduler(scheduler.toStdString(), nlohmann::json::parse(json.toStdString()));
+      QFAIL("expected gligen::Error");
+    } catch (const gligen::Error& e) {
+      QVERIFY2(QString(e.what()).contains(mentions), e.what());
+    }
+  }
+
+  void badStepCountsAreRefused() {
+    auto s = make_scheduler("euler", tiny_config());
+    QVERIFY_THROWS_EXCEPTION(gligen::Error, s->set_timesteps(0));
+    QVERIFY_THROWS_EXCEPTION(gligen::Error, s->set_timesteps(1001));
+    QVERIFY_THROWS_EXCEPTION(gligen::Error, load_scheduler_config("/nonexistent/scheduler_config.json"));
+    QVERIFY_THROWS_EXCEPTION(gligen::Error, scheduler_config_from_text("{not json", "test"));
+  }
+};
+
+QTEST_GUILESS_MAIN(TestSamplers)
+#include "test_samplers.moc"
