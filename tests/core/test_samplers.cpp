@@ -395,6 +395,63 @@ class TestSamplers : public QObject {
     QVERIFY2(std::get<0>(torch::_unique(ts)).size(0) < ts.size(0), "expected repeated timesteps near t = 0");
   }
 
+  // The fixtures cover epsilon prediction only. For v and sample prediction: build the noisy sample
+  // from a known clean sample x0 and noise, give the scheduler the exact model output of that
+  // parameterisation, and the clean sample it infers must be x0 (a one-step DPM-Solver run ends at
+  // its x0 estimate; PNDM reports none, so its v step must equal its epsilon step).
+  void predictionTypesRecoverTheCleanSample_data() {
+    QTest::addColumn<QString>("scheduler");
+    QTest::addColumn<QString>("prediction");
+    for (const char* name : {"ddim", "euler", "euler-a", "lms", "dpm++2m", "pndm"}) {
+      for (const char* p : {"epsilon", "v_prediction", "sample"}) {
+        if ((std::string(name) == "euler-a" || std::string(name) == "pndm") && std::string(p) == "sample") continue;
+        QTest::newRow(qPrintable(QString("%1/%2").arg(name, p))) << QString(name) << QString(p);
+      }
+    }
+  }
+
+  void predictionTypesRecoverTheCleanSample() {
+    QFETCH(QString, scheduler);
+    QFETCH(QString, prediction);
+    const std::string name = scheduler.toStdString();
+    SchedulerConfig c = tiny_config();
+    c.prediction_type = prediction.toStdString();
+    auto s = make_scheduler(name, c);
+    const int64_t steps = name == "dpm++2m" ? 1 : 10;
+    s->set_timesteps(steps);
+    const auto t = s->timesteps()[0];
+    const auto x0 = reference_tensor("add_noise/original").slice(0, 0, 1);
+    const auto eps = reference_tensor("add_noise/noise").slice(0, 0, 1);
+
+    // x = alpha * x0 + sigma * eps in the scheduler's own scaling.
+    double alpha, sigma, x0_weight;
+    if (name == "ddim" || name == "pndm") {
+      const double a = s->alphas_cumprod()[t.item<int64_t>()].item<double>();
+      alpha = std::sqrt(a), sigma = std::sqrt(1 - a), x0_weight = alpha;
+    } else {
+      const double k = s->sigmas()[0].item<double>();
+      alpha = 1 / std::sqrt(k * k + 1), sigma = k * alpha;
+      x0_weight = name == "dpm++2m" ? alpha : 1.0;  // Euler/LMS samples are x0 + k * eps
+    }
+    const double eps_weight = name == "dpm++2m" || name == "ddim" || name == "pndm" ? sigma : sigma / alpha;
+    const auto x = (x0 * x0_weight + eps * eps_weight).to(torch::kFloat32);
+    torch::Tensor output;
+    if (prediction == "epsilon") output = eps;
+    if (prediction == "v_prediction") output = (eps * alpha - x0 * sigma).to(torch::kFloat32);
+    if (prediction == "sample") output = x0;
+
+    const StepOutput out = s->step(output, t, x, StepExtras());
+    if (name == "pndm") {
+      auto plain = make_scheduler("pndm", tiny_config());
+      plain->set_timesteps(steps);
+      GLIGEN_COMPARE_TENSORS(out.prev_sample, plain->step(eps, t, x, StepExtras()).prev_sample, 1e-5,
+                             "PNDM v step vs epsilon step");
+      return;
+    }
+    const torch::Tensor estimate = name == "dpm++2m" ? out.prev_sample : out.pred_original_sample;
+    GLIGEN_COMPARE_TENSORS(estimate, x0, 1e-5, "clean sample estimate");
+  }
+
   void lmsCoefficientsIntegrateTheInterpolant() {
     // The coefficients of one LMS step integrate the Lagrange basis; they sum to the step length.
     LmsScheduler lms(tiny_config());
@@ -438,6 +495,54 @@ class TestSamplers : public QObject {
     QCOMPARE(ddim->num_train_timesteps(), int64_t(1000));
     QVERIFY(std::abs(ddim->betas()[0].item<double>() - 1e-4) < 1e-9);
     QVERIFY(std::abs(ddim->betas()[-1].item<double>() - 0.02) < 1e-9);
+  }
+
+  // The spacings the fixtures do not exercise, worked out by hand from diffusers' NumPy code.
+  void timestepSpacings_data() {
+    QTest::addColumn<QString>("scheduler");
+    QTest::addColumn<QString>("spacing");
+    QTest::addColumn<int>("steps");
+    QTest::addColumn<QList<double>>("expected");
+    QTest::newRow("ddim trailing 10") << "ddim" << "trailing" << 10
+                                      << QList<double>{999, 899, 799, 699, 599, 499, 399, 299, 199, 99};
+    QTest::newRow("ddim trailing 7") << "ddim" << "trailing" << 7 << QList<double>{999, 856, 713, 570, 428, 285, 142};
+    QTest::newRow("ddim linspace 10") << "ddim" << "linspace" << 10
+                                      << QList<double>{999, 888, 777, 666, 555, 444, 333, 222, 111, 0};
+    QTest::newRow("pndm linspace 10") << "pndm" << "linspace" << 10
+                                      << QList<double>{999, 888, 888, 777, 666, 555, 444, 333, 222, 111, 0};
+    QTest::newRow("pndm trailing 4") << "pndm" << "trailing" << 4 << QList<double>{999, 749, 749, 499, 249};
+    QTest::newRow("euler leading 10") << "euler" << "leading" << 10
+                                      << QList<double>{901, 801, 701, 601, 501, 401, 301, 201, 101, 1};
+    QTest::newRow("euler-a trailing 7") << "euler-a" << "trailing" << 7
+                                        << QList<double>{999, 856, 713, 570, 428, 285, 142};
+    QTest::newRow("lms leading 4") << "lms" << "leading" << 4 << QList<double>{751, 501, 251, 1};
+    QTest::newRow("dpm leading 10") << "dpm++2m" << "leading" << 10
+                                    << QList<double>{901, 811, 721, 631, 541, 451, 361, 271, 181, 91};
+    QTest::newRow("dpm trailing 4") << "dpm++2m" << "trailing" << 4 << QList<double>{999, 749, 499, 249};
+  }
+
+  void timestepSpacings() {
+    QFETCH(QString, scheduler);
+    QFETCH(QString, spacing);
+    QFETCH(int, steps);
+    QFETCH(QList<double>, expected);
+    SchedulerConfig c = tiny_config();
+    c.timestep_spacing = spacing.toStdString();
+    auto s = make_scheduler(scheduler.toStdString(), c);
+    s->set_timesteps(steps);
+    const auto got = s->timesteps().to(torch::kFloat64);
+    QCOMPARE(got.size(0), int64_t(expected.size()));
+    for (int i = 0; i < expected.size(); ++i) QCOMPARE(got[i].item<double>(), expected[i]);
+    // Sigmas follow the timesteps (the sigma-based schedulers interpolate at them).
+    if (s->sigmas().defined() && scheduler != "dpm++2m") {
+      const auto sig = s->sigmas();
+      QVERIFY((sig.slice(0, 1) < sig.slice(0, 0, -1)).all().item<bool>());
+    }
+    // leading spacing: the initial noise is scaled to sqrt(sigma_max^2 + 1) for the sigma samplers.
+    if (spacing == "leading" && (scheduler == "euler" || scheduler == "lms")) {
+      const float m = s->sigmas().max().item<float>();
+      QCOMPARE(s->init_noise_sigma(), double(std::sqrt(m * m + 1)));
+    }
   }
 
   void pythonNonFiniteFloatsAreAccepted() {
