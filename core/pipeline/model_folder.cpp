@@ -1,0 +1,137 @@
+#include "core/pipeline/model_folder.h"
+
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "core/util/error.h"
+
+namespace gligen {
+namespace fs = std::filesystem;
+namespace {
+
+bool has_weights(const fs::path& dir) {
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(dir, ec)) {
+    const std::string n = e.path().filename().string();
+    auto ends = [&](const std::string& s) { return n.size() >= s.size() && n.compare(n.size() - s.size(), s.size(), s) == 0; };
+    if (ends(".safetensors") || ends(".bin") || ends(".safetensors.index.json") || ends(".bin.index.json")) return true;
+  }
+  return false;
+}
+
+bool read_json(const fs::path& p, nlohmann::json& out, std::vector<std::string>& problems) {
+  std::ifstream in(p);
+  if (!in) return false;
+  try {
+    out = nlohmann::json::parse(in);
+  } catch (const nlohmann::json::exception& e) {
+    problems.push_back(p.string() + " is not valid JSON: " + e.what());
+    return false;
+  }
+  if (!out.is_object()) {
+    problems.push_back(p.string() + " is not a JSON object");
+    return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+std::string ModelFolderReport::describe() const {
+  std::ostringstream os;
+  os << "model folder '" << folder << "':";
+  for (const auto& p : problems) os << "\n  problem: " << p;
+  for (const auto& n : notes) os << "\n  note: " << n;
+  if (problems.empty()) os << "\n  ready to load";
+  return os.str();
+}
+
+ModelFolderReport inspect_model_folder(const std::string& folder, const std::string& unet_override) {
+  ModelFolderReport r;
+  r.folder = folder;
+  const fs::path root(folder);
+  std::error_code ec;
+  if (folder.empty() || !fs::is_directory(root, ec)) {
+    r.problems.push_back("the folder does not exist. Choose a diffusers pipeline folder (one that holds "
+                         "model_index.json, unet/, vae/, text_encoder/, tokenizer/ and scheduler/), e.g. a "
+                         "download of masterful/gligen-1-4-generation-text-box, or create a demo model with "
+                         "'gligen-trainer init-model --preset tiny --out DIR'");
+    return r;
+  }
+  nlohmann::json index;
+  if (!fs::exists(root / "model_index.json")) {
+    r.problems.push_back("model_index.json is missing: this does not look like a diffusers pipeline folder "
+                         "(if you picked the unet/ subfolder, pick its parent instead)");
+  } else if (read_json(root / "model_index.json", index, r.problems)) {
+    std::string cls = index.value("_class_name", "");
+    if (!cls.empty() && cls != "StableDiffusionGLIGENPipeline") {
+      r.notes.push_back("model_index.json names the pipeline class " + cls +
+                        "; GLIGEN Studio uses its components as a StableDiffusionGLIGENPipeline");
+    }
+  }
+
+  const fs::path unet_dir = unet_override.empty() ? root / "unet" : fs::path(unet_override);
+  struct Part {
+    const char* name;
+    fs::path dir;
+  };
+  const Part weighted[] = {{"unet", unet_dir}, {"vae", root / "vae"}, {"text_encoder", root / "text_encoder"}};
+  for (const auto& part : weighted) {
+    if (!fs::is_directory(part.dir, ec)) {
+      r.problems.push_back(std::string(part.name) + " folder is missing (" + part.dir.string() + ")");
+      continue;
+    }
+    if (!fs::exists(part.dir / "config.json")) {
+      r.problems.push_back(std::string(part.name) + "/config.json is missing");
+    }
+    if (!has_weights(part.dir)) {
+      r.problems.push_back(std::string(part.name) +
+                           " has no weights (*.safetensors or *.bin): the download may be incomplete");
+    }
+  }
+  nlohmann::json unet_cfg, vae_cfg;
+  if (read_json(unet_dir / "config.json", unet_cfg, r.problems)) {
+    const std::string attention = unet_cfg.value("attention_type", "default");
+    if (attention == "gated") {
+      r.grounded = true;
+    } else if (attention == "gated-text-image") {
+      r.problems.push_back("the UNet is a GLIGEN text+image model (attention_type \"gated-text-image\"), which "
+                           "this version does not run yet; use a text-box GLIGEN model");
+    } else {
+      r.problems.push_back("the UNet is a plain Stable Diffusion UNet (attention_type \"" + attention +
+                           "\"): it has no GLIGEN fuser or position_net layers, so it cannot follow boxes. Use a "
+                           "GLIGEN model such as masterful/gligen-1-4-generation-text-box");
+    }
+    r.inpainting = unet_cfg.value("in_channels", 4) == 9;
+    if (r.inpainting) r.notes.push_back("this is a grounded inpainting UNet: it needs an input image");
+  }
+  int vae_factor = 8;
+  if (read_json(root / "vae" / "config.json", vae_cfg, r.problems) && vae_cfg.contains("block_out_channels") &&
+      vae_cfg["block_out_channels"].is_array() && !vae_cfg["block_out_channels"].empty()) {
+    vae_factor = 1 << (static_cast<int>(vae_cfg["block_out_channels"].size()) - 1);
+  }
+  if (unet_cfg.is_object()) {
+    const auto& ss = unet_cfg.contains("sample_size") ? unet_cfg["sample_size"] : nlohmann::json();
+    r.default_size = (ss.is_number_integer() ? ss.get<int>() : 64) * vae_factor;
+  }
+
+  if (!fs::exists(root / "tokenizer" / "vocab.json") || !fs::exists(root / "tokenizer" / "merges.txt")) {
+    r.problems.push_back("tokenizer/vocab.json or tokenizer/merges.txt is missing");
+  }
+  nlohmann::json sched;
+  if (!fs::exists(root / "scheduler" / "scheduler_config.json")) {
+    r.notes.push_back("scheduler/scheduler_config.json is missing: SD 1.4's PNDM settings will be used");
+  } else if (read_json(root / "scheduler" / "scheduler_config.json", sched, r.problems)) {
+    r.scheduler_class = sched.value("_class_name", "");
+  }
+  return r;
+}
+
+void require_loadable_model_folder(const std::string& folder, const std::string& unet_override) {
+  auto report = inspect_model_folder(folder, unet_override);
+  if (!report.ok()) throw Error(report.describe());
+}
+
+}  // namespace gligen

@@ -1,0 +1,29 @@
+// Checks a diffusers GLIGEN pipeline folder before loading it, and says in plain words what is
+// missing or wrong. Loading itself re-checks everything strictly; this is the fast, friendly
+// pre-flight the studio's model manager and `generate` show first.
+#pragma once
+#include <string>
+#include <vector>
+
+namespace gligen {
+
+struct ModelFolderReport {
+  std::string folder;
+  std::vector<std::string> problems;  // each one blocks loading
+  std::vector<std::string> notes;     // informative
+  bool grounded = false;              // unet/config.json has attention_type "gated"
+  bool inpainting = false;            // unet in_channels == 9
+  std::string scheduler_class;        // from scheduler/scheduler_config.json
+  int default_size = 0;               // unet sample_size * vae scale factor
+
+  bool ok() const { return problems.empty(); }
+  std::string describe() const;       // all problems and notes, one per line
+};
+
+// `unet_override`: optional folder holding config.json + weights that replaces unet/.
+ModelFolderReport inspect_model_folder(const std::string& folder, const std::string& unet_override = "");
+
+// Throws gligen::Error with the whole report when the folder cannot be loaded.
+void require_loadable_model_folder(const std::string& folder, const std::string& unet_override = "");
+
+}  // namespace gligen

@@ -1,0 +1,195 @@
+// Whole-pipeline parity with diffusers' StableDiffusionGLIGENPipeline on the tiny fixture model:
+// every denoising step's UNet input, raw and guided noise prediction, scheduler input and
+// output, the final latents and the decoded image (reference/pipeline_<case>.safetensors).
+#include <QtTest>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "core/io/safetensors.h"
+#include "core/pipeline/gligen_pipeline.h"
+#include "core/pipeline/png_io.h"
+#include "core/util/error.h"
+#include "support/fixtures.h"
+#include "support/tensor_compare.h"
+
+using gligen::test::fixture;
+
+namespace {
+
+nlohmann::json cases() {
+  std::ifstream in(fixture("reference/cases.json"));
+  return nlohmann::json::parse(in)["pipeline"];
+}
+
+std::string our_scheduler_name(const std::string& cls) {
+  if (cls == "PNDMScheduler") return "pndm";
+  if (cls == "DDIMScheduler") return "ddim";
+  if (cls == "EulerDiscreteScheduler") return "euler";
+  if (cls == "EulerAncestralDiscreteScheduler") return "euler-a";
+  if (cls == "DPMSolverMultistepScheduler") return "dpm++2m";
+  if (cls == "LMSDiscreteScheduler") return "lms";
+  return cls;
+}
+
+gligen::Layout layout_of(const nlohmann::json& c) {
+  const auto& call = c["call"];
+  gligen::Layout l;
+  l.prompt = call.value("prompt", "");
+  l.negative_prompt = call.value("negative_prompt", "");
+  const auto phrases = call["gligen_phrases"].get<std::vector<std::string>>();
+  const auto boxes = call["gligen_boxes"].get<std::vector<std::vector<float>>>();
+  for (size_t i = 0; i < phrases.size(); ++i) {
+    l.boxes.push_back({phrases[i], boxes[i][0], boxes[i][1], boxes[i][2], boxes[i][3], true});
+  }
+  l.beta = call["gligen_scheduled_sampling_beta"].get<double>();
+  l.steps = call["num_inference_steps"].get<int>();
+  l.guidance = call["guidance_scale"].get<double>();
+  l.batch = call.value("num_images_per_prompt", 1);
+  l.height = call.value("height", 0);
+  l.width = call.value("width", 0);
+  l.scheduler = our_scheduler_name(c["scheduler"].get<std::string>());
+  l.seed = 1;
+  return l;
+}
+
+}  // namespace
+
+class TestPipeline : public QObject {
+  Q_OBJECT
+ private Q_SLOTS:
+  void parity_data() {
+    QTest::addColumn<QString>("name");
+    GLIGEN_REQUIRE_FIXTURE(fixture("reference/cases.json"));
+    const auto all = cases();
+    for (auto it = all.begin(); it != all.end(); ++it) {
+      QTest::newRow(it.key().c_str()) << QString::fromStdString(it.key());
+    }
+  }
+
+  void parity() {
+    QFETCH(QString, name);
+    const auto c = cases()[name.toStdString()];
+    const std::string ref_path = fixture(c["file"].get<std::string>());
+    GLIGEN_REQUIRE_FIXTURE(ref_path);
+    const auto ref = gligen::io::read_safetensors(ref_path).tensors;
+    const bool inpaint = c.contains("inpaint_image_file");
+    const std::string unet = inpaint ? fixture("tiny-gligen-inpainting/unet") : "";
+    auto pipe = gligen::GligenPipeline::load(fixture("tiny-gligen"), unet);
+
+    gligen::GenerationRequest request;
+    request.layout = layout_of(c);
+    request.latents = ref.at("latents_in");
+    if (inpaint) request.inpaint_image = gligen::read_image_rgb(fixture(c["inpaint_image_file"].get<std::string>()));
+
+    gligen::GenerationCallbacks cb;
+    std::vector<gligen::StepTrace> steps;
+    cb.trace = [&](const gligen::StepTrace& s) { steps.push_back(s); };
+    cb.inpaint_noise = [&](int index, c10::IntArrayRef shape) {
+      char key[16];
+      std::snprintf(key, sizeof key, "noise_%02d", index);
+      auto n = ref.at(key);
+      TORCH_CHECK(n.sizes() == shape, "recorded noise has another shape");
+      return n;
+    };
+    auto result = pipe->generate(request, cb);
+
+    const auto timesteps = ref.at("timesteps");
+    QCOMPARE(int64_t(steps.size()), timesteps.size(0));
+    const auto fuser_flags = c["fuser_enabled_per_step"].get<std::vector<bool>>();
+    for (size_t i = 0; i < steps.size(); ++i) {
+      const auto& s = steps[i];
+      QCOMPARE(s.timestep.item<int64_t>(), timesteps[i].item<int64_t>());
+      QCOMPARE(s.fuser_enabled, bool(fuser_flags[i]));
+      const std::string at = " step " + std::to_string(i);
+      GLIGEN_COMPARE_TENSORS(s.sample_in, ref.at("step_sample_in")[i], 1e-4, ("sample_in" + at).c_str());
+      GLIGEN_COMPARE_TENSORS(s.unet_input, ref.at("step_unet_input")[i], 1e-4, ("unet_input" + at).c_str());
+      GLIGEN_COMPARE_TENSORS(s.noise_pred_raw, ref.at("step_noise_pred_raw")[i], 1e-4, ("noise_pred_raw" + at).c_str());
+      GLIGEN_COMPARE_TENSORS(s.noise_pred, ref.at("step_noise_pred_guided")[i], 1e-4, ("noise_pred_guided" + at).c_str());
+      GLIGEN_COMPARE_TENSORS(s.latents_out, ref.at("step_latents_out")[i], 1e-4, ("latents_out" + at).c_str());
+    }
+    GLIGEN_COMPARE_TENSORS(result.latents, ref.at("final_latents"), 1e-4, "final latents");
+    // Output images are in [0, 1]: absolute tolerance 1e-4 (scaled_tolerance uses max(1, |ref|) = 1).
+    GLIGEN_COMPARE_TENSORS(result.images, ref.at("image"), 1e-4, "image");
+  }
+
+  void sameSeedSameImage() {
+    GLIGEN_REQUIRE_FIXTURE(fixture("tiny-gligen"));
+    auto pipe = gligen::GligenPipeline::load(fixture("tiny-gligen"));
+    gligen::GenerationRequest request;
+    request.layout.prompt = "a cat and a dog";
+    request.layout.boxes = {{"a cat", 0.1f, 0.1f, 0.5f, 0.9f, true}};
+    request.layout.steps = 3;
+    request.layout.seed = 42;
+    auto a = pipe->generate(request);
+    auto b = pipe->generate(request);
+    QVERIFY(torch::equal(a.images, b.images));
+    request.layout.seed = 43;
+    auto c = pipe->generate(request);
+    QVERIFY(!torch::equal(a.images, c.images));
+    QCOMPARE(a.layout.width, 32);
+    QCOMPARE(a.layout.scheduler, std::string("pndm"));
+  }
+
+  void disabledBoxIsIgnored() {
+    auto pipe = gligen::GligenPipeline::load(fixture("tiny-gligen"));
+    gligen::GenerationRequest with_disabled;
+    with_disabled.layout.prompt = "a cat";
+    with_disabled.layout.steps = 2;
+    with_disabled.layout.seed = 5;
+    with_disabled.layout.boxes = {{"a cat", 0.1f, 0.1f, 0.5f, 0.9f, true}, {"a dog", 0.5f, 0.2f, 0.9f, 0.8f, false}};
+    gligen::GenerationRequest without = with_disabled;
+    without.layout.boxes.pop_back();
+    QVERIFY(torch::equal(pipe->generate(with_disabled).images, pipe->generate(without).images));
+  }
+
+  void tooManyBoxesWarnsAndTruncates() {
+    auto pipe = gligen::GligenPipeline::load(fixture("tiny-gligen"));
+    gligen::GenerationRequest r;
+    r.layout.prompt = "many things";
+    r.layout.steps = 1;
+    r.layout.seed = 3;
+    for (int i = 0; i < 32; ++i) r.layout.boxes.push_back({"thing " + std::to_string(i), 0.1f, 0.1f, 0.2f, 0.2f, true});
+    std::vector<std::string> warnings;
+    gligen::GenerationCallbacks cb;
+    cb.warning = [&](const std::string& w) { warnings.push_back(w); };
+    auto all = pipe->generate(r, cb);
+    QCOMPARE(warnings.size(), size_t(1));
+    QVERIFY(warnings[0].find("30") != std::string::npos);
+    r.layout.boxes.resize(30);
+    QVERIFY(torch::equal(all.images, pipe->generate(r).images));
+  }
+
+  void cancelStopsBeforeNextStep() {
+    auto pipe = gligen::GligenPipeline::load(fixture("tiny-gligen"));
+    gligen::GenerationRequest r;
+    r.layout.prompt = "a cat";
+    r.layout.steps = 10;
+    r.layout.seed = 1;
+    int done = 0;
+    gligen::GenerationCallbacks cb;
+    cb.progress = [&](int d, int) { done = d; };
+    cb.cancelled = [&] { return done >= 2; };
+    QVERIFY_THROWS_EXCEPTION(gligen::Cancelled, pipe->generate(r, cb));
+    QCOMPARE(done, 2);
+  }
+
+  void badModelFolders() {
+    QVERIFY_THROWS_EXCEPTION(gligen::Error, gligen::GligenPipeline::load("/nonexistent/model"));
+    // The UNet folder alone is not a pipeline folder.
+    try {
+      gligen::GligenPipeline::load(fixture("tiny-gligen/unet"));
+      QFAIL("expected an error");
+    } catch (const gligen::Error& e) {
+      QVERIFY2(std::string(e.what()).find("model_index.json") != std::string::npos, e.what());
+    }
+    // An inpainting UNet without an image is refused with a clear message.
+    auto pipe = gligen::GligenPipeline::load(fixture("tiny-gligen"), fixture("tiny-gligen-inpainting/unet"));
+    gligen::GenerationRequest r;
+    r.layout.prompt = "a cat";
+    r.layout.steps = 1;
+    QVERIFY_THROWS_EXCEPTION(gligen::Error, pipe->generate(r));
+  }
+};
+
+QTEST_GUILESS_MAIN(TestPipeline)
+#include "test_pipeline.moc"
