@@ -89,15 +89,21 @@ void convert_legacy_vae_attention_keys(io::StateDict& weights) {
 
 namespace {
 
-// Reads the weights of a diffusers component folder.
+// Reads the weights of a diffusers component folder: diffusion_pytorch_model.safetensors, else
+// its "fp16" variant (upcast by load_strict to the model's dtype).
 // TODO(io): switch to core/io's load_component_weights(dir, variant) once it exists, which also
-// reads sharded, fp16-variant and .bin checkpoints.
+// reads sharded and .bin checkpoints.
 io::StateDict read_vae_weights(const std::string& vae_dir) {
   namespace fs = std::filesystem;
-  const fs::path file = fs::path(vae_dir) / "diffusion_pytorch_model.safetensors";
-  if (!fs::exists(file))
-    throw Error("no VAE weights in " + vae_dir + ": expected diffusion_pytorch_model.safetensors");
-  return io::read_safetensors(file.string()).tensors;
+  const fs::path dir(vae_dir);
+  for (const char* name : {"diffusion_pytorch_model.safetensors", "diffusion_pytorch_model.fp16.safetensors"}) {
+    if (fs::exists(dir / name)) return io::read_safetensors((dir / name).string()).tensors;
+  }
+  if (fs::exists(dir / "diffusion_pytorch_model.bin"))
+    throw Error("the VAE in " + vae_dir + " has only PyTorch .bin weights, which this build cannot read yet: "
+                "convert them to diffusion_pytorch_model.safetensors");
+  throw Error("no VAE weights in " + vae_dir +
+              ": expected diffusion_pytorch_model.safetensors (or diffusion_pytorch_model.fp16.safetensors)");
 }
 
 }  // namespace
