@@ -5,6 +5,7 @@
 #include <limits>
 
 #include "core/io/safetensors.h"
+#include "core/io/weights.h"
 #include "core/io/state_dict.h"
 #include "core/util/error.h"
 
@@ -201,15 +202,9 @@ CLIPTextModel load_clip_text_model(const std::string& text_encoder_dir, torch::D
   const auto config = load_clip_text_config((dir / "config.json").string());
   CLIPTextModel model(config);
 
-  // TODO(io): switch to io::load_component_weights(dir, variant) once core/io/weights.h lands
-  // (variants, sharded and .bin checkpoints); until then only model.safetensors is read.
-  const fs::path weights_path = dir / "model.safetensors";
-  if (!fs::is_regular_file(weights_path)) {
-    throw Error("text encoder folder " + text_encoder_dir +
-                " has no model.safetensors. Convert the checkpoint to safetensors or use a folder that has it.");
-  }
-  const auto weights = io::read_safetensors(weights_path.string());
-  io::load_strict(*model, weights.tensors, "the text encoder in " + text_encoder_dir, clip_text_ignored_keys());
+  // safetensors (an fp16-only folder too, sharded) or .bin; load_strict converts dtypes.
+  const io::StateDict weights = io::load_component_weights(text_encoder_dir);
+  io::load_strict(*model, weights, "the text encoder in " + text_encoder_dir, clip_text_ignored_keys());
   model->to(device, dtype);
   model->eval();
   return model;

@@ -3,6 +3,7 @@
 #include <filesystem>
 
 #include "core/io/safetensors.h"
+#include "core/io/weights.h"
 #include "core/io/state_dict.h"
 #include "core/util/error.h"
 
@@ -202,17 +203,12 @@ UNet2DCondition load_unet(const std::string& unet_dir, torch::Device device, tor
   const fs::path dir(unet_dir);
   if (!fs::is_directory(dir)) throw Error("UNet folder not found: " + unet_dir);
   UNetConfig config = load_unet_config((dir / "config.json").string());
-  // TODO(io): use io::load_component_weights (sharded files, .bin) once core/io provides it.
-  fs::path weights = dir / "diffusion_pytorch_model.safetensors";
-  if (!fs::exists(weights)) weights = dir / "diffusion_pytorch_model.fp16.safetensors";  // variant "fp16"
-  if (!fs::exists(weights))
-    throw Error("no UNet weights in " + unet_dir +
-                ": expected diffusion_pytorch_model.safetensors (or its .fp16 variant)");
-  auto file = io::read_safetensors(weights.string());
-
+  // safetensors (an fp16-only folder too, sharded) or .bin; load_strict converts dtypes.
+  io::StateDict weights = io::load_component_weights(unet_dir);
   torch::NoGradGuard no_grad;
   UNet2DCondition unet(config);
-  io::load_strict(*unet, file.tensors, "UNet (" + unet_dir + ")");
+  io::load_strict(*unet, weights, "UNet (" + unet_dir + ")");
+  weights.clear();
   unet->to(device, dtype);
   unet->eval();
   return unet;
