@@ -2,7 +2,7 @@
 
 #include <filesystem>
 
-#include "core/io/safetensors.h"
+#include "core/io/weights.h"
 #include "core/util/error.h"
 
 namespace gligen::nets {
@@ -87,28 +87,8 @@ void convert_legacy_vae_attention_keys(io::StateDict& weights) {
   }
 }
 
-namespace {
-
-// Reads the weights of a diffusers component folder: diffusion_pytorch_model.safetensors, else
-// its "fp16" variant (upcast by load_strict to the model's dtype).
-// TODO(io): switch to core/io's load_component_weights(dir, variant) once it exists, which also
-// reads sharded and .bin checkpoints.
-io::StateDict read_vae_weights(const std::string& vae_dir) {
-  namespace fs = std::filesystem;
-  const fs::path dir(vae_dir);
-  for (const char* name : {"diffusion_pytorch_model.safetensors", "diffusion_pytorch_model.fp16.safetensors"}) {
-    if (fs::exists(dir / name)) return io::read_safetensors((dir / name).string()).tensors;
-  }
-  if (fs::exists(dir / "diffusion_pytorch_model.bin"))
-    throw Error("the VAE in " + vae_dir + " has only PyTorch .bin weights, which this build cannot read yet: "
-                "convert them to diffusion_pytorch_model.safetensors");
-  throw Error("no VAE weights in " + vae_dir +
-              ": expected diffusion_pytorch_model.safetensors (or diffusion_pytorch_model.fp16.safetensors)");
-}
-
-}  // namespace
-
-AutoencoderKL load_vae(const std::string& vae_dir, torch::Device device, torch::ScalarType dtype) {
+AutoencoderKL load_vae(const std::string& vae_dir, torch::Device device, torch::ScalarType dtype,
+                       const std::string& variant) {
   namespace fs = std::filesystem;
   if (!fs::is_directory(vae_dir))
     throw Error("VAE folder " + vae_dir + " does not exist: a diffusers pipeline folder has vae/ with "
@@ -118,7 +98,8 @@ AutoencoderKL load_vae(const std::string& vae_dir, torch::Device device, torch::
                 "use float32 on the CPU, or a CUDA device for float16");
   const VaeConfig config = load_vae_config((fs::path(vae_dir) / "config.json").string());
   AutoencoderKL vae(config);
-  io::StateDict weights = read_vae_weights(vae_dir);
+  // safetensors (fp16 variant, sharded) or .bin; load_strict converts to the model dtype.
+  io::StateDict weights = io::load_component_weights(vae_dir, variant);
   convert_legacy_vae_attention_keys(weights);
   io::load_strict(*vae, weights, "VAE weights in " + vae_dir);
   weights.clear();  // drop the (possibly memory-mapped) checkpoint before moving the model

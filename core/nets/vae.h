@@ -59,9 +59,10 @@ TORCH_MODULE(AutoencoderKL);
 // Keys already in the current naming are left alone.
 void convert_legacy_vae_attention_keys(io::StateDict& weights);
 
-// Loads <vae_dir>/config.json and the weights in <vae_dir> strictly, onto `device` in `dtype`
-// (float16/bfloat16 belong on CUDA). Throws gligen::Error naming the folder and what is wrong.
+// Loads <vae_dir>/config.json and the weights in <vae_dir> (io::load_component_weights: safetensors,
+// the `variant` or fp16 file, sharded, or .bin) strictly, onto `device` in `dtype` (float16 belongs
+// on CUDA). Throws gligen::Error naming the folder and what is wrong.
 AutoencoderKL load_vae(const std::string& vae_dir, torch::Device device = torch::kCPU,
-                       torch::ScalarType dtype = torch::kFloat32);
+                       torch::ScalarType dtype = torch::kFloat32, const std::string& variant = "");
 
 }  // namespace gligen::nets

@@ -187,7 +187,7 @@ class TestNetsVae : public QObject {
   void fp16VariantLoads() {
     const std::string fp16_dir = gligen::test::fixture("tiny-gligen-fp16/vae");
     GLIGEN_REQUIRE_FIXTURE(fp16_dir);
-    auto from_variant = gligen::nets::load_vae(fp16_dir);
+    auto from_variant = gligen::nets::load_vae(fp16_dir, torch::kCPU, torch::kFloat32, "fp16");
     AutoencoderKL rounded(gligen::nets::load_vae_config(tiny_vae_dir() + "/config.json"));
     auto weights = tiny_weights();
     for (auto& [name, t] : weights) t = t.to(torch::kHalf).to(torch::kFloat32);
@@ -263,18 +263,13 @@ class TestNetsVae : public QObject {
     QVERIFY2(message.find("quant_conv.weight") != std::string::npos, message.c_str());
   }
 
-  void binOnlyFolderSaysWhatToDo() {
+  // PyTorch .bin (zip pickle) weights give the same model as the safetensors ones.
+  void binWeightsLoad() {
     const std::string bin_dir = gligen::test::fixture("tiny-gligen-bin/vae");
     GLIGEN_REQUIRE_FIXTURE(bin_dir);
-    // Until core/io reads .bin checkpoints the loader must at least say so; once it does, the
-    // weights must equal the safetensors ones.
-    try {
-      auto from_bin = gligen::nets::load_vae(bin_dir);
-      const auto z = torch::randn({1, 4, 8, 8}, at::detail::createCPUGenerator(6));
-      QVERIFY(torch::equal(from_bin->decode(z), gligen::nets::load_vae(tiny_vae_dir())->decode(z)));
-    } catch (const gligen::Error& e) {
-      QVERIFY2(std::string(e.what()).find(".bin") != std::string::npos, e.what());
-    }
+    auto from_bin = gligen::nets::load_vae(bin_dir);
+    const auto z = torch::randn({1, 4, 8, 8}, at::detail::createCPUGenerator(6));
+    QVERIFY(torch::equal(from_bin->decode(z), gligen::nets::load_vae(tiny_vae_dir())->decode(z)));
   }
 
   void missingFolderIsRefused() {
