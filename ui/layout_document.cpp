@@ -37,9 +37,14 @@ int LayoutDocument::enabledBoxCount() const {
 int LayoutDocument::maxBoxes() { return gligen::kMaxGroundedBoxes; }
 
 QColor LayoutDocument::paletteColour(int index) {
-  // Distinct hues at a fixed saturation and value, spaced by the golden angle so neighbours differ.
+  // Twelve well-separated colours first (readable on light and dark backgrounds), then hues
+  // spaced by the golden angle so that neighbours still differ.
+  static const QRgb kFirst[] = {0xf58231, 0x4363d8, 0xe6194b, 0x3cb44b, 0x911eb4, 0xd4a017,
+                                0x42d4f4, 0xf032e6, 0x469990, 0x9a6324, 0x800000, 0x000075};
+  constexpr int n = sizeof(kFirst) / sizeof(kFirst[0]);
+  if (index >= 0 && index < n) return QColor(kFirst[index]);
   const int hue = static_cast<int>(std::fmod(index * 137.508, 360.0));
-  return QColor::fromHsv(hue, 200, 230);
+  return QColor::fromHsv(hue, 200, 220);
 }
 
 QColor LayoutDocument::colourForNewBox(const QVector<LayoutBox>& pending) const {
