@@ -1,5 +1,6 @@
 #include "ui/layout_canvas.h"
 
+#include <QApplication>
 #include <QGraphicsRectItem>
 #include <QGraphicsScene>
 #include <QKeyEvent>
@@ -240,6 +241,7 @@ void LayoutCanvas::mousePressEvent(QMouseEvent* event) {
   setFocus(Qt::MouseFocusReason);
   const QPointF p = mapToScene(event->position().toPoint());
   press_pos_ = p;
+  press_view_pos_ = event->position().toPoint();
   drag_ids_.clear();
   drag_start_.clear();
   const bool additive = event->modifiers() & (Qt::ControlModifier | Qt::ShiftModifier);
@@ -361,8 +363,10 @@ void LayoutCanvas::mouseReleaseEvent(QMouseEvent* event) {
     scene_->removeItem(sketch_);
     delete sketch_;
     sketch_ = nullptr;
-    // A click without a drag only clears the selection; tiny boxes are not boxes.
-    if (g == Gesture::Draw && r.width() >= kGrid && r.height() >= kGrid && canAddBoxes(1)) {
+    // A click (or a wiggle shorter than the system's drag distance) only clears the selection;
+    // boxes smaller than one latent cell are not boxes.
+    const bool dragged = (event->position().toPoint() - press_view_pos_).manhattanLength() >= QApplication::startDragDistance();
+    if (g == Gesture::Draw && dragged && r.width() >= kGrid && r.height() >= kGrid && canAddBoxes(1)) {
       LayoutBox box;
       box.id = document_->allocateBoxId();
       box.rect = clampToUnit(toNormalised(r));

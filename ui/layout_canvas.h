@@ -95,6 +95,7 @@ class LayoutCanvas : public QGraphicsView {
   // The gesture in progress.
   Gesture gesture_ = Gesture::None;
   QPointF press_pos_;
+  QPoint press_view_pos_;
   BoxHandle handle_ = BoxHandle::None;
   QVector<int> drag_ids_;
   QVector<QRectF> drag_start_;  // pixel rects at the press
