@@ -57,14 +57,24 @@ LoadReport check_state_dict(const torch::nn::Module& module, const StateDict& we
   return r;
 }
 
-void load_strict(torch::nn::Module& module, const StateDict& weights, const std::string& what,
-                 const std::set<std::string>& ignore) {
+std::size_t load_strict(torch::nn::Module& module, const StateDict& weights, const std::string& what,
+                        const std::set<std::string>& ignore, WeightSharing sharing) {
   auto report = check_state_dict(module, weights, ignore);
   if (!report.ok()) throw Error(report.describe(what));
   torch::NoGradGuard no_grad;
+  std::size_t shared = 0;
   for (auto& [name, t] : module_entries(module)) {
-    t.copy_(weights.at(name));
+    const torch::Tensor& w = weights.at(name);
+    if (sharing == WeightSharing::ShareWhenPossible && w.scalar_type() == t.scalar_type() &&
+        w.device() == t.device() && w.is_contiguous() && !w.requires_grad()) {
+      // The module's tensor (the same TensorImpl the module holds) now views w's storage.
+      t.set_data(w);
+      ++shared;
+    } else {
+      t.copy_(w);
+    }
   }
+  return shared;
 }
 
 }  // namespace gligen::io

@@ -20,12 +20,27 @@ struct LoadReport {
   std::string describe(const std::string& what) const;
 };
 
-// Copies `weights` into the module's parameters and buffers (names from named_parameters() /
+// How load_strict puts the weights into the module.
+enum class WeightSharing {
+  // Copy into the module's own tensors (converting dtype). Always safe; what training uses.
+  Copy,
+  // Where a weight already has the module tensor's dtype and device and is contiguous, the module
+  // tensor is re-pointed at the weight's memory (Tensor::set_data) instead of copied, so a
+  // memory-mapped fp32 checkpoint is not held twice in RAM. Other weights are copied.
+  // Mapped weights are READ-ONLY memory: a module loaded this way is for inference only. Never
+  // train it or modify its parameters in place (an in-place write faults); convert it first
+  // (module.to(...) makes new tensors) or load with Copy.
+  ShareWhenPossible,
+};
+
+// Puts `weights` into the module's parameters and buffers (names from named_parameters() /
 // named_buffers()), converting dtype to the module's. Strict: any missing, unexpected or
 // mis-shaped key makes it throw one gligen::Error listing all of them, before anything is
-// copied. Keys in `ignore` (e.g. "text_model.embeddings.position_ids") are dropped silently.
-void load_strict(torch::nn::Module& module, const StateDict& weights, const std::string& what,
-                 const std::set<std::string>& ignore = {});
+// loaded. Keys in `ignore` (e.g. "text_model.embeddings.position_ids") are dropped silently.
+// Returns the number of tensors shared rather than copied (always 0 with WeightSharing::Copy).
+std::size_t load_strict(torch::nn::Module& module, const StateDict& weights, const std::string& what,
+                        const std::set<std::string>& ignore = {},
+                        WeightSharing sharing = WeightSharing::Copy);
 
 // The comparison load_strict makes, without copying anything.
 LoadReport check_state_dict(const torch::nn::Module& module, const StateDict& weights,

@@ -2,7 +2,11 @@
 
 #include <algorithm>
 #include <cstring>
+#include <optional>
+#include <set>
 #include <sstream>
+#include <unordered_map>
+#include <unordered_set>
 
 #include "core/io/zip_archive.h"
 #include "core/util/error.h"
@@ -12,13 +16,14 @@ namespace {
 
 using Kind = PyValue::Kind;
 
-PyValuePtr make(Kind k) {
-  auto v = std::make_shared<PyValue>();
-  v->kind = k;
-  return v;
-}
+bool is_container(Kind k) { return k == Kind::List || k == Kind::Tuple || k == Kind::Dict || k == Kind::Object; }
 
-torch::ScalarType storage_dtype(const std::string& global) {
+// Deepest nesting of containers accepted. torch.save state dicts nest 2-3 deep and the GLIGEN
+// dataset lists 5; the limit keeps the (recursive) destruction of a returned tree shallow.
+constexpr int kMaxDepth = 1000;
+
+// The dtype of a torch.<Type>Storage class; nullopt for any other name.
+std::optional<torch::ScalarType> storage_dtype(const std::string& global) {
   static const std::map<std::string, torch::ScalarType> types = {
       {"torch.FloatStorage", torch::kFloat32}, {"torch.HalfStorage", torch::kFloat16},
       {"torch.BFloat16Storage", torch::kBFloat16}, {"torch.DoubleStorage", torch::kFloat64},
@@ -26,7 +31,7 @@ torch::ScalarType storage_dtype(const std::string& global) {
       {"torch.ShortStorage", torch::kInt16}, {"torch.CharStorage", torch::kInt8},
       {"torch.ByteStorage", torch::kUInt8}, {"torch.BoolStorage", torch::kBool}};
   auto it = types.find(global);
-  if (it == types.end()) throw Error("unsupported tensor storage type " + global);
+  if (it == types.end()) return std::nullopt;
   return it->second;
 }
 
@@ -36,7 +41,84 @@ class Unpickler {
   Unpickler(const ZipArchive& zip, std::string prefix, const std::vector<std::uint8_t>& data)
       : zip_(zip), prefix_(std::move(prefix)), d_(data.data()), n_(data.size()) {}
 
+  // Every container made is also held in containers_, so no tree is ever destroyed recursively
+  // while the machine runs. On the way out, the children of every container that is not part
+  // of the returned (validated: acyclic, at most kMaxDepth deep) result are dropped first; that
+  // breaks any reference cycles a hostile pickle built and keeps destruction flat.
+  ~Unpickler() {
+    for (const auto& c : containers_) {
+      if (kept_.count(c.get())) continue;
+      c->items.clear();
+      c->dict.clear();
+    }
+  }
+  Unpickler(const Unpickler&) = delete;
+  Unpickler& operator=(const Unpickler&) = delete;
+
   PyValuePtr run() {
+    auto result = execute();
+    validate(result);
+    return result;
+  }
+
+ private:
+  PyValuePtr make(Kind k) {
+    auto v = std::make_shared<PyValue>();
+    v->kind = k;
+    if (is_container(k)) containers_.push_back(v);
+    return v;
+  }
+
+  // Checks that `root` is acyclic and at most kMaxDepth containers deep (iteratively: the input
+  // decides the depth), and marks its containers as kept.
+  void validate(const PyValuePtr& root) {
+    enum State : char { kOpen, kDone };
+    std::unordered_map<const PyValue*, std::pair<State, int>> seen;  // node -> state, height
+    struct Frame {
+      const PyValue* node;
+      size_t next = 0;  // next child index (items, then dict keys and values)
+      int height = 0;
+    };
+    auto children = [](const PyValue* v) { return v->items.size() + 2 * v->dict.size(); };
+    auto child = [](const PyValue* v, size_t k) -> const PyValue* {
+      if (k < v->items.size()) return v->items[k].get();
+      k -= v->items.size();
+      return (k % 2 == 0 ? v->dict[k / 2].first : v->dict[k / 2].second).get();
+    };
+    std::vector<Frame> path;
+    auto enter = [&](const PyValue* v) {
+      if (!is_container(v->kind)) return;
+      if (path.size() >= static_cast<size_t>(kMaxDepth)) fail("objects nest deeper than " + std::to_string(kMaxDepth));
+      seen[v] = {kOpen, 0};
+      path.push_back({v});
+    };
+    enter(root.get());
+    while (!path.empty()) {
+      Frame& f = path.back();
+      if (f.next == children(f.node)) {
+        const int h = f.height + 1;
+        seen[f.node] = {kDone, h};
+        kept_.insert(f.node);
+        path.pop_back();
+        if (!path.empty()) path.back().height = std::max(path.back().height, h);
+        continue;
+      }
+      const PyValue* c = child(f.node, f.next++);
+      auto it = seen.find(c);
+      if (it == seen.end()) {
+        enter(c);
+      } else if (it->second.first == kOpen) {
+        fail("objects refer to themselves (a reference cycle)");
+      } else {
+        if (path.size() + it->second.second > static_cast<size_t>(kMaxDepth)) {
+          fail("objects nest deeper than " + std::to_string(kMaxDepth));
+        }
+        f.height = std::max(f.height, it->second.second);
+      }
+    }
+  }
+
+  PyValuePtr execute() {
     while (true) {
       const std::uint8_t op = byte();
       switch (op) {
@@ -183,8 +265,10 @@ class Unpickler {
     }
   }
 
- private:
-  static constexpr size_t kMaxStack = 1u << 22;
+  // pickle batches APPENDS/SETITEMS by 1000, so real files keep the stack small. The memo grows
+  // with the number of objects (millions for a COCO-sized dataset list) and is bounded by the
+  // pickle's size, since every entry costs at least one opcode byte.
+  static constexpr size_t kMaxStack = 1u << 20;
 
   [[noreturn]] void fail(const std::string& what) const {
     throw Error("'" + zip_.path() + "' cannot be read as a PyTorch checkpoint: " + what);
@@ -204,7 +288,7 @@ class Unpickler {
   }
   std::string line() {
     const void* nl = std::memchr(d_ + pos_, '\n', n_ - pos_);
-    if (nl == nullptr) fail("an unterminated GLOBAL");
+    if (nl == nullptr) fail("an unterminated GLOBAL (truncated file?)");
     const size_t len = static_cast<const std::uint8_t*>(nl) - (d_ + pos_);
     std::string s(reinterpret_cast<const char*>(bytes(len)), len);
     bytes(1);
@@ -241,7 +325,7 @@ class Unpickler {
     return out;
   }
   void memo_put(std::uint64_t key) {
-    if (memo_.size() > kMaxStack) fail("memo too large");
+    if (memo_.size() > n_) fail("memo too large");
     memo_[key] = top();
   }
   void memo_get(std::uint64_t key) {
@@ -272,12 +356,15 @@ class Unpickler {
     const std::string key = pid->items[2]->s;
     auto cached = storages_.find(key);
     if (cached != storages_.end()) return cached->second;
-    const torch::ScalarType dtype = storage_dtype(pid->items[1]->s);
+    const auto known = storage_dtype(pid->items[1]->s);
+    if (!known) fail("unsupported tensor storage type " + pid->items[1]->s);
+    const torch::ScalarType dtype = *known;
     const int64_t numel = pid->items[4]->i;
     const ZipArchive::Entry* e = zip_.find(prefix_ + "data/" + key);
     if (e == nullptr) fail("tensor data record 'data/" + key + "' is missing");
     const std::uint64_t elem = c10::elementSize(dtype);
-    if (numel < 0 || e->size != static_cast<std::uint64_t>(numel) * elem) {
+    if (numel < 0 || static_cast<std::uint64_t>(numel) > e->size / elem ||
+        e->size != static_cast<std::uint64_t>(numel) * elem) {
       fail("tensor data record 'data/" + key + "' has " + std::to_string(e->size) + " bytes, expected " +
            std::to_string(numel) + " x " + std::to_string(elem));
     }
@@ -293,6 +380,7 @@ class Unpickler {
       if (numel > 0) std::memcpy(v->tensor.data_ptr(), bytes.data(), bytes.size());
     }
     storages_[key] = v;
+    storage_values_.insert(v.get());
     return v;
   }
 
@@ -312,8 +400,8 @@ class Unpickler {
     const std::string& g = callable->s;
     if (g == "collections.OrderedDict") return make(Kind::Dict);
     if (g == "torch._utils._rebuild_tensor_v2" || g == "torch._utils._rebuild_tensor") {
-      if (args->items.size() < 4 || args->items[0]->kind != Kind::Tensor || args->items[1]->kind != Kind::Int) {
-        fail("malformed tensor record");
+      if (args->items.size() < 4 || !storage_values_.count(args->items[0].get()) || args->items[1]->kind != Kind::Int) {
+        fail("malformed tensor record (its first argument must be a storage)");
       }
       const torch::Tensor& storage = args->items[0]->tensor;
       const int64_t offset = args->items[1]->i;
@@ -353,8 +441,11 @@ class Unpickler {
   std::uint64_t pos_ = 0;
   std::vector<PyValuePtr> stack_;
   std::vector<size_t> marks_;
-  std::map<std::uint64_t, PyValuePtr> memo_;
+  std::unordered_map<std::uint64_t, PyValuePtr> memo_;
   std::map<std::string, PyValuePtr> storages_;
+  std::set<const PyValue*> storage_values_;
+  std::vector<PyValuePtr> containers_;
+  std::unordered_set<const PyValue*> kept_;
 };
 
 void flatten_state_dict(const PyValue& dict, const std::string& path, StateDict& out) {
@@ -408,8 +499,24 @@ PyValuePtr read_torch_file(const std::string& path) {
   }
   if (pkl == nullptr) throw Error("'" + path + "' is a zip archive but not a torch.save file (no <name>/data.pkl)");
   const std::string prefix = pkl->name.substr(0, pkl->name.size() - std::string("data.pkl").size());
+  // torch.save records the writer's byte order since PyTorch 2.0; older files are little-endian.
+  if (const ZipArchive::Entry* order = zip.find(prefix + "byteorder")) {
+    const auto bytes = zip.read(*order);
+    const std::string text(bytes.begin(), bytes.end());
+    if (text != "little") {
+      throw Error("'" + path + "' was saved on a '" + text.substr(0, 16) +
+                  "'-endian machine; only little-endian PyTorch checkpoints can be read. Re-save it on a "
+                  "little-endian machine, or convert it to safetensors.");
+    }
+  }
   const auto data = zip.read(*pkl);
-  return Unpickler(zip, prefix, data).run();
+  try {
+    return Unpickler(zip, prefix, data).run();
+  } catch (const c10::Error& e) {  // a tensor torch itself refuses to build
+    throw Error("'" + path + "' cannot be read as a PyTorch checkpoint: " + e.what_without_backtrace());
+  } catch (const std::bad_alloc&) {
+    throw Error("'" + path + "' cannot be read as a PyTorch checkpoint: it asks for more memory than is available");
+  }
 }
 
 StateDict read_torch_bin(const std::string& path) {

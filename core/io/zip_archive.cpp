@@ -41,7 +41,7 @@ ZipArchive::ZipArchive(const std::string& path) : path_(path), file_(MappedFile:
   std::uint64_t cd_offset = u32(d + eocd + 16);
   if (eocd >= 20 && u32(d + eocd - 20) == kEocd64Locator) {
     std::uint64_t rec = u64(d + eocd - 20 + 8);
-    if (rec > n - 56 || u32(d + rec) != kEocd64) fail("a damaged zip64 end record");
+    if (n < 56 || rec > n - 56 || u32(d + rec) != kEocd64) fail("a damaged zip64 end record");
     count = u64(d + rec + 32);
     cd_size = u64(d + rec + 40);
     cd_offset = u64(d + rec + 48);
@@ -82,7 +82,7 @@ ZipArchive::ZipArchive(const std::string& path) : path_(path), file_(MappedFile:
     }
     e.size = usize;
     e.compressed_size = csize;
-    if (local > n - 30 || u32(d + local) != kLocal) fail("entry '" + e.name + "' has a damaged local header");
+    if (local > n || n - local < 30 || u32(d + local) != kLocal) fail("entry '" + e.name + "' has a damaged local header");
     e.data_offset = local + 30 + u16(d + local + 26) + u16(d + local + 28);
     if (e.data_offset > n || e.compressed_size > n - e.data_offset) fail("entry '" + e.name + "' runs past the end of the file");
     if (e.method != 0 && e.method != 8) fail("entry '" + e.name + "' uses unsupported compression method " + std::to_string(e.method));
@@ -105,7 +105,12 @@ const std::uint8_t* ZipArchive::stored_data(const Entry& e) const {
 std::vector<std::uint8_t> ZipArchive::read(const Entry& e) const {
   const std::uint8_t* src = file_->data() + e.data_offset;
   if (e.method == 0) return std::vector<std::uint8_t>(src, src + e.size);
-  if (e.size > (std::uint64_t(1) << 34)) throw Error("'" + path_ + "': entry '" + e.name + "' is implausibly large");
+  // Deflate expands at most ~1032:1; a larger claimed size is a damaged (or hostile) header, and
+  // must not make us allocate it.
+  if (e.size / 1032 > e.compressed_size + 1) {
+    throw Error("'" + path_ + "': entry '" + e.name + "' claims " + std::to_string(e.size) + " bytes from " +
+                std::to_string(e.compressed_size) + " compressed bytes (damaged file)");
+  }
   std::vector<std::uint8_t> out(e.size);
   z_stream zs{};
   if (inflateInit2(&zs, -MAX_WBITS) != Z_OK) throw Error("cannot initialise zlib");
