@@ -27,9 +27,8 @@ enum class WeightSharing {
   // Where a weight already has the module tensor's dtype and device and is contiguous, the module
   // tensor is re-pointed at the weight's memory (Tensor::set_data) instead of copied, so a
   // memory-mapped fp32 checkpoint is not held twice in RAM. Other weights are copied.
-  // Mapped weights are READ-ONLY memory: a module loaded this way is for inference only. Never
-  // train it or modify its parameters in place (an in-place write faults); convert it first
-  // (module.to(...) makes new tensors) or load with Copy.
+  // Files are mapped copy-on-write (core/util/mapped_file.h): an in-place update of a shared
+  // parameter (training) copies only the pages it touches, and never changes the file.
   ShareWhenPossible,
 };
 

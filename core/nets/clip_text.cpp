@@ -204,7 +204,7 @@ CLIPTextModel load_clip_text_model(const std::string& text_encoder_dir, torch::D
 
   // safetensors (an fp16-only folder too, sharded) or .bin; load_strict converts dtypes.
   const io::StateDict weights = io::load_component_weights(text_encoder_dir);
-  io::load_strict(*model, weights, "the text encoder in " + text_encoder_dir, clip_text_ignored_keys());
+  io::load_strict(*model, weights, "the text encoder in " + text_encoder_dir, clip_text_ignored_keys(), io::WeightSharing::ShareWhenPossible);
   model->to(device, dtype);
   model->eval();
   return model;

@@ -207,7 +207,7 @@ UNet2DCondition load_unet(const std::string& unet_dir, torch::Device device, tor
   io::StateDict weights = io::load_component_weights(unet_dir);
   torch::NoGradGuard no_grad;
   UNet2DCondition unet(config);
-  io::load_strict(*unet, weights, "UNet (" + unet_dir + ")");
+  io::load_strict(*unet, weights, "UNet (" + unet_dir + ")", {}, io::WeightSharing::ShareWhenPossible);
   weights.clear();
   unet->to(device, dtype);
   unet->eval();

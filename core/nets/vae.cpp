@@ -101,7 +101,7 @@ AutoencoderKL load_vae(const std::string& vae_dir, torch::Device device, torch::
   // safetensors (fp16 variant, sharded) or .bin; load_strict converts to the model dtype.
   io::StateDict weights = io::load_component_weights(vae_dir, variant);
   convert_legacy_vae_attention_keys(weights);
-  io::load_strict(*vae, weights, "VAE weights in " + vae_dir);
+  io::load_strict(*vae, weights, "VAE weights in " + vae_dir, {}, io::WeightSharing::ShareWhenPossible);
   weights.clear();  // drop the (possibly memory-mapped) checkpoint before moving the model
   vae->to(device, dtype);
   vae->eval();

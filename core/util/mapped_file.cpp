@@ -31,7 +31,10 @@ std::shared_ptr<MappedFile> MappedFile::open(const std::string& path) {
   file->path_ = path;
   file->size_ = static_cast<std::size_t>(st.st_size);
   if (file->size_ > 0) {
-    void* p = ::mmap(nullptr, file->size_, PROT_READ, MAP_PRIVATE, fd, 0);
+    // Private copy-on-write mapping: tensors may point straight into it (weights shared with
+    // the page cache), and an in-place write (a trained parameter) copies just that page
+    // instead of faulting; the file itself is never modified.
+    void* p = ::mmap(nullptr, file->size_, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
     if (p == MAP_FAILED) {
       int err = errno;
       ::close(fd);

@@ -1,4 +1,4 @@
-// Read-only memory mapping of a whole file. Weights are mapped, not copied, where dtype allows;
+// Copy-on-write memory mapping of a whole file (writes stay private to this process). Weights are mapped, not copied, where dtype allows;
 // tensors made from a mapping hold a shared_ptr to it so the mapping lives as long as they do.
 #pragma once
 #include <cstddef>

@@ -23,6 +23,18 @@ class TestUtil : public QObject {
     QCOMPARE(std::string(reinterpret_cast<const char*>(file->data()), file->size()), std::string("hello weights"));
   }
 
+  void writesStayPrivate() {
+    // Shared weights may be trained in place: the mapping is copy-on-write, the file unchanged.
+    QTemporaryDir dir;
+    const std::string path = dir.filePath("w.bin").toStdString();
+    { std::ofstream(path, std::ios::binary) << "abcdef"; }
+    auto file = gligen::MappedFile::open(path);
+    const_cast<std::uint8_t*>(file->data())[0] = 'Z';
+    QCOMPARE(char(file->data()[0]), 'Z');
+    auto again = gligen::MappedFile::open(path);
+    QCOMPARE(char(again->data()[0]), 'a');
+  }
+
   void emptyFileMapsToZeroBytes() {
     QTemporaryDir dir;
     const std::string path = dir.filePath("empty").toStdString();
