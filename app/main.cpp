@@ -10,10 +10,13 @@
 #include <QCommandLineParser>
 #include <QPixmap>
 #include <QTimer>
+#include <QUndoStack>
 #include <cstdio>
 
 #include "core/util/version.h"
 #include "resources/resources.h"
+#include "ui/change_settings.h"
+#include "ui/layout_document.h"
 #include "ui/main_window.h"
 #include "ui/model_dialog.h"
 
@@ -88,6 +91,14 @@ int main(int argc, char** argv) {
   if (shooting && shotState != QLatin1String("empty") && !parser.isSet(layout) &&
       !gligen::ui::MainWindow::exampleResources().isEmpty())
     window.openExample(gligen::ui::MainWindow::exampleResources().front());
+  if (shooting && shotState == QLatin1String("results")) {
+    // Generate at the model's own size with fewer steps: demo models are small.
+    gligen::ui::LayoutDocument* doc = window.document();
+    gligen::ui::GenerationSettings s = doc->settings();
+    s.width = s.height = 0;
+    s.steps = 20;
+    doc->undoStack()->push(new gligen::ui::ChangeSettings(doc, s, QStringLiteral("Screenshot settings")));
+  }
 
   if (shooting) {
     const QString path = parser.value(screenshot);
@@ -97,6 +108,9 @@ int main(int argc, char** argv) {
     });
     if (shotState == QLatin1String("results")) {
       QObject::connect(&window, &gligen::ui::MainWindow::modelReady, &window, [&window]() { window.generate(); });
+      QObject::connect(&window, &gligen::ui::MainWindow::generationFailed, &window, [](const QString& message) {
+        std::fprintf(stderr, "gligen-studio: %s\n", qPrintable(message));
+      });
       QObject::connect(&window, &gligen::ui::MainWindow::generationFinished, &window, [&window, path](bool ok) {
         QTimer::singleShot(100, &window, [&window, path, ok]() { QApplication::exit(ok ? saveScreenshot(window, path) : 1); });
       });

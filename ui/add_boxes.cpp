@@ -7,7 +7,7 @@ namespace gligen::ui {
 AddBoxes::AddBoxes(LayoutDocument* document, const QVector<LayoutBox>& boxes, int index, QUndoCommand* parent)
     : QUndoCommand(parent), document_(document), boxes_(boxes), index_(index < 0 ? document->boxCount() : index) {
   setText(boxes.size() == 1 ? QCoreApplication::translate("AddBoxes", "Add box")
-                            : QCoreApplication::translate("AddBoxes", "Add %n boxes", nullptr, boxes.size()));
+                            : QCoreApplication::translate("AddBoxes", "Add %1 boxes").arg(boxes.size()));
 }
 
 void AddBoxes::redo() {

@@ -39,7 +39,7 @@ BoxListModel::BoxListModel(LayoutDocument* document, QObject* parent)
     if (row >= 0) Q_EMIT dataChanged(index(row, 0), index(row, kColumnCount - 1));
   });
   // Pixel positions depend on the canvas size.
-  connect(document_, &LayoutDocument::settingsChanged, this, [this]() {
+  connect(document_, &LayoutDocument::imageSizeChanged, this, [this]() {
     if (rowCount() > 0) Q_EMIT dataChanged(index(0, kRectColumn), index(rowCount() - 1, kRectColumn));
   });
 }
@@ -73,8 +73,7 @@ QVariant BoxListModel::data(const QModelIndex& index, int role) const {
       break;
     case kRectColumn:
       if (role == Qt::DisplayRole) {
-        const GenerationSettings& s = document_->settings();
-        const int w = s.width > 0 ? s.width : 512, h = s.height > 0 ? s.height : 512;
+        const int w = document_->imageSize().width(), h = document_->imageSize().height();
         return QStringLiteral("%1×%2").arg(qRound(b.rect.width() * w)).arg(qRound(b.rect.height() * h));
       }
       if (role == Qt::TextAlignmentRole) return int(Qt::AlignRight | Qt::AlignVCenter);

@@ -18,11 +18,20 @@ QImage toQImage(const gligen::RgbImage& rgb) {
   return img;
 }
 
-// Engine errors can carry C++ backtraces (c10::Error); the studio shows the first lines only.
+// Engine errors can carry C++ backtraces (c10::Error); the studio shows the message only, and
+// says what to do about the common one (memory).
 QString plainMessage(const std::exception& e) {
   QString text = QString::fromUtf8(e.what()).trimmed();
-  const int cut = text.indexOf(QLatin1String("\nException raised from"));
-  if (cut > 0) text.truncate(cut);
+  for (const char* marker : {"\nException raised from", "\nframe #"}) {
+    const int cut = text.indexOf(QLatin1String(marker));
+    if (cut > 0) text.truncate(cut);
+  }
+  if (text.contains(QLatin1String("can't allocate memory")) || text.contains(QLatin1String("out of memory"))) {
+    return GenerationJob::tr("Not enough memory for this image size with this model. Choose a smaller size "
+                             "(Settings > Size: Model default), a smaller batch, or float16 on a GPU.\n\n"
+                             "Details: %1")
+        .arg(text.section(QLatin1Char('\n'), 0, 0));
+  }
   return text;
 }
 

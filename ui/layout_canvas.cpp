@@ -32,24 +32,13 @@ LayoutCanvas::LayoutCanvas(LayoutDocument* document, QWidget* parent)
   connect(document_, &LayoutDocument::boxesChanged, this, &LayoutCanvas::syncAllItems);
   connect(document_, &LayoutDocument::boxChanged, this, &LayoutCanvas::syncItem);
   connect(document_, &LayoutDocument::selectionChanged, this, &LayoutCanvas::syncSelection);
-  connect(document_, &LayoutDocument::settingsChanged, this, [this]() {
-    syncCanvasSize();
-    reloadBackground();
-  });
+  connect(document_, &LayoutDocument::imageSizeChanged, this, &LayoutCanvas::syncCanvasSize);
+  connect(document_, &LayoutDocument::settingsChanged, this, &LayoutCanvas::reloadBackground);
   syncCanvasSize();
   syncAllItems();
 }
 
-void LayoutCanvas::setDefaultCanvasSize(QSize size) {
-  if (size.isEmpty() || size == default_size_) return;
-  default_size_ = size;
-  syncCanvasSize();
-}
-
-QSize LayoutCanvas::canvasSize() const {
-  const GenerationSettings& s = document_->settings();
-  return QSize(s.width > 0 ? s.width : default_size_.width(), s.height > 0 ? s.height : default_size_.height());
-}
+QSize LayoutCanvas::canvasSize() const { return document_->imageSize(); }
 
 // --- re-sync from the document ---------------------------------------------------------------
 

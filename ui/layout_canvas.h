@@ -33,9 +33,7 @@ class LayoutCanvas : public QGraphicsView {
   bool snapToGrid() const { return snap_; }
   void setSnapToGrid(bool snap) { snap_ = snap; }
 
-  // Size used when the document asks for the model's default size (width/height 0).
-  void setDefaultCanvasSize(QSize size);
-  QSize canvasSize() const;  // pixels
+  QSize canvasSize() const;  // pixels: the document's image size
 
   // Zoom: fitToView() follows the window size until the user zooms.
   void zoomIn();
@@ -85,7 +83,6 @@ class LayoutCanvas : public QGraphicsView {
   LayoutDocument* document_;
   QGraphicsScene* scene_;
   QHash<int, BoxItem*> items_;
-  QSize default_size_{512, 512};
   QSize scene_size_;
   QImage background_;
   QString background_path_;

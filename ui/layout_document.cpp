@@ -130,6 +130,23 @@ void LayoutDocument::loadLayout(const gligen::Layout& layout, const QString& des
   undo_stack_->push(new ReplaceLayout(this, boxes, settingsFromLayout(layout), description));
 }
 
+QSize LayoutDocument::imageSize() const {
+  return QSize(settings_.width > 0 ? settings_.width : model_default_size_.width(),
+               settings_.height > 0 ? settings_.height : model_default_size_.height());
+}
+
+void LayoutDocument::setModelDefaultSize(QSize size) {
+  if (size.isEmpty() || size == model_default_size_) return;
+  model_default_size_ = size;
+  notifyImageSize();
+}
+
+void LayoutDocument::notifyImageSize() {
+  if (imageSize() == last_image_size_) return;
+  last_image_size_ = imageSize();
+  Q_EMIT imageSizeChanged();
+}
+
 void LayoutDocument::setSelectedIds(const QList<int>& ids) {
   QList<int> valid;
   for (int id : ids)
@@ -197,6 +214,7 @@ void LayoutDocument::setSettings(const GenerationSettings& settings) {
   if (settings == settings_) return;
   settings_ = settings;
   Q_EMIT settingsChanged();
+  notifyImageSize();
 }
 
 void LayoutDocument::replaceContents(const QVector<LayoutBox>& boxes, const GenerationSettings& settings) {
@@ -207,6 +225,7 @@ void LayoutDocument::replaceContents(const QVector<LayoutBox>& boxes, const Gene
   if (settings != settings_) {
     settings_ = settings;
     Q_EMIT settingsChanged();
+    notifyImageSize();
   }
 }
 

@@ -7,6 +7,7 @@
 #include <QList>
 #include <QObject>
 #include <QRectF>
+#include <QSize>
 #include <QString>
 #include <QVector>
 #include <optional>
@@ -66,6 +67,10 @@ class LayoutDocument : public QObject {
   const LayoutBox* boxById(int id) const;  // nullptr when absent
   int enabledBoxCount() const;
   const GenerationSettings& settings() const { return settings_; }
+  // The image size in pixels: the settings' width/height, or the model's default size where
+  // they are 0. The model default is not part of the layout (nor of the undo history).
+  QSize imageSize() const;
+  void setModelDefaultSize(QSize size);
 
   // Conversion to and from the engine's layout. Colours and ids are studio-only: fromLayout
   // gives boxes fresh ids and palette colours.
@@ -104,6 +109,7 @@ class LayoutDocument : public QObject {
   void boxesChanged();          // boxes added, removed, reordered or replaced
   void boxChanged(int id);      // one box's rect, phrase, enabled flag or colour
   void settingsChanged();
+  void imageSizeChanged();      // settings or model default size changed the image size
   void selectionChanged();
 
  private:
@@ -114,6 +120,9 @@ class LayoutDocument : public QObject {
   GenerationSettings settings_;
   QList<int> selected_;
   int next_id_ = 1;
+  QSize model_default_size_{512, 512};
+  QSize last_image_size_{512, 512};
+  void notifyImageSize();
 };
 
 // Clamps a normalised rect into the unit square, keeping its size where possible.

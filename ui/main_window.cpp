@@ -230,7 +230,7 @@ void MainWindow::connectJob() {
     loading_ = false;
     model_ = info;
     settings_.addRecentModel({info.folder, info.unet});
-    canvas_->setDefaultCanvasSize(info.defaultSize);
+    document_->setModelDefaultSize(info.defaultSize);
     panel_->setModelDefaults(info.defaultSize, info.defaultScheduler);
     panel_->setModelDescription(
         tr("<b>%1</b><br>%2×%3, %4%5, on %6 (%7)")
@@ -272,8 +272,9 @@ void MainWindow::connectJob() {
       s.seed = *l.seed + quint64(std::max(l.batch, 1));
       document_->undoStack()->push(new ChangeSettings(document_, s, tr("Next seed")));
     }
-    const QString text = tr("Generated %n image(s), seed %1.", nullptr, images.size())
-                             .arg(l.seed ? QString::number(*l.seed) : QString());
+    const QString seed = l.seed ? QString::number(*l.seed) : QString();
+    const QString text = images.size() == 1 ? tr("Generated 1 image, seed %1.").arg(seed)
+                                             : tr("Generated %1 images, seed %2.").arg(images.size()).arg(seed);
     panel_->setStatus(text);
     statusBar()->showMessage(text, 8000);
     Q_EMIT generationFinished(true);
@@ -281,8 +282,9 @@ void MainWindow::connectJob() {
   connect(job_, &GenerationJob::generationFailed, this, [this](const QString& message) {
     setBusy(false);
     panel_->setStatus(tr("Generation failed."));
-    QMessageBox::warning(this, tr("Generation failed"), message);
+    Q_EMIT generationFailed(message);
     Q_EMIT generationFinished(false);
+    QMessageBox::warning(this, tr("Generation failed"), message);
   });
   connect(job_, &GenerationJob::generationCancelled, this, [this]() {
     setBusy(false);

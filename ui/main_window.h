@@ -57,6 +57,7 @@ class MainWindow : public QMainWindow {
   void modelReady();
   void modelLoadFailed(const QString& message);
   void generationFinished(bool ok);
+  void generationFailed(const QString& message);
 
  protected:
   void closeEvent(QCloseEvent* event) override;

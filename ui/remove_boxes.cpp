@@ -13,7 +13,7 @@ RemoveBoxes::RemoveBoxes(LayoutDocument* document, const QList<int>& ids, QUndoC
   }
   std::sort(removed_.begin(), removed_.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
   setText(removed_.size() == 1 ? QCoreApplication::translate("RemoveBoxes", "Delete box")
-                               : QCoreApplication::translate("RemoveBoxes", "Delete %n boxes", nullptr, removed_.size()));
+                               : QCoreApplication::translate("RemoveBoxes", "Delete %1 boxes").arg(removed_.size()));
   if (removed_.isEmpty()) setObsolete(true);
 }
 

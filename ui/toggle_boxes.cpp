@@ -14,8 +14,11 @@ ToggleBoxes::ToggleBoxes(LayoutDocument* document, const QList<int>& ids, bool e
     old_enabled_.push_back(b->enabled);
     changes = changes || b->enabled != enabled;
   }
-  setText(enabled ? QCoreApplication::translate("ToggleBoxes", "Enable %n box(es)", nullptr, ids_.size())
-                  : QCoreApplication::translate("ToggleBoxes", "Disable %n box(es)", nullptr, ids_.size()));
+  const bool one = ids_.size() == 1;
+  setText(enabled ? (one ? QCoreApplication::translate("ToggleBoxes", "Enable box")
+                         : QCoreApplication::translate("ToggleBoxes", "Enable %1 boxes").arg(ids_.size()))
+                  : (one ? QCoreApplication::translate("ToggleBoxes", "Disable box")
+                         : QCoreApplication::translate("ToggleBoxes", "Disable %1 boxes").arg(ids_.size())));
   if (!changes) setObsolete(true);
 }
 
