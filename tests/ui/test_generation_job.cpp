@@ -43,6 +43,7 @@ class TestGenerationJob : public QObject {
   void initTestCase() {
     gligen::initResources();
     QStandardPaths::setTestModeEnabled(true);  // keep QSettings away from the user's
+    QCoreApplication::setOrganizationName("gligen-studio-tests");
   }
 
   void loadReportsModelDefaults() {

@@ -1,0 +1,151 @@
+// The box list (phrase editing, enable, reorder, the 30-box message), the model dialog's
+// plain-words check, and the typed settings.
+#include <QLabel>
+#include <QMimeData>
+#include <QSignalSpy>
+#include <QTableView>
+#include <QTemporaryDir>
+#include <QTest>
+#include <QUndoStack>
+
+#include "support/fixtures.h"
+#include "ui/add_boxes.h"
+#include "ui/box_list_model.h"
+#include "ui/box_list_panel.h"
+#include "ui/layout_document.h"
+#include "ui/model_dialog.h"
+#include "ui/studio_settings.h"
+
+using namespace gligen::ui;
+
+namespace {
+void addBoxes(LayoutDocument& doc, const QStringList& phrases) {
+  QVector<LayoutBox> boxes;
+  for (int i = 0; i < phrases.size(); ++i) {
+    LayoutBox b;
+    b.id = doc.allocateBoxId();
+    b.phrase = phrases[i];
+    b.rect = QRectF(0.01 * i, 0.01 * i, 0.25, 0.25);
+    b.colour = doc.colourForNewBox(boxes);
+    boxes.push_back(b);
+  }
+  doc.undoStack()->push(new AddBoxes(&doc, boxes));
+  doc.undoStack()->clear();
+}
+QStringList phrases(const LayoutDocument& doc) {
+  QStringList out;
+  for (const LayoutBox& b : doc.boxes()) out << b.phrase;
+  return out;
+}
+}  // namespace
+
+class TestStudioWidgets : public QObject {
+  Q_OBJECT
+ private Q_SLOTS:
+  void initTestCase() {
+    // Settings go to a test location under a test organisation, never the user's.
+    QStandardPaths::setTestModeEnabled(true);
+    QCoreApplication::setOrganizationName("gligen-studio-tests");
+  }
+
+  void listEditsPushCommands() {
+    LayoutDocument doc;
+    addBoxes(doc, {"a cat", "a dog", "a tree"});
+    BoxListModel model(&doc);
+    QCOMPARE(model.rowCount(), 3);
+    QCOMPARE(model.data(model.index(1, BoxListModel::kPhraseColumn), Qt::DisplayRole).toString(), QString("a dog"));
+    QVERIFY(model.setData(model.index(1, BoxListModel::kPhraseColumn), "  a puppy ", Qt::EditRole));
+    QCOMPARE(doc.boxes()[1].phrase, QString("a puppy"));
+    QVERIFY(model.setData(model.index(2, BoxListModel::kEnabledColumn), Qt::Unchecked, Qt::CheckStateRole));
+    QVERIFY(!doc.boxes()[2].enabled);
+    QCOMPARE(model.data(model.index(2, BoxListModel::kEnabledColumn), Qt::CheckStateRole).toInt(), int(Qt::Unchecked));
+    QCOMPARE(doc.undoStack()->count(), 2);
+    doc.undoStack()->undo();
+    doc.undoStack()->undo();
+    QCOMPARE(phrases(doc), (QStringList{"a cat", "a dog", "a tree"}));
+    QVERIFY(doc.boxes()[2].enabled);
+    // The size column is in pixels of the image.
+    QCOMPARE(model.data(model.index(0, BoxListModel::kRectColumn), Qt::DisplayRole).toString(), QString("128×128"));
+    doc.setModelDefaultSize(QSize(64, 64));
+    QCOMPARE(model.data(model.index(0, BoxListModel::kRectColumn), Qt::DisplayRole).toString(), QString("16×16"));
+  }
+
+  void dropReorders_data() {
+    QTest::addColumn<int>("from");
+    QTest::addColumn<int>("dropRow");
+    QTest::addColumn<QStringList>("expected");
+    QTest::newRow("first to end") << 0 << 3 << QStringList{"b", "c", "a"};
+    QTest::newRow("last to top") << 2 << 0 << QStringList{"c", "a", "b"};
+    QTest::newRow("first below second") << 0 << 2 << QStringList{"b", "a", "c"};
+    QTest::newRow("onto itself") << 1 << 1 << QStringList{"a", "b", "c"};
+  }
+  void dropReorders() {
+    QFETCH(int, from);
+    QFETCH(int, dropRow);
+    QFETCH(QStringList, expected);
+    LayoutDocument doc;
+    addBoxes(doc, {"a", "b", "c"});
+    BoxListModel model(&doc);
+    std::unique_ptr<QMimeData> data(model.mimeData({model.index(from, 0)}));
+    model.dropMimeData(data.get(), Qt::MoveAction, dropRow, 0, QModelIndex());
+    QCOMPARE(phrases(doc), expected);
+    QCOMPARE(model.rowCount(), 3);
+  }
+
+  void panelSyncsSelectionBothWays() {
+    LayoutDocument doc;
+    addBoxes(doc, {"a", "b", "c"});
+    BoxListPanel panel(&doc);
+    doc.setSelectedIds({doc.boxes()[1].id});
+    QCOMPARE(panel.view()->selectionModel()->selectedRows().size(), 1);
+    QCOMPARE(panel.view()->selectionModel()->selectedRows().front().row(), 1);
+    panel.view()->selectRow(2);
+    QCOMPARE(doc.selectedIds(), QList<int>{doc.boxes()[2].id});
+  }
+
+  void panelSaysWhenThereAreTooManyBoxes() {
+    LayoutDocument doc;
+    BoxListPanel panel(&doc);
+    QStringList many;
+    for (int i = 0; i < 31; ++i) many << QString("thing %1").arg(i);
+    addBoxes(doc, many);
+    QString text;
+    for (QLabel* l : panel.findChildren<QLabel*>()) text += l->text() + "\n";
+    QVERIFY2(text.contains("31 boxes") && text.contains("at most 30"), qPrintable(text));
+  }
+
+  void modelDialogChecksFolders() {
+    ModelDialog dialog({});
+    QTemporaryDir empty;
+    dialog.setFolder(empty.path());
+    QVERIFY(!dialog.folderLoadable());
+    QVERIFY2(dialog.reportText().contains("cannot be loaded"), qPrintable(dialog.reportText()));
+    const QString tiny = QString::fromStdString(gligen::test::fixture("tiny-gligen"));
+    GLIGEN_REQUIRE_FIXTURE(tiny.toStdString());
+    dialog.setFolder(tiny);
+    QVERIFY2(dialog.folderLoadable(), qPrintable(dialog.reportText()));
+    QVERIFY(dialog.reportText().contains("can be loaded"));
+    QCOMPARE(dialog.chosenModel().folder, QDir::cleanPath(tiny));
+  }
+
+  void recentModelsAreTypedAndBounded() {
+    QSettings().clear();
+    StudioSettings settings;
+    QVERIFY(settings.recentModels().isEmpty());
+    for (int i = 0; i < StudioSettings::kMaxRecentModels + 3; ++i) settings.addRecentModel({QString("/m/%1").arg(i), QString()});
+    settings.addRecentModel({"/m/3", "/u"});
+    const QVector<RecentModel> recent = settings.recentModels();
+    QCOMPARE(recent.size(), StudioSettings::kMaxRecentModels);
+    QCOMPARE(recent.front().folder, QString("/m/3"));
+    QCOMPARE(recent.front().unet, QString("/u"));
+    settings.addRecentModel({"/m/3", "/u"});  // again: no duplicate
+    QCOMPARE(settings.recentModels().size(), StudioSettings::kMaxRecentModels);
+    settings.snapToGrid.set(false);
+    QCOMPARE(StudioSettings().snapToGrid.get(), false);
+    QSettings().clear();
+    QCOMPARE(StudioSettings().snapToGrid.get(), true);
+  }
+};
+
+QTEST_MAIN(TestStudioWidgets)
+#include "test_studio_widgets.moc"
