@@ -1,5 +1,7 @@
 #include "core/pipeline/gligen_pipeline.h"
 
+#include <malloc.h>
+
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -112,6 +114,9 @@ std::unique_ptr<GligenPipeline> GligenPipeline::load(const std::string& model_di
                 ") does not match the UNet's cross_attention_dim (" +
                 std::to_string(impl->unet->config().positive_len()) + "): the components are from different models");
   }
+  // Building the modules allocated (random-initialised) tensors that the shared weights then
+  // replaced; hand that freed heap back to the system instead of keeping it resident.
+  malloc_trim(0);
   say("ready");
   return std::unique_ptr<GligenPipeline>(new GligenPipeline(std::move(impl)));
 }
