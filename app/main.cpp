@@ -91,6 +91,8 @@ int main(int argc, char** argv) {
   if (shooting && shotState != QLatin1String("empty") && !parser.isSet(layout) &&
       !gligen::ui::MainWindow::exampleResources().isEmpty())
     window.openExample(gligen::ui::MainWindow::exampleResources().front());
+  if (shooting && shotState == QLatin1String("layout") && window.document()->boxCount() > 1)
+    window.document()->setSelectedIds({window.document()->boxes()[1].id});  // show the handles
   if (shooting && shotState == QLatin1String("results")) {
     // Generate at the model's own size with fewer steps: demo models are small.
     gligen::ui::LayoutDocument* doc = window.document();

@@ -126,11 +126,15 @@ void LayoutCanvas::drawForeground(QPainter* painter, const QRectF&) {
   QFont f = font();
   f.setPointSizeF(f.pointSizeF() * 1.3);
   painter->setFont(f);
+  const QString hint = tr("Drag to draw a box, then type what it should contain.\n"
+                          "Or open an example: File > Examples.");
+  const QRectF text = painter->fontMetrics().boundingRect(QRect(0, 0, 440, 200), Qt::AlignCenter | Qt::TextWordWrap, hint);
+  const QRectF box(centre - QPointF(text.width() / 2 + 14, text.height() / 2 + 10), QSizeF(text.width() + 28, text.height() + 20));
+  painter->setPen(Qt::NoPen);
+  painter->setBrush(palette().color(QPalette::Base));
+  painter->drawRoundedRect(box, 6, 6);
   painter->setPen(palette().color(QPalette::PlaceholderText));
-  const QRectF box(centre.x() - 220, centre.y() - 40, 440, 80);
-  painter->drawText(box, Qt::AlignCenter | Qt::TextWordWrap,
-                    tr("Drag to draw a box, then type what it should contain.\n"
-                       "Or open an example: File > Examples."));
+  painter->drawText(box, Qt::AlignCenter | Qt::TextWordWrap, hint);
   painter->restore();
 }
 
@@ -141,16 +145,19 @@ qreal LayoutCanvas::zoom() const { return transform().m11(); }
 void LayoutCanvas::zoomIn() {
   auto_fit_ = false;
   scale(1.25, 1.25);
+  Q_EMIT zoomChanged(zoom());
 }
 
 void LayoutCanvas::zoomOut() {
   auto_fit_ = false;
   scale(0.8, 0.8);
+  Q_EMIT zoomChanged(zoom());
 }
 
 void LayoutCanvas::fitToView() {
   auto_fit_ = true;
   fitInView(sceneRect(), Qt::KeepAspectRatio);
+  Q_EMIT zoomChanged(zoom());
 }
 
 void LayoutCanvas::resizeEvent(QResizeEvent* event) {

@@ -53,6 +53,7 @@ class LayoutCanvas : public QGraphicsView {
  Q_SIGNALS:
   void message(const QString& text);  // plain-words notes for the status bar
   void boxDrawn(int id);
+  void zoomChanged(qreal zoom);
 
  protected:
   void mousePressEvent(QMouseEvent* event) override;

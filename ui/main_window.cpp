@@ -90,6 +90,10 @@ MainWindow::MainWindow(const Options& options, QWidget* parent)
 
   connect(canvas_, &LayoutCanvas::message, this, [this](const QString& m) { statusBar()->showMessage(m, 8000); });
   connect(canvas_, &LayoutCanvas::boxDrawn, box_list_, &BoxListPanel::editPhrase);
+  connect(canvas_, &LayoutCanvas::zoomChanged, this, [this](qreal z) {
+    const QSize size = document_->imageSize();
+    zoom_label_->setText(tr("%1×%2 px, zoom %3%").arg(size.width()).arg(size.height()).arg(qRound(z * 100)));
+  });
   connect(panel_, &GenerationPanel::generateRequested, this, &MainWindow::generate);
   connect(panel_, &GenerationPanel::cancelRequested, this, &MainWindow::cancelGeneration);
   connect(panel_, &GenerationPanel::openModelRequested, this, &MainWindow::showModelDialog);

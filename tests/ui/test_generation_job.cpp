@@ -130,6 +130,24 @@ class TestGenerationJob : public QObject {
     QCOMPARE(ready.count(), 1);
   }
 
+  void createsAndLoadsTheDemoModel() {
+    QTemporaryDir dir;
+    const QString folder = dir.filePath("demo");
+    GenerationJob job;
+    QSignalSpy created(&job, &GenerationJob::demoModelCreated);
+    QSignalSpy failed(&job, &GenerationJob::demoModelFailed);
+    job.createDemoModel(folder);
+    QCOMPARE(failed.count(), 0);
+    QCOMPARE(created.count(), 1);
+    QSignalSpy loaded(&job, &GenerationJob::modelLoaded);
+    job.loadModel(folder, QString(), "cpu", "float32");
+    QCOMPARE(loaded.count(), 1);
+    // A second demo model into the same (now full) folder is refused in words.
+    job.createDemoModel(folder);
+    QCOMPARE(failed.count(), 1);
+    QVERIFY(!failed.at(0).at(0).toString().isEmpty());
+  }
+
   void runsOnAWorkerThread() {
     GLIGEN_REQUIRE_FIXTURE(tinyModel().toStdString());
     QThread worker;
