@@ -332,7 +332,8 @@ void MainWindow::createDemoModel(const QString& folder) {
 void MainWindow::generate() {
   if (generating_) return;
   if (!model_) {
-    if (!loading_) showModelDialog();
+    if (loading_) statusBar()->showMessage(tr("The model is still loading; generate when it is ready."), 5000);
+    else showModelDialog();
     return;
   }
   gligen::Layout layout = document_->toLayout();

@@ -12,6 +12,9 @@
 #include "ui/add_boxes.h"
 #include "ui/box_list_model.h"
 #include "ui/box_list_panel.h"
+#include "ui/layout_canvas.h"
+#include "ui/main_window.h"
+#include "resources/resources.h"
 #include "ui/layout_document.h"
 #include "ui/model_dialog.h"
 #include "ui/studio_settings.h"
@@ -126,6 +129,39 @@ class TestStudioWidgets : public QObject {
     QVERIFY2(dialog.folderLoadable(), qPrintable(dialog.reportText()));
     QVERIFY(dialog.reportText().contains("can be loaded"));
     QCOMPARE(dialog.chosenModel().folder, QDir::cleanPath(tiny));
+  }
+
+  // The window's shortcuts act on the document: duplicate, delete, undo and both redo keys.
+  void windowShortcuts() {
+    gligen::initResources();
+    MainWindow::Options options;
+    options.restoreSession = false;
+    options.firstRunScreen = false;
+    MainWindow window(options);
+    window.show();
+    window.activateWindow();
+    QVERIFY(QTest::qWaitForWindowActive(&window));
+    QVERIFY(!MainWindow::exampleResources().isEmpty());
+    QVERIFY(window.openExample(MainWindow::exampleResources().front()));
+    LayoutDocument* doc = window.document();
+    QCOMPARE(doc->boxCount(), 4);
+    window.canvas()->setFocus();
+    doc->setSelectedIds({doc->boxes()[0].id});
+    QTest::keySequence(&window, QKeySequence(Qt::CTRL | Qt::Key_D));
+    QCOMPARE(doc->boxCount(), 5);
+    QTest::keySequence(&window, QKeySequence(Qt::Key_Delete));
+    QCOMPARE(doc->boxCount(), 4);
+    QTest::keySequence(&window, QKeySequence(Qt::CTRL | Qt::Key_Z));
+    QCOMPARE(doc->boxCount(), 5);
+    QTest::keySequence(&window, QKeySequence(Qt::CTRL | Qt::Key_Y));
+    QCOMPARE(doc->boxCount(), 4);
+    QTest::keySequence(&window, QKeySequence(Qt::CTRL | Qt::Key_Z));
+    QTest::keySequence(&window, QKeySequence(Qt::CTRL | Qt::Key_Z));
+    QCOMPARE(doc->boxCount(), 4);  // the duplicate is undone too
+    QTest::keySequence(&window, QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_Z));
+    QCOMPARE(doc->boxCount(), 5);
+    QTest::keySequence(&window, QKeySequence(Qt::CTRL | Qt::Key_A));
+    QCOMPARE(doc->selectedIds().size(), 5);
   }
 
   void recentModelsAreTypedAndBounded() {
