@@ -10,6 +10,7 @@
 #include <QLineEdit>
 #include <QPlainTextEdit>
 #include <QProgressBar>
+#include <QRegularExpressionValidator>
 #include <QPushButton>
 #include <QSignalBlocker>
 #include <QSpinBox>
@@ -36,7 +37,7 @@ GenerationPanel::GenerationPanel(LayoutDocument* document, QWidget* parent)
       open_model_(new QPushButton(tr("Open Model…"), this)), prompt_(new QPlainTextEdit(this)),
       negative_(new QLineEdit(this)), size_(new QComboBox(this)), steps_(new QSpinBox(this)),
       guidance_(new QDoubleSpinBox(this)), beta_(new QDoubleSpinBox(this)), scheduler_(new QComboBox(this)),
-      seed_mode_(new QComboBox(this)), seed_(new QSpinBox(this)), batch_(new QSpinBox(this)),
+      seed_mode_(new QComboBox(this)), seed_(new QLineEdit(this)), batch_(new QSpinBox(this)),
       device_(new QComboBox(this)), precision_(new QComboBox(this)), generate_(new QPushButton(tr("Generate"), this)),
       cancel_(new QPushButton(tr("Cancel"), this)), progress_(new QProgressBar(this)), status_(new QLabel(this)) {
   model_label_->setWordWrap(true);
@@ -63,7 +64,9 @@ GenerationPanel::GenerationPanel(LayoutDocument* document, QWidget* parent)
   seed_mode_->addItem(tr("Increment"), int(SeedMode::Increment));
   seed_mode_->setToolTip(tr("Fixed: same seed every time. Random: a new seed each time. "
                             "Increment: add the batch size after each generation."));
-  seed_->setRange(0, std::numeric_limits<int>::max());
+  // Seeds are 64-bit (random ones use 53 bits): a spin box (int) could not show them.
+  seed_->setValidator(new QRegularExpressionValidator(QRegularExpression(QStringLiteral("[0-9]{1,19}")), seed_));
+  seed_->setPlaceholderText(tr("seed"));
   batch_->setRange(1, 16);
   batch_->setToolTip(tr("Images per generation (they share one seed)"));
   fillSizeCombo();
@@ -158,9 +161,12 @@ GenerationPanel::GenerationPanel(LayoutDocument* document, QWidget* parent)
     s.scheduler = scheduler_->currentData().toString();
     pushSettings(s, tr("Change scheduler"), kScheduler);
   });
-  connect(seed_, &QSpinBox::valueChanged, this, [this](int v) {
+  connect(seed_, &QLineEdit::textEdited, this, [this](const QString& text) {
+    bool ok = false;
+    const quint64 v = text.toULongLong(&ok);
+    if (!ok) return;
     GenerationSettings s = document_->settings();
-    s.seed = quint64(v);
+    s.seed = v;
     pushSettings(s, tr("Change seed"), kSeed);
   });
   connect(seed_mode_, &QComboBox::currentIndexChanged, this,
@@ -233,7 +239,8 @@ void GenerationPanel::syncFromDocument() {
   int sched = scheduler_->findData(s.scheduler);
   if (sched < 0) sched = 0;
   scheduler_->setCurrentIndex(sched);
-  if (s.seed) seed_->setValue(int(std::min<quint64>(*s.seed, quint64(std::numeric_limits<int>::max()))));
+  const QString seedText = s.seed ? QString::number(*s.seed) : QString();
+  if (seed_->text() != seedText) seed_->setText(seedText);
   batch_->setValue(s.batch);
   int sizeIndex = size_->findData(QSize(s.width, s.height));
   if (sizeIndex < 0) {

@@ -68,7 +68,7 @@ class GenerationPanel : public QWidget {
   QDoubleSpinBox* beta_;
   QComboBox* scheduler_;
   QComboBox* seed_mode_;
-  QSpinBox* seed_;
+  QLineEdit* seed_;
   QSpinBox* batch_;
   QComboBox* device_;
   QComboBox* precision_;

@@ -1,6 +1,8 @@
 // The box list (phrase editing, enable, reorder, the 30-box message), the model dialog's
 // plain-words check, and the typed settings.
 #include <QLabel>
+#include <QLineEdit>
+#include <QPlainTextEdit>
 #include <QMimeData>
 #include <QSignalSpy>
 #include <QTableView>
@@ -12,6 +14,8 @@
 #include "ui/add_boxes.h"
 #include "ui/box_list_model.h"
 #include "ui/box_list_panel.h"
+#include "ui/change_settings.h"
+#include "ui/generation_panel.h"
 #include "ui/layout_canvas.h"
 #include "ui/main_window.h"
 #include "resources/resources.h"
@@ -162,6 +166,28 @@ class TestStudioWidgets : public QObject {
     QCOMPARE(doc->boxCount(), 5);
     QTest::keySequence(&window, QKeySequence(Qt::CTRL | Qt::Key_A));
     QCOMPARE(doc->selectedIds().size(), 5);
+  }
+
+  void panelShowsAndEditsLargeSeeds() {
+    LayoutDocument doc;
+    GenerationPanel panel(&doc);
+    GenerationSettings s;
+    s.seed = 7881239408912345ull;  // above 2^31, as random seeds are
+    doc.undoStack()->push(new ChangeSettings(&doc, s, "seed"));
+    QLineEdit* found = nullptr;
+    for (QLineEdit* e : panel.findChildren<QLineEdit*>())
+      if (e->text() == "7881239408912345") found = e;
+    QVERIFY(found);
+    found->selectAll();
+    QTest::keyClicks(found, "9000000000");
+    QCOMPARE(doc.settings().seed.value_or(0), quint64(9000000000ull));
+    // Typing in the prompt is one undo step per field.
+    QTest::keyClicks(panel.promptEdit(), "a park");
+    QCOMPARE(doc.settings().prompt, QString("a park"));
+    const int steps = doc.undoStack()->count();
+    doc.undoStack()->undo();
+    QCOMPARE(doc.settings().prompt, QString());
+    QCOMPARE(doc.undoStack()->index(), steps - 1);
   }
 
   void recentModelsAreTypedAndBounded() {
