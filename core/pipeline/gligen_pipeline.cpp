@@ -316,7 +316,12 @@ GenerationResult GligenPipeline::generate(const GenerationRequest& request, cons
       trace.fuser_enabled = i < grounding_steps;
       cb.trace(trace);
     }
-    if (cb.progress) cb.progress(static_cast<int>(i + 1), static_cast<int>(num_timesteps));
+    // Progress counts the requested steps, as diffusers' bar does: PNDM's extra warm-up
+    // timestep (num_timesteps = steps + 1) is not a step of its own.
+    const int64_t warmup = num_timesteps - layout.steps;
+    if (cb.progress && (i == num_timesteps - 1 || i + 1 > warmup)) {
+      cb.progress(static_cast<int>(std::max<int64_t>(i + 1 - warmup, 1)), layout.steps);
+    }
     if (cb.preview) cb.preview(static_cast<int>(i + 1), latents);
   }
   m.unet->set_fusers_enabled(true);

@@ -45,7 +45,8 @@ struct StepTrace {
 };
 
 struct GenerationCallbacks {
-  // Called after each denoising step with (steps done, total steps).
+  // Called after each denoising step with (steps done, requested steps); PNDM's extra warm-up
+  // timestep reports nothing, as in diffusers' progress bar.
   std::function<void(int, int)> progress;
   // Called after each step with the current latents [B, 4, h, w]; use preview_rgb() to look at them.
   std::function<void(int, const torch::Tensor&)> preview;
