@@ -1,0 +1,501 @@
+// The training loop of the GLIGEN recipe: data, steps, gradient accumulation, all-reduce,
+// clipping, AdamW, lr schedule, checkpoints, validation images, events.
+#include "core/train/trainer.h"
+
+#include <ATen/CPUGeneratorImpl.h>
+#include <ATen/autocast_mode.h>
+#include <torch/torch.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <set>
+
+#include "core/data/grounding_dataset.h"
+#include "core/data/prefetch_loader.h"
+#include "core/distributed/process_group.h"
+#include "core/io/safetensors.h"
+#include "core/pipeline/gligen_pipeline.h"
+#include "core/pipeline/png_io.h"
+#include "core/tokenizer/clip_tokenizer.h"
+#include "core/train/checkpoint.h"
+#include "core/train/lr_schedule.h"
+#include "core/train/optimizer.h"
+#include "core/train/run_directory.h"
+#include "core/train/training_step.h"
+#include "core/util/error.h"
+
+namespace gligen::train {
+
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+double resident_memory_mb() {
+  std::ifstream statm("/proc/self/statm");
+  long pages = 0, resident = 0;
+  statm >> pages >> resident;
+  return resident * static_cast<double>(::sysconf(_SC_PAGESIZE)) / (1024.0 * 1024.0);
+}
+
+// The draws of one sample at `position` of the epoch's global order: VAE latent sample, noise,
+// timestep, in that order, from a CPU generator keyed by (seed, epoch, position).
+struct SampleNoise {
+  torch::Tensor vae_noise, noise, timestep;
+};
+SampleNoise sample_noise(std::uint64_t seed, std::uint64_t epoch, std::uint64_t position,
+                         const std::vector<int64_t>& shape, int64_t num_train_timesteps) {
+  data::SeededSampleRandom key(seed, epoch, position, /*stream=*/2);
+  auto gen = at::make_generator<at::CPUGeneratorImpl>(key.next());
+  SampleNoise s;
+  s.vae_noise = torch::randn(shape, gen, torch::kFloat32);
+  s.noise = torch::randn(shape, gen, torch::kFloat32);
+  s.timestep = torch::randint(0, num_train_timesteps, {1}, gen, torch::kInt64);
+  return s;
+}
+
+// Replaces every annotation's embedding by the model text encoder's pooled output of its caption
+// (max-length padding with attention mask, as the seed's make_datasets.py), cached in
+// <output>/phrase_embeddings.safetensors so that it happens once per run directory.
+void embed_with_model(TrainingModels& models, const std::string& tokenizer_dir, std::vector<data::DatasetRecord>& records,
+                      const std::string& cache_path, bool write_cache, const std::function<void(const std::string&)>& log) {
+  std::set<std::string> unique;
+  for (const auto& r : records)
+    for (const auto& a : r.annos) unique.insert(a.caption);
+  std::vector<std::string> captions(unique.begin(), unique.end());
+  const int64_t dim = models.unet->config().positive_len();
+  torch::Tensor table;
+  nlohmann::json caption_json = captions;
+  if (fs::exists(cache_path)) {
+    try {
+      auto f = io::read_safetensors(cache_path);
+      auto it = f.metadata.find("captions");
+      if (it != f.metadata.end() && nlohmann::json::parse(it->second) == caption_json &&
+          f.tensors.count("embeddings") && f.tensors.at("embeddings").size(1) == dim) {
+        table = f.tensors.at("embeddings").clone();
+        log("phrase embeddings: " + std::to_string(captions.size()) + " read from the cache " + cache_path);
+      }
+    } catch (const std::exception&) {
+      // A damaged cache is recomputed.
+    }
+  }
+  if (!table.defined()) {
+    log("phrase embeddings: embedding " + std::to_string(captions.size()) + " annotation captions with the model's text encoder");
+    tokenizer::ClipTokenizer tok(tokenizer_dir);
+    torch::NoGradGuard no_grad;
+    std::vector<torch::Tensor> parts;
+    const auto device = models.text_encoder->text_model->final_layer_norm->weight.device();
+    for (size_t i = 0; i < captions.size(); i += 64) {
+      std::vector<std::string> chunk(captions.begin() + i, captions.begin() + std::min(captions.size(), i + 64));
+      auto batch = tok.tokenize(chunk, tokenizer::Padding::MaxLength, static_cast<int>(tok.model_max_length()), true);
+      auto ids = torch::tensor(batch.flat_input_ids()).view({batch.batch_size(), batch.length()}).to(device);
+      auto mask = torch::tensor(batch.flat_attention_mask()).view({batch.batch_size(), batch.length()}).to(device);
+      parts.push_back(models.text_encoder->forward(ids, mask).pooler_output.to(torch::kCPU, torch::kFloat32));
+    }
+    table = parts.empty() ? torch::zeros({0, dim}) : torch::cat(parts);
+    if (write_cache) io::write_safetensors(cache_path, {{"embeddings", table}}, {{"format", "pt"}, {"captions", caption_json.dump()}});
+  }
+  std::map<std::string, int64_t> row;
+  for (size_t i = 0; i < captions.size(); ++i) row[captions[i]] = static_cast<int64_t>(i);
+  auto acc = table.contiguous();
+  for (auto& r : records) {
+    for (auto& a : r.annos) {
+      const float* p = acc.data_ptr<float>() + row.at(a.caption) * dim;
+      a.embedding.assign(p, p + dim);
+    }
+  }
+}
+
+io::StateDict trainable_state(const TrainingModels& m) {
+  io::StateDict s;
+  for (const auto& [name, t] : m.trainable) s[name] = t.detach().to(torch::kCPU);
+  return s;
+}
+
+void load_trainable_state(TrainingModels& m, const io::StateDict& s, const std::string& where) {
+  torch::NoGradGuard no_grad;
+  for (auto& [name, t] : m.trainable) {
+    auto it = s.find(name);
+    if (it == s.end()) throw Error(where + " lacks the trainable parameter '" + name + "' (a checkpoint of another model?)");
+    if (it->second.sizes() != t.sizes()) throw Error(where + ": '" + name + "' has another shape than the model's");
+    t.copy_(it->second);
+  }
+}
+
+// Writes the whole UNet as a diffusers folder: config.json (copied) + diffusion_pytorch_model.safetensors.
+void save_unet_folder(const TrainingModels& m, const std::string& dir) {
+  fs::create_directories(dir);
+  io::StateDict sd;
+  for (const auto& item : m.unet->named_parameters()) sd[item.key()] = item.value().detach().to(torch::kCPU);
+  io::write_safetensors((fs::path(dir) / "diffusion_pytorch_model.safetensors").string(), sd);
+  fs::copy_file(m.unet_config_path, fs::path(dir) / "config.json", fs::copy_options::overwrite_existing);
+}
+
+RgbImage horizontal_grid(const std::vector<RgbImage>& images) {
+  RgbImage g;
+  if (images.empty()) return g;
+  g.height = images[0].height;
+  for (const auto& im : images) g.width += im.width;
+  g.pixels.assign(static_cast<size_t>(g.width) * g.height * 3, 0);
+  int x0 = 0;
+  for (const auto& im : images) {
+    for (int y = 0; y < im.height && y < g.height; ++y) {
+      std::copy_n(&im.pixels[static_cast<size_t>(y) * im.width * 3], im.width * 3,
+                  &g.pixels[(static_cast<size_t>(y) * g.width + x0) * 3]);
+    }
+    x0 += im.width;
+  }
+  return g;
+}
+
+}  // namespace
+
+TrainingSummary run_training(const TrainingConfig& cfg, const TrainingCallbacks& cb) {
+  cfg.validate();
+  const auto env = distributed::launch_environment_from_env();
+  const bool main_rank = env.is_main();
+  torch::Device device(torch::kCPU);
+  try {
+    device = torch::Device(cfg.device);
+  } catch (const std::exception&) {
+    throw Error("--device '" + cfg.device + "' is not a device (use cpu, cuda or cuda:N)");
+  }
+  if (device.is_cuda()) {
+    if (!torch::cuda::is_available()) throw Error("--device " + cfg.device + ": no CUDA in this LibTorch or no GPU visible");
+    if (!device.has_index()) device = torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(env.local_rank));
+  }
+
+  RunDirectory run(cfg.output_dir, main_rank);
+  run.echo = [&](const std::string& kind, const nlohmann::json& line) {
+    if (cb.event) cb.event(kind, line);
+  };
+  auto log = [&](const std::string& s) {
+    if (main_rank) run.log(s);
+    if (cb.log && main_rank) cb.log(s);
+  };
+
+  try {
+    std::unique_ptr<distributed::ProcessGroup> group;
+    if (env.world_size > 1) {
+      group = distributed::ProcessGroup::join(env, device, std::chrono::seconds(1800));
+      log("joined the process group: rank " + std::to_string(env.rank) + " of " + std::to_string(env.world_size) +
+          " (" + group->backend() + ")");
+    }
+
+    const torch::ScalarType frozen_dtype = cfg.mixed_precision == "fp16"   ? torch::kFloat16
+                                           : cfg.mixed_precision == "bf16" ? torch::kBFloat16
+                                                                           : torch::kFloat32;
+    log("loading the model from " + cfg.pretrained_model);
+    TrainingModels models = load_training_models(cfg.pretrained_model, cfg.unet_override, device, frozen_dtype);
+
+    auto records = data::load_dataset_records(cfg.data_path);
+    if (records.empty()) throw Error("the dataset '" + cfg.data_path + "' holds no records: nothing to train on");
+    const int64_t positive_len = models.unet->config().positive_len();
+    const int64_t data_dim = data::embedding_dim(records);
+    const std::string tokenizer_dir = (fs::path(cfg.pretrained_model) / "tokenizer").string();
+    if (cfg.embed_with_model) {
+      embed_with_model(models, tokenizer_dir, records, (fs::path(cfg.output_dir) / "phrase_embeddings.safetensors").string(),
+                       main_rank, log);
+    } else if (data_dim != 0 && data_dim != positive_len) {
+      throw Error("the dataset's phrase embeddings are " + std::to_string(data_dim) + "-d but the model's position_net takes " +
+                  std::to_string(positive_len) + "-d ones; re-embed the captions with the model's text encoder "
+                  "(--embed-with-model) or use a dataset made for this model");
+    }
+    data::DatasetOptions dopt;
+    dopt.image_size = cfg.resolution;
+    dopt.max_boxes = cfg.max_boxes;
+    dopt.min_box_size = cfg.min_box_size;
+    dopt.prob_drop_boxes = cfg.prob_drop_boxes;
+    dopt.prob_drop_captions = cfg.prob_drop_captions;
+    auto dataset = std::make_shared<data::GroundingDataset>(std::move(records), cfg.image_path, tokenizer_dir, dopt);
+    log("dataset: " + std::to_string(dataset->size()) + " records");
+
+    // Same initial trainable values on every rank: the same seed, then rank 0's values broadcast.
+    torch::manual_seed(cfg.seed);
+    if (cfg.reset_grounding_params) {
+      const int n = reset_grounding_parameters(*models.unet);
+      log("re-initialised " + std::to_string(n) + " fuser/position_net Linear and LayerNorm layers");
+    }
+    if (group) group->broadcast(models.trainable_tensors(), 0);
+
+    double lr = cfg.learning_rate;
+    if (cfg.scale_lr) lr *= static_cast<double>(cfg.gradient_accumulation_steps) * cfg.train_batch_size * env.world_size;
+    AdamWOptions aopt{lr, cfg.adam_beta1, cfg.adam_beta2, cfg.adam_weight_decay, cfg.adam_epsilon};
+    AdamW optimizer(models.trainable_tensors(), aopt);
+
+    const int64_t global_batch = static_cast<int64_t>(cfg.train_batch_size) * env.world_size;
+    const int64_t micro_per_epoch = (static_cast<int64_t>(dataset->size()) + global_batch - 1) / global_batch;
+    const int64_t updates_per_epoch = (micro_per_epoch + cfg.gradient_accumulation_steps - 1) / cfg.gradient_accumulation_steps;
+    const int64_t max_steps = cfg.max_train_steps.value_or(cfg.num_train_epochs * updates_per_epoch);
+    LrSchedule schedule;
+    schedule.kind = lr_schedule_from_name(cfg.lr_scheduler);
+    schedule.base_lr = lr;
+    schedule.warmup_steps = cfg.lr_warmup_steps;
+    schedule.training_steps = max_steps;
+    schedule.num_cycles = cfg.lr_num_cycles;
+    schedule.power = cfg.lr_power;
+    schedule.validate();
+
+    int64_t global_step = 0, epoch = 0, micro = 0;
+    double loss_scale = frozen_dtype == torch::kFloat16 ? 65536.0 : 1.0;
+    int64_t good_steps = 0;
+    if (!cfg.resume_from_checkpoint.empty()) {
+      std::optional<std::string> path;
+      if (cfg.resume_from_checkpoint == "latest") {
+        path = latest_checkpoint(run.checkpoints_dir());
+        if (!path) log("no complete checkpoint in " + run.checkpoints_dir() + ": starting a new run");
+      } else {
+        path = cfg.resume_from_checkpoint;
+      }
+      if (path) {
+        CheckpointState st = read_checkpoint(*path);
+        load_trainable_state(models, st.trainable, *path);
+        optimizer.load_state_dict(st.optimizer);
+        global_step = st.global_step;
+        epoch = st.epoch;
+        micro = st.micro_batch;
+        loss_scale = st.extra.value("loss_scale", loss_scale);
+        good_steps = st.extra.value("good_steps", int64_t(0));
+        if (st.extra.value("world_size", env.world_size) != env.world_size ||
+            st.extra.value("train_batch_size", cfg.train_batch_size) != cfg.train_batch_size) {
+          log("warning: the checkpoint was written with another world size or batch size; the data position is "
+              "kept as an epoch fraction only approximately");
+        }
+        log("resumed from " + *path + " at step " + std::to_string(global_step));
+      }
+    }
+
+    nlohmann::json run_json = cfg.to_json();
+    run_json["world_size"] = env.world_size;
+    run_json["effective_learning_rate"] = lr;
+    run_json["max_train_steps_resolved"] = max_steps;
+    run_json["updates_per_epoch"] = updates_per_epoch;
+    run_json["trainable_tensors"] = models.trainable.size();
+    run_json["trainable_values"] = models.trainable_count();
+    run.write_run_json(run_json);
+    if (main_rank) {
+      run.event("log", {{"message", "training " + std::to_string(models.trainable_count()) + " values in " +
+                                        std::to_string(models.trainable.size()) + " tensors for " +
+                                        std::to_string(max_steps) + " steps"}});
+    }
+
+    const auto shape = latent_shape(models, cfg.resolution);
+    const int64_t T = models.noise_schedule->num_train_timesteps();
+    data::PrefetchLoader loader(dataset, cfg.seed, cfg.dataloader_num_workers,
+                                std::max(2, 2 * cfg.dataloader_num_workers), [&](const std::string& s) {
+                                  if (main_rank) log(s);
+                                });
+
+    TrainingSummary summary;
+    summary.global_step = global_step;
+    std::string last_checkpoint;
+    auto save_checkpoint = [&](int64_t ep, int64_t next_micro) {
+      if (main_rank) {
+        CheckpointState st;
+        st.global_step = global_step;
+        st.epoch = ep;
+        st.micro_batch = next_micro;
+        st.trainable = trainable_state(models);
+        st.optimizer = optimizer.state_dict();
+        st.extra = {{"loss_scale", loss_scale},
+                    {"good_steps", good_steps},
+                    {"world_size", env.world_size},
+                    {"train_batch_size", cfg.train_batch_size},
+                    {"lr_schedule", lr_schedule_name(schedule.kind)},
+                    {"lr", schedule.lr(global_step)},
+                    {"rng", {{"scheme", "counter(seed, epoch, position)"}, {"seed", cfg.seed}}}};
+        last_checkpoint = write_checkpoint(run.checkpoints_dir(), st);
+        if (cb.checkpoint_written) cb.checkpoint_written(last_checkpoint);
+        if (cfg.checkpoints_total_limit) prune_checkpoints(run.checkpoints_dir(), *cfg.checkpoints_total_limit);
+        run.event("checkpoint", {{"step", global_step}, {"path", last_checkpoint}});
+      }
+      if (group) group->barrier();
+    };
+    auto validate_images = [&]() {
+      if (!main_rank) return;
+      const std::string unet_dir = (fs::path(cfg.output_dir) / ".validation-unet").string();
+      save_unet_folder(models, unet_dir);
+      PipelineOptions popt;
+      popt.device = device;
+      auto pipe = GligenPipeline::load(cfg.pretrained_model, unet_dir, popt);
+      GenerationRequest req;
+      req.layout = cfg.validation_layout;
+      req.layout.seed = cfg.seed;
+      req.layout.steps = cfg.validation_inference_steps;
+      req.layout.batch = cfg.validation_images;
+      req.layout.width = req.layout.height = cfg.resolution;
+      auto result = pipe->generate(req);
+      char name[64];
+      std::snprintf(name, sizeof name, "generated-images-%06lld.png", static_cast<long long>(global_step));
+      const std::string path = (fs::path(run.images_dir()) / name).string();
+      write_png(path, horizontal_grid(result.rgb()), {{kLayoutPngKey, layout_to_json(result.layout)}});
+      run.event("image", {{"step", global_step}, {"path", path}});
+      models.unet->set_fusers_enabled(true);  // the pipeline's scheduled sampling is not ours
+    };
+
+    const auto run_start = Clock::now();
+    int64_t samples_done = 0;
+    bool stop = false;
+    optimizer.zero_grad();
+    while (global_step < max_steps && !stop) {
+      auto plan = data::shard_epoch(dataset->size(), cfg.seed, static_cast<std::uint64_t>(epoch), cfg.train_batch_size,
+                                    env.rank, env.world_size);
+      if (micro >= static_cast<int64_t>(plan.size())) {
+        ++epoch;
+        micro = 0;
+        continue;
+      }
+      const int64_t plan_size = static_cast<int64_t>(plan.size());
+      loader.start_epoch(static_cast<std::uint64_t>(epoch), std::move(plan), static_cast<std::size_t>(micro));
+      int accumulated = 0;
+      double loss_sum = 0, wait_sum = 0;
+      auto step_start = Clock::now();
+      while (global_step < max_steps && !stop) {
+        auto batch = loader.next();
+        if (!batch) break;
+        wait_sum += loader.last_wait_seconds();
+        const int64_t k = micro++;
+        StepInputs in;
+        in.pixel_values = batch->pixel_values;
+        in.input_ids = batch->input_ids;
+        in.boxes = batch->boxes;
+        in.masks = batch->masks;
+        in.text_embeddings = batch->text_embeddings;
+        std::vector<torch::Tensor> vn, nn, ts;
+        for (int64_t i = 0; i < batch->size(); ++i) {
+          const auto pos = static_cast<std::uint64_t>(k * global_batch + env.rank * cfg.train_batch_size + i);
+          auto s = sample_noise(cfg.seed, static_cast<std::uint64_t>(epoch), pos, shape, T);
+          vn.push_back(s.vae_noise);
+          nn.push_back(s.noise);
+          ts.push_back(s.timestep);
+        }
+        in.vae_noise = torch::stack(vn);
+        in.noise = torch::stack(nn);
+        in.timesteps = torch::cat(ts);
+        StepOutputs out;
+        {
+          const bool autocast = device.is_cuda() && frozen_dtype != torch::kFloat32;
+          if (autocast) {
+            at::autocast::set_enabled(true);
+            at::autocast::set_autocast_gpu_dtype(frozen_dtype);
+          }
+          out = training_forward(models, in);
+          if (autocast) {
+            at::autocast::clear_cache();
+            at::autocast::set_enabled(false);
+          }
+        }
+        loss_sum += out.loss.item<double>();
+        (out.loss * (loss_scale / cfg.gradient_accumulation_steps)).backward();
+        samples_done += batch->size();
+        ++accumulated;
+        if (accumulated < cfg.gradient_accumulation_steps && micro < plan_size) continue;
+
+        // One optimizer update (the seed's `accelerator.sync_gradients`).
+        auto params = models.trainable_tensors();
+        if (group) group->average_gradients(params);
+        bool finite = true;
+        if (loss_scale != 1.0) {
+          torch::NoGradGuard ng;
+          for (auto& p : params)
+            if (p.grad().defined()) p.grad().div_(loss_scale);
+        }
+        const double grad_norm = clip_grad_norm(params, cfg.max_grad_norm);
+        if (!std::isfinite(grad_norm)) finite = false;
+        const double step_lr = schedule.lr(global_step);
+        if (finite) {
+          optimizer.step(step_lr);
+          if (frozen_dtype == torch::kFloat16 && ++good_steps % 2000 == 0) loss_scale *= 2;
+        } else if (frozen_dtype == torch::kFloat16) {
+          loss_scale /= 2;  // dynamic loss scaling: skip the step, retry with a smaller scale
+          good_steps = 0;
+          log("fp16 overflow: step skipped, loss scale now " + std::to_string(loss_scale));
+        } else {
+          throw Error("the gradients became non-finite at step " + std::to_string(global_step + 1) +
+                      " (try a lower --learning-rate)");
+        }
+        optimizer.zero_grad();
+        ++global_step;
+        ++summary.steps_done;
+        double step_loss = loss_sum / accumulated;
+        // Stop requests and the logged loss are agreed on by all ranks.
+        double stop_flag = (cb.stop_requested && cb.stop_requested()) ? 1.0 : 0.0;
+        if (group) {
+          auto t = torch::tensor({step_loss, stop_flag}, torch::kFloat64);
+          group->all_reduce_sum({t});
+          step_loss = t[0].item<double>() / env.world_size;
+          stop_flag = t[1].item<double>();
+        }
+        stop = stop_flag > 0;
+        summary.losses.push_back(step_loss);
+        const double step_seconds = std::chrono::duration<double>(Clock::now() - step_start).count();
+        const double elapsed = std::chrono::duration<double>(Clock::now() - run_start).count();
+        TrainingProgress pr;
+        pr.step = global_step;
+        pr.max_steps = max_steps;
+        pr.epoch = epoch;
+        pr.loss = step_loss;
+        pr.lr = step_lr;
+        pr.grad_norm = grad_norm;
+        pr.step_seconds = step_seconds;
+        pr.data_wait_seconds = wait_sum;
+        pr.samples_per_second = elapsed > 0 ? samples_done * env.world_size / elapsed : 0;
+        pr.eta_seconds = summary.steps_done > 0 ? elapsed / summary.steps_done * (max_steps - global_step) : 0;
+        pr.memory_mb = resident_memory_mb();
+        if (main_rank) {
+          run.event("progress", {{"step", pr.step}, {"max_steps", pr.max_steps}, {"epoch", pr.epoch}, {"loss", pr.loss},
+                                 {"lr", pr.lr}, {"grad_norm", pr.grad_norm}, {"samples_per_s", pr.samples_per_second},
+                                 {"step_time_s", pr.step_seconds}, {"data_wait_s", pr.data_wait_seconds},
+                                 {"memory_mb", pr.memory_mb}, {"eta_s", pr.eta_seconds}});
+        }
+        if (cb.progress) cb.progress(pr);
+        accumulated = 0;
+        loss_sum = wait_sum = 0;
+        step_start = Clock::now();
+
+        const bool epoch_done = micro >= plan_size;
+        const int64_t next_epoch = epoch_done ? epoch + 1 : epoch, next_micro = epoch_done ? 0 : micro;
+        if (global_step % cfg.checkpointing_steps == 0 || stop) save_checkpoint(next_epoch, next_micro);
+        if (cfg.validation_steps > 0 && global_step % cfg.validation_steps == 0) validate_images();
+        if (group && cfg.validation_steps > 0 && global_step % cfg.validation_steps == 0) group->barrier();
+      }
+      if (micro >= plan_size) {
+        ++epoch;
+        micro = 0;
+      }
+    }
+
+    summary.global_step = global_step;
+    summary.stopped_early = stop && global_step < max_steps;
+    summary.last_checkpoint = last_checkpoint;
+    summary.skipped_images = loader.skipped_images();
+    summary.total_data_wait_seconds = loader.total_wait_seconds();
+    const double elapsed = std::chrono::duration<double>(Clock::now() - run_start).count();
+    summary.samples_per_second = elapsed > 0 ? samples_done * env.world_size / elapsed : 0;
+    if (summary.stopped_early) {
+      log("stopped at step " + std::to_string(global_step) + " after writing a checkpoint");
+    } else if (main_rank) {
+      summary.final_unet_dir = (fs::path(cfg.output_dir) / "unet").string();
+      save_unet_folder(models, summary.final_unet_dir);
+      log("saved the trained UNet to " + summary.final_unet_dir);
+    }
+    if (group) group->barrier();
+    if (main_rank) {
+      run.event("done", {{"step", global_step},
+                         {"stopped", summary.stopped_early},
+                         {"unet", summary.final_unet_dir},
+                         {"skipped_images", summary.skipped_images},
+                         {"data_wait_s", summary.total_data_wait_seconds},
+                         {"samples_per_s", summary.samples_per_second}});
+    }
+    return summary;
+  } catch (const std::exception& e) {
+    if (main_rank) run.event("error", {{"message", e.what()}});
+    throw;
+  }
+}
+
+}  // namespace gligen::train
