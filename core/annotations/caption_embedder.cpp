@@ -1,0 +1,90 @@
+#include "core/annotations/caption_embedder.h"
+
+#include <torch/torch.h>
+
+#include <filesystem>
+
+#include "core/nets/clip_text.h"
+#include "core/tokenizer/clip_tokenizer.h"
+#include "core/util/error.h"
+
+namespace gligen::annotations {
+namespace fs = std::filesystem;
+
+namespace {
+
+// The text encoder and tokenizer folders of `model_dir`: a pipeline folder, or a text_encoder
+// folder whose sibling is tokenizer/.
+std::pair<std::string, std::string> model_folders(const std::string& model_dir) {
+  const fs::path d(model_dir);
+  if (fs::is_directory(d / "text_encoder") && fs::is_directory(d / "tokenizer")) {
+    return {(d / "text_encoder").string(), (d / "tokenizer").string()};
+  }
+  if (fs::exists(d / "config.json") && fs::is_directory(d.parent_path() / "tokenizer")) {
+    return {d.string(), (d.parent_path() / "tokenizer").string()};
+  }
+  throw Error("'" + model_dir + "' has no text_encoder/ and tokenizer/ folders: give --model a diffusers "
+              "pipeline folder (e.g. the GLIGEN or Stable Diffusion 1.4 folder)");
+}
+
+}  // namespace
+
+std::string encoder_name_for(const std::string& model_dir) {
+  std::error_code ec;
+  auto p = fs::weakly_canonical(fs::path(model_dir), ec);
+  return "clip-text:" + (ec ? model_dir : p.string());
+}
+
+EmbedReport embed_captions(AnnotationStore& store, const EmbedOptions& options) {
+  if (options.batch_size < 1) throw Error("the embedding batch size must be at least 1");
+  const auto [encoder_dir, tokenizer_dir] = model_folders(options.model_dir);
+  torch::Device device(torch::kCPU);
+  try {
+    device = torch::Device(options.device);
+  } catch (const std::exception&) {
+    throw Error("unknown device '" + options.device + "' (use cpu, cuda or cuda:N)");
+  }
+  if (device.is_cuda() && !torch::cuda::is_available()) throw Error("CUDA is not available in this build or machine");
+  tokenizer::ClipTokenizer tok(tokenizer_dir);
+  CLIPTextModel model = load_clip_text_model(encoder_dir, device);
+  torch::NoGradGuard no_grad;
+
+  EmbedReport report;
+  report.encoder = encoder_name_for(options.model_dir);
+  const int64_t total = store.count_needing_embedding(report.encoder, options.all);
+  const int64_t goal = options.limit >= 0 ? std::min(options.limit, total) : total;
+  int64_t after = 0;
+  while (report.embedded < goal) {
+    if (options.cancel != nullptr && options.cancel->load()) break;
+    const int n = static_cast<int>(std::min<int64_t>(options.batch_size, goal - report.embedded));
+    const auto boxes = store.annotations_needing_embedding(report.encoder, options.all, after, n);
+    if (boxes.empty()) break;
+    std::vector<std::string> captions;
+    for (const auto& b : boxes) captions.push_back(b.caption);
+    const auto batch = tok.tokenize(captions, tokenizer::Padding::Longest, static_cast<int>(tok.model_max_length()), true);
+    auto ids = torch::tensor(batch.flat_input_ids(), torch::kInt64).view({batch.batch_size(), batch.length()});
+    auto mask = torch::tensor(batch.flat_attention_mask(), torch::kInt64).view({batch.batch_size(), batch.length()});
+    // pooled: [B, D]
+    const torch::Tensor pooled =
+        model->forward(ids.to(device), mask.to(device)).pooler_output.to(torch::kCPU, torch::kFloat32).contiguous();
+    report.dim = pooled.size(1);
+    store.begin();
+    try {
+      for (size_t k = 0; k < boxes.size(); ++k) {
+        const float* row = pooled.data_ptr<float>() + k * report.dim;
+        store.set_embedding(boxes[k].id, {report.encoder, boxes[k].caption, std::vector<float>(row, row + report.dim), false});
+      }
+      store.commit();
+    } catch (...) {
+      store.rollback();
+      throw;
+    }
+    after = boxes.back().id;
+    report.embedded += static_cast<int64_t>(boxes.size());
+    if (options.progress) options.progress(report.embedded, goal);
+  }
+  report.pending = store.count_needing_embedding(report.encoder, options.all);
+  return report;
+}
+
+}  // namespace gligen::annotations

@@ -1,0 +1,39 @@
+// (Re)computes the CLIP text embeddings of box captions, as the GLIGEN pipeline encodes phrases:
+// tokenizer(captions, padding="longest", truncation) with attention mask, text encoder,
+// pooler_output (no projection). Only boxes whose embedding is missing or stale (the caption was
+// edited) are encoded, in batches; each batch is committed on its own, so an interrupted run
+// resumes where it stopped when started again.
+#pragma once
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <string>
+
+#include "core/annotations/annotation_store.h"
+
+namespace gligen::annotations {
+
+struct EmbedOptions {
+  std::string model_dir;   // diffusers pipeline folder (text_encoder/, tokenizer/) or a folder with both
+  std::string device = "cpu";
+  int batch_size = 64;
+  bool all = false;        // also recompute embeddings made by another encoder (e.g. imported ones)
+  int64_t limit = -1;      // stop after this many boxes (-1: all)
+  std::function<void(int64_t done, int64_t total)> progress;
+  const std::atomic<bool>* cancel = nullptr;  // set to stop after the current batch
+};
+
+struct EmbedReport {
+  std::string encoder;   // the name stored with the embeddings
+  int64_t embedded = 0;  // boxes encoded in this run
+  int64_t pending = 0;   // boxes still needing an embedding after the run
+  int64_t dim = 0;
+};
+
+// Throws gligen::Error when the model folder has no CLIP text encoder or tokenizer.
+EmbedReport embed_captions(AnnotationStore& store, const EmbedOptions& options);
+
+// The encoder name stored with embeddings made from `model_dir` ("clip-text:<absolute path>").
+std::string encoder_name_for(const std::string& model_dir);
+
+}  // namespace gligen::annotations
