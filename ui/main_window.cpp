@@ -31,6 +31,7 @@
 #include "ui/live_preview.h"
 #include "ui/model_dialog.h"
 #include "ui/results_gallery.h"
+#include "ui/review_panel.h"
 
 namespace gligen::ui {
 
@@ -178,6 +179,11 @@ void MainWindow::buildMenus() {
     title[0] = title[0].toUpper();
     examples->addAction(title, this, [this, res]() { openExample(res); });
   }
+  file->addAction(tr("Open &Dataset for Review…"), this, [this]() {
+    const QString path = QFileDialog::getOpenFileName(this, tr("Open Annotation Dataset"), settings_.lastDirectory.get(),
+                                                      tr("Annotation databases (*.db *.sqlite);;All files (*)"));
+    if (!path.isEmpty()) openReviewDataset(path);
+  });
   file->addAction(tr("&Save Layout…"), QKeySequence::Save, this, &MainWindow::saveLayoutDialog);
   file->addAction(tr("Save &Image…"), QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_S), this, [this]() {
     if (gallery_->currentResult() >= 0) saveImageDialog(gallery_->currentResult());
@@ -412,6 +418,31 @@ bool MainWindow::openLayoutFile(const QString& path) {
     QMessageBox::warning(this, tr("Cannot open the file"), QString::fromUtf8(e.what()));
     return false;
   }
+}
+
+bool MainWindow::openReviewDataset(const QString& path) {
+  auto* review = findChild<ReviewPanel*>();
+  if (review == nullptr) {
+    auto* dock = new QDockWidget(tr("Review"), this);
+    dock->setObjectName(QStringLiteral("review_dock"));
+    review = new ReviewPanel(dock);
+    dock->setWidget(review);
+    addDockWidget(Qt::RightDockWidgetArea, dock);
+    // "Open as layout": the image's accepted boxes and captions become the canvas layout.
+    connect(review, &ReviewPanel::openAsLayoutRequested, this, [this](const gligen::Layout& layout) {
+      document_->loadLayout(layout, tr("Open annotated image as layout"));
+      canvas_->fitToView();
+    });
+    connect(review, &ReviewPanel::message, this, [this](const QString& m) { statusBar()->showMessage(m, 5000); });
+  }
+  QString error;
+  if (!review->openDataset(path, &error)) {
+    QMessageBox::warning(this, tr("Cannot open the dataset"), error);
+    return false;
+  }
+  review->parentWidget()->show();
+  settings_.lastDirectory.set(QFileInfo(path).absolutePath());
+  return true;
 }
 
 bool MainWindow::openExample(const QString& resourcePath) {

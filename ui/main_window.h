@@ -47,6 +47,7 @@ class MainWindow : public QMainWindow {
   // Opens a layout JSON or a PNG that carries one; returns false (after saying why) otherwise.
   bool openLayoutFile(const QString& path);
   // Loads one of the examples compiled into the resources (":/gligen/examples/...").
+  bool openReviewDataset(const QString& path);  // shows the review panel in a dock
   bool openExample(const QString& resourcePath);
   void generate();
   void cancelGeneration();
