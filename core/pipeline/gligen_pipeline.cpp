@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 #include <random>
 
+#include "core/io/safetensors.h"
 #include "core/nets/clip_text.h"
 #include "core/nets/unet.h"
 #include "core/nets/vae.h"
@@ -52,6 +53,33 @@ namespace {
 const char* kSd14Pndm = R"({"_class_name": "PNDMScheduler", "beta_start": 0.00085, "beta_end": 0.012,
   "beta_schedule": "scaled_linear", "num_train_timesteps": 1000, "set_alpha_to_one": false,
   "skip_prk_steps": true, "steps_offset": 1, "clip_sample": false})";
+
+// Replaces the UNet parameters a training checkpoint holds (its fuser / position_net layers).
+// Strict: a name the UNet lacks or another shape means the checkpoint belongs to another model.
+// The new values get their own storage (set_data), so the base UNet's shared mapped weights are
+// never written.
+void apply_checkpoint_weights(nets::UNet2DConditionImpl& unet, const std::string& trainable_file) {
+  auto file = io::read_safetensors(trainable_file);
+  auto params = unet.named_parameters();
+  std::vector<std::string> wrong;
+  torch::NoGradGuard no_grad;
+  for (const auto& [name, value] : file.tensors) {
+    auto* p = params.find(name);
+    if (!p) {
+      wrong.push_back(name + " (not a parameter of the UNet)");
+    } else if (p->sizes() != value.sizes()) {
+      wrong.push_back(name + " (shape " + c10::str(value.sizes()) + ", the UNet has " + c10::str(p->sizes()) + ")");
+    } else {
+      p->set_data(value.to(p->device(), p->scalar_type()).clone());
+    }
+  }
+  if (!wrong.empty()) {
+    std::string msg = "the checkpoint weights " + trainable_file + " do not fit this UNet (a checkpoint of another model?):";
+    for (size_t i = 0; i < wrong.size() && i < 10; ++i) msg += "\n  " + wrong[i];
+    if (wrong.size() > 10) msg += "\n  ... and " + std::to_string(wrong.size() - 10) + " more";
+    throw Error(msg);
+  }
+}
 
 }  // namespace
 
@@ -99,8 +127,15 @@ std::unique_ptr<GligenPipeline> GligenPipeline::load(const std::string& model_di
   say("loading text encoder");
   impl->text_encoder = load_clip_text_model((root / "text_encoder").string(), options.device, options.dtype);
   say("loading UNet");
-  impl->unet = nets::load_unet(unet_override.empty() ? (root / "unet").string() : unet_override, options.device,
-                         options.dtype);
+  const auto checkpoint = resolve_checkpoint_unet(unet_override, model_dir);
+  if (checkpoint) {
+    impl->unet = nets::load_unet(checkpoint->base_unet_dir, options.device, options.dtype);
+    say("loading checkpoint weights (step " + std::to_string(checkpoint->step) + ")");
+    apply_checkpoint_weights(*impl->unet, checkpoint->trainable_file);
+  } else {
+    impl->unet = nets::load_unet(unet_override.empty() ? (root / "unet").string() : unet_override, options.device,
+                                 options.dtype);
+  }
   say("loading VAE");
   impl->vae = nets::load_vae((root / "vae").string(), options.device, options.dtype);
   impl->vae_scale = static_cast<int>(impl->vae->config().downscale_factor());

@@ -39,6 +39,42 @@ bool read_json(const fs::path& p, nlohmann::json& out, std::vector<std::string>&
 
 }  // namespace
 
+std::optional<CheckpointUnet> resolve_checkpoint_unet(const std::string& dir, const std::string& model_dir) {
+  const fs::path ckpt(dir);
+  std::error_code ec;
+  if (dir.empty() || !fs::is_directory(ckpt, ec)) return std::nullopt;
+  const bool has_manifest = fs::exists(ckpt / "manifest.json", ec);
+  if (!has_manifest) {
+    if (fs::exists(ckpt / "trainable.safetensors", ec) && !fs::exists(ckpt / "config.json", ec)) {
+      throw Error("'" + dir + "' is a training checkpoint without a manifest: it is still being written or its "
+                  "writer was killed. Use an older checkpoint of the run");
+    }
+    return std::nullopt;
+  }
+  nlohmann::json m;
+  std::vector<std::string> problems;
+  if (!read_json(ckpt / "manifest.json", m, problems)) {
+    throw Error("the checkpoint manifest of '" + dir + "' is unreadable" + (problems.empty() ? "" : ": " + problems[0]));
+  }
+  if (m.value("format", "") != "gligen-training-checkpoint") return std::nullopt;
+  CheckpointUnet c;
+  c.trainable_file = (ckpt / "trainable.safetensors").string();
+  if (!fs::exists(c.trainable_file, ec)) throw Error("the checkpoint '" + dir + "' lacks trainable.safetensors");
+  c.step = m.value("global_step", int64_t(0));
+  const nlohmann::json extra = m.value("extra", nlohmann::json::object());
+  std::string base;
+  if (extra.is_object() && extra.contains("base_unet") && extra["base_unet"].is_string()) {
+    base = extra["base_unet"].get<std::string>();
+  } else {
+    nlohmann::json run;
+    if (read_json(ckpt.parent_path().parent_path() / "run.json", run, problems) && run.value("unet", "") != "") {
+      base = run.value("unet", "");
+    }
+  }
+  c.base_unet_dir = base.empty() ? (fs::path(model_dir) / "unet").string() : base;
+  return c;
+}
+
 std::string ModelFolderReport::describe() const {
   std::ostringstream os;
   os << "model folder '" << folder << "':";
@@ -72,7 +108,16 @@ ModelFolderReport inspect_model_folder(const std::string& folder, const std::str
     }
   }
 
-  const fs::path unet_dir = unet_override.empty() ? root / "unet" : fs::path(unet_override);
+  fs::path unet_dir = unet_override.empty() ? root / "unet" : fs::path(unet_override);
+  try {
+    if (auto ckpt = resolve_checkpoint_unet(unet_override, folder)) {
+      unet_dir = ckpt->base_unet_dir;
+      r.notes.push_back("UNet: training checkpoint at step " + std::to_string(ckpt->step) +
+                        " (its grounding layers over " + ckpt->base_unet_dir + ")");
+    }
+  } catch (const Error& e) {
+    r.problems.push_back(e.what());
+  }
   struct Part {
     const char* name;
     fs::path dir;

@@ -2,6 +2,8 @@
 // missing or wrong. Loading itself re-checks everything strictly; this is the fast, friendly
 // pre-flight the studio's model manager and `generate` show first.
 #pragma once
+#include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -20,7 +22,20 @@ struct ModelFolderReport {
   std::string describe() const;       // all problems and notes, one per line
 };
 
-// `unet_override`: optional folder holding config.json + weights that replaces unet/.
+// A training checkpoint (<run>/checkpoints/checkpoint-N, see core/train/checkpoint.h) used where a
+// UNet folder is expected: its trainable (fuser / position_net) weights over a base UNet folder.
+struct CheckpointUnet {
+  std::string base_unet_dir;   // the UNet the run trained on
+  std::string trainable_file;  // <checkpoint>/trainable.safetensors
+  int64_t step = 0;
+};
+// nullopt when `dir` holds no checkpoint manifest. The base is the one the manifest records, else
+// the run's --unet (run.json beside checkpoints/), else <model_dir>/unet. Throws gligen::Error for
+// a checkpoint that is incomplete (being written, or killed while writing).
+std::optional<CheckpointUnet> resolve_checkpoint_unet(const std::string& dir, const std::string& model_dir);
+
+// `unet_override`: optional folder holding config.json + weights that replaces unet/, or a
+// training checkpoint folder.
 ModelFolderReport inspect_model_folder(const std::string& folder, const std::string& unet_override = "");
 
 // Throws gligen::Error with the whole report when the folder cannot be loaded.

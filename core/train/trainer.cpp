@@ -24,6 +24,7 @@
 #include "core/train/lr_schedule.h"
 #include "core/train/optimizer.h"
 #include "core/train/run_directory.h"
+#include "core/train/training_records.h"
 #include "core/train/training_step.h"
 #include "core/util/error.h"
 
@@ -191,8 +192,15 @@ TrainingSummary run_training(const TrainingConfig& cfg, const TrainingCallbacks&
     log("loading the model from " + cfg.pretrained_model);
     TrainingModels models = load_training_models(cfg.pretrained_model, cfg.unet_override, device, frozen_dtype);
 
-    auto records = data::load_dataset_records(cfg.data_path);
+    TrainingRecords source = load_training_records(cfg.data_path, cfg.image_path);
+    for (const auto& note : source.notes) log(note);
+    auto records = std::move(source.records);
     if (records.empty()) throw Error("the dataset '" + cfg.data_path + "' holds no records: nothing to train on");
+    if (source.missing_embeddings > 0 && !cfg.embed_with_model) {
+      throw Error(std::to_string(source.missing_embeddings) + " boxes of '" + cfg.data_path +
+                  "' have no up-to-date caption embedding; run 'gligen-trainer dataset embed' on it, or pass "
+                  "--embed-with-model to embed the captions with the model's text encoder");
+    }
     const int64_t positive_len = models.unet->config().positive_len();
     const int64_t data_dim = data::embedding_dim(records);
     const std::string tokenizer_dir = (fs::path(cfg.pretrained_model) / "tokenizer").string();
@@ -210,7 +218,7 @@ TrainingSummary run_training(const TrainingConfig& cfg, const TrainingCallbacks&
     dopt.min_box_size = cfg.min_box_size;
     dopt.prob_drop_boxes = cfg.prob_drop_boxes;
     dopt.prob_drop_captions = cfg.prob_drop_captions;
-    auto dataset = std::make_shared<data::GroundingDataset>(std::move(records), cfg.image_path, tokenizer_dir, dopt);
+    auto dataset = std::make_shared<data::GroundingDataset>(std::move(records), source.image_root, tokenizer_dir, dopt);
     log("dataset: " + std::to_string(dataset->size()) + " records");
 
     // Same initial trainable values on every rank: the same seed, then rank 0's values broadcast.
@@ -301,6 +309,8 @@ TrainingSummary run_training(const TrainingConfig& cfg, const TrainingCallbacks&
         st.trainable = trainable_state(models);
         st.optimizer = optimizer.state_dict();
         st.extra = {{"loss_scale", loss_scale},
+                    {"pretrained_model", fs::absolute(cfg.pretrained_model).string()},
+                    {"base_unet", cfg.unet_override.empty() ? std::string() : fs::absolute(cfg.unet_override).string()},
                     {"good_steps", good_steps},
                     {"world_size", env.world_size},
                     {"train_batch_size", cfg.train_batch_size},
@@ -421,15 +431,12 @@ TrainingSummary run_training(const TrainingConfig& cfg, const TrainingCallbacks&
         ++global_step;
         ++summary.steps_done;
         double step_loss = loss_sum / accumulated;
-        // Stop requests and the logged loss are agreed on by all ranks.
-        double stop_flag = (cb.stop_requested && cb.stop_requested()) ? 1.0 : 0.0;
+        // The logged loss is the mean over the ranks.
         if (group) {
-          auto t = torch::tensor({step_loss, stop_flag}, torch::kFloat64);
+          auto t = torch::tensor({step_loss}, torch::kFloat64);
           group->all_reduce_sum({t});
           step_loss = t[0].item<double>() / env.world_size;
-          stop_flag = t[1].item<double>();
         }
-        stop = stop_flag > 0;
         summary.losses.push_back(step_loss);
         const double step_seconds = std::chrono::duration<double>(Clock::now() - step_start).count();
         const double elapsed = std::chrono::duration<double>(Clock::now() - run_start).count();
@@ -452,6 +459,15 @@ TrainingSummary run_training(const TrainingConfig& cfg, const TrainingCallbacks&
                                  {"memory_mb", pr.memory_mb}, {"eta_s", pr.eta_seconds}});
         }
         if (cb.progress) cb.progress(pr);
+        // A stop asked for during this step (a signal, or the progress callback) ends the run
+        // after it; all ranks agree on it so they write the same checkpoint and exit together.
+        double stop_flag = (cb.stop_requested && cb.stop_requested()) ? 1.0 : 0.0;
+        if (group) {
+          auto t = torch::tensor({stop_flag}, torch::kFloat64);
+          group->all_reduce_sum({t});
+          stop_flag = t[0].item<double>();
+        }
+        stop = stop_flag > 0;
         accumulated = 0;
         loss_sum = wait_sum = 0;
         step_start = Clock::now();

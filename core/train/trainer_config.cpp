@@ -3,6 +3,7 @@
 
 #include "core/train/lr_schedule.h"
 #include "core/train/trainer.h"
+#include "core/train/training_records.h"
 #include "core/util/error.h"
 
 namespace gligen::train {
@@ -37,8 +38,10 @@ void TrainingConfig::validate() const {
   need(unet_override.empty() || std::filesystem::is_directory(unet_override),
        "--unet '" + unet_override + "' is not a folder");
   need(!data_path.empty(), "--data-path FILE is required (the record list, .json)");
-  need(!image_path.empty(), "--image-path DIR is required (the folder the records' file_path are relative to)");
-  need(std::filesystem::is_directory(image_path), "--image-path '" + image_path + "' is not a folder");
+  // An annotation dataset knows its image root; the record lists need one.
+  need(!image_path.empty() || is_annotation_dataset(data_path),
+       "--image-path DIR is required (the folder the records' file_path are relative to)");
+  need(image_path.empty() || std::filesystem::is_directory(image_path), "--image-path '" + image_path + "' is not a folder");
   need(!output_dir.empty(), "--output-dir DIR is required (the run directory)");
   need(resolution >= 8 && resolution <= 4096 && resolution % 8 == 0,
        "--resolution must be a multiple of 8 in [8, 4096], got " + std::to_string(resolution));
@@ -102,6 +105,7 @@ nlohmann::json TrainingConfig::to_json() const {
       {"validation_inference_steps", validation_inference_steps},
       {"validation_images", validation_images},
       {"validation_prompt", validation_layout.prompt},
+      {"validation_negative_prompt", validation_layout.negative_prompt},
       {"reset_grounding_params", reset_grounding_params},
       {"embed_with_model", embed_with_model},
       {"device", device},

@@ -1,0 +1,216 @@
+// `gligen-trainer train`: GLIGEN training as the seed's train_gligen_text.py, with its flag names
+// (dashes instead of underscores). One process, or one rank of a torchrun-style launch.
+#include <csignal>
+#include <iostream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "core/train/trainer.h"
+#include "core/util/error.h"
+#include "trainer/cli.h"
+#include "trainer/commands.h"
+#include "trainer/progress.h"
+
+namespace gligen::trainer {
+namespace {
+
+volatile std::sig_atomic_t g_stop = 0;
+void on_stop_signal(int sig) {
+  g_stop = 1;
+  std::signal(sig, SIG_DFL);  // a second signal ends the process at once
+}
+
+cli::Parser make_parser() {
+  cli::Parser p("gligen-trainer train",
+                "Train the grounding layers (fusers and position net) of a GLIGEN text-box UNet, as the diffusers\n"
+                "GLIGEN training example does. Everything else stays frozen. The run directory (--output-dir) gets\n"
+                "run.json, events.jsonl, log.txt, checkpoints/ and images/; the trained UNet goes to <output-dir>/unet.\n"
+                "Distributed: start one process per device with torchrun-style variables (RANK, WORLD_SIZE, ...),\n"
+                "or use 'gligen-trainer launch --nproc-per-node N -- train ...'. SIGINT/SIGTERM: the current step\n"
+                "finishes, a checkpoint is written, and the run ends cleanly (resume with --resume-from-checkpoint latest).",
+                "gligen-trainer train --pretrained-model DIR --data-path FILE --image-path DIR --output-dir DIR [options]");
+  p.flag({"pretrained-model", "DIR", "diffusers GLIGEN pipeline folder (unet/, vae/, text_encoder/, tokenizer/, scheduler/)", ""})
+      .flag({"unet", "DIR", "UNet folder replacing the model's unet/ (config.json + weights)", ""})
+      .flag({"data-path", "FILE", "the records: the seed's .pth list (or folder of per-image .pth), its JSON form "
+                                  "[{file_path, captions, annos: [{caption, bbox, text_embeddings_before_projection}]}], "
+                                  "or an annotation dataset (gligen-trainer dataset import)", ""})
+      .flag({"image-path", "DIR", "folder the records' file_path are relative to (an annotation dataset knows its own)", ""})
+      .flag({"output-dir", "DIR", "run directory", ""})
+      .flag({"resolution", "N", "training image size (shorter side resized, then center crop)", "512"})
+      .flag({"train-batch-size", "N", "batch size per process", "4"})
+      .flag({"num-train-epochs", "N", "epochs (ignored when --max-train-steps is given)", "1"})
+      .flag({"max-train-steps", "N", "optimizer steps in total", "epochs x steps per epoch"})
+      .flag({"checkpointing-steps", "N", "write a checkpoint every N steps", "500"})
+      .flag({"checkpoints-total-limit", "N", "keep at most N checkpoints", "all"})
+      .flag({"resume-from-checkpoint", "latest|DIR", "continue from the newest complete checkpoint or a given one", ""})
+      .flag({"learning-rate", "F", "learning rate (after warm-up)", "5e-6"})
+      .flag({"scale-lr", "", "multiply the learning rate by accumulation x batch size x processes", ""})
+      .flag({"lr-scheduler", "NAME", "constant, constant_with_warmup, linear, cosine, cosine_with_restarts, polynomial", "constant"})
+      .flag({"lr-warmup-steps", "N", "warm-up steps", "500"})
+      .flag({"lr-num-cycles", "N", "hard restarts of cosine_with_restarts", "1"})
+      .flag({"lr-power", "F", "power of the polynomial schedule", "1.0"})
+      .flag({"adam-beta1", "F", "AdamW beta1", "0.9"})
+      .flag({"adam-beta2", "F", "AdamW beta2", "0.999"})
+      .flag({"adam-weight-decay", "F", "AdamW weight decay", "1e-2"})
+      .flag({"adam-epsilon", "F", "AdamW epsilon", "1e-8"})
+      .flag({"max-grad-norm", "F", "gradient clipping norm", "1.0"})
+      .flag({"gradient-accumulation-steps", "N", "micro-batches per optimizer step", "1"})
+      .flag({"mixed-precision", "MODE", "no, fp16 or bf16 (half precision needs CUDA)", "no"})
+      .flag({"seed", "N", "seed of every random draw (data, noise, timesteps, re-initialisation)", "0"})
+      .flag({"dataloader-num-workers", "N", "image decoding threads (0: on the training thread)", "0"})
+      .flag({"validation-steps", "N", "write validation images every N steps (0: never)", "0"})
+      .flag({"validation-prompt", "TEXT", "validation prompt", "the seed's landscape prompt"})
+      .flag({"validation-negative-prompt", "TEXT", "validation negative prompt", "the seed's"})
+      .flag({"validation-phrase", "TEXT", "phrase of the next --validation-box", "", true})
+      .flag({"validation-box", "x0,y0,x1,y1", "box of the preceding --validation-phrase, in [0, 1]", "", true})
+      .flag({"validation-inference-steps", "N", "denoising steps of validation images", "50"})
+      .flag({"validation-images", "N", "images per validation (one row)", "4"})
+      .flag({"reset-grounding-params", "", "re-initialise fuser/position_net layers before training (default)", ""})
+      .flag({"no-reset-grounding-params", "", "keep the model's fuser/position_net weights (continue fine-tuning)", ""})
+      .flag({"embed-with-model", "", "re-embed the annotation captions with the model's text encoder (cached)", ""})
+      .flag({"device", "DEV", "cpu, cuda or cuda:N (distributed: cuda means cuda:LOCAL_RANK)", "cpu"})
+      .flag({"threads", "N", "CPU threads for LibTorch", "all cores"})
+      .flag({"events", "", "print the run's events as JSON lines on stdout instead of a progress bar", ""});
+  return p;
+}
+
+GroundedBox parse_validation_box(const std::string& phrase, const std::string& text) {
+  GroundedBox b;
+  b.phrase = phrase;
+  float v[4];
+  std::stringstream ss(text);
+  std::string part;
+  int n = 0;
+  while (std::getline(ss, part, ',')) {
+    if (n >= 4) {
+      ++n;
+      break;
+    }
+    try {
+      size_t used = 0;
+      v[n] = std::stof(part, &used);
+      if (used != part.size()) throw std::invalid_argument(part);
+    } catch (const std::exception&) {
+      throw Error("--validation-box '" + text + "': '" + part + "' is not a number");
+    }
+    ++n;
+  }
+  if (n != 4) throw Error("--validation-box '" + text + "' must be 4 comma-separated numbers x0,y0,x1,y1 in [0, 1]");
+  b.x0 = v[0];
+  b.y0 = v[1];
+  b.x1 = v[2];
+  b.y1 = v[3];
+  if (!(b.x0 >= 0 && b.y0 >= 0 && b.x1 <= 1 && b.y1 <= 1 && b.x0 < b.x1 && b.y0 < b.y1)) {
+    throw Error("--validation-box '" + text + "' must satisfy 0 <= x0 < x1 <= 1 and 0 <= y0 < y1 <= 1");
+  }
+  return b;
+}
+
+train::TrainingConfig config_from_args(const cli::Args& a) {
+  train::TrainingConfig c;
+  c.pretrained_model = a.get_string("pretrained-model", "");
+  c.unet_override = a.get_string("unet", "");
+  c.data_path = a.get_string("data-path", "");
+  c.image_path = a.get_string("image-path", "");
+  c.output_dir = a.get_string("output-dir", "");
+  c.resolution = static_cast<int>(a.get_int("resolution", 512, 8, 4096));
+  c.train_batch_size = static_cast<int>(a.get_int("train-batch-size", 4, 1, 4096));
+  c.num_train_epochs = static_cast<int>(a.get_int("num-train-epochs", 1, 1, 1000000));
+  if (a.has("max-train-steps")) c.max_train_steps = a.get_int("max-train-steps", 1, 1, 1LL << 40);
+  c.checkpointing_steps = a.get_int("checkpointing-steps", 500, 1, 1LL << 40);
+  if (a.has("checkpoints-total-limit")) c.checkpoints_total_limit = static_cast<int>(a.get_int("checkpoints-total-limit", 1, 1, 1000000));
+  c.resume_from_checkpoint = a.get_string("resume-from-checkpoint", "");
+  c.learning_rate = a.get_double("learning-rate", 5e-6, 1e-12, 1.0);
+  c.scale_lr = a.has("scale-lr");
+  c.lr_scheduler = a.get_string("lr-scheduler", "constant");
+  c.lr_warmup_steps = a.get_int("lr-warmup-steps", 500, 0, 1LL << 40);
+  c.lr_num_cycles = a.get_int("lr-num-cycles", 1, 1, 1000000);
+  c.lr_power = a.get_double("lr-power", 1.0, 1e-6, 1000);
+  c.adam_beta1 = a.get_double("adam-beta1", 0.9, 0, 0.999999);
+  c.adam_beta2 = a.get_double("adam-beta2", 0.999, 0, 0.9999999);
+  c.adam_weight_decay = a.get_double("adam-weight-decay", 1e-2, 0, 10);
+  c.adam_epsilon = a.get_double("adam-epsilon", 1e-8, 1e-30, 1);
+  c.max_grad_norm = a.get_double("max-grad-norm", 1.0, 1e-9, 1e9);
+  c.gradient_accumulation_steps = static_cast<int>(a.get_int("gradient-accumulation-steps", 1, 1, 100000));
+  c.mixed_precision = a.get_string("mixed-precision", "no");
+  c.seed = static_cast<std::uint64_t>(a.get_int("seed", 0, 0, std::numeric_limits<long long>::max()));
+  c.dataloader_num_workers = static_cast<int>(a.get_int("dataloader-num-workers", 0, 0, 256));
+  c.validation_steps = a.get_int("validation-steps", 0, 0, 1LL << 40);
+  c.validation_inference_steps = static_cast<int>(a.get_int("validation-inference-steps", 50, 1, 1000));
+  c.validation_images = static_cast<int>(a.get_int("validation-images", 4, 1, 16));
+  c.validation_layout = train::seed_validation_layout();
+  if (auto v = a.get("validation-prompt")) c.validation_layout.prompt = *v;
+  if (auto v = a.get("validation-negative-prompt")) c.validation_layout.negative_prompt = *v;
+  std::vector<GroundedBox> boxes;
+  std::optional<std::string> pending;
+  for (const auto& [flag, value] : a.ordered()) {
+    if (flag == "validation-phrase") {
+      if (pending) throw Error("--validation-phrase '" + *pending + "' has no --validation-box after it");
+      pending = value;
+    } else if (flag == "validation-box") {
+      if (!pending) throw Error("--validation-box " + value + " has no --validation-phrase before it");
+      boxes.push_back(parse_validation_box(*pending, value));
+      pending.reset();
+    }
+  }
+  if (pending) throw Error("--validation-phrase '" + *pending + "' has no --validation-box after it");
+  if (!boxes.empty()) c.validation_layout.boxes = boxes;
+  if (a.has("reset-grounding-params") && a.has("no-reset-grounding-params")) {
+    throw Error("--reset-grounding-params and --no-reset-grounding-params contradict each other");
+  }
+  c.reset_grounding_params = !a.has("no-reset-grounding-params");
+  c.embed_with_model = a.has("embed-with-model");
+  c.device = a.get_string("device", "cpu");
+  if (!a.positional().empty()) throw Error("unexpected argument '" + a.positional()[0] + "'");
+  c.validate();
+  return c;
+}
+
+int run_train(const std::vector<std::string>& argv) {
+  auto parsed = make_parser().parse(argv);
+  if (!parsed) return 0;
+  const cli::Args& args = *parsed;
+  train::TrainingConfig config = config_from_args(args);
+  if (args.has("threads")) at::set_num_threads(static_cast<int>(args.get_int("threads", 1, 1, 1024)));
+  const bool events = args.has("events");
+  ProgressReporter progress("train", events);
+  train::TrainingCallbacks cb;
+  cb.event = [&](const std::string& kind, const nlohmann::json& line) {
+    if (events) std::cout << line.dump() << std::endl;
+  };
+  cb.log = [&](const std::string& s) {
+    if (!events) progress.log(s);
+  };
+  cb.progress = [&](const train::TrainingProgress& p) {
+    if (!events) progress.update(p.step, p.max_steps);
+  };
+  g_stop = 0;
+  cb.stop_requested = [] { return g_stop != 0; };
+  auto prev_int = std::signal(SIGINT, on_stop_signal);
+  auto prev_term = std::signal(SIGTERM, on_stop_signal);
+  train::TrainingSummary summary;
+  try {
+    summary = train::run_training(config, cb);
+  } catch (...) {
+    std::signal(SIGINT, prev_int);
+    std::signal(SIGTERM, prev_term);
+    progress.finish();
+    throw;
+  }
+  std::signal(SIGINT, prev_int);
+  std::signal(SIGTERM, prev_term);
+  progress.finish();
+  if (!events) {
+    std::cerr << (summary.stopped_early ? "stopped" : "finished") << " at step " << summary.global_step << " ("
+              << summary.samples_per_second << " samples/s, data wait " << summary.total_data_wait_seconds << " s"
+              << (summary.skipped_images ? ", " + std::to_string(summary.skipped_images) + " unreadable images skipped" : "")
+              << ")\n";
+  }
+  return 0;
+}
+
+}  // namespace
+
+GLIGEN_TRAINER_COMMAND("train", "train the GLIGEN grounding layers (fusers, position net) on a dataset", run_train, 30);
+
+}  // namespace gligen::trainer
