@@ -32,6 +32,7 @@
 #include "ui/model_dialog.h"
 #include "ui/results_gallery.h"
 #include "ui/review_panel.h"
+#include "ui/training_dashboard.h"
 
 namespace gligen::ui {
 
@@ -215,6 +216,18 @@ void MainWindow::buildMenus() {
   QMenu* gen = menuBar()->addMenu(tr("&Generate"));
   gen->addAction(generate_);
   gen->addAction(cancel_);
+
+  QMenu* train = menuBar()->addMenu(tr("&Training"));
+  train->addAction(tr("Training &Dashboard"), QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_T), this,
+                   &MainWindow::showTrainingDashboard);
+  train->addAction(tr("&New Training Job…"), this, [this]() {
+    showTrainingDashboard();
+    trainingDashboard()->newJobDialog();
+  });
+  train->addAction(tr("&Attach Run Folder…"), this, [this]() {
+    showTrainingDashboard();
+    trainingDashboard()->attachDialog();
+  });
 
   QMenu* help = menuBar()->addMenu(tr("&Help"));
   help->addAction(tr("&Getting a Model…"), this, &MainWindow::showModelDialog);
@@ -536,7 +549,53 @@ void MainWindow::restoreSession() {
   if (settings_.reopenLastModel.get() && !recent.isEmpty()) loadModel(recent.front(), /*quiet=*/true);
 }
 
+TrainingDashboard* MainWindow::trainingDashboard() {
+  if (dashboard_) return dashboard_;
+  dashboard_ = new TrainingDashboard(this);
+  dashboard_->setWindowFlag(Qt::Window);
+  const QByteArray geometry = settings_.dashboardGeometry.get();
+  if (!geometry.isEmpty()) dashboard_->restoreGeometry(geometry);
+  connect(dashboard_, &TrainingDashboard::message, this, [this](const QString& m) { statusBar()->showMessage(m, 8000); });
+  connect(dashboard_, &TrainingDashboard::generateWithCheckpoint, this, [this](const QString& model, const QString& unet) {
+    raise();
+    activateWindow();
+    if (loadModel(RecentModel{model, unet})) statusBar()->showMessage(tr("Loading %1 with %2 …").arg(model, unet), 8000);
+  });
+  connect(dashboard_, &TrainingDashboard::openImage, this, [this](const QString& path) {
+    raise();
+    activateWindow();
+    openLayoutFile(path);
+  });
+  return dashboard_;
+}
+
+void MainWindow::showTrainingDashboard() {
+  TrainingDashboard* d = trainingDashboard();
+  d->show();
+  d->raise();
+  d->activateWindow();
+}
+
 void MainWindow::closeEvent(QCloseEvent* event) {
+  if (dashboard_ && dashboard_->runningCount() > 0) {
+    const int n = dashboard_->runningCount();
+    const auto answer = QMessageBox::question(
+        this, tr("Training is running"),
+        tr("%n training job(s) are running. Stop them and quit? Each finishes its step and writes a checkpoint; "
+           "resume later from the dashboard.", nullptr, n),
+        QMessageBox::Yes | QMessageBox::Cancel, QMessageBox::Cancel);
+    if (answer != QMessageBox::Yes) {
+      event->ignore();
+      return;
+    }
+    statusBar()->showMessage(tr("Stopping training: writing checkpoints…"));
+    if (!dashboard_->stopAllAndWait(120000)) {
+      QMessageBox::warning(this, tr("Training is still running"),
+                           tr("A job did not stop within 2 minutes; it will be killed. Its last complete checkpoint "
+                              "is kept."));
+    }
+  }
+  if (dashboard_) settings_.dashboardGeometry.set(dashboard_->saveGeometry());
   if (generating_) job_->cancel();
   settings_.windowGeometry.set(saveGeometry());
   settings_.windowState.set(saveState());

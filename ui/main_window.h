@@ -22,6 +22,7 @@ class LayoutCanvas;
 class LayoutDocument;
 class LivePreview;
 class ResultsGallery;
+class TrainingDashboard;
 
 class MainWindow : public QMainWindow {
   Q_OBJECT
@@ -49,6 +50,9 @@ class MainWindow : public QMainWindow {
   // Loads one of the examples compiled into the resources (":/gligen/examples/...").
   bool openReviewDataset(const QString& path);  // shows the review panel in a dock
   bool openExample(const QString& resourcePath);
+  // The training dashboard window (created on first use).
+  TrainingDashboard* trainingDashboard();
+  void showTrainingDashboard();
   void generate();
   void cancelGeneration();
 
@@ -90,6 +94,7 @@ class MainWindow : public QMainWindow {
   QSplitter* splitter_;
   QDockWidget* results_dock_;
   QLabel* zoom_label_;
+  TrainingDashboard* dashboard_ = nullptr;
 
   QThread worker_;
   GenerationJob* job_;  // lives on worker_

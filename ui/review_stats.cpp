@@ -1,15 +1,6 @@
 #include "ui/review_stats.h"
 
-// qcustomplot.h uses Qt's keyword macros, which this project disables (QT_NO_KEYWORDS).
-#define signals Q_SIGNALS
-#define slots Q_SLOTS
-#define emit Q_EMIT
-#define foreach Q_FOREACH
-#include <qcustomplot.h>
-#undef signals
-#undef slots
-#undef emit
-#undef foreach
+#include "ui/qcustomplot_include.h"
 
 #include <QHeaderView>
 #include <QLabel>

@@ -53,6 +53,9 @@ class StudioSettings {
   SettingValue<QByteArray> windowGeometry{QStringLiteral("window/geometry"), QByteArray()};
   SettingValue<QByteArray> windowState{QStringLiteral("window/state"), QByteArray()};
   SettingValue<QByteArray> splitterState{QStringLiteral("window/splitter"), QByteArray()};
+  // Training dashboard: the run folders it lists (launched here or attached), newest last.
+  SettingValue<QStringList> trainingRuns{QStringLiteral("training/runs"), QStringList()};
+  SettingValue<QByteArray> dashboardGeometry{QStringLiteral("training/geometry"), QByteArray()};
 
  private:
   void writeRecentModels(const QVector<RecentModel>& models);

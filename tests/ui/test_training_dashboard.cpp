@@ -1,0 +1,457 @@
+// The training dashboard: following events.jsonl (partial, malformed and rewound lines), series
+// decimation, the job spec and its command line (checked against the trainer's own --help), and
+// the dashboard driving the real gligen-trainer on the tiny fixture model: events arrive, charts
+// get points, Stop leaves a checkpoint, Resume continues the step count, a failing trainer shows
+// its message, a prepared run folder can be attached. Screenshots go to $GLIGEN_SCREENSHOT_DIR
+// (default: the test's working folder).
+#include <QCheckBox>
+#include <QLabel>
+#include <QLineEdit>
+#include <QTabWidget>
+#include <QListWidget>
+#include <QPlainTextEdit>
+#include <QProcess>
+#include <QPushButton>
+#include <QSignalSpy>
+#include <QTemporaryDir>
+#include <QTreeWidget>
+#include <QtTest>
+#include <cmath>
+#include <random>
+
+#include "support/fixtures.h"
+#include "ui/metric_chart.h"
+#include "ui/new_training_dialog.h"
+#include "ui/run_follower.h"
+#include "ui/series_decimation.h"
+#include "ui/training_dashboard.h"
+#include "ui/training_job_runner.h"
+#include "ui/training_job_spec.h"
+
+using namespace gligen::ui;
+
+namespace {
+
+QString trainer() { return QString::fromLocal8Bit(qgetenv("GLIGEN_TRAINER")); }
+QString fixture(const char* rel) { return QString::fromStdString(gligen::test::fixture(rel)); }
+
+void appendText(const QString& path, const QByteArray& text) {
+  QFile f(path);
+  QVERIFY(f.open(QIODevice::Append));
+  f.write(text);
+}
+
+QByteArray progressLine(int step, double loss, int maxSteps = 100) {
+  return QStringLiteral("{\"t\":%1,\"kind\":\"progress\",\"step\":%2,\"max_steps\":%3,\"loss\":%4,\"lr\":0.001,"
+                        "\"samples_per_s\":4.0,\"step_time_s\":0.5,\"data_wait_s\":0.05,\"memory_mb\":300,\"eta_s\":10}\n")
+      .arg(1.7e9 + step)
+      .arg(step)
+      .arg(maxSteps)
+      .arg(loss)
+      .toUtf8();
+}
+
+TrainingJobSpec tinySpec(const QString& out, int steps) {
+  TrainingJobSpec s;
+  s.values = {{"pretrained-model", fixture("tiny-gligen")},
+              {"data-path", fixture("dataset/train_data.json")},
+              {"image-path", fixture("dataset")},
+              {"output-dir", out},
+              {"resolution", "32"},
+              {"train-batch-size", "2"},
+              {"max-train-steps", QString::number(steps)},
+              {"checkpointing-steps", "2"},
+              {"learning-rate", "1e-3"},
+              {"embed-with-model", "1"},
+              {"threads", "1"}};
+  return s;
+}
+
+bool waitFor(const std::function<bool()>& done, int timeoutMs) {
+  QElapsedTimer t;
+  t.start();
+  while (!done()) {
+    if (t.elapsed() > timeoutMs) return false;
+    QTest::qWait(50);
+  }
+  return true;
+}
+
+void screenshot(QWidget& w, const QString& name) {
+  QString dir = QString::fromLocal8Bit(qgetenv("GLIGEN_SCREENSHOT_DIR"));
+  if (dir.isEmpty()) dir = QDir::currentPath();
+  QDir().mkpath(dir);
+  const QString path = QDir(dir).filePath(name);
+  QVERIFY2(w.grab().save(path), qPrintable(path));
+  qInfo("screenshot: %s", qPrintable(path));
+}
+
+}  // namespace
+
+class TestTrainingDashboard : public QObject {
+  Q_OBJECT
+  QTemporaryDir dir_;
+
+ private Q_SLOTS:
+  void initTestCase() {
+    QVERIFY(dir_.isValid());
+    QCoreApplication::setOrganizationName(QStringLiteral("gligen-studio-tests"));
+    QCoreApplication::setApplicationName(QStringLiteral("test_training_dashboard"));
+    QSettings().clear();
+    QVERIFY2(QFileInfo(trainer()).isExecutable(), "GLIGEN_TRAINER must name the built gligen-trainer");
+  }
+
+  void followerReadsCompleteLinesAndSkipsBadOnes() {
+    const QString run = dir_.filePath("follow");
+    QDir().mkpath(run);
+    const QString events = run + "/events.jsonl";
+    RunFollower f(run);
+    QSignalSpy warnings(&f, &RunFollower::warning);
+    f.poll();  // no file yet: nothing, no warning
+    QCOMPARE(f.history().eventCount(), 0);
+    QCOMPARE(warnings.count(), 0);
+
+    appendText(events, progressLine(1, 0.5) + progressLine(2, 0.4) + "this is not json\n" +
+                           "{\"no_kind\": 1}\n" + progressLine(3, 0.3).left(40));  // the last one is mid-write
+    f.poll();
+    QCOMPARE(f.history().points().size(), 2);
+    QCOMPARE(f.skippedLines(), 2);
+    QCOMPARE(warnings.count(), 2);
+    QVERIFY(warnings.at(0).at(0).toString().contains("line 3"));
+    appendText(events, progressLine(3, 0.3).mid(40));  // the writer finishes the line
+    f.poll();
+    QCOMPARE(f.history().points().size(), 3);
+    QCOMPARE(f.history().points().last().loss, 0.3);
+    QCOMPARE(f.history().points().last().dataWaitShare, 0.1);
+    QCOMPARE(f.history().maxSteps(), qint64(100));
+    QCOMPARE(f.history().state(), RunHistory::State::Running);
+
+    // Resumed from the checkpoint at step 2: the history rewinds, then continues.
+    appendText(events, QByteArray("{\"t\":1.7e9,\"kind\":\"checkpoint\",\"step\":2,\"path\":\"/x/checkpoint-000002\"}\n") +
+                           progressLine(2, 0.45) + progressLine(3, 0.35) + progressLine(4, 0.25));
+    f.poll();
+    QCOMPARE(f.history().points().size(), 4);
+    QCOMPARE(f.history().points()[1].loss, 0.45);
+    QCOMPARE(f.history().checkpoints().size(), 1);
+
+    appendText(events, "{\"t\":1.7e9,\"kind\":\"error\",\"message\":\"disk full\"}\n");
+    f.poll();
+    QCOMPARE(f.history().state(), RunHistory::State::Failed);
+    QCOMPARE(f.history().errorMessage(), QStringLiteral("disk full"));
+
+    // The folder is reused by a new run: a shorter file starts the history over.
+    QFile::remove(events);
+    appendText(events, progressLine(1, 0.9));
+    f.poll();
+    QCOMPARE(f.history().points().size(), 1);
+    QCOMPARE(f.history().points()[0].loss, 0.9);
+  }
+
+  void decimationKeepsShapeAndBoundsPoints() {
+    const int n = 1000000;
+    QVector<double> x(n), y(n);
+    std::mt19937 rng(3);
+    std::normal_distribution<double> noise(0, 0.01);
+    for (int i = 0; i < n; ++i) {
+      x[i] = i + 1;
+      y[i] = 1.0 / std::sqrt(i + 1.0) + noise(rng);
+    }
+    y[654321] = 5.0;   // a spike
+    y[123456] = -3.0;  // a dip
+    y[777] = std::nan("");
+    const int buckets = 800;
+    XYSeries d = decimateMinMax(x, y, 1, n, buckets);
+    QVERIFY2(d.size() <= 4 * buckets + 2, qPrintable(QString::number(d.size())));
+    QVERIFY(d.size() >= buckets);
+    QCOMPARE(*std::max_element(d.y.begin(), d.y.end()), 5.0);
+    QCOMPARE(*std::min_element(d.y.begin(), d.y.end()), -3.0);
+    QCOMPARE(d.x.first(), 1.0);
+    QCOMPARE(d.x.last(), double(n));
+    QVERIFY(std::is_sorted(d.x.begin(), d.x.end()));
+    for (double v : d.y) QVERIFY(!std::isnan(v));
+    // A zoomed range keeps one neighbour on each side and every point when few are visible.
+    XYSeries z = decimateMinMax(x, y, 100.5, 110.5, buckets);
+    QCOMPARE(z.size(), 12);
+    QCOMPARE(z.x.first(), 100.0);
+    QCOMPARE(z.x.last(), 111.0);
+    // EMA: a constant stays constant (debiased), a step is followed gradually.
+    QVector<double> c(50, 2.0);
+    for (double v : smoothEma(c, 0.9)) QVERIFY(std::fabs(v - 2.0) < 1e-12);
+    QVector<double> s = smoothEma({0, 0, 0, 1, 1, 1}, 0.5);
+    QVERIFY(s[3] > 0 && s[3] < 1 && s[5] > s[4] && s[5] < 1);
+  }
+
+  void specCommandLineAndProblems() {
+    TrainingJobSpec s;
+    QStringList p = s.problems();
+    QVERIFY(p.join("\n").contains("--data-path"));
+    QVERIFY(p.join("\n").contains("--pretrained-model"));
+    QVERIFY(p.join("\n").contains("--output-dir"));
+    s = tinySpec(dir_.filePath("spec run"), 10);
+    QVERIFY2(s.problems().isEmpty(), qPrintable(s.problems().join("; ")));
+    s.set("resolution", "30");
+    QVERIFY(s.problems().join(" ").contains("multiple of 8"));
+    s.set("resolution", "32");
+    s.set("learning-rate", "fast");
+    QVERIFY(s.problems().join(" ").contains("not a number"));
+    s.set("learning-rate", "1e-3");
+    s.set("mixed-precision", "fp16");
+    QVERIFY(s.problems().join(" ").contains("needs the cuda device"));
+    s.set("mixed-precision", "");
+    s.set("validation-boxes", "a car: 0.1,0.2,0.5,0.6\na sky: 0,0,1");
+    QVERIFY(s.problems().join(" ").contains("a sky"));
+    s.set("validation-boxes", "a car: 0.1,0.2,0.5,0.6\na bird's nest: 0.6,0,0.9,0.3");
+    QVERIFY(s.problems().isEmpty());
+
+    const QStringList args = s.arguments();
+    QCOMPARE(args.first(), QStringLiteral("train"));
+    QVERIFY(args.contains("--embed-with-model"));
+    QCOMPARE(args.count("--validation-phrase"), 2);
+    QCOMPARE(args[args.indexOf("--validation-box") + 1], QStringLiteral("0.1,0.2,0.5,0.6"));
+    QCOMPARE(args.last(), QStringLiteral("--events"));
+    // Quoted for a shell: the space in the folder and the apostrophe in the phrase survive.
+    const QString cmd = s.commandLine("/opt/gligen/bin/gligen-trainer");
+    QVERIFY(cmd.startsWith("/opt/gligen/bin/gligen-trainer train "));
+    QVERIFY(cmd.contains("'" + dir_.filePath("spec run") + "'"));
+    QVERIFY(cmd.contains("'a bird'\\''s nest'"));
+    QProcess sh;
+    sh.start("sh", {"-c", "for a in " + cmd.section(' ', 1) + "; do echo \"$a\"; done"});
+    QVERIFY(sh.waitForFinished());
+    QCOMPARE(QString::fromUtf8(sh.readAllStandardOutput()).trimmed().split('\n'), args);
+
+    s.processes = 2;
+    s.set("device", "cuda");
+    s.gpus = {"0", "1"};
+    QVERIFY(s.problems().isEmpty());
+    QCOMPARE(s.arguments().mid(0, 6), (QStringList{"launch", "--nproc-per-node", "2", "--master-port", "29500", "--"}));
+    QVERIFY(s.commandLine("gligen-trainer").startsWith("CUDA_VISIBLE_DEVICES=0,1 gligen-trainer launch"));
+    s.gpus = {"0"};
+    QVERIFY(s.problems().join(" ").contains("2 processes need 2 GPUs"));
+
+    const auto presets = TrainingJobSpec::presets("/models/tiny");
+    QCOMPARE(presets.size(), 2);
+    QCOMPARE(presets[0].spec.processes, 8);
+    QCOMPARE(presets[0].spec.value("learning-rate"), QStringLiteral("5e-5"));
+    QCOMPARE(presets[1].spec.value("pretrained-model"), QStringLiteral("/models/tiny"));
+  }
+
+  void flagTableMatchesTrainerHelp() {
+    QProcess p;
+    p.start(trainer(), {"train", "--help"});
+    QVERIFY(p.waitForFinished(30000));
+    const QString help = QString::fromUtf8(p.readAllStandardOutput());
+    QRegularExpression re("^\\s+--([a-z0-9-]+)", QRegularExpression::MultilineOption);
+    QStringList trainerFlags;
+    for (auto it = re.globalMatch(help); it.hasNext();) trainerFlags << it.next().captured(1);
+    QVERIFY2(trainerFlags.size() > 30, qPrintable(help));
+    // Covered differently: --events (always given), the paired validation flags (the Boxes
+    // field), --reset-grounding-params (the default; the form offers its opposite), --help.
+    const QStringList covered{"events", "validation-phrase", "validation-box", "reset-grounding-params", "help"};
+    for (const QString& f : trainerFlags) {
+      if (covered.contains(f)) continue;
+      QVERIFY2(findTrainingFlag(f), qPrintable("the form lacks --" + f));
+    }
+    for (const auto& f : trainingFlags()) {
+      if (f.name == "validation-boxes") continue;
+      QVERIFY2(trainerFlags.contains(f.name), qPrintable("the trainer has no --" + f.name));
+    }
+  }
+
+  void newJobDialogShowsProblemsAndCommand() {
+    NewTrainingDialog d(trainer());
+    QVERIFY(!d.launchButton()->isEnabled());
+    QCOMPARE(d.tabs()->count(), 7);
+    d.setSpec(tinySpec(dir_.filePath("dialog"), 5));
+    QVERIFY2(d.launchButton()->isEnabled(), qPrintable(d.problems().join("; ")));
+    auto* lr = qobject_cast<QLineEdit*>(d.field("learning-rate"));
+    QVERIFY(lr);
+    lr->setText("-1");
+    QVERIFY(!d.launchButton()->isEnabled());
+    QVERIFY(d.problems().join(" ").contains("Learning rate"));
+    lr->setText("2e-4");
+    QVERIFY(d.launchButton()->isEnabled());
+    QVERIFY(d.commandLine().contains("--learning-rate 2e-4"));
+    d.applyPreset(0);
+    QVERIFY(d.commandLine().contains("launch --nproc-per-node 8"));
+    d.resize(820, 680);
+    d.show();
+    QVERIFY(QTest::qWaitForWindowExposed(&d));
+    d.setSpec(tinySpec(dir_.filePath("dialog"), 40));
+    screenshot(d, "training-new-job.png");
+  }
+
+  void failingTrainerShowsItsMessage() {
+    const QString bad = dir_.filePath("broken.json");
+    QFile f(bad);
+    QVERIFY(f.open(QIODevice::WriteOnly));
+    f.write("[{\"file_path\": ");
+    f.close();
+    TrainingDashboard::Options o;
+    o.trainerProgram = trainer();
+    o.persistRuns = false;
+    TrainingDashboard d(o);
+    TrainingJobSpec s = tinySpec(dir_.filePath("fails"), 3);
+    s.set("data-path", bad);
+    QSignalSpy messages(&d, &TrainingDashboard::message);
+    const int i = d.launch(s);
+    QVERIFY(i >= 0);
+    QVERIFY(waitFor([&] { return !d.runner(i)->isRunning(); }, 120000));
+    QTest::qWait(100);
+    QVERIFY2(d.runner(i)->errorMessage().contains("is not valid JSON"), qPrintable(d.runner(i)->errorMessage()));
+    QVERIFY2(d.statusLabel()->text().contains("is not valid JSON"), qPrintable(d.statusLabel()->text()));
+    QVERIFY(d.runningCount() == 0);
+    // A trainer that cannot even start says so.
+    TrainingJobRunner r;
+    QSignalSpy finished(&r, &TrainingJobRunner::finished);
+    r.start(dir_.filePath("no-such-trainer"), {"train"});
+    QVERIFY(finished.count() == 1 || finished.wait(5000));
+    QVERIFY(!finished.at(0).at(0).toBool());
+    QVERIFY(finished.at(0).at(1).toString().contains("could not start"));
+  }
+
+  void runStopResumeWithTheRealTrainer() {
+    TrainingDashboard::Options o;
+    o.trainerProgram = trainer();
+    o.persistRuns = false;
+    o.pollIntervalMs = 100;
+    TrainingDashboard d(o);
+    d.resize(1280, 820);
+    d.show();
+    QVERIFY(QTest::qWaitForWindowExposed(&d));
+    const QString out = dir_.filePath("live");
+    const int i = d.launch(tinySpec(out, 5000));
+    QVERIFY(i >= 0);
+    QVERIFY(d.runner(i)->isRunning());
+    // Events arrive and the charts get points.
+    QVERIFY2(waitFor([&] { return d.follower(i)->history().points().size() >= 5; }, 300000),
+             qPrintable(d.logView()->toPlainText()));
+    QTest::qWait(300);
+    QVERIFY(d.chart(RunMetric::Loss)->seriesPoints() >= 5);
+    QVERIFY(d.chart(RunMetric::Loss)->drawnPoints() >= 5);
+    QVERIFY(d.chart(RunMetric::SamplesPerSecond)->drawnPoints() >= 5);
+    QVERIFY(d.statusLabel()->text().contains("running"));
+    screenshot(d, "training-dashboard-running.png");
+
+    // Stop: the trainer finishes its step, writes a checkpoint and exits 0.
+    d.stopRun(i);
+    QVERIFY(waitFor([&] { return !d.runner(i)->isRunning(); }, 120000));
+    d.refreshNow();
+    QCOMPARE(d.runner(i)->exitCode(), 0);
+    QCOMPARE(d.follower(i)->history().state(), RunHistory::State::Stopped);
+    const qint64 stoppedAt = d.follower(i)->history().step();
+    QVERIFY(stoppedAt >= 5);
+    QVERIFY(QFileInfo::exists(QStringLiteral("%1/checkpoints/checkpoint-%2/manifest.json")
+                                  .arg(out)
+                                  .arg(stoppedAt, 6, 10, QLatin1Char('0'))));
+    QVERIFY(d.checkpointList()->topLevelItemCount() >= 1);
+    QCOMPARE(d.checkpointList()->topLevelItem(0)->text(0), QString::number(stoppedAt));
+
+    // Resume: the step count continues from the checkpoint.
+    QCOMPARE(d.resumeRun(i), i);
+    QVERIFY(d.runner(i)->isRunning());
+    QVERIFY(waitFor([&] { return d.follower(i)->history().step() >= stoppedAt + 3; }, 300000));
+    const auto& pts = d.follower(i)->history().points();
+    for (int k = 1; k < pts.size(); ++k) QCOMPARE(pts[k].step, pts[k - 1].step + 1);  // one history, no gap or repeat
+    QVERIFY(d.runner(i)->arguments().contains("--resume-from-checkpoint"));
+    d.stopRun(i);
+    QVERIFY(waitFor([&] { return !d.runner(i)->isRunning(); }, 120000));
+    QCOMPARE(d.runner(i)->exitCode(), 0);
+
+    // A short second run that finishes, with validation images, compared with the first.
+    TrainingJobSpec second = tinySpec(dir_.filePath("finished"), 6);
+    second.set("validation-steps", "3");
+    second.set("validation-inference-steps", "2");
+    second.set("validation-images", "2");
+    const int j = d.launch(second);
+    QVERIFY(j >= 0);
+    QVERIFY(waitFor([&] { return !d.runner(j)->isRunning(); }, 300000));
+    d.refreshNow();
+    QVERIFY2(d.runner(j)->exitCode() == 0, qPrintable(d.runner(j)->errorMessage()));
+    QCOMPARE(d.follower(j)->history().state(), RunHistory::State::Finished);
+    QCOMPARE(d.follower(j)->history().images().size(), 2);
+    QCOMPARE(d.imageStrip()->count(), 2);
+    QVERIFY(!d.imageStrip()->item(0)->icon().isNull());
+    QCOMPARE(d.checkpointList()->topLevelItem(0)->text(0), QStringLiteral("final"));
+    d.setCompareRun(i);
+    QVERIFY(d.chart(RunMetric::Loss)->seriesPoints() > d.follower(j)->history().points().size());
+
+    // Generate with a checkpoint: the run's model and the checkpoint folder.
+    QSignalSpy gen(&d, &TrainingDashboard::generateWithCheckpoint);
+    d.checkpointList()->setCurrentItem(d.checkpointList()->topLevelItem(1));
+    for (QPushButton* b : d.findChildren<QPushButton*>())
+      if (b->text() == "Generate with This Checkpoint") b->click();
+    QCOMPARE(gen.count(), 1);
+    QCOMPARE(QFileInfo(gen.at(0).at(0).toString()).canonicalFilePath(), QFileInfo(fixture("tiny-gligen")).canonicalFilePath());
+    QVERIFY(gen.at(0).at(1).toString().contains("checkpoint-"));
+    d.setLogScale(true);
+    QTest::qWait(200);
+    screenshot(d, "training-dashboard-finished.png");
+  }
+
+  void attachPreparedRunAndRemember() {
+    // A run folder written elsewhere: run.json, 120000 progress events, a checkpoint, an image.
+    const QString run = dir_.filePath("cluster-run");
+    QDir().mkpath(run + "/checkpoints/checkpoint-120000");
+    QDir().mkpath(run + "/images");
+    {
+      QFile cfg(run + "/run.json");
+      QVERIFY(cfg.open(QIODevice::WriteOnly));
+      cfg.write(QJsonDocument(QJsonObject{{"pretrained_model", fixture("tiny-gligen")},
+                                          {"data_path", fixture("dataset/train_data.json")},
+                                          {"image_path", fixture("dataset")},
+                                          {"output_dir", run},
+                                          {"resolution", 32},
+                                          {"learning_rate", 5e-5},
+                                          {"max_train_steps", 200000},
+                                          {"world_size", 8},
+                                          {"reset_grounding_params", false}})
+                    .toJson());
+      QFile m(run + "/checkpoints/checkpoint-120000/manifest.json");
+      QVERIFY(m.open(QIODevice::WriteOnly));
+      m.write("{\"format\":\"gligen-training-checkpoint\",\"global_step\":120000}");
+      QImage img(256, 64, QImage::Format_RGB888);
+      img.fill(QColor(40, 120, 200));
+      QVERIFY(img.save(run + "/images/generated-images-100000.png"));
+      QFile ev(run + "/events.jsonl");
+      QVERIFY(ev.open(QIODevice::WriteOnly));
+      QByteArray all;
+      for (int s = 1; s <= 120000; ++s) all += progressLine(s, 0.2 + 0.1 / std::sqrt(double(s)), 200000);
+      all += "{\"t\":1.7e9,\"kind\":\"image\",\"step\":100000,\"path\":\"" + (run + "/images/generated-images-100000.png").toUtf8() + "\"}\n";
+      all += "{\"t\":1.7e9,\"kind\":\"checkpoint\",\"step\":120000,\"path\":\"" + (run + "/checkpoints/checkpoint-120000").toUtf8() + "\"}\n";
+      ev.write(all);
+    }
+    TrainingDashboard::Options o;
+    o.trainerProgram = trainer();
+    o.pollIntervalMs = 100;
+    {
+      TrainingDashboard d(o);  // persists its run list
+      const int i = d.attach(run);
+      QCOMPARE(i, 0);
+      QCOMPARE(d.follower(i)->history().points().size(), 120000);
+      QCOMPARE(d.chart(RunMetric::Loss)->seriesPoints(), 120000);
+      QVERIFY2(d.chart(RunMetric::Loss)->drawnPoints() < 2 * (4 * 2000 + 2), qPrintable(QString::number(d.chart(RunMetric::Loss)->drawnPoints())));
+      QCOMPARE(d.imageStrip()->count(), 1);
+      QCOMPARE(d.checkpointList()->topLevelItemCount(), 1);
+      QVERIFY(d.statusLabel()->text().contains("step 120000 of 200000"));
+      // Resume builds the job from run.json: 8 ranks, the checkpoint, the fine-tuning switch.
+      const TrainingJobSpec spec = TrainingJobSpec::fromRunJson(d.follower(i)->config(), run + "/checkpoints/checkpoint-120000");
+      QCOMPARE(spec.processes, 8);
+      QCOMPARE(spec.value("learning-rate"), QStringLiteral("5e-05"));
+      QVERIFY(spec.isOn("no-reset-grounding-params"));
+      QCOMPARE(spec.value("max-train-steps"), QStringLiteral("200000"));
+      QVERIFY(spec.arguments().contains(run + "/checkpoints/checkpoint-120000"));
+      // The events keep coming (the cluster job is still running).
+      appendText(run + "/events.jsonl", progressLine(120001, 0.2, 200000));
+      QVERIFY(waitFor([&] { return d.follower(i)->history().step() == 120001; }, 5000));
+    }
+    TrainingDashboard again(o);  // a restart of the studio lists it again
+    QCOMPARE(again.runCount(), 1);
+    QCOMPARE(again.runDirectory(0), QDir::cleanPath(run));
+    QVERIFY(again.removeRun(0, /*deleteFolder=*/false, /*ask=*/false));
+    QCOMPARE(TrainingDashboard(o).runCount(), 0);
+    QVERIFY(QFileInfo(run).isDir());  // "remove from list" keeps the folder
+  }
+};
+
+QTEST_MAIN(TestTrainingDashboard)
+#include "test_training_dashboard.moc"

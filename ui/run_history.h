@@ -1,0 +1,84 @@
+// RunHistory: what a training run's events.jsonl says, as plain data for the dashboard: metric
+// series by step, validation images, checkpoints, the log tail and the run's state.
+// RunFollower (run_follower.h) feeds it line by line; it knows nothing about files or widgets.
+//
+// A run directory can be resumed from an earlier checkpoint (the trainer appends to the same
+// events.jsonl): when a progress event's step is not after the last one, the series rewind to
+// that step first, so charts always show one consistent history.
+#pragma once
+#include <QJsonObject>
+#include <QString>
+#include <QStringList>
+#include <QVector>
+#include <limits>
+
+namespace gligen::ui {
+
+// One optimizer step as the trainer reported it. Absent values are NaN.
+struct RunPoint {
+  double step = 0;
+  double t = 0;  // unix seconds
+  double loss = std::numeric_limits<double>::quiet_NaN();
+  double lr = std::numeric_limits<double>::quiet_NaN();
+  double gradNorm = std::numeric_limits<double>::quiet_NaN();
+  double samplesPerSecond = std::numeric_limits<double>::quiet_NaN();
+  double dataWaitShare = std::numeric_limits<double>::quiet_NaN();  // data wait / step time, 0..1
+  double memoryMb = std::numeric_limits<double>::quiet_NaN();
+  double gpuUtil = std::numeric_limits<double>::quiet_NaN();  // percent, when the trainer reports it
+};
+
+// The metrics a chart can show; `value` reads one from a point.
+enum class RunMetric { Loss, LearningRate, GradNorm, SamplesPerSecond, DataWaitShare, MemoryMb, GpuUtil };
+double metricValue(const RunPoint& p, RunMetric m);
+QString metricTitle(RunMetric m);
+
+struct RunImage {
+  qint64 step = 0;
+  QString path;
+};
+
+struct RunCheckpoint {
+  qint64 step = 0;
+  QString path;
+};
+
+class RunHistory {
+ public:
+  enum class State { Waiting, Running, Finished, Stopped, Failed };
+
+  // Applies one parsed event; returns false (and leaves the history as it was) when the object
+  // is not an event ("kind" missing or of the wrong type).
+  bool apply(const QJsonObject& event);
+  void clear();
+
+  const QVector<RunPoint>& points() const { return points_; }
+  const QVector<RunImage>& images() const { return images_; }
+  const QVector<RunCheckpoint>& checkpoints() const { return checkpoints_; }
+  const QStringList& logTail() const { return log_; }
+  State state() const { return state_; }
+  QString stateText() const;
+  QString errorMessage() const { return error_; }
+  QString finalUnet() const { return final_unet_; }
+  qint64 step() const { return step_; }
+  qint64 maxSteps() const { return max_steps_; }
+  double etaSeconds() const { return eta_s_; }
+  double lastEventTime() const { return last_t_; }
+  int eventCount() const { return events_; }
+
+  static constexpr int kLogTailLines = 500;
+
+ private:
+  void addLog(const QString& line);
+
+  QVector<RunPoint> points_;
+  QVector<RunImage> images_;
+  QVector<RunCheckpoint> checkpoints_;
+  QStringList log_;
+  State state_ = State::Waiting;
+  QString error_, final_unet_;
+  qint64 step_ = 0, max_steps_ = 0;
+  double eta_s_ = 0, last_t_ = 0;
+  int events_ = 0;
+};
+
+}  // namespace gligen::ui

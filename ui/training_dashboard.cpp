@@ -1,0 +1,780 @@
+#include "ui/training_dashboard.h"
+
+#include <QCheckBox>
+#include <QComboBox>
+#include <QDateTime>
+#include <QDir>
+#include <QElapsedTimer>
+#include <QFileDialog>
+#include <QFileInfo>
+#include <QFontDatabase>
+#include <QGridLayout>
+#include <QHBoxLayout>
+#include <QHeaderView>
+#include <QImageReader>
+#include <QJsonDocument>
+#include <QLabel>
+#include <QListWidget>
+#include <QMessageBox>
+#include <QPlainTextEdit>
+#include <QProgressBar>
+#include <QPushButton>
+#include <QScrollBar>
+#include <QSlider>
+#include <QSplitter>
+#include <QStackedWidget>
+#include <QTabWidget>
+#include <QThread>
+#include <QTreeWidget>
+#include <QVBoxLayout>
+#include <algorithm>
+#include <cmath>
+
+#include "ui/metric_chart.h"
+#include "ui/new_training_dialog.h"
+#include "ui/run_follower.h"
+#include "ui/training_job_runner.h"
+#include "ui/training_job_spec.h"
+
+namespace gligen::ui {
+
+namespace {
+
+QString duration(double seconds) {
+  if (!(seconds > 0) || !std::isfinite(seconds)) return QStringLiteral("—");
+  const qint64 s = static_cast<qint64>(std::llround(seconds));
+  if (s < 60) return QStringLiteral("%1 s").arg(s);
+  if (s < 3600) return QStringLiteral("%1 min %2 s").arg(s / 60).arg(s % 60);
+  return QStringLiteral("%1 h %2 min").arg(s / 3600).arg((s % 3600) / 60);
+}
+
+// Complete checkpoints of a run folder (those with a manifest), newest first.
+QVector<QPair<qint64, QString>> checkpointsOnDisk(const QString& runDir) {
+  QVector<QPair<qint64, QString>> out;
+  const QDir dir(QDir(runDir).filePath(QStringLiteral("checkpoints")));
+  for (const QFileInfo& info : dir.entryInfoList({QStringLiteral("checkpoint-*")}, QDir::Dirs | QDir::NoDotAndDotDot)) {
+    bool ok = false;
+    const qint64 step = info.fileName().mid(11).toLongLong(&ok);
+    if (ok && QFileInfo::exists(QDir(info.filePath()).filePath(QStringLiteral("manifest.json"))))
+      out.append({step, info.filePath()});
+  }
+  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
+  return out;
+}
+
+constexpr int kPathRole = Qt::UserRole;
+constexpr int kStepRole = Qt::UserRole + 1;
+
+}  // namespace
+
+struct TrainingDashboard::Run {
+  QString dir;
+  std::unique_ptr<RunFollower> follower;
+  std::unique_ptr<TrainingJobRunner> runner;  // jobs started in this session
+  QString command;                            // their command line
+  QString exitMessage;                        // how the process ended ("" while running / never ran here)
+  bool exitOk = true;
+  QStringList processLines;                   // what the process printed that is not an event
+  int imagesShown = 0;
+
+  QString name() const { return QFileInfo(dir).fileName(); }
+  bool running() const { return runner && runner->isRunning(); }
+};
+
+TrainingDashboard::TrainingDashboard(const Options& options, QWidget* parent) : QWidget(parent), options_(options) {
+  if (options_.trainerProgram.isEmpty()) options_.trainerProgram = TrainingJobRunner::defaultTrainerProgram();
+  setWindowTitle(QStringLiteral("Training — GLIGEN Studio"));
+
+  // --- run list -------------------------------------------------------------------------------
+  auto* left = new QWidget(this);
+  auto* leftLayout = new QVBoxLayout(left);
+  leftLayout->setContentsMargins(0, 0, 0, 0);
+  auto* runsLabel = new QLabel(QStringLiteral("<b>Runs</b>"), left);
+  leftLayout->addWidget(runsLabel);
+  run_list_ = new QListWidget(left);
+  run_list_->setSelectionMode(QAbstractItemView::SingleSelection);
+  run_list_->setWordWrap(true);
+  run_list_->setSpacing(2);
+  leftLayout->addWidget(run_list_, 1);
+  auto* newJob = new QPushButton(QStringLiteral("New Job…"), left);
+  newJob->setToolTip(QStringLiteral("Set up and launch a training job"));
+  auto* attach = new QPushButton(QStringLiteral("Attach Run…"), left);
+  attach->setToolTip(QStringLiteral("Follow a run folder started elsewhere (a cluster, a shell)"));
+  auto* leftButtons = new QHBoxLayout;
+  leftButtons->addWidget(newJob);
+  leftButtons->addWidget(attach);
+  leftLayout->addLayout(leftButtons);
+  connect(newJob, &QPushButton::clicked, this, &TrainingDashboard::newJobDialog);
+  connect(attach, &QPushButton::clicked, this, &TrainingDashboard::attachDialog);
+  connect(run_list_, &QListWidget::currentRowChanged, this, [this](int row) { showRun(row); });
+
+  // --- monitor --------------------------------------------------------------------------------
+  monitor_ = new QWidget(this);
+  auto* mon = new QVBoxLayout(monitor_);
+  mon->setContentsMargins(0, 0, 0, 0);
+  auto* header = new QHBoxLayout;
+  auto* titles = new QVBoxLayout;
+  title_ = new QLabel(monitor_);
+  QFont big = title_->font();
+  big.setPointSizeF(big.pointSizeF() * 1.3);
+  big.setBold(true);
+  title_->setFont(big);
+  title_->setTextInteractionFlags(Qt::TextSelectableByMouse);
+  status_ = new QLabel(monitor_);
+  status_->setWordWrap(true);
+  status_->setTextInteractionFlags(Qt::TextSelectableByMouse);
+  titles->addWidget(title_);
+  titles->addWidget(status_);
+  header->addLayout(titles, 1);
+  stop_ = new QPushButton(QStringLiteral("Stop"), monitor_);
+  stop_->setToolTip(QStringLiteral("Finish the current step, write a checkpoint and exit"));
+  resume_ = new QPushButton(QStringLiteral("Resume"), monitor_);
+  resume_->setToolTip(QStringLiteral("Continue from the newest complete checkpoint"));
+  copy_command_ = new QPushButton(QStringLiteral("Copy Command"), monitor_);
+  copy_command_->setToolTip(QStringLiteral("Copy the command line that runs this job"));
+  remove_ = new QPushButton(QStringLiteral("Delete…"), monitor_);
+  remove_->setToolTip(QStringLiteral("Remove the run from the list, or delete its folder"));
+  for (QPushButton* b : {stop_, resume_, copy_command_, remove_}) header->addWidget(b, 0, Qt::AlignTop);
+  mon->addLayout(header);
+  progress_ = new QProgressBar(monitor_);
+  progress_->setTextVisible(true);
+  mon->addWidget(progress_);
+  connect(stop_, &QPushButton::clicked, this, [this] { stopRun(currentRun()); });
+  connect(resume_, &QPushButton::clicked, this, [this] { resumeRun(currentRun()); });
+  connect(remove_, &QPushButton::clicked, this, [this] {
+    const int i = currentRun();
+    if (i < 0) return;
+    QMessageBox box(QMessageBox::Question, QStringLiteral("Delete run"),
+                    QStringLiteral("Delete the run \"%1\"?").arg(run(i)->name()), QMessageBox::Cancel, this);
+    box.setInformativeText(QStringLiteral("Delete Folder removes %1 with its checkpoints, validation images and "
+                                          "trained UNet; it cannot be undone. Remove from List keeps the folder.")
+                               .arg(run(i)->dir));
+    QPushButton* del = box.addButton(QStringLiteral("Delete Folder"), QMessageBox::DestructiveRole);
+    QPushButton* forget = box.addButton(QStringLiteral("Remove from List"), QMessageBox::AcceptRole);
+    box.exec();
+    if (box.clickedButton() == del) removeRun(i, true, false);
+    else if (box.clickedButton() == forget) removeRun(i, false, false);
+  });
+  connect(copy_command_, &QPushButton::clicked, this, [this] {
+    const int i = currentRun();
+    if (i < 0) return;
+    QString cmd = run(i)->command;
+    if (cmd.isEmpty() && !run(i)->follower->config().isEmpty())
+      cmd = TrainingJobSpec::fromRunJson(run(i)->follower->config(), QString()).commandLine(options_.trainerProgram);
+    QGuiApplication::clipboard()->setText(cmd);
+    Q_EMIT message(QStringLiteral("Command line copied"));
+  });
+
+  auto* chartBar = new QHBoxLayout;
+  chartBar->addWidget(new QLabel(QStringLiteral("Compare with:"), monitor_));
+  compare_box_ = new QComboBox(monitor_);
+  compare_box_->setMinimumContentsLength(16);
+  chartBar->addWidget(compare_box_);
+  log_scale_ = new QCheckBox(QStringLiteral("Log scale"), monitor_);
+  log_scale_->setToolTip(QStringLiteral("Logarithmic value axis for loss, learning rate and gradient norm"));
+  chartBar->addWidget(log_scale_);
+  chartBar->addWidget(new QLabel(QStringLiteral("Smoothing:"), monitor_));
+  smoothing_ = new QSlider(Qt::Horizontal, monitor_);
+  smoothing_->setRange(0, 99);
+  smoothing_->setValue(90);
+  smoothing_->setMaximumWidth(140);
+  smoothing_->setToolTip(QStringLiteral("Exponential moving average of the loss (0: raw only)"));
+  chartBar->addWidget(smoothing_);
+  auto* fit = new QPushButton(QStringLiteral("Fit"), monitor_);
+  fit->setToolTip(QStringLiteral("Show the whole run and follow new steps (or double-click a chart)"));
+  chartBar->addWidget(fit);
+  chartBar->addStretch(1);
+  legend_ = new QLabel(monitor_);
+  chartBar->addWidget(legend_);
+  mon->addLayout(chartBar);
+  connect(compare_box_, &QComboBox::activated, this, [this](int i) {
+    setCompareRun(compare_box_->itemData(i).toInt());
+  });
+  connect(log_scale_, &QCheckBox::toggled, this, &TrainingDashboard::setLogScale);
+  connect(smoothing_, &QSlider::valueChanged, this, [this](int v) {
+    chart(RunMetric::Loss)->setSmoothing(v / 100.0);
+  });
+  connect(fit, &QPushButton::clicked, this, [this] {
+    for (MetricChart* c : charts_) c->fit();
+  });
+
+  auto* split = new QSplitter(Qt::Vertical, monitor_);
+  auto* chartArea = new QWidget(split);
+  auto* grid = new QGridLayout(chartArea);
+  grid->setContentsMargins(0, 0, 0, 0);
+  grid->setSpacing(4);
+  const RunMetric order[] = {RunMetric::Loss,          RunMetric::LearningRate, RunMetric::GradNorm,
+                             RunMetric::SamplesPerSecond, RunMetric::DataWaitShare, RunMetric::MemoryMb,
+                             RunMetric::GpuUtil};
+  for (RunMetric m : order) charts_.push_back(new MetricChart(m, chartArea));
+  grid->addWidget(charts_[0], 0, 0, 1, 2);
+  grid->addWidget(charts_[1], 0, 2);
+  grid->addWidget(charts_[2], 0, 3);
+  for (int i = 3; i < 7; ++i) grid->addWidget(charts_[i], 1, i - 3);
+  for (int c = 0; c < 4; ++c) grid->setColumnStretch(c, 1);
+  split->addWidget(chartArea);
+
+  bottom_ = new QTabWidget(split);
+  images_ = new QListWidget(bottom_);
+  images_->setViewMode(QListView::IconMode);
+  images_->setFlow(QListView::LeftToRight);
+  images_->setWrapping(false);
+  images_->setIconSize(QSize(384, 96));
+  images_->setResizeMode(QListView::Adjust);
+  images_->setMovement(QListView::Static);
+  images_->setToolTip(QStringLiteral("Validation images by step; double-click to open one in the studio"));
+  connect(images_, &QListWidget::itemDoubleClicked, this,
+          [this](QListWidgetItem* item) { Q_EMIT openImage(item->data(kPathRole).toString()); });
+  bottom_->addTab(images_, QStringLiteral("Validation images"));
+
+  auto* ckptPage = new QWidget(bottom_);
+  auto* ckptLayout = new QVBoxLayout(ckptPage);
+  checkpoints_ = new QTreeWidget(ckptPage);
+  checkpoints_->setHeaderLabels({QStringLiteral("Step"), QStringLiteral("Written"), QStringLiteral("Folder")});
+  checkpoints_->setRootIsDecorated(false);
+  checkpoints_->header()->setSectionResizeMode(2, QHeaderView::Stretch);
+  ckptLayout->addWidget(checkpoints_, 1);
+  auto* ckptButtons = new QHBoxLayout;
+  generate_ckpt_ = new QPushButton(QStringLiteral("Generate with This Checkpoint"), ckptPage);
+  generate_ckpt_->setToolTip(QStringLiteral("Load the run's model with this checkpoint's UNet in the studio"));
+  resume_ckpt_ = new QPushButton(QStringLiteral("Resume from Here"), ckptPage);
+  resume_ckpt_->setToolTip(QStringLiteral("Continue training from this checkpoint (later steps are trained again)"));
+  ckptButtons->addWidget(generate_ckpt_);
+  ckptButtons->addWidget(resume_ckpt_);
+  ckptButtons->addStretch(1);
+  ckptLayout->addLayout(ckptButtons);
+  connect(generate_ckpt_, &QPushButton::clicked, this, &TrainingDashboard::generateFromSelectedCheckpoint);
+  connect(resume_ckpt_, &QPushButton::clicked, this, &TrainingDashboard::resumeFromSelectedCheckpoint);
+  connect(checkpoints_, &QTreeWidget::itemDoubleClicked, this, &TrainingDashboard::generateFromSelectedCheckpoint);
+  connect(checkpoints_, &QTreeWidget::itemSelectionChanged, this, [this] { updateHeader(); });
+  bottom_->addTab(ckptPage, QStringLiteral("Checkpoints"));
+
+  log_ = new QPlainTextEdit(bottom_);
+  log_->setReadOnly(true);
+  log_->setFont(QFontDatabase::systemFont(QFontDatabase::FixedFont));
+  log_->setMaximumBlockCount(RunHistory::kLogTailLines + TrainingJobRunner::kTailLines);
+  bottom_->addTab(log_, QStringLiteral("Log"));
+  split->addWidget(bottom_);
+  split->setStretchFactor(0, 3);
+  split->setStretchFactor(1, 1);
+  mon->addWidget(split, 1);
+
+  placeholder_ = new QLabel(
+      QStringLiteral("<h3>No training runs yet</h3><p>New Job… sets up a training run (presets: the seed's COCO "
+                     "recipe, or a quick CPU smoke run on a tiny model) and shows its exact command line.</p>"
+                     "<p>Attach Run… follows a run folder started elsewhere — on a cluster with torchrun, or by "
+                     "hand — through its events.jsonl.</p>"),
+      this);
+  placeholder_->setAlignment(Qt::AlignCenter);
+  placeholder_->setWordWrap(true);
+  auto* stack = new QStackedWidget(this);
+  stack->addWidget(placeholder_);
+  stack->addWidget(monitor_);
+
+  auto* outer = new QSplitter(Qt::Horizontal, this);
+  outer->addWidget(left);
+  outer->addWidget(stack);
+  outer->setStretchFactor(1, 1);
+  outer->setSizes({240, 1000});
+  auto* layout = new QHBoxLayout(this);
+  layout->addWidget(outer);
+  resize(1280, 820);
+
+  if (options_.persistRuns) restoreRunList();
+  showRun(runs_.empty() ? -1 : 0);
+}
+
+TrainingDashboard::~TrainingDashboard() = default;
+
+TrainingDashboard::Run* TrainingDashboard::run(int index) const {
+  return index >= 0 && index < runCount() ? runs_[static_cast<size_t>(index)].get() : nullptr;
+}
+
+const RunFollower* TrainingDashboard::follower(int index) const {
+  Run* r = run(index);
+  return r ? r->follower.get() : nullptr;
+}
+
+TrainingJobRunner* TrainingDashboard::runner(int index) const {
+  Run* r = run(index);
+  return r ? r->runner.get() : nullptr;
+}
+
+QString TrainingDashboard::runDirectory(int index) const {
+  Run* r = run(index);
+  return r ? r->dir : QString();
+}
+
+MetricChart* TrainingDashboard::chart(RunMetric metric) const {
+  for (MetricChart* c : charts_)
+    if (c->metric() == metric) return c;
+  return nullptr;
+}
+
+int TrainingDashboard::currentRun() const { return run_list_->currentRow(); }
+
+void TrainingDashboard::selectRun(int index) { run_list_->setCurrentRow(index); }
+
+int TrainingDashboard::runningCount() const {
+  return static_cast<int>(std::count_if(runs_.begin(), runs_.end(), [](const auto& r) { return r->running(); }));
+}
+
+int TrainingDashboard::addRun(const QString& dirIn) {
+  const QString dir = QDir::cleanPath(QFileInfo(dirIn).absoluteFilePath());
+  for (int i = 0; i < runCount(); ++i)
+    if (runs_[static_cast<size_t>(i)]->dir == dir) return i;
+  auto r = std::make_unique<Run>();
+  r->dir = dir;
+  r->follower = std::make_unique<RunFollower>(dir);
+  r->follower->setPollInterval(options_.pollIntervalMs);
+  Run* raw = r.get();
+  connect(r->follower.get(), &RunFollower::changed, this, [this, raw] { onRunChanged(raw); });
+  connect(r->follower.get(), &RunFollower::configChanged, this, [this, raw] { onRunChanged(raw); });
+  connect(r->follower.get(), &RunFollower::warning, this, [this, raw](const QString& w) {
+    raw->processLines.append(QStringLiteral("warning: ") + w);
+    Q_EMIT message(raw->name() + QStringLiteral(": ") + w);
+    onRunChanged(raw);
+  });
+  runs_.push_back(std::move(r));
+  auto* item = new QListWidgetItem(run_list_);
+  item->setSizeHint(QSize(0, fontMetrics().lineSpacing() * 3));
+  const int index = runCount() - 1;
+  raw->follower->start();
+  updateRunItem(index);
+  updateCompareChoices();
+  if (options_.persistRuns) saveRunList();
+  return index;
+}
+
+int TrainingDashboard::attach(const QString& runDirectory) {
+  if (!QFileInfo(runDirectory).isDir()) {
+    Q_EMIT message(QStringLiteral("%1 is not a folder").arg(runDirectory));
+    return -1;
+  }
+  const int i = addRun(runDirectory);
+  Run* r = run(i);
+  if (!QFileInfo::exists(r->follower->eventsPath()))
+    Q_EMIT message(QStringLiteral("%1 has no events.jsonl yet; the dashboard will show the run when it starts").arg(r->dir));
+  selectRun(i);
+  return i;
+}
+
+bool TrainingDashboard::startJob(Run& r, const TrainingJobSpec& spec) {
+  if (!r.runner) {
+    r.runner = std::make_unique<TrainingJobRunner>();
+    Run* raw = &r;
+    connect(r.runner.get(), &TrainingJobRunner::outputLine, this, [this, raw](const QString& line, bool err) {
+      if (!err && line.startsWith(QLatin1Char('{'))) return;  // events: read from the run folder
+      raw->processLines.append(line);
+      if (raw->processLines.size() > TrainingJobRunner::kTailLines) raw->processLines.removeFirst();
+      if (run(currentRun()) == raw) updateLog();
+    });
+    connect(r.runner.get(), &TrainingJobRunner::finished, this, [this, raw](bool ok, const QString& msg) {
+      raw->exitOk = ok;
+      raw->exitMessage = msg;
+      raw->follower->poll();  // the last events
+      Q_EMIT message(raw->name() + QStringLiteral(": ") + msg);
+      onRunChanged(raw);
+    });
+  }
+  r.command = spec.commandLine(options_.trainerProgram);
+  r.exitMessage.clear();
+  r.exitOk = true;
+  r.processLines.clear();
+  r.processLines.append(QStringLiteral("$ ") + r.command);
+  if (!r.runner->start(options_.trainerProgram, spec.arguments(), spec.environment())) {
+    r.exitOk = false;
+    r.exitMessage = r.runner->errorMessage();
+    Q_EMIT message(r.exitMessage);
+    onRunChanged(&r);
+    return false;
+  }
+  onRunChanged(&r);
+  return true;
+}
+
+int TrainingDashboard::launch(const TrainingJobSpec& spec) {
+  const QStringList problems = spec.problems();
+  if (!problems.isEmpty()) {
+    Q_EMIT message(QStringLiteral("Cannot launch: ") + problems.join(QStringLiteral("; ")));
+    return -1;
+  }
+  const QString dir = QFileInfo(spec.outputDir()).absoluteFilePath();
+  for (int i = 0; i < runCount(); ++i) {
+    if (run(i)->dir == QDir::cleanPath(dir) && run(i)->running()) {
+      Q_EMIT message(QStringLiteral("A job is already running in %1").arg(dir));
+      return -1;
+    }
+  }
+  const int i = addRun(dir);
+  if (!startJob(*run(i), spec)) {
+    selectRun(i);
+    return i;
+  }
+  selectRun(i);
+  return i;
+}
+
+void TrainingDashboard::stopRun(int index) {
+  Run* r = run(index);
+  if (!r || !r->running()) return;
+  r->runner->stop();
+  r->processLines.append(QStringLiteral("stop requested: finishing the step and writing a checkpoint…"));
+  onRunChanged(r);
+}
+
+int TrainingDashboard::resumeRun(int index, const QString& checkpoint) {
+  Run* r = run(index);
+  if (!r) return -1;
+  if (r->running()) {
+    Q_EMIT message(QStringLiteral("%1 is still running").arg(r->name()));
+    return -1;
+  }
+  if (r->follower->config().isEmpty()) {
+    Q_EMIT message(QStringLiteral("%1 has no run.json: its settings are unknown, so it cannot be resumed here").arg(r->dir));
+    return -1;
+  }
+  TrainingJobSpec spec = TrainingJobSpec::fromRunJson(r->follower->config(), checkpoint);
+  spec.set(QStringLiteral("output-dir"), r->dir);
+  const QStringList problems = spec.problems();
+  if (!problems.isEmpty()) {
+    Q_EMIT message(QStringLiteral("Cannot resume %1: %2").arg(r->name(), problems.join(QStringLiteral("; "))));
+    return -1;
+  }
+  startJob(*r, spec);
+  return index;
+}
+
+bool TrainingDashboard::removeRun(int index, bool deleteFolder, bool ask) {
+  Run* r = run(index);
+  if (!r) return false;
+  if (r->running()) {
+    Q_EMIT message(QStringLiteral("%1 is running: stop it first").arg(r->name()));
+    return false;
+  }
+  if (ask) {
+    const auto answer = QMessageBox::question(
+        this, QStringLiteral("Delete run"),
+        deleteFolder ? QStringLiteral("Delete the folder %1 with its checkpoints and images? This cannot be undone.").arg(r->dir)
+                     : QStringLiteral("Remove %1 from the list? The folder stays.").arg(r->name()));
+    if (answer != QMessageBox::Yes) return false;
+  }
+  const QString dir = r->dir;
+  r->follower->stop();
+  if (compare_ == index) compare_ = -1;
+  else if (compare_ > index) --compare_;
+  runs_.erase(runs_.begin() + index);
+  delete run_list_->takeItem(index);
+  if (deleteFolder && !QDir(dir).removeRecursively()) {
+    Q_EMIT message(QStringLiteral("Could not delete everything in %1 (permissions?)").arg(dir));
+  }
+  if (options_.persistRuns) saveRunList();
+  updateCompareChoices();
+  showRun(currentRun());
+  return true;
+}
+
+bool TrainingDashboard::stopAllAndWait(int timeoutMs) {
+  for (int i = 0; i < runCount(); ++i) stopRun(i);
+  QElapsedTimer t;
+  t.start();
+  while (runningCount() > 0 && t.elapsed() < timeoutMs) {
+    QCoreApplication::processEvents(QEventLoop::AllEvents, 50);
+    QThread::msleep(10);
+  }
+  return runningCount() == 0;
+}
+
+void TrainingDashboard::refreshNow() {
+  for (auto& r : runs_) r->follower->poll();
+}
+
+void TrainingDashboard::onRunChanged(Run* r) {
+  for (int i = 0; i < runCount(); ++i) {
+    if (run(i) != r) continue;
+    updateRunItem(i);
+    if (i == currentRun()) {
+      updateHeader();
+      updateCharts();
+      updateImages();
+      updateCheckpoints();
+      updateLog();
+    } else if (i == compare_) {
+      updateCharts();
+    }
+  }
+}
+
+void TrainingDashboard::updateRunItem(int index) {
+  Run* r = run(index);
+  QListWidgetItem* item = run_list_->item(index);
+  if (!r || !item) return;
+  const RunHistory& h = r->follower->history();
+  static const char* kShort[] = {"waiting", "running", "finished", "stopped", "failed"};
+  QString state = QString::fromLatin1(kShort[static_cast<int>(h.state())]);
+  QColor dot(0x9e, 0x9e, 0x9e);
+  if (r->running()) {
+    state = r->runner->stopRequested() ? QStringLiteral("stopping…") : QStringLiteral("running");
+    dot = QColor(0x2e, 0x9d, 0x4f);
+  } else if (!r->exitOk || h.state() == RunHistory::State::Failed) {
+    state = QStringLiteral("failed");
+    dot = QColor(0xc0, 0x39, 0x2b);
+  } else if (h.state() == RunHistory::State::Finished) {
+    dot = QColor(0x2a, 0x7a, 0xd8);
+  } else if (h.state() == RunHistory::State::Running && !r->runner) {
+    state = QStringLiteral("running elsewhere");
+    dot = QColor(0x2e, 0x9d, 0x4f);
+  }
+  const QString steps = h.maxSteps() > 0 ? QStringLiteral(" · %1/%2").arg(h.step()).arg(h.maxSteps()) : QString();
+  item->setText(r->name() + QLatin1Char('\n') + state + steps);
+  item->setToolTip(r->dir);
+  QPixmap pm(10, 10);
+  pm.fill(Qt::transparent);
+  QPainter p(&pm);
+  p.setRenderHint(QPainter::Antialiasing);
+  p.setBrush(dot);
+  p.setPen(Qt::NoPen);
+  p.drawEllipse(1, 1, 8, 8);
+  item->setIcon(QIcon(pm));
+}
+
+void TrainingDashboard::showRun(int index) {
+  auto* stack = qobject_cast<QStackedWidget*>(monitor_->parentWidget());
+  if (stack) stack->setCurrentWidget(index >= 0 ? static_cast<QWidget*>(monitor_) : placeholder_);
+  images_->clear();
+  for (auto& r : runs_) r->imagesShown = 0;
+  if (compare_ == index) compare_ = -1;
+  updateCompareChoices();
+  updateHeader();
+  updateCharts();
+  updateImages();
+  updateCheckpoints();
+  updateLog();
+}
+
+void TrainingDashboard::updateHeader() {
+  Run* r = run(currentRun());
+  if (!r) return;
+  const RunHistory& h = r->follower->history();
+  title_->setText(r->name());
+  QStringList parts;
+  QString state = h.stateText();
+  if (r->running()) state = r->runner->stopRequested() ? QStringLiteral("stopping (writing a checkpoint)…") : QStringLiteral("running");
+  else if (h.state() == RunHistory::State::Running && !r->runner) state = QStringLiteral("running elsewhere (attached)");
+  parts << state;
+  if (h.maxSteps() > 0) parts << QStringLiteral("step %1 of %2").arg(h.step()).arg(h.maxSteps());
+  if (!h.points().isEmpty()) {
+    const RunPoint& p = h.points().last();
+    if (std::isfinite(p.loss)) parts << QStringLiteral("loss %1").arg(p.loss, 0, 'g', 4);
+    if (std::isfinite(p.samplesPerSecond)) parts << QStringLiteral("%1 samples/s").arg(p.samplesPerSecond, 0, 'f', 2);
+  }
+  const bool active = h.state() == RunHistory::State::Running;
+  if (active) parts << QStringLiteral("ETA ") + duration(h.etaSeconds());
+  if (active && h.lastEventTime() > 0) {
+    const double ago = QDateTime::currentMSecsSinceEpoch() / 1000.0 - h.lastEventTime();
+    if (ago > 120) parts << QStringLiteral("no event for %1").arg(duration(ago));
+  }
+  if (r->follower->skippedLines() > 0) parts << QStringLiteral("%1 unreadable event lines skipped").arg(r->follower->skippedLines());
+  QString text = parts.join(QStringLiteral(" · ")).toHtmlEscaped();
+  QString error = h.state() == RunHistory::State::Failed ? h.errorMessage() : QString();
+  if (!r->exitOk && !r->exitMessage.isEmpty()) error = r->exitMessage;
+  if (!error.isEmpty()) text += QStringLiteral("<br><span style='color:#c0392b'><b>Error:</b> %1</span>").arg(error.toHtmlEscaped());
+  else if (!r->exitMessage.isEmpty() && !r->running() && r->exitMessage != QLatin1String("finished"))
+    text += QStringLiteral("<br>process: %1").arg(r->exitMessage.toHtmlEscaped());
+  text += QStringLiteral("<br><span style='color:palette(mid)'>%1</span>").arg(r->dir.toHtmlEscaped());
+  status_->setText(text);
+  progress_->setRange(0, h.maxSteps() > 0 ? static_cast<int>(std::min<qint64>(h.maxSteps(), INT_MAX)) : 1);
+  progress_->setValue(h.maxSteps() > 0 ? static_cast<int>(std::min<qint64>(h.step(), INT_MAX)) : 0);
+  progress_->setFormat(h.maxSteps() > 0 ? QStringLiteral("%p%  (%v / %m)") : QStringLiteral("waiting"));
+  stop_->setEnabled(r->running() && !r->runner->stopRequested());
+  stop_->setToolTip(r->runner || !active ? QStringLiteral("Finish the current step, write a checkpoint and exit")
+                                         : QStringLiteral("Started outside the studio: stop it where it runs"));
+  const bool canResume = !r->running() && !r->follower->config().isEmpty() && h.state() != RunHistory::State::Finished;
+  resume_->setEnabled(canResume && !(active && !r->runner));
+  remove_->setEnabled(!r->running());
+  copy_command_->setEnabled(!r->command.isEmpty() || !r->follower->config().isEmpty());
+  const bool haveCkpt = checkpoints_->currentItem() != nullptr;
+  generate_ckpt_->setEnabled(haveCkpt && !r->follower->config().isEmpty());
+  resume_ckpt_->setEnabled(haveCkpt && !r->running() && !r->follower->config().isEmpty() &&
+                           checkpoints_->currentItem()->data(0, kStepRole).toLongLong() >= 0);
+}
+
+void TrainingDashboard::updateCharts() {
+  Run* r = run(currentRun());
+  Run* c = run(compare_);
+  QString legend;
+  if (r && c) {
+    for (int slot = 0; slot < 2; ++slot)
+      legend += QStringLiteral("<span style='color:%1'>&#9473;&#9473;</span> %2&nbsp;&nbsp;")
+                    .arg(MetricChart::seriesColor(slot).name(), (slot == 0 ? r : c)->name().toHtmlEscaped());
+  }
+  legend_->setText(legend);
+  for (MetricChart* chart : charts_) {
+    chart->setRuns(r ? &r->follower->history() : nullptr, r ? r->name() : QString(),
+                   c ? &c->follower->history() : nullptr, c ? c->name() : QString());
+  }
+}
+
+void TrainingDashboard::setLogScale(bool on) {
+  if (log_scale_->isChecked() != on) log_scale_->setChecked(on);
+  for (RunMetric m : {RunMetric::Loss, RunMetric::LearningRate, RunMetric::GradNorm}) chart(m)->setLogScale(on);
+}
+
+void TrainingDashboard::setCompareRun(int index) {
+  compare_ = (index == currentRun() || !run(index)) ? -1 : index;
+  updateCompareChoices();
+  updateCharts();
+}
+
+void TrainingDashboard::updateCompareChoices() {
+  compare_box_->clear();
+  compare_box_->addItem(QStringLiteral("(none)"), -1);
+  for (int i = 0; i < runCount(); ++i)
+    if (i != currentRun()) compare_box_->addItem(run(i)->name(), i);
+  compare_box_->setCurrentIndex(std::max(0, compare_box_->findData(compare_)));
+}
+
+void TrainingDashboard::updateImages() {
+  Run* r = run(currentRun());
+  if (!r) return;
+  const auto& list = r->follower->history().images();
+  if (r->imagesShown > list.size()) {  // the history was reset (run folder reused)
+    images_->clear();
+    r->imagesShown = 0;
+  }
+  for (int i = r->imagesShown; i < list.size(); ++i) {
+    QImageReader reader(list[i].path);
+    const QSize size = reader.size();
+    if (size.isValid() && size.height() > 0) reader.setScaledSize(size.scaled(QSize(4096, images_->iconSize().height()), Qt::KeepAspectRatio));
+    const QImage img = reader.read();
+    auto* item = new QListWidgetItem(QStringLiteral("step %1").arg(list[i].step), images_);
+    item->setData(kPathRole, list[i].path);
+    item->setToolTip(img.isNull() ? QStringLiteral("%1 (cannot be read: %2)").arg(list[i].path, reader.errorString())
+                                  : list[i].path);
+    if (!img.isNull()) item->setIcon(QIcon(QPixmap::fromImage(img)));
+    if (!img.isNull() && img.width() > images_->iconSize().width())
+      images_->setIconSize(QSize(img.width(), images_->iconSize().height()));
+  }
+  r->imagesShown = static_cast<int>(list.size());
+  if (!list.isEmpty()) images_->scrollToItem(images_->item(images_->count() - 1));
+  bottom_->setTabText(0, QStringLiteral("Validation images (%1)").arg(list.size()));
+}
+
+void TrainingDashboard::updateCheckpoints() {
+  Run* r = run(currentRun());
+  const QString selected = checkpoints_->currentItem() ? checkpoints_->currentItem()->data(0, kPathRole).toString() : QString();
+  checkpoints_->clear();
+  if (!r) return;
+  const QString finalUnet = QDir(r->dir).filePath(QStringLiteral("unet"));
+  QList<QTreeWidgetItem*> items;
+  if (QFileInfo::exists(QDir(finalUnet).filePath(QStringLiteral("config.json")))) {
+    auto* item = new QTreeWidgetItem({QStringLiteral("final"),
+                                      QFileInfo(finalUnet).lastModified().toString(QStringLiteral("yyyy-MM-dd HH:mm")),
+                                      finalUnet});
+    item->setData(0, kPathRole, finalUnet);
+    item->setData(0, kStepRole, -1);
+    item->setToolTip(0, QStringLiteral("The trained UNet saved when the run finished"));
+    items << item;
+  }
+  for (const auto& [step, path] : checkpointsOnDisk(r->dir)) {
+    auto* item = new QTreeWidgetItem({QString::number(step),
+                                      QFileInfo(path).lastModified().toString(QStringLiteral("yyyy-MM-dd HH:mm:ss")),
+                                      path});
+    item->setData(0, kPathRole, path);
+    item->setData(0, kStepRole, step);
+    items << item;
+  }
+  checkpoints_->addTopLevelItems(items);
+  for (QTreeWidgetItem* item : items)
+    if (item->data(0, kPathRole).toString() == selected) checkpoints_->setCurrentItem(item);
+  if (!checkpoints_->currentItem() && !items.isEmpty()) checkpoints_->setCurrentItem(items.first());
+  checkpoints_->resizeColumnToContents(0);
+  checkpoints_->resizeColumnToContents(1);
+  bottom_->setTabText(1, QStringLiteral("Checkpoints (%1)").arg(items.size()));
+  updateHeader();
+}
+
+void TrainingDashboard::updateLog() {
+  Run* r = run(currentRun());
+  if (!r) {
+    log_->clear();
+    return;
+  }
+  QStringList lines = r->follower->history().logTail();
+  for (const QString& l : r->processLines) lines << l;
+  const QString text = lines.join(QLatin1Char('\n'));
+  if (text == log_->toPlainText()) return;
+  QScrollBar* bar = log_->verticalScrollBar();
+  const bool atEnd = bar->value() >= bar->maximum() - 2;
+  log_->setPlainText(text);
+  if (atEnd) bar->setValue(bar->maximum());
+}
+
+QString TrainingDashboard::modelFolderOf(const Run& r) const {
+  return QFileInfo(r.follower->config().value(QStringLiteral("pretrained_model")).toString()).absoluteFilePath();
+}
+
+void TrainingDashboard::generateFromSelectedCheckpoint() {
+  Run* r = run(currentRun());
+  QTreeWidgetItem* item = checkpoints_->currentItem();
+  if (!r || !item) return;
+  if (r->follower->config().isEmpty()) {
+    Q_EMIT message(QStringLiteral("%1 has no run.json: which model it trains is unknown").arg(r->dir));
+    return;
+  }
+  QString model = modelFolderOf(*r);
+  // Checkpoints record the absolute model folder; run.json has it as it was typed.
+  QFile manifest(QDir(item->data(0, kPathRole).toString()).filePath(QStringLiteral("manifest.json")));
+  if (manifest.open(QIODevice::ReadOnly)) {
+    const QString recorded = QJsonDocument::fromJson(manifest.readAll())
+                                 .object()
+                                 .value(QStringLiteral("extra"))
+                                 .toObject()
+                                 .value(QStringLiteral("pretrained_model"))
+                                 .toString();
+    if (!recorded.isEmpty()) model = recorded;
+  }
+  Q_EMIT generateWithCheckpoint(model, item->data(0, kPathRole).toString());
+}
+
+void TrainingDashboard::resumeFromSelectedCheckpoint() {
+  QTreeWidgetItem* item = checkpoints_->currentItem();
+  if (!item || item->data(0, kStepRole).toLongLong() < 0) return;
+  resumeRun(currentRun(), item->data(0, kPathRole).toString());
+}
+
+void TrainingDashboard::newJobDialog() {
+  NewTrainingDialog dialog(options_.trainerProgram, this);
+  Run* r = run(currentRun());
+  if (r && !r->follower->config().isEmpty()) {
+    // Start from the selected run's settings: the usual next job is a variation of it.
+    TrainingJobSpec spec = TrainingJobSpec::fromRunJson(r->follower->config(), QString());
+    spec.set(QStringLiteral("output-dir"), r->dir + QStringLiteral("-2"));
+    dialog.setSpec(spec);
+  }
+  if (dialog.exec() == QDialog::Accepted) launch(dialog.spec());
+}
+
+void TrainingDashboard::attachDialog() {
+  const QString dir = QFileDialog::getExistingDirectory(this, QStringLiteral("Attach Run Folder"),
+                                                        settings_.lastDirectory.get());
+  if (dir.isEmpty()) return;
+  settings_.lastDirectory.set(dir);
+  attach(dir);
+}
+
+void TrainingDashboard::saveRunList() {
+  QStringList dirs;
+  for (const auto& r : runs_) dirs << r->dir;
+  settings_.trainingRuns.set(dirs);
+}
+
+void TrainingDashboard::restoreRunList() {
+  for (const QString& dir : settings_.trainingRuns.get()) {
+    if (QFileInfo(dir).isDir()) addRun(dir);
+    else Q_EMIT message(QStringLiteral("The run folder %1 is gone; removed from the list").arg(dir));
+  }
+  saveRunList();
+}
+
+}  // namespace gligen::ui

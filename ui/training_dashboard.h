@@ -1,0 +1,136 @@
+// TrainingDashboard: launch, monitor and compare training runs.
+// Left: the runs (launched here, or attached run folders from a cluster or a shell), kept across
+// restarts. Right: the selected run: state, progress and ETA, live charts (loss raw + smoothed,
+// lr, samples/s, data-wait share, memory, GPU utilisation or gradient norm), another run
+// overlaid for comparison, validation images by step, checkpoints (generate with one, resume
+// from one), and the log. Stop is graceful (the trainer checkpoints, then exits).
+// Everything shown comes from the run folder (RunFollower) and the process's exit status
+// (TrainingJobRunner), so a run started elsewhere looks the same.
+#pragma once
+#include <QPointer>
+#include <QWidget>
+#include <memory>
+#include <vector>
+
+#include "ui/run_history.h"
+#include "ui/studio_settings.h"
+
+class QCheckBox;
+class QComboBox;
+class QLabel;
+class QListWidget;
+class QPlainTextEdit;
+class QProgressBar;
+class QPushButton;
+class QSlider;
+class QTabWidget;
+class QTreeWidget;
+
+namespace gligen::ui {
+
+class MetricChart;
+class RunFollower;
+class TrainingJobRunner;
+struct TrainingJobSpec;
+
+class TrainingDashboard : public QWidget {
+  Q_OBJECT
+ public:
+  struct Options {
+    QString trainerProgram;      // empty: TrainingJobRunner::defaultTrainerProgram()
+    bool persistRuns = true;     // remember the run list in the settings (off for tests)
+    int pollIntervalMs = 250;
+  };
+  explicit TrainingDashboard(QWidget* parent = nullptr) : TrainingDashboard(Options{}, parent) {}
+  explicit TrainingDashboard(const Options& options, QWidget* parent = nullptr);
+  ~TrainingDashboard() override;
+
+  // Launches a job; returns its index in the run list, or -1 (the reason goes to message()).
+  int launch(const TrainingJobSpec& spec);
+  // Follows an existing run folder; returns its index (an already listed folder is selected).
+  int attach(const QString& runDirectory);
+  void stopRun(int index);
+  // Starts the run again from `checkpoint` ("latest" or a folder) in the same run folder.
+  int resumeRun(int index, const QString& checkpoint = QStringLiteral("latest"));
+  // Removes the run from the list; with deleteFolder also deletes the run folder. `ask`: confirm
+  // with the user first. A running job is never deleted.
+  bool removeRun(int index, bool deleteFolder, bool ask = true);
+  // Sends every running job SIGTERM and waits (event loop running) for them to checkpoint and
+  // exit; true when all exited within the time.
+  bool stopAllAndWait(int timeoutMs);
+
+  int runCount() const { return static_cast<int>(runs_.size()); }
+  int runningCount() const;
+  int currentRun() const;
+  void selectRun(int index);
+  void setCompareRun(int index);  // -1: none
+  const RunFollower* follower(int index) const;
+  TrainingJobRunner* runner(int index) const;
+  QString runDirectory(int index) const;
+  MetricChart* chart(RunMetric metric) const;
+  QTreeWidget* checkpointList() const { return checkpoints_; }
+  QListWidget* imageStrip() const { return images_; }
+  QPlainTextEdit* logView() const { return log_; }
+  QLabel* statusLabel() const { return status_; }
+  void setLogScale(bool on);
+
+ public Q_SLOTS:
+  void newJobDialog();
+  void attachDialog();
+  void refreshNow();  // polls every run at once (tests)
+
+ Q_SIGNALS:
+  // "Generate with this checkpoint": the model folder and the checkpoint (or trained UNet) folder.
+  void generateWithCheckpoint(const QString& modelFolder, const QString& unetFolder);
+  void openImage(const QString& path);  // a validation image (its PNG carries the layout)
+  void message(const QString& text);    // for the status bar: launch problems, exits, warnings
+
+ private:
+  struct Run;
+  Run* run(int index) const;
+  int addRun(const QString& dir);
+  bool startJob(Run& r, const TrainingJobSpec& spec);
+  void onRunChanged(Run* r);
+  void updateRunItem(int index);
+  void showRun(int index);
+  void updateHeader();
+  void updateCharts();
+  void updateImages();
+  void updateCheckpoints();
+  void updateLog();
+  void updateCompareChoices();
+  void saveRunList();
+  void restoreRunList();
+  QString modelFolderOf(const Run& r) const;
+  void generateFromSelectedCheckpoint();
+  void resumeFromSelectedCheckpoint();
+
+  Options options_;
+  StudioSettings settings_;
+  std::vector<std::unique_ptr<Run>> runs_;
+  int compare_ = -1;
+
+  QListWidget* run_list_;
+  QLabel* title_;
+  QLabel* status_;
+  QProgressBar* progress_;
+  QPushButton* stop_;
+  QPushButton* resume_;
+  QPushButton* remove_;
+  QPushButton* copy_command_;
+  QComboBox* compare_box_;
+  QCheckBox* log_scale_;
+  QSlider* smoothing_;
+  QLabel* legend_;
+  std::vector<MetricChart*> charts_;
+  QTabWidget* bottom_;
+  QListWidget* images_;
+  QTreeWidget* checkpoints_;
+  QPushButton* generate_ckpt_;
+  QPushButton* resume_ckpt_;
+  QPlainTextEdit* log_;
+  QWidget* monitor_;
+  QLabel* placeholder_;
+};
+
+}  // namespace gligen::ui
