@@ -155,4 +155,24 @@ std::string Parser::help() const {
   return os.str();
 }
 
+std::array<float, 4> parse_box_numbers(const std::string& flag, const std::string& text) {
+  std::array<float, 4> v{};
+  std::stringstream ss(text);
+  std::string part;
+  int n = 0;
+  while (std::getline(ss, part, ',')) {
+    if (n == 4) throw Error("--" + flag + " '" + text + "' must have exactly 4 comma-separated numbers: x0,y0,x1,y1");
+    try {
+      size_t used = 0;
+      v[n] = std::stof(part, &used);
+      if (used != part.size()) throw std::invalid_argument(part);
+    } catch (const std::exception&) {
+      throw Error("--" + flag + " '" + text + "': '" + part + "' is not a number (expected x0,y0,x1,y1 in [0, 1])");
+    }
+    ++n;
+  }
+  if (n != 4) throw Error("--" + flag + " '" + text + "' must have exactly 4 comma-separated numbers: x0,y0,x1,y1");
+  return v;
+}
+
 }  // namespace gligen::cli

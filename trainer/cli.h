@@ -1,6 +1,7 @@
 // Command-line parsing for gligen-trainer subcommands: declared flags with help text, typed
 // values, and errors that name the flag and say what is expected.
 #pragma once
+#include <array>
 #include <functional>
 #include <map>
 #include <optional>
@@ -39,6 +40,9 @@ class Args {
   std::vector<std::pair<std::string, std::string>> ordered_;
   std::vector<std::string> positional_;
 };
+
+// Parses "x0,y0,x1,y1": exactly four numbers, else gligen::Error naming `flag` and `text`.
+std::array<float, 4> parse_box_numbers(const std::string& flag, const std::string& text);
 
 class Parser {
  public:

@@ -75,27 +75,9 @@ cli::Parser make_parser() {
 }
 
 GroundedBox parse_validation_box(const std::string& phrase, const std::string& text) {
+  const auto v = cli::parse_box_numbers("validation-box", text);
   GroundedBox b;
   b.phrase = phrase;
-  float v[4];
-  std::stringstream ss(text);
-  std::string part;
-  int n = 0;
-  while (std::getline(ss, part, ',')) {
-    if (n >= 4) {
-      ++n;
-      break;
-    }
-    try {
-      size_t used = 0;
-      v[n] = std::stof(part, &used);
-      if (used != part.size()) throw std::invalid_argument(part);
-    } catch (const std::exception&) {
-      throw Error("--validation-box '" + text + "': '" + part + "' is not a number");
-    }
-    ++n;
-  }
-  if (n != 4) throw Error("--validation-box '" + text + "' must be 4 comma-separated numbers x0,y0,x1,y1 in [0, 1]");
   b.x0 = v[0];
   b.y0 = v[1];
   b.x1 = v[2];

@@ -9,27 +9,14 @@
 
 #include "core/io/safetensors.h"
 #include "support/fixtures.h"
+#include "support/trainer_process.h"
 
 using namespace gligen;
 
 namespace {
 
-struct Run {
-  int exit_code;
-  QString out, err;
-};
-
-Run trainer(const QStringList& args) {
-  QProcess p;
-  p.start(QString::fromLocal8Bit(qgetenv("GLIGEN_TRAINER")), args);
-  if (!p.waitForFinished(900000)) {
-    p.kill();
-    p.waitForFinished();
-    return {-1, "", "timed out"};
-  }
-  return {p.exitStatus() == QProcess::NormalExit ? p.exitCode() : -2, QString::fromUtf8(p.readAllStandardOutput()),
-          QString::fromUtf8(p.readAllStandardError())};
-}
+using Run = gligen::test::TrainerRun;
+Run trainer(const QStringList& args) { return gligen::test::run_trainer(args, 900000); }
 
 QStringList train_flags(const QString& out, int batch, int steps) {
   return {"train", "--pretrained-model", QString::fromStdString(test::fixture("tiny-gligen")), "--data-path",

@@ -21,6 +21,7 @@
 #include "core/train/training_records.h"
 #include "core/util/error.h"
 #include "support/fixtures.h"
+#include "support/trainer_process.h"
 
 using namespace gligen;
 namespace fs = std::filesystem;
@@ -48,22 +49,8 @@ io::StateDict final_unet(const std::string& out) {
   return io::read_safetensors((fs::path(out) / "unet" / "diffusion_pytorch_model.safetensors").string()).tensors;
 }
 
-struct Run {
-  int exit_code;
-  QString out, err;
-};
-
-Run trainer(const QStringList& args, int timeout_ms = 600000) {
-  QProcess p;
-  p.start(QString::fromLocal8Bit(qgetenv("GLIGEN_TRAINER")), args);
-  if (!p.waitForFinished(timeout_ms)) {
-    p.kill();
-    p.waitForFinished();
-    return {-1, "", "timed out"};
-  }
-  return {p.exitStatus() == QProcess::NormalExit ? p.exitCode() : -2, QString::fromUtf8(p.readAllStandardOutput()),
-          QString::fromUtf8(p.readAllStandardError())};
-}
+using Run = gligen::test::TrainerRun;
+Run trainer(const QStringList& args, int timeout_ms = 600000) { return gligen::test::run_trainer(args, timeout_ms); }
 
 QStringList tiny_flags(const QString& out) {
   return {"train", "--pretrained-model", QString::fromStdString(test::fixture("tiny-gligen")), "--data-path",

@@ -7,24 +7,12 @@
 #include "core/pipeline/layout.h"
 #include "core/pipeline/png_io.h"
 #include "support/fixtures.h"
+#include "support/trainer_process.h"
 
 namespace {
 
-struct Run {
-  int exit_code;
-  QString out, err;
-};
-
-Run trainer(const QStringList& args) {
-  QProcess p;
-  p.start(QString::fromLocal8Bit(qgetenv("GLIGEN_TRAINER")), args);
-  if (!p.waitForFinished(300000)) {
-    p.kill();
-    return {-1, "", "timed out"};
-  }
-  return {p.exitStatus() == QProcess::NormalExit ? p.exitCode() : -2, QString::fromUtf8(p.readAllStandardOutput()),
-          QString::fromUtf8(p.readAllStandardError())};
-}
+using Run = gligen::test::TrainerRun;
+Run trainer(const QStringList& args) { return gligen::test::run_trainer(args, 300000); }
 
 }  // namespace
 
