@@ -20,6 +20,7 @@
 #include <random>
 
 #include "support/fixtures.h"
+#include "ui/main_window.h"
 #include "ui/metric_chart.h"
 #include "ui/new_training_dialog.h"
 #include "ui/run_follower.h"
@@ -386,6 +387,22 @@ class TestTrainingDashboard : public QObject {
     d.setLogScale(true);
     QTest::qWait(200);
     screenshot(d, "training-dashboard-finished.png");
+  }
+
+  void generateWithCheckpointLoadsItInTheStudio() {
+    // The "finished" run of the test above left checkpoints; the studio loads one as its UNet.
+    const QString ckpt = dir_.filePath("finished/checkpoints/checkpoint-000004");
+    QVERIFY(QFileInfo::exists(ckpt + "/manifest.json"));
+    MainWindow::Options o;
+    o.restoreSession = false;
+    o.firstRunScreen = false;
+    MainWindow w(o);
+    QSignalSpy ready(&w, &MainWindow::modelReady);
+    QSignalSpy failed(&w, &MainWindow::modelLoadFailed);
+    Q_EMIT w.trainingDashboard()->generateWithCheckpoint(fixture("tiny-gligen"), ckpt);
+    QVERIFY(waitFor([&] { return ready.count() + failed.count() > 0; }, 120000));
+    QVERIFY2(failed.isEmpty(), failed.isEmpty() ? "" : qPrintable(failed.at(0).at(0).toString()));
+    QVERIFY(w.modelLoaded());
   }
 
   void attachPreparedRunAndRemember() {
