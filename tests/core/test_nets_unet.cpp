@@ -121,6 +121,23 @@ class TestNetsUnet : public QObject {
     GLIGEN_COMPARE_TENSORS(a, ref_.at("out_gligen"), 1e-5, "out_gligen (double timestep)");
   }
 
+  void releasingWeightsLeavesOutputsBitIdentical() {
+    // Weight streaming (read-only mapping, each block's pages dropped after it ran) changes
+    // nothing numerically, step after step.
+    torch::NoGradGuard no_grad;
+    auto streamed = gligen::nets::load_unet(fixture("tiny-gligen/unet"), torch::kCPU, torch::kFloat32,
+                                            gligen::MapAccess::ReadOnly);
+    streamed->set_release_weights(true);
+    QVERIFY(streamed->release_weights());
+    const GroundingInputs g = reference_grounding();
+    auto expected = unet_->forward(ref_.at("sample"), ref_.at("timestep"), ref_.at("encoder_hidden_states"), &g);
+    for (int step = 0; step < 2; ++step) {
+      auto out = streamed->forward(ref_.at("sample"), ref_.at("timestep"), ref_.at("encoder_hidden_states"), &g);
+      QVERIFY(torch::equal(out, expected));
+    }
+    GLIGEN_COMPARE_TENSORS(expected, ref_.at("out_gligen"), 1e-5, "out_gligen");
+  }
+
   void fusersDisabledStayDisabledUntilReenabled() {
     unet_->set_fusers_enabled(false);
     QVERIFY(!unet_->fusers_enabled());
