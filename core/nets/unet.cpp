@@ -205,11 +205,8 @@ torch::Tensor UNet2DConditionImpl::forward_with_objs(const torch::Tensor& sample
   sample = apply_activation(act_, sample);
   sample = conv_out(sample);  // [B, out_channels, H, W]
   // The small layers around the blocks (the position net ran before forward_with_objs).
-  for (const torch::nn::Module* m : {static_cast<const torch::nn::Module*>(conv_in.get()),
-                                     static_cast<const torch::nn::Module*>(time_embedding.get()),
-                                     static_cast<const torch::nn::Module*>(conv_norm_out.get()),
-                                     static_cast<const torch::nn::Module*>(conv_out.get())})
-    done_with(*m);
+  using Layers = std::initializer_list<const torch::nn::Module*>;
+  for (const auto* m : Layers{conv_in.get(), time_embedding.get(), conv_norm_out.get(), conv_out.get()}) done_with(*m);
   if (position_net) done_with(*position_net);
   return sample;
 }

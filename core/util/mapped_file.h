@@ -35,7 +35,8 @@ class MappedFile {
   // inside one live ReadOnly mapping (rounding inward: pages shared with bytes outside the range
   // stay). Returns the bytes released: 0 for memory that is not part of a ReadOnly mapping (heap,
   // copy-on-write mappings, device memory), which is never touched. The caller must keep the
-  // mapping alive during the call (e.g. hold a tensor that points into it).
+  // mapping alive during the call (e.g. hold a tensor that points into it). Safe while other
+  // threads read the range: they just fault the pages back in.
   static std::size_t release_pages(const void* p, std::size_t n);
 
  private:
