@@ -49,6 +49,8 @@ cli::Parser make_parser() {
       .flag({"device", "DEV", "cpu, cuda or cuda:N", "cpu"})
       .flag({"dtype", "T", "fp32, fp16 or bf16 (half precision needs CUDA)", "fp32"})
       .flag({"threads", "N", "CPU threads for LibTorch", "all cores"})
+      .flag({"keep-weights", "", "CPU: keep every weight resident instead of releasing each part's after use",
+             "release (lower peak memory)"})
       .flag({"events", "", "print JSON lines (progress, log, image, done) instead of a progress bar", ""})
       .flag({"out", "FILE.png", "output image; with --batch N, FILE-1.png ... FILE-N.png", ""});
   return p;
@@ -132,6 +134,7 @@ PipelineOptions options_from_args(const cli::Args& args) {
   } else {
     throw Error("--dtype must be fp32, fp16 or bf16, got '" + dt + "'");
   }
+  o.release_weights = !args.has("keep-weights");
   return o;
 }
 

@@ -156,8 +156,8 @@ SafetensorsFile parse_impl(const std::uint8_t* data, std::size_t size, const std
     torch::Tensor t;
     bool aligned = reinterpret_cast<std::uintptr_t>(p) % e.dtype->size == 0;
     if (owner && aligned && e.end > e.begin) {
-      // Zero copy: the tensor keeps the mapping alive. The mapping is read-only (MAP_PRIVATE,
-      // PROT_READ): weights are never written in place.
+      // Zero copy: the tensor keeps the mapping alive. The mapping is private (MAP_PRIVATE): a
+      // write never reaches the file (and faults when the mapping is ReadOnly).
       auto keep = owner;
       t = torch::from_blob(const_cast<std::uint8_t*>(p), e.shape, [keep](void*) {}, options);
     } else {
@@ -171,8 +171,8 @@ SafetensorsFile parse_impl(const std::uint8_t* data, std::size_t size, const std
 
 }  // namespace
 
-SafetensorsFile read_safetensors(const std::string& path) {
-  auto file = MappedFile::open(path);
+SafetensorsFile read_safetensors(const std::string& path, MapAccess access) {
+  auto file = MappedFile::open(path, access);
   return parse_impl(file->data(), file->size(), path, file);
 }
 

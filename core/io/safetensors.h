@@ -10,6 +10,7 @@
 #include <string>
 
 #include "core/io/state_dict.h"
+#include "core/util/mapped_file.h"
 
 namespace gligen::io {
 
@@ -18,8 +19,9 @@ struct SafetensorsFile {
   std::map<std::string, std::string> metadata;    // "__metadata__"
 };
 
-// Throws gligen::Error when the file is missing or malformed.
-SafetensorsFile read_safetensors(const std::string& path);
+// Throws gligen::Error when the file is missing or malformed. `access` is the kind of mapping the
+// zero-copy tensors point into (core/util/mapped_file.h).
+SafetensorsFile read_safetensors(const std::string& path, MapAccess access = MapAccess::CopyOnWrite);
 
 // Parses a safetensors image held in memory (the same validation as read_safetensors). `name`
 // is used in error messages. The returned tensors are copies.

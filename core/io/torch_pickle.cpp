@@ -486,8 +486,8 @@ std::string PyValue::kind_name() const {
   return "value";
 }
 
-PyValuePtr read_torch_file(const std::string& path) {
-  ZipArchive zip(path);
+PyValuePtr read_torch_file(const std::string& path, MapAccess access) {
+  ZipArchive zip(path, access);
   const ZipArchive::Entry* pkl = nullptr;
   for (const auto& e : zip.entries()) {
     const std::string suffix = "data.pkl";
@@ -519,8 +519,8 @@ PyValuePtr read_torch_file(const std::string& path) {
   }
 }
 
-StateDict read_torch_bin(const std::string& path) {
-  auto root = read_torch_file(path);
+StateDict read_torch_bin(const std::string& path, MapAccess access) {
+  auto root = read_torch_file(path, access);
   if (root->kind == Kind::Dict) {
     if (auto inner = root->get("state_dict"); inner && inner->kind == Kind::Dict) root = inner;
   }

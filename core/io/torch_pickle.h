@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "core/io/state_dict.h"
+#include "core/util/mapped_file.h"
 
 namespace gligen::io {
 
@@ -36,10 +37,11 @@ using PyValuePtr = std::shared_ptr<PyValue>;
 
 // The whole object saved with torch.save. Tensors point into the file's memory mapping when
 // stored uncompressed and aligned, else are copied.
-PyValuePtr read_torch_file(const std::string& path);
+// `access`: the kind of mapping (core/util/mapped_file.h).
+PyValuePtr read_torch_file(const std::string& path, MapAccess access = MapAccess::CopyOnWrite);
 
 // A state dict saved with torch.save (possibly wrapped as {"state_dict": {...}}). Non-tensor
 // entries are an error.
-StateDict read_torch_bin(const std::string& path);
+StateDict read_torch_bin(const std::string& path, MapAccess access = MapAccess::CopyOnWrite);
 
 }  // namespace gligen::io

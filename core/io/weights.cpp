@@ -116,7 +116,8 @@ StateDict load_component_weights(const std::string& component_dir, const WeightL
   const WeightSource src = find_source_or_throw(component_dir, options.variant);
   StateDict out;
   for (const auto& file : src.files) {
-    StateDict part = ends_with(file, ".safetensors") ? read_safetensors(file).tensors : read_torch_bin(file);
+    StateDict part = ends_with(file, ".safetensors") ? read_safetensors(file, options.mapping).tensors
+                                                     : read_torch_bin(file, options.mapping);
     for (auto& [k, t] : part) {
       if (!src.index.empty()) {
         auto it = src.weight_map.find(k);

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "core/io/state_dict.h"
+#include "core/util/mapped_file.h"
 
 namespace gligen::io {
 
@@ -18,6 +19,10 @@ struct WeightLoadOptions {
   // upcast an fp16 checkpoint). Integer and bool tensors are left as they are. A tensor that
   // already has the dtype is not copied, so it stays memory-mapped.
   std::optional<torch::ScalarType> float_dtype;
+  // The mapping zero-copy tensors point into (core/util/mapped_file.h). ReadOnly for inference:
+  // its pages can be released from resident memory (io::release_mapped_weights), and a write into
+  // a shared weight faults instead of silently making a private copy. Training needs CopyOnWrite.
+  MapAccess mapping = MapAccess::CopyOnWrite;
 };
 
 // Looks in `component_dir` for, in this order of variants:

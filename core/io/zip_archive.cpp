@@ -18,7 +18,8 @@ constexpr std::uint32_t kCentral = 0x02014b50, kLocal = 0x04034b50;
 
 }  // namespace
 
-ZipArchive::ZipArchive(const std::string& path) : path_(path), file_(MappedFile::open(path)) {
+ZipArchive::ZipArchive(const std::string& path, MapAccess access)
+    : path_(path), file_(MappedFile::open(path, access)) {
   const std::uint8_t* d = file_->data();
   const std::uint64_t n = file_->size();
   auto fail = [&](const std::string& what) -> void {

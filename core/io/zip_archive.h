@@ -20,8 +20,9 @@ class ZipArchive {
     std::uint64_t data_offset = 0;  // of the (compressed) data in the file
   };
 
-  // Throws gligen::Error naming the file when it is not a readable zip archive.
-  explicit ZipArchive(const std::string& path);
+  // Throws gligen::Error naming the file when it is not a readable zip archive. `access`: the
+  // kind of mapping stored entries point into (core/util/mapped_file.h).
+  explicit ZipArchive(const std::string& path, MapAccess access = MapAccess::CopyOnWrite);
 
   const std::vector<Entry>& entries() const { return entries_; }
   const Entry* find(const std::string& name) const;

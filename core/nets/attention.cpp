@@ -1,6 +1,8 @@
 #include "core/nets/attention.h"
 
+#include <algorithm>
 #include <cmath>
+#include <vector>
 
 #include "core/util/error.h"
 
@@ -23,8 +25,17 @@ AttentionImpl::AttentionImpl(const AttentionOptions& o) : options_(o) {
   to_out->push_back(out_proj_);
 }
 
-torch::Tensor attention_core(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
-                             double scale, bool upcast_scores, bool upcast_softmax) {
+namespace {
+
+// Largest score matrix [b, h, N, M] one attention_core_slice call materialises. Above it, the
+// (batch, head) pairs are processed in groups (diffusers' sliced attention): every pair's
+// scores, softmax and product are computed exactly as unsliced — the math is per pair — while
+// the peak memory drops from B·H·N·M to one group's (at 512x512, 2 GiB of scores and
+// probabilities per self-attention become 256 MiB).
+constexpr int64_t kMaxScoreBytes = int64_t(128) << 20;
+
+torch::Tensor attention_core_slice(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
+                                   double scale, bool upcast_scores, bool upcast_softmax) {
   const auto dtype = q.scalar_type();
   torch::Tensor scores;
   // The product is computed first and scaled after (diffusers' baddbmm(0, q, kᵀ, alpha=scale)),
@@ -42,6 +53,28 @@ torch::Tensor attention_core(const torch::Tensor& q, const torch::Tensor& k, con
   scores = torch::Tensor();  // release [B, H, N, M] early at large resolutions
   probs = probs.to(dtype);
   return torch::matmul(probs, v);  // [B, H, N, d]
+}
+
+}  // namespace
+
+torch::Tensor attention_core(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
+                             double scale, bool upcast_scores, bool upcast_softmax) {
+  const int64_t B = q.size(0), H = q.size(1), N = q.size(2), M = k.size(2);
+  const int64_t pair_bytes = N * M * static_cast<int64_t>(sizeof(float));  // upcast scores are float32
+  if (B * H * pair_bytes <= kMaxScoreBytes) return attention_core_slice(q, k, v, scale, upcast_scores, upcast_softmax);
+  // Groups of heads within one batch item, as many as fit the budget (at least one).
+  const int64_t group = std::clamp<int64_t>(kMaxScoreBytes / pair_bytes, 1, H);
+  std::vector<torch::Tensor> items;
+  for (int64_t b = 0; b < B; ++b) {
+    std::vector<torch::Tensor> heads;
+    for (int64_t h = 0; h < H; h += group) {
+      const int64_t n = std::min(group, H - h);
+      auto slice = [&](const torch::Tensor& t) { return t.narrow(0, b, 1).narrow(1, h, n); };
+      heads.push_back(attention_core_slice(slice(q), slice(k), slice(v), scale, upcast_scores, upcast_softmax));
+    }
+    items.push_back(torch::cat(heads, 1));  // [1, H, N, d]
+  }
+  return torch::cat(items, 0);  // [B, H, N, d]
 }
 
 torch::Tensor AttentionImpl::forward(const torch::Tensor& x, const torch::Tensor& context) {

@@ -193,7 +193,7 @@ const std::set<std::string>& clip_text_ignored_keys() {
 }
 
 CLIPTextModel load_clip_text_model(const std::string& text_encoder_dir, torch::Device device,
-                                   torch::ScalarType dtype) {
+                                   torch::ScalarType dtype, MapAccess mapping) {
   const fs::path dir(text_encoder_dir);
   if (!fs::is_directory(dir)) {
     throw Error("text encoder folder " + text_encoder_dir + " does not exist. Point to a diffusers pipeline folder "
@@ -203,7 +203,9 @@ CLIPTextModel load_clip_text_model(const std::string& text_encoder_dir, torch::D
   CLIPTextModel model(config);
 
   // safetensors (an fp16-only folder too, sharded) or .bin; load_strict converts dtypes.
-  const io::StateDict weights = io::load_component_weights(text_encoder_dir);
+  io::WeightLoadOptions load;
+  load.mapping = mapping;
+  const io::StateDict weights = io::load_component_weights(text_encoder_dir, load);
   io::load_strict(*model, weights, "the text encoder in " + text_encoder_dir, clip_text_ignored_keys(), io::WeightSharing::ShareWhenPossible);
   model->to(device, dtype);
   model->eval();

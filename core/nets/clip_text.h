@@ -15,6 +15,7 @@
 #include <string>
 
 #include "core/nets/clip_config.h"
+#include "core/util/mapped_file.h"
 
 namespace gligen {
 
@@ -119,7 +120,9 @@ const std::set<std::string>& clip_text_ignored_keys();
 
 // Reads `<text_encoder_dir>/config.json` and the weights, loads them strictly, moves the model to
 // `device` / `dtype` and puts it in eval mode. Throws gligen::Error naming the folder on any problem.
+// `mapping`: how the weight files are mapped (ReadOnly lets io::release_mapped_weights drop them).
 CLIPTextModel load_clip_text_model(const std::string& text_encoder_dir, torch::Device device = torch::kCPU,
-                                   torch::ScalarType dtype = torch::kFloat32);
+                                   torch::ScalarType dtype = torch::kFloat32,
+                                   MapAccess mapping = MapAccess::CopyOnWrite);
 
 }  // namespace gligen

@@ -3,8 +3,9 @@
 #include <filesystem>
 
 #include "core/io/safetensors.h"
-#include "core/io/weights.h"
+#include "core/io/resident_weights.h"
 #include "core/io/state_dict.h"
+#include "core/io/weights.h"
 #include "core/util/error.h"
 
 namespace gligen::nets {
@@ -181,8 +182,14 @@ torch::Tensor UNet2DConditionImpl::forward_with_objs(const torch::Tensor& sample
 
   sample = conv_in(sample);  // [B, C0, H, W]
   std::vector<torch::Tensor> skips{sample};
-  for (auto& block : down_) sample = block->forward(sample, ctx, skips);
-  if (mid_block) sample = mid_block(sample, ctx);  // [B, C_last, H/2^(n-1), W/2^(n-1)]
+  for (auto& block : down_) {
+    sample = block->forward(sample, ctx, skips);
+    done_with(*block);
+  }
+  if (mid_block) {
+    sample = mid_block(sample, ctx);  // [B, C_last, H/2^(n-1), W/2^(n-1)]
+    done_with(*mid_block);
+  }
   for (size_t i = 0; i < up_.size(); ++i) {
     const bool is_final = i + 1 == up_.size();
     std::optional<std::vector<int64_t>> upsample_size;
@@ -192,19 +199,32 @@ torch::Tensor UNet2DConditionImpl::forward_with_objs(const torch::Tensor& sample
       upsample_size = std::vector<int64_t>{skips[next].size(2), skips[next].size(3)};
     }
     sample = up_[i]->forward(sample, ctx, skips, upsample_size);
+    done_with(*up_[i]);
   }
   sample = conv_norm_out(sample);
   sample = apply_activation(act_, sample);
-  return conv_out(sample);  // [B, out_channels, H, W]
+  sample = conv_out(sample);  // [B, out_channels, H, W]
+  // The small layers around the blocks (the position net ran before forward_with_objs).
+  using Layers = std::initializer_list<const torch::nn::Module*>;
+  for (const auto* m : Layers{conv_in.get(), time_embedding.get(), conv_norm_out.get(), conv_out.get()}) done_with(*m);
+  if (position_net) done_with(*position_net);
+  return sample;
 }
 
-UNet2DCondition load_unet(const std::string& unet_dir, torch::Device device, torch::ScalarType dtype) {
+void UNet2DConditionImpl::done_with(const torch::nn::Module& block) const {
+  if (release_weights_) io::release_mapped_weights(block);
+}
+
+UNet2DCondition load_unet(const std::string& unet_dir, torch::Device device, torch::ScalarType dtype,
+                          MapAccess mapping) {
   namespace fs = std::filesystem;
   const fs::path dir(unet_dir);
   if (!fs::is_directory(dir)) throw Error("UNet folder not found: " + unet_dir);
   UNetConfig config = load_unet_config((dir / "config.json").string());
   // safetensors (an fp16-only folder too, sharded) or .bin; load_strict converts dtypes.
-  io::StateDict weights = io::load_component_weights(unet_dir);
+  io::WeightLoadOptions load;
+  load.mapping = mapping;
+  io::StateDict weights = io::load_component_weights(unet_dir, load);
   torch::NoGradGuard no_grad;
   UNet2DCondition unet(config);
   io::load_strict(*unet, weights, "UNet (" + unet_dir + ")", {}, io::WeightSharing::ShareWhenPossible);

@@ -13,6 +13,7 @@
 #include "core/nets/gligen.h"
 #include "core/nets/unet_blocks.h"
 #include "core/nets/unet_config.h"
+#include "core/util/mapped_file.h"
 
 namespace gligen::nets {
 
@@ -44,6 +45,14 @@ class UNet2DConditionImpl : public torch::nn::Module {
   bool fusers_enabled() const;
   int64_t fuser_count() const { return static_cast<int64_t>(fusers_.size()); }
 
+  // Weight streaming for CPU inference on weights loaded with MapAccess::ReadOnly: when on,
+  // forward hands each block's mapped weight pages back (io::release_mapped_weights) as soon as
+  // the block has run (conv_in, time embedding, position net and the output layers at the end),
+  // so only the running block's weights plus activations are resident at a time. Results are
+  // bit-identical; weights that are not in ReadOnly mappings (CUDA, copies, training) are untouched.
+  void set_release_weights(bool on) { release_weights_ = on; }
+  bool release_weights() const { return release_weights_; }
+
   bool is_gated() const { return config_.is_gated(); }
   const UNetConfig& config() const { return config_; }
 
@@ -58,19 +67,22 @@ class UNet2DConditionImpl : public torch::nn::Module {
 
  private:
   void require_grounding_layers() const;
+  void done_with(const torch::nn::Module& block) const;
 
   UNetConfig config_;
   Activation act_;
   std::vector<DownBlock> down_;
   std::vector<UpBlock> up_;
   std::vector<GatedSelfAttentionDense> fusers_;
+  bool release_weights_ = false;
 };
 TORCH_MODULE(UNet2DCondition);
 
 // Reads <unet_dir>/config.json and the weights (diffusion_pytorch_model.safetensors), builds the
 // UNet, loads the weights strictly (every missing, unexpected or mis-shaped key is listed in one
-// gligen::Error) and moves it to `device` / `dtype`, in eval mode.
+// gligen::Error) and moves it to `device` / `dtype`, in eval mode. `mapping`: how the weight
+// files are mapped (ReadOnly for inference with set_release_weights; CopyOnWrite for training).
 UNet2DCondition load_unet(const std::string& unet_dir, torch::Device device = torch::kCPU,
-                          torch::ScalarType dtype = torch::kFloat32);
+                          torch::ScalarType dtype = torch::kFloat32, MapAccess mapping = MapAccess::CopyOnWrite);
 
 }  // namespace gligen::nets

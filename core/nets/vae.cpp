@@ -88,7 +88,7 @@ void convert_legacy_vae_attention_keys(io::StateDict& weights) {
 }
 
 AutoencoderKL load_vae(const std::string& vae_dir, torch::Device device, torch::ScalarType dtype,
-                       const std::string& variant) {
+                       const std::string& variant, MapAccess mapping) {
   namespace fs = std::filesystem;
   if (!fs::is_directory(vae_dir))
     throw Error("VAE folder " + vae_dir + " does not exist: a diffusers pipeline folder has vae/ with "
@@ -99,7 +99,10 @@ AutoencoderKL load_vae(const std::string& vae_dir, torch::Device device, torch::
   const VaeConfig config = load_vae_config((fs::path(vae_dir) / "config.json").string());
   AutoencoderKL vae(config);
   // safetensors (fp16 variant, sharded) or .bin; load_strict converts to the model dtype.
-  io::StateDict weights = io::load_component_weights(vae_dir, variant);
+  io::WeightLoadOptions load;
+  load.variant = variant;
+  load.mapping = mapping;
+  io::StateDict weights = io::load_component_weights(vae_dir, load);
   convert_legacy_vae_attention_keys(weights);
   io::load_strict(*vae, weights, "VAE weights in " + vae_dir, {}, io::WeightSharing::ShareWhenPossible);
   weights.clear();  // drop the (possibly memory-mapped) checkpoint before moving the model

@@ -15,6 +15,7 @@
 #include "core/io/state_dict.h"
 #include "core/nets/vae_blocks.h"
 #include "core/nets/vae_config.h"
+#include "core/util/mapped_file.h"
 
 namespace gligen::nets {
 
@@ -62,7 +63,9 @@ void convert_legacy_vae_attention_keys(io::StateDict& weights);
 // Loads <vae_dir>/config.json and the weights in <vae_dir> (io::load_component_weights: safetensors,
 // the `variant` or fp16 file, sharded, or .bin) strictly, onto `device` in `dtype` (float16 belongs
 // on CUDA). Throws gligen::Error naming the folder and what is wrong.
+// `mapping`: how the weight files are mapped (ReadOnly lets io::release_mapped_weights drop them).
 AutoencoderKL load_vae(const std::string& vae_dir, torch::Device device = torch::kCPU,
-                       torch::ScalarType dtype = torch::kFloat32, const std::string& variant = "");
+                       torch::ScalarType dtype = torch::kFloat32, const std::string& variant = "",
+                       MapAccess mapping = MapAccess::CopyOnWrite);
 
 }  // namespace gligen::nets

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 #include <random>
 
+#include "core/io/resident_weights.h"
 #include "core/io/safetensors.h"
 #include "core/nets/clip_text.h"
 #include "core/nets/unet.h"
@@ -32,6 +33,13 @@ struct GligenPipeline::Impl {
   samplers::SchedulerConfig scheduler_config;  // the folder's scheduler_config.json (or SD 1.4's PNDM)
   std::string scheduler_default;    // our name of the folder's scheduler class
   int vae_scale = 8;
+  bool release_weights = false;  // options.release_weights on a CPU device
+
+  // Hands a component's read-only mapped weight pages back after it has run (a no-op for
+  // weights that are not in ReadOnly mappings).
+  void done_with(const torch::nn::Module& component) const {
+    if (release_weights) io::release_mapped_weights(component);
+  }
 
   torch::Tensor encode_prompts(const std::vector<std::string>& texts) {
     auto batch = tokenizer->tokenize(texts, tokenizer::Padding::MaxLength, 77, true);
@@ -122,22 +130,27 @@ std::unique_ptr<GligenPipeline> GligenPipeline::load(const std::string& model_di
   impl->model_dir = model_dir;
   impl->options = options;
   const fs::path root(model_dir);
+  impl->release_weights = options.release_weights && options.device.is_cpu();
+  const MapAccess mapping = impl->release_weights ? MapAccess::ReadOnly : MapAccess::CopyOnWrite;
   say("loading tokenizer");
   impl->tokenizer = std::make_unique<tokenizer::ClipTokenizer>((root / "tokenizer").string());
   say("loading text encoder");
-  impl->text_encoder = load_clip_text_model((root / "text_encoder").string(), options.device, options.dtype);
+  impl->text_encoder =
+      load_clip_text_model((root / "text_encoder").string(), options.device, options.dtype, mapping);
   say("loading UNet");
+  // A training checkpoint's layers get their own (heap) storage, which release never touches.
   const auto checkpoint = resolve_checkpoint_unet(unet_override, model_dir);
   if (checkpoint) {
-    impl->unet = nets::load_unet(checkpoint->base_unet_dir, options.device, options.dtype);
+    impl->unet = nets::load_unet(checkpoint->base_unet_dir, options.device, options.dtype, mapping);
     say("loading checkpoint weights (step " + std::to_string(checkpoint->step) + ")");
     apply_checkpoint_weights(*impl->unet, checkpoint->trainable_file);
   } else {
     impl->unet = nets::load_unet(unet_override.empty() ? (root / "unet").string() : unet_override, options.device,
-                                 options.dtype);
+                                 options.dtype, mapping);
   }
+  impl->unet->set_release_weights(impl->release_weights);
   say("loading VAE");
-  impl->vae = nets::load_vae((root / "vae").string(), options.device, options.dtype);
+  impl->vae = nets::load_vae((root / "vae").string(), options.device, options.dtype, "", mapping);
   impl->vae_scale = static_cast<int>(impl->vae->config().downscale_factor());
   const fs::path sched = root / "scheduler" / "scheduler_config.json";
   impl->scheduler_config = fs::exists(sched) ? samplers::load_scheduler_config(sched.string())
@@ -187,6 +200,7 @@ torch::Tensor GligenPipeline::decode(const torch::Tensor& latents) {
   torch::NoGradGuard no_grad;
   auto& vae = impl_->vae;
   auto image = vae->decode(latents.to(impl_->options.device, impl_->options.dtype) / vae->config().scaling_factor);
+  impl_->done_with(*vae);
   // VaeImageProcessor.postprocess: denormalize (x / 2 + 0.5).clamp(0, 1), then NCHW -> NHWC float32.
   return (image / 2 + 0.5).clamp(0, 1).permute({0, 2, 3, 1}).to(torch::kCPU, torch::kFloat32).contiguous();
 }
@@ -285,6 +299,7 @@ GenerationResult GligenPipeline::generate(const GenerationRequest& request, cons
     g_masks.slice(0, 0, repeat / 2).zero_();
   }
   nets::GroundingInputs grounding{g_boxes, g_embs, g_masks};
+  m.done_with(*m.text_encoder);  // all text is encoded
 
   // 5. Grounded inpainting: encode the source image; the mask is 0 inside the boxes.
   int noise_draw = 0;
@@ -303,6 +318,7 @@ GenerationResult GligenPipeline::generate(const GenerationRequest& request, cons
     if (!inpainting()) throw Error("an inpainting image was given, but the UNet is not an inpainting UNet (in_channels 9)");
     auto image = prepare_inpaint_image(*source, layout.width, layout.height).to(device, dtype);
     auto dist = m.vae->encode(image);
+    m.done_with(*m.vae);
     // latent_dist.sample(): mean + std * N(0, 1).
     inpaint_latent = (dist.mean + dist.std * inpaint_noise(dist.mean.sizes())) * m.vae->config().scaling_factor;
     inpaint_mask = torch::ones({inpaint_latent.size(2), inpaint_latent.size(3)}, torch::kFloat32);

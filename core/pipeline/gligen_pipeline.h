@@ -18,6 +18,12 @@ namespace gligen {
 struct PipelineOptions {
   torch::Device device = torch::kCPU;
   torch::ScalarType dtype = torch::kFloat32;  // fp16/bf16 only on CUDA
+  // CPU: map the weight files read-only and hand each component's pages back to the page cache
+  // once it has run (the text encoder after encoding, the VAE after encoding/decoding, each UNet
+  // block within every step), so peak resident memory is about the largest UNet block plus
+  // activations rather than every weight at once. Values are unchanged; re-touching released
+  // pages costs minor page faults. No effect on CUDA, where the weights are copied to the device.
+  bool release_weights = true;
 };
 
 // Everything generate() needs beyond the layout. Optional fields are for tests, the studio and

@@ -7,6 +7,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "core/io/resident_weights.h"
 #include "core/io/safetensors.h"
 #include "core/io/state_dict.h"
 #include "core/io/torch_pickle.h"
@@ -444,6 +445,40 @@ class TestIo : public QObject {
     QCOMPARE(gligen::io::load_strict(copied, mapped, "the toy model"), size_t(0));
     QVERIFY(copied.fc->bias.data_ptr() != mapped.at("fc.bias").data_ptr());
     QVERIFY(torch::equal(copied.fc->bias, w.at("fc.bias")));
+  }
+
+  void releasedWeightsKeepTheirValues() {
+    torch::NoGradGuard no_grad;
+    struct Wide : torch::nn::Module {
+      torch::nn::Linear fc{nullptr};
+      Wide() { fc = register_module("fc", torch::nn::Linear(1024, 1024)); }
+    };
+    Wide source;
+    gligen::io::StateDict w;
+    for (const auto& p : source.named_parameters()) w[p.key()] = p.value().detach().clone();
+    gligen::io::write_safetensors(path("wide.safetensors"), w);
+    const auto x = torch::randn({3, 1024});
+    const auto expected = source.fc->forward(x);
+
+    // Shared from a read-only mapping: the 4 MiB weight's pages are released (inward rounding
+    // keeps its first and last partial page), and the module computes the same afterwards.
+    Wide mapped;
+    auto ro = gligen::io::read_safetensors(path("wide.safetensors"), gligen::MapAccess::ReadOnly).tensors;
+    QCOMPARE(gligen::io::load_strict(mapped, ro, "wide", {}, gligen::io::WeightSharing::ShareWhenPossible), size_t(2));
+    QVERIFY(torch::equal(mapped.fc->forward(x), expected));
+    const std::size_t released = gligen::io::release_mapped_weights(mapped);
+    QVERIFY2(released >= (4u << 20) - 2 * 4096 && released <= (4u << 20) + 4096, qPrintable(QString::number(released)));
+    QVERIFY(torch::equal(mapped.fc->forward(x), expected));
+
+    // Copy-on-write mappings (trainable in place) and copies are never released.
+    Wide cow;
+    auto rw = gligen::io::read_safetensors(path("wide.safetensors")).tensors;
+    gligen::io::load_strict(cow, rw, "wide", {}, gligen::io::WeightSharing::ShareWhenPossible);
+    QCOMPARE(gligen::io::release_mapped_weights(cow), size_t(0));
+    Wide copied;
+    gligen::io::load_strict(copied, ro, "wide");
+    QCOMPARE(gligen::io::release_mapped_weights(copied), size_t(0));
+    QVERIFY(torch::equal(copied.fc->forward(x), expected));
   }
 
   void componentDiscovery_data() {

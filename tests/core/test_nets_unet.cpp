@@ -4,9 +4,11 @@
 #include <QtTest>
 #include <nlohmann/json.hpp>
 
+#include <cmath>
 #include <fstream>
 
 #include "core/io/safetensors.h"
+#include "core/nets/attention.h"
 #include "core/nets/unet.h"
 #include "core/util/error.h"
 #include "support/fixtures.h"
@@ -119,6 +121,41 @@ class TestNetsUnet : public QObject {
     QVERIFY(torch::equal(a, b));
     QVERIFY(torch::equal(a, c));
     GLIGEN_COMPARE_TENSORS(a, ref_.at("out_gligen"), 1e-5, "out_gligen (double timestep)");
+  }
+
+  void releasingWeightsLeavesOutputsBitIdentical() {
+    // Weight streaming (read-only mapping, each block's pages dropped after it ran) changes
+    // nothing numerically, step after step.
+    torch::NoGradGuard no_grad;
+    auto streamed = gligen::nets::load_unet(fixture("tiny-gligen/unet"), torch::kCPU, torch::kFloat32,
+                                            gligen::MapAccess::ReadOnly);
+    streamed->set_release_weights(true);
+    QVERIFY(streamed->release_weights());
+    const GroundingInputs g = reference_grounding();
+    auto expected = unet_->forward(ref_.at("sample"), ref_.at("timestep"), ref_.at("encoder_hidden_states"), &g);
+    for (int step = 0; step < 2; ++step) {
+      auto out = streamed->forward(ref_.at("sample"), ref_.at("timestep"), ref_.at("encoder_hidden_states"), &g);
+      QVERIFY(torch::equal(out, expected));
+    }
+    GLIGEN_COMPARE_TENSORS(expected, ref_.at("out_gligen"), 1e-5, "out_gligen");
+  }
+
+  void slicedAttentionEqualsUnsliced() {
+    // Above its score budget attention_core runs (batch, head) groups separately; each pair's
+    // arithmetic is the unsliced one, so the result must be bit-identical to the one-shot form.
+    torch::NoGradGuard no_grad;
+    torch::manual_seed(3);
+    const auto q = torch::randn({2, 3000, 5, 40}).transpose(1, 2);  // head-split views, as Attention
+    const auto k = torch::randn({2, 3000, 5, 40}).transpose(1, 2);
+    const auto v = torch::randn({2, 3000, 5, 40}).transpose(1, 2);
+    const double scale = 1.0 / std::sqrt(40.0);
+    auto scores = torch::matmul(q, k.transpose(-1, -2));
+    scores.mul_(scale);
+    const auto expected = torch::matmul(torch::softmax(scores, -1), v);
+    scores = torch::Tensor();
+    const auto out = gligen::nets::attention_core(q, k, v, scale, false, false);
+    QCOMPARE(out.sizes(), expected.sizes());
+    QVERIFY(torch::equal(out, expected));
   }
 
   void fusersDisabledStayDisabledUntilReenabled() {

@@ -130,6 +130,24 @@ class TestPipeline : public QObject {
     QCOMPARE(a.layout.scheduler, std::string("pndm"));
   }
 
+  void releasingWeightsGivesTheSameImage() {
+    // The default releases each component's mapped weight pages after use (and each UNet block's
+    // within a step); keeping them resident must give the identical image, twice in a row.
+    GLIGEN_REQUIRE_FIXTURE(fixture("tiny-gligen"));
+    gligen::GenerationRequest r;
+    r.layout.prompt = "a cat";
+    r.layout.boxes = {{"a cat", 0.1f, 0.1f, 0.5f, 0.9f, true}};
+    r.layout.steps = 2;
+    r.layout.seed = 5;
+    gligen::PipelineOptions keep;
+    keep.release_weights = false;
+    QVERIFY(gligen::PipelineOptions{}.release_weights);
+    auto kept = gligen::GligenPipeline::load(fixture("tiny-gligen"), "", keep)->generate(r);
+    auto pipe = gligen::GligenPipeline::load(fixture("tiny-gligen"));
+    QVERIFY(torch::equal(pipe->generate(r).images, kept.images));
+    QVERIFY(torch::equal(pipe->generate(r).images, kept.images));
+  }
+
   void binWeightsGiveTheSameImage() {
     // tiny-gligen-bin holds the same weights as .bin (zip pickle): identical output.
     GLIGEN_REQUIRE_FIXTURE(fixture("tiny-gligen-bin"));
