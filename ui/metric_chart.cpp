@@ -36,6 +36,9 @@ MetricChart::MetricChart(RunMetric metric, QWidget* parent)
   plot_->axisRect()->setRangeDrag(Qt::Horizontal);
   plot_->axisRect()->setRangeZoom(Qt::Horizontal);
   plot_->setNoAntialiasingOnDrag(true);
+  // One polyline per graph instead of a segment per point: wide antialiased pens are otherwise
+  // the whole cost of a redraw.
+  plot_->setPlottingHint(QCP::phFastPolylines, true);
   plot_->plotLayout()->insertRow(0);
   auto* title = new QCPTextElement(plot_, metricTitle(metric), QFont(font().family(), font().pointSize(), QFont::Bold));
   plot_->plotLayout()->addElement(0, 0, title);
@@ -62,8 +65,9 @@ MetricChart::MetricChart(RunMetric metric, QWidget* parent)
     s.rawGraph->setPen(QPen(loss ? faded(c) : c, 1.2));
     s.smoothGraph->setPen(QPen(c, 1.8));
     s.smoothGraph->setVisible(loss);
-    s.rawGraph->setAdaptiveSampling(false);  // our decimation already bounds the points
-    s.smoothGraph->setAdaptiveSampling(false);
+    // Raw series are noisy (a vertical min-max stroke per pixel at 100k steps): antialiasing
+    // them costs most of a redraw and shows nothing; the smoothed line keeps it.
+    s.rawGraph->setAntialiased(false);
   }
   // Re-decimate for the new visible range after a pan or zoom.
   connect(plot_->xAxis, qOverload<const QCPRange&>(&QCPAxis::rangeChanged), this, [this] {
@@ -77,33 +81,54 @@ MetricChart::MetricChart(RunMetric metric, QWidget* parent)
 
 void MetricChart::setRuns(const RunHistory* primary, const QString& primaryName, const RunHistory* compare,
                           const QString& compareName) {
+  if (sources_[0].history == primary && sources_[1].history == compare && sources_[0].name == primaryName &&
+      sources_[1].name == compareName) {
+    refresh();  // the same runs: keep the user's zoom, read only what is new
+    return;
+  }
   sources_[0].history = primary;
   sources_[0].name = primaryName;
   sources_[1].history = compare;
   sources_[1].name = compareName;
   follow_ = true;
-  refresh();
+  rebuildAll();
 }
 
-void MetricChart::rebuildSource(Source& s) {
-  s.raw.x.clear();
-  s.raw.y.clear();
-  s.smooth.clear();
-  if (!s.history) return;
-  const auto& pts = s.history->points();
-  s.raw.x.reserve(pts.size());
-  s.raw.y.reserve(pts.size());
-  for (const RunPoint& p : pts) {
-    const double v = metricValue(p, metric_);
-    if (std::isnan(v) || (log_scale_ && v <= 0)) continue;
-    s.raw.x.append(p.step);
-    s.raw.y.append(v);
+void MetricChart::readSource(Source& s, bool rebuild) {
+  if (!s.history) {
+    s.raw.x.clear();
+    s.raw.y.clear();
+    s.smooth.clear();
+    s.consumed = -1;
+    return;
   }
-  if (metric_ == RunMetric::Loss && smoothing_ > 0) s.smooth = smoothEma(s.raw.y, smoothing_);
+  const auto& pts = s.history->points();
+  if (rebuild || s.consumed < 0 || s.revision != s.history->revision() || s.consumed > pts.size()) {
+    s.raw.x.clear();
+    s.raw.y.clear();
+    s.smooth.clear();
+    s.ema = EmaSmoother(smoothing_);
+    s.consumed = 0;
+    s.revision = s.history->revision();
+  }
+  const bool smooth = metric_ == RunMetric::Loss && smoothing_ > 0;
+  for (qsizetype i = s.consumed; i < pts.size(); ++i) {
+    const double v = metricValue(pts[i], metric_);
+    if (std::isnan(v) || (log_scale_ && v <= 0)) continue;
+    s.raw.x.append(pts[i].step);
+    s.raw.y.append(v);
+    if (smooth) s.smooth.append(s.ema.push(v));
+  }
+  s.consumed = pts.size();
 }
 
 void MetricChart::refresh() {
-  for (Source& s : sources_) rebuildSource(s);
+  for (Source& s : sources_) readSource(s, false);
+  redraw();
+}
+
+void MetricChart::rebuildAll() {
+  for (Source& s : sources_) readSource(s, true);
   redraw();
 }
 
@@ -115,13 +140,13 @@ void MetricChart::setLogScale(bool on) {
   plot_->yAxis->setTicker(QSharedPointer<QCPAxisTicker>(new QCPAxisTicker));
   plot_->yAxis->setNumberFormat(QStringLiteral("g"));
   plot_->yAxis->setNumberPrecision(4);
-  refresh();
+  rebuildAll();
 }
 
 void MetricChart::setSmoothing(double weight) {
   smoothing_ = weight;
   for (Source& s : sources_) s.smoothGraph->setVisible(metric_ == RunMetric::Loss && weight > 0);
-  refresh();
+  rebuildAll();
 }
 
 void MetricChart::fit() {

@@ -26,6 +26,7 @@ class MetricChart : public QWidget {
 
   RunMetric metric() const { return metric_; }
   // The runs to draw (not owned; call refresh() after they change). `compare` may be null.
+  // Setting the same runs again is a refresh().
   void setRuns(const RunHistory* primary, const QString& primaryName, const RunHistory* compare = nullptr,
                const QString& compareName = QString());
   void refresh();  // re-reads the histories and redraws
@@ -47,10 +48,14 @@ class MetricChart : public QWidget {
     QString name;
     XYSeries raw;       // full series
     QVector<double> smooth;
+    EmaSmoother ema;
+    qsizetype consumed = -1;  // history points read so far (-1: rebuild)
+    int revision = -1;        // history revision they were read at
     QCPGraph* rawGraph = nullptr;
     QCPGraph* smoothGraph = nullptr;
   };
-  void rebuildSource(Source& s);
+  void readSource(Source& s, bool rebuild);  // appends what the history gained, or rebuilds
+  void rebuildAll();
   void redraw();
   void setUserMoved() { follow_ = false; }
 

@@ -42,7 +42,11 @@ QString metricTitle(RunMetric m) {
   return {};
 }
 
-void RunHistory::clear() { *this = RunHistory(); }
+void RunHistory::clear() {
+  const int next = revision_ + 1;
+  *this = RunHistory();
+  revision_ = next;
+}
 
 void RunHistory::addLog(const QString& line) {
   log_.append(line);
@@ -78,6 +82,7 @@ bool RunHistory::apply(const QJsonObject& e) {
       auto from = std::lower_bound(points_.begin(), points_.end(), p.step,
                                    [](const RunPoint& a, double s) { return a.step < s; });
       points_.erase(from, points_.end());
+      ++revision_;
     }
     points_.append(p);
     step_ = static_cast<qint64>(p.step);

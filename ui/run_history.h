@@ -64,6 +64,9 @@ class RunHistory {
   double etaSeconds() const { return eta_s_; }
   double lastEventTime() const { return last_t_; }
   int eventCount() const { return events_; }
+  // Changes whenever points were removed (a rewind on resume, a reset); between two equal
+  // revisions the points only grew at the end, so views may append instead of rebuilding.
+  int revision() const { return revision_; }
 
   static constexpr int kLogTailLines = 500;
 
@@ -79,6 +82,7 @@ class RunHistory {
   qint64 step_ = 0, max_steps_ = 0;
   double eta_s_ = 0, last_t_ = 0;
   int events_ = 0;
+  int revision_ = 0;
 };
 
 }  // namespace gligen::ui

@@ -27,17 +27,22 @@ XYSeries decimateMinMax(const QVector<double>& x, const QVector<double>& y, doub
     out.x.reserve(4 * buckets + 2);
     out.y.reserve(4 * buckets + 2);
     const double width = (x1 - x0) / buckets;
+    // Bucket b ends before the first x >= x0 + (b + 1) * width, found by binary search; the
+    // scan inside a bucket is a plain min/max. Each bucket is visited once and the last takes
+    // whatever is left, so rounding at a bucket edge can never stall the scan.
     qsizetype i = first;
-    while (i < last) {
-      const auto b = static_cast<qint64>(width > 0 ? std::floor((x[i] - x0) / width) : 0);
-      const double end = x0 + (b + 1) * width;
+    for (int bkt = 0; i < last; ++bkt) {
+      qsizetype end = bkt + 1 >= buckets ? last
+                                         : std::lower_bound(x.begin() + i, x.begin() + last, x0 + (bkt + 1) * width) - x.begin();
+      if (end <= i) continue;
       qsizetype lo = -1, hi = -1, firstValid = -1, lastValid = -1;
-      for (; i < last && (x[i] < end || width <= 0); ++i) {
-        if (std::isnan(y[i])) continue;
-        if (firstValid < 0) firstValid = i;
+      for (; i < end; ++i) {
+        const double v = y[i];
+        if (std::isnan(v)) continue;
+        if (firstValid < 0) firstValid = lo = hi = i;
         lastValid = i;
-        if (lo < 0 || y[i] < y[lo]) lo = i;
-        if (hi < 0 || y[i] > y[hi]) hi = i;
+        if (v < y[lo]) lo = i;
+        if (v > y[hi]) hi = i;
       }
       if (firstValid < 0) continue;
       // In x order, without repeats.
@@ -51,21 +56,21 @@ XYSeries decimateMinMax(const QVector<double>& x, const QVector<double>& y, doub
   return out;
 }
 
+EmaSmoother::EmaSmoother(double weight) : weight_(std::clamp(weight, 0.0, 0.999999)) {}
+
+double EmaSmoother::push(double y) {
+  if (std::isnan(y)) return y;
+  acc_ = acc_ * weight_ + (1 - weight_) * y;
+  weight_power_ *= weight_;
+  const double debias = 1 - weight_power_;
+  return debias > 0 ? acc_ / debias : y;
+}
+
 QVector<double> smoothEma(const QVector<double>& y, double weight) {
-  QVector<double> out(y.size());
-  weight = std::clamp(weight, 0.0, 0.999999);
-  double acc = 0;
-  int count = 0;
-  for (qsizetype i = 0; i < y.size(); ++i) {
-    if (std::isnan(y[i])) {
-      out[i] = y[i];
-      continue;
-    }
-    acc = acc * weight + (1 - weight) * y[i];
-    ++count;
-    const double debias = 1 - std::pow(weight, count);
-    out[i] = debias > 0 ? acc / debias : y[i];
-  }
+  QVector<double> out;
+  out.reserve(y.size());
+  EmaSmoother ema(weight);
+  for (double v : y) out.append(ema.push(v));
   return out;
 }
 

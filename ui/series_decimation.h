@@ -20,4 +20,14 @@ XYSeries decimateMinMax(const QVector<double>& x, const QVector<double>& y, doub
 // toward 0). weight in [0, 1): 0 returns the input. NaN inputs stay NaN and do not disturb it.
 QVector<double> smoothEma(const QVector<double>& y, double weight);
 
+// The same, one value at a time (for series that grow).
+class EmaSmoother {
+ public:
+  explicit EmaSmoother(double weight = 0);
+  double push(double y);  // NaN passes through
+
+ private:
+  double weight_, acc_ = 0, weight_power_ = 1;
+};
+
 }  // namespace gligen::ui

@@ -25,6 +25,7 @@
 #include <QStackedWidget>
 #include <QTabWidget>
 #include <QThread>
+#include <QTimer>
 #include <QTreeWidget>
 #include <QVBoxLayout>
 #include <algorithm>
@@ -196,6 +197,18 @@ TrainingDashboard::TrainingDashboard(const Options& options, QWidget* parent) : 
   });
   connect(fit, &QPushButton::clicked, this, [this] {
     for (MetricChart* c : charts_) c->fit();
+  });
+
+  // New events arrive every step; charts redraw at most every interval, which grows with what a
+  // redraw costs (long runs), so the window stays responsive.
+  chart_timer_ = new QTimer(this);
+  chart_timer_->setSingleShot(true);
+  chart_timer_->setInterval(100);
+  connect(chart_timer_, &QTimer::timeout, this, [this] {
+    QElapsedTimer t;
+    t.start();
+    updateCharts();
+    chart_timer_->setInterval(static_cast<int>(std::clamp<qint64>(5 * t.elapsed(), 100, 2000)));
   });
 
   auto* split = new QSplitter(Qt::Vertical, monitor_);
@@ -487,6 +500,8 @@ bool TrainingDashboard::stopAllAndWait(int timeoutMs) {
 
 void TrainingDashboard::refreshNow() {
   for (auto& r : runs_) r->follower->poll();
+  chart_timer_->stop();
+  updateCharts();
 }
 
 void TrainingDashboard::onRunChanged(Run* r) {
@@ -495,12 +510,12 @@ void TrainingDashboard::onRunChanged(Run* r) {
     updateRunItem(i);
     if (i == currentRun()) {
       updateHeader();
-      updateCharts();
+      scheduleCharts();
       updateImages();
       updateCheckpoints();
       updateLog();
     } else if (i == compare_) {
-      updateCharts();
+      scheduleCharts();
     }
   }
 }
@@ -613,6 +628,10 @@ void TrainingDashboard::updateCharts() {
     chart->setRuns(r ? &r->follower->history() : nullptr, r ? r->name() : QString(),
                    c ? &c->follower->history() : nullptr, c ? c->name() : QString());
   }
+}
+
+void TrainingDashboard::scheduleCharts() {
+  if (!chart_timer_->isActive()) chart_timer_->start();
 }
 
 void TrainingDashboard::setLogScale(bool on) {

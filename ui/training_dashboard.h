@@ -24,6 +24,7 @@ class QProgressBar;
 class QPushButton;
 class QSlider;
 class QTabWidget;
+class QTimer;
 class QTreeWidget;
 
 namespace gligen::ui {
@@ -95,6 +96,7 @@ class TrainingDashboard : public QWidget {
   void showRun(int index);
   void updateHeader();
   void updateCharts();
+  void scheduleCharts();  // coalesced: at most one chart update per interval
   void updateImages();
   void updateCheckpoints();
   void updateLog();
@@ -123,6 +125,7 @@ class TrainingDashboard : public QWidget {
   QSlider* smoothing_;
   QLabel* legend_;
   std::vector<MetricChart*> charts_;
+  QTimer* chart_timer_;
   QTabWidget* bottom_;
   QListWidget* images_;
   QTreeWidget* checkpoints_;

@@ -75,8 +75,12 @@ int benchCharts(const QList<int>& sizes, int repeats) {
     // The same series without our decimation: every point to QCustomPlot (adaptive sampling on).
     QCustomPlot plain;
     plain.resize(900, 320);
+    plain.setPlottingHint(QCP::phFastPolylines, true);
+    plain.show();
     QCPGraph* g = plain.addGraph();
     QCPGraph* g2 = plain.addGraph();
+    g->setPen(chart.plot()->graph(0)->pen());
+    g2->setPen(chart.plot()->graph(1)->pen());
     QVector<double> x, y;
     for (const RunPoint& p : h.points()) {
       x.append(p.step);

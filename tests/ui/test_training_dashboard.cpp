@@ -175,6 +175,19 @@ class TestTrainingDashboard : public QObject {
     QCOMPARE(z.size(), 12);
     QCOMPARE(z.x.first(), 100.0);
     QCOMPARE(z.x.last(), 111.0);
+    // Arbitrary zoom ranges (floating-point bucket edges that fall on sample steps) always
+    // finish and stay bounded; a rounding stall here once hung the chart.
+    std::uniform_real_distribution<double> pos(0, 20000);
+    std::uniform_int_distribution<int> nb(50, 3000);
+    const QVector<double> sx = x.mid(0, 20000), sy = y.mid(0, 20000);
+    for (int k = 0; k < 3000; ++k) {
+      double a = pos(rng), b = pos(rng);
+      if (a > b) std::swap(a, b);
+      const int nbk = nb(rng);
+      const XYSeries r = decimateMinMax(sx, sy, a, b, nbk);
+      QVERIFY(r.size() <= 4 * nbk + 2);
+      QVERIFY(std::is_sorted(r.x.begin(), r.x.end()));
+    }
     // EMA: a constant stays constant (debiased), a step is followed gradually.
     QVector<double> c(50, 2.0);
     for (double v : smoothEma(c, 0.9)) QVERIFY(std::fabs(v - 2.0) < 1e-12);
