@@ -175,4 +175,36 @@ std::array<float, 4> parse_box_numbers(const std::string& flag, const std::strin
   return v;
 }
 
+std::vector<GroundedBox> phrase_boxes(const Args& args, const std::string& phrase_flag, const std::string& box_flag,
+                                      bool check_range) {
+  std::vector<GroundedBox> boxes;
+  std::optional<std::string> pending;
+  const std::string no_box = "' has no --" + box_flag + " after it (each --" + phrase_flag + " needs one --" + box_flag + ")";
+  for (const auto& [flag, value] : args.ordered()) {
+    if (flag == phrase_flag) {
+      if (pending) throw Error("--" + phrase_flag + " '" + *pending + no_box);
+      pending = value;
+    } else if (flag == box_flag) {
+      if (!pending) {
+        throw Error("--" + box_flag + " " + value + " has no --" + phrase_flag + " before it (write --" + phrase_flag +
+                    " TEXT --" + box_flag + " x0,y0,x1,y1)");
+      }
+      const auto v = parse_box_numbers(box_flag, value);
+      GroundedBox b;
+      b.phrase = *pending;
+      b.x0 = v[0];
+      b.y0 = v[1];
+      b.x1 = v[2];
+      b.y1 = v[3];
+      if (check_range && !(b.x0 >= 0 && b.y0 >= 0 && b.x1 <= 1 && b.y1 <= 1 && b.x0 < b.x1 && b.y0 < b.y1)) {
+        throw Error("--" + box_flag + " '" + value + "' must satisfy 0 <= x0 < x1 <= 1 and 0 <= y0 < y1 <= 1");
+      }
+      boxes.push_back(b);
+      pending.reset();
+    }
+  }
+  if (pending) throw Error("--" + phrase_flag + " '" + *pending + no_box);
+  return boxes;
+}
+
 }  // namespace gligen::cli

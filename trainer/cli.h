@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "core/pipeline/layout.h"
+
 namespace gligen::cli {
 
 struct FlagSpec {
@@ -43,6 +45,13 @@ class Args {
 
 // Parses "x0,y0,x1,y1": exactly four numbers, else gligen::Error naming `flag` and `text`.
 std::array<float, 4> parse_box_numbers(const std::string& flag, const std::string& text);
+
+// Pairs each --<phrase_flag> with the --<box_flag> after it, in command-line order (--phrase a
+// --box ... --phrase b --box ...). A phrase without its box or a box without its phrase is a
+// gligen::Error. `check_range`: boxes must also satisfy 0 <= x0 < x1 <= 1, 0 <= y0 < y1 <= 1
+// (otherwise the layout validation checks them later).
+std::vector<GroundedBox> phrase_boxes(const Args& args, const std::string& phrase_flag, const std::string& box_flag,
+                                      bool check_range);
 
 class Parser {
  public:

@@ -56,17 +56,6 @@ cli::Parser make_parser() {
   return p;
 }
 
-GroundedBox parse_box(const std::string& phrase, const std::string& text) {
-  const auto v = cli::parse_box_numbers("box", text);
-  GroundedBox b;
-  b.phrase = phrase;
-  b.x0 = v[0];
-  b.y0 = v[1];
-  b.x1 = v[2];
-  b.y1 = v[3];
-  return b;
-}
-
 Layout layout_from_args(const cli::Args& args) {
   Layout l;
   if (auto path = args.get("layout")) {
@@ -83,19 +72,7 @@ Layout layout_from_args(const cli::Args& args) {
   if (auto v = args.get("prompt")) l.prompt = *v;
   if (auto v = args.get("negative-prompt")) l.negative_prompt = *v;
   // Pair each --phrase with the --box after it.
-  std::vector<GroundedBox> boxes;
-  std::optional<std::string> pending;
-  for (const auto& [flag, value] : args.ordered()) {
-    if (flag == "phrase") {
-      if (pending) throw Error("--phrase '" + *pending + "' has no --box after it (each --phrase needs one --box)");
-      pending = value;
-    } else if (flag == "box") {
-      if (!pending) throw Error("--box " + value + " has no --phrase before it (write --phrase TEXT --box x0,y0,x1,y1)");
-      boxes.push_back(parse_box(*pending, value));
-      pending.reset();
-    }
-  }
-  if (pending) throw Error("--phrase '" + *pending + "' has no --box after it (each --phrase needs one --box)");
+  auto boxes = cli::phrase_boxes(args, "phrase", "box", /*check_range=*/false);
   if (!boxes.empty()) l.boxes = boxes;
   if (args.has("seed")) l.seed = static_cast<std::uint64_t>(args.get_int("seed", 0, 0, std::numeric_limits<long long>::max()));
   l.steps = static_cast<int>(args.get_int("steps", l.steps, 1, 1000));

@@ -74,20 +74,6 @@ cli::Parser make_parser() {
   return p;
 }
 
-GroundedBox parse_validation_box(const std::string& phrase, const std::string& text) {
-  const auto v = cli::parse_box_numbers("validation-box", text);
-  GroundedBox b;
-  b.phrase = phrase;
-  b.x0 = v[0];
-  b.y0 = v[1];
-  b.x1 = v[2];
-  b.y1 = v[3];
-  if (!(b.x0 >= 0 && b.y0 >= 0 && b.x1 <= 1 && b.y1 <= 1 && b.x0 < b.x1 && b.y0 < b.y1)) {
-    throw Error("--validation-box '" + text + "' must satisfy 0 <= x0 < x1 <= 1 and 0 <= y0 < y1 <= 1");
-  }
-  return b;
-}
-
 train::TrainingConfig config_from_args(const cli::Args& a) {
   train::TrainingConfig c;
   c.pretrained_model = a.get_string("pretrained-model", "");
@@ -123,19 +109,7 @@ train::TrainingConfig config_from_args(const cli::Args& a) {
   c.validation_layout = train::seed_validation_layout();
   if (auto v = a.get("validation-prompt")) c.validation_layout.prompt = *v;
   if (auto v = a.get("validation-negative-prompt")) c.validation_layout.negative_prompt = *v;
-  std::vector<GroundedBox> boxes;
-  std::optional<std::string> pending;
-  for (const auto& [flag, value] : a.ordered()) {
-    if (flag == "validation-phrase") {
-      if (pending) throw Error("--validation-phrase '" + *pending + "' has no --validation-box after it");
-      pending = value;
-    } else if (flag == "validation-box") {
-      if (!pending) throw Error("--validation-box " + value + " has no --validation-phrase before it");
-      boxes.push_back(parse_validation_box(*pending, value));
-      pending.reset();
-    }
-  }
-  if (pending) throw Error("--validation-phrase '" + *pending + "' has no --validation-box after it");
+  auto boxes = cli::phrase_boxes(a, "validation-phrase", "validation-box", /*check_range=*/true);
   if (!boxes.empty()) c.validation_layout.boxes = boxes;
   if (a.has("reset-grounding-params") && a.has("no-reset-grounding-params")) {
     throw Error("--reset-grounding-params and --no-reset-grounding-params contradict each other");

@@ -77,6 +77,7 @@ struct TrainingDashboard::Run {
   bool exitOk = true;
   QStringList processLines;                   // what the process printed that is not an event
   int imagesShown = 0;
+  QString checkpointsShown;  // what the checkpoint list was built from (rebuilt when it changes)
 
   QString name() const { return QFileInfo(dir).fileName(); }
   bool running() const { return runner && runner->isRunning(); }
@@ -557,7 +558,10 @@ void TrainingDashboard::showRun(int index) {
   auto* stack = qobject_cast<QStackedWidget*>(monitor_->parentWidget());
   if (stack) stack->setCurrentWidget(index >= 0 ? static_cast<QWidget*>(monitor_) : placeholder_);
   images_->clear();
-  for (auto& r : runs_) r->imagesShown = 0;
+  for (auto& r : runs_) {
+    r->imagesShown = 0;
+    r->checkpointsShown.clear();
+  }
   if (compare_ == index) compare_ = -1;
   updateCompareChoices();
   updateHeader();
@@ -681,6 +685,18 @@ void TrainingDashboard::updateImages() {
 
 void TrainingDashboard::updateCheckpoints() {
   Run* r = run(currentRun());
+  // Progress events arrive every step; the list (a folder scan) changes only with checkpoint,
+  // done and error events, or when the run shown changes.
+  if (r) {
+    const RunHistory& h = r->follower->history();
+    const QString key = QStringLiteral("%1/%2/%3/%4")
+                            .arg(h.checkpoints().size())
+                            .arg(static_cast<int>(h.state()))
+                            .arg(h.revision())
+                            .arg(r->running());
+    if (key == r->checkpointsShown && checkpoints_->topLevelItemCount() > 0) return;
+    r->checkpointsShown = key;
+  }
   const QString selected = checkpoints_->currentItem() ? checkpoints_->currentItem()->data(0, kPathRole).toString() : QString();
   checkpoints_->clear();
   if (!r) return;
