@@ -21,7 +21,7 @@ class ConfigReader {
   // ("Use the config.json that came with the model.").
   ConfigReader(const nlohmann::json& j, std::string source, std::string fix);
 
-  const nlohmann::json& json() const { return j_; }
+  const nlohmann::json& raw() const { return j_; }
   const std::string& source() const { return source_; }
   // The value under `key`, or nullptr when it is absent or null.
   const nlohmann::json* find(const char* key) const;
