@@ -15,10 +15,10 @@
 
 #include "core/util/version.h"
 #include "resources/resources.h"
-#include "ui/change_settings.h"
-#include "ui/layout_document.h"
-#include "ui/main_window.h"
-#include "ui/model_dialog.h"
+#include "ui/commands/change_settings.h"
+#include "ui/studio/layout_document.h"
+#include "ui/studio/main_window.h"
+#include "ui/studio/model_dialog.h"
 
 namespace {
 

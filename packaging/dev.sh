@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # One entry point for the README's two commands:
-#   packaging/dev.sh studio   set up (Debian 12 packages), build, start gligen-studio
-#   packaging/dev.sh test     set up, build, run the whole test suite with ctest
-#   packaging/dev.sh build    set up and build only
+#   packaging/dev.sh studio          set up (Debian 12 packages), build, start gligen-studio
+#   packaging/dev.sh test            set up, build, run the whole test suite with ctest (all but `gpu`)
+#   packaging/dev.sh test --quick    the same without the `slow` tests (minutes-long subprocess rounds)
+#   packaging/dev.sh build           set up and build only
+# Each part (setup, configure, build, tests) prints how long it took.
 # Environment: BUILD_DIR (default: build), GLIGEN_FIXTURES (default: ../shared/fixtures),
 #              JOBS (default: number of cores), GLIGEN_SKIP_SETUP=1 to skip the apt step.
 set -euo pipefail
@@ -11,22 +13,43 @@ cd "$root"
 build_dir=${BUILD_DIR:-build}
 jobs=${JOBS:-$(nproc)}
 mode=${1:-}
+[ $# -gt 0 ] && shift
+quick=0
+for arg in "$@"; do
+  case "$arg" in
+    --quick) quick=1 ;;
+    *) echo "dev.sh: unknown option '$arg' (usage: packaging/dev.sh studio|test [--quick]|build)" >&2; exit 2 ;;
+  esac
+done
 
 case "$mode" in
   studio|test|build) ;;
-  *) echo "usage: packaging/dev.sh studio|test|build" >&2; exit 2 ;;
+  *) echo "usage: packaging/dev.sh studio|test [--quick]|build" >&2; exit 2 ;;
 esac
+if [ "$quick" = 1 ] && [ "$mode" != test ]; then
+  echo "dev.sh: --quick applies to 'test' only" >&2
+  exit 2
+fi
+
+# part NAME COMMAND...: runs a part of the job and prints how long it took.
+part() {
+  local name=$1 start=$SECONDS status=0
+  shift
+  "$@" || status=$?
+  echo "dev.sh: $name took $((SECONDS - start)) s" >&2
+  return $status
+}
 
 if [ "${GLIGEN_SKIP_SETUP:-0}" != "1" ]; then
-  packaging/setup-debian.sh
+  part "setup" packaging/setup-debian.sh
 fi
 
 generator=()
 command -v ninja >/dev/null 2>&1 && generator=(-G Ninja)
 if [ ! -f "$build_dir/CMakeCache.txt" ]; then
-  cmake -S . -B "$build_dir" "${generator[@]}" -DCMAKE_BUILD_TYPE=Release
+  part "configure" cmake -S . -B "$build_dir" "${generator[@]}" -DCMAKE_BUILD_TYPE=Release
 fi
-cmake --build "$build_dir" --parallel "$jobs"
+part "build" cmake --build "$build_dir" --parallel "$jobs"
 
 case "$mode" in
   studio)
@@ -41,6 +64,9 @@ case "$mode" in
     export GLIGEN_FIXTURES="$(cd "$fixtures" && pwd)"
     export QT_QPA_PLATFORM=${QT_QPA_PLATFORM:-offscreen}
     cd "$build_dir"
-    # gpu-labelled tests need CUDA; slow ones run with `ctest -L slow`.
-    ctest --output-on-failure --no-tests=error -LE "gpu|slow" -j "$jobs" ;;
+    # `gpu` tests need CUDA and run on a GPU machine (ctest -L gpu); --quick also leaves out the
+    # `slow` ones (ctest -L slow runs them alone).
+    exclude="gpu"
+    [ "$quick" = 1 ] && exclude="gpu|slow"
+    part "tests (ctest -LE \"$exclude\")" ctest --output-on-failure --no-tests=error -LE "$exclude" -j "$jobs" ;;
 esac

@@ -15,15 +15,13 @@
 #include "trainer/cli.h"
 #include "trainer/commands.h"
 #include "trainer/progress.h"
+#include "trainer/stop_signals.h"
 
 namespace gligen::trainer {
 namespace {
 
 using namespace gligen::annotations;
 namespace fs = std::filesystem;
-
-std::atomic<bool> g_stop{false};
-void on_sigint(int) { g_stop = true; }
 
 const char* kUsage =
     "usage: gligen-trainer dataset <action> --db DB [options]\n\n"
@@ -192,26 +190,19 @@ int run_embed(const std::vector<std::string>& argv) {
   auto store = AnnotationStore::open(db);
   ProgressReporter progress("embed", args->has("events"));
   o.progress = [&](int64_t d, int64_t t) { progress.update(static_cast<long>(d), static_cast<long>(t)); };
-  g_stop = false;
-  o.cancel = &g_stop;
-  auto previous = std::signal(SIGINT, on_sigint);
+  o.cancel = StopSignalScope::flag();
   EmbedReport r;
-  try {
+  {
+    StopSignalScope stop(progress, StopSignalScope::Signals::Interrupt);
     r = embed_captions(*store, o);
-  } catch (...) {
-    std::signal(SIGINT, previous);
-    progress.finish();
-    throw;
   }
-  std::signal(SIGINT, previous);
-  progress.finish();
   if (args->has("events")) {
     progress.event("done", "\"embedded\":" + std::to_string(r.embedded) + ",\"pending\":" + std::to_string(r.pending));
   } else {
     std::cout << "embedded " << r.embedded << " captions (" << r.dim << "-d, " << r.encoder << "); " << r.pending
               << " still pending\n";
   }
-  return g_stop ? 130 : 0;
+  return StopSignalScope::requested() ? 130 : 0;
 }
 
 int run_dataset(const std::vector<std::string>& argv) {

@@ -15,12 +15,10 @@
 #include "trainer/cli.h"
 #include "trainer/commands.h"
 #include "trainer/progress.h"
+#include "trainer/stop_signals.h"
 
 namespace gligen::trainer {
 namespace {
-
-volatile std::sig_atomic_t g_interrupted = 0;
-void on_sigint(int) { g_interrupted = 1; }
 
 cli::Parser make_parser() {
   cli::Parser p("gligen-trainer generate",
@@ -144,19 +142,12 @@ int run_generate(const std::vector<std::string>& argv) {
   GenerationCallbacks cb;
   cb.progress = [&](int done, int total) { progress.update(done, total); };
   cb.warning = [&](const std::string& w) { progress.log("warning: " + w); };
-  g_interrupted = 0;
-  auto previous = std::signal(SIGINT, on_sigint);
-  cb.cancelled = [] { return g_interrupted != 0; };
+  cb.cancelled = [] { return StopSignalScope::requested(); };
   GenerationResult result;
-  try {
+  {
+    StopSignalScope stop(progress, StopSignalScope::Signals::Interrupt);
     result = pipe->generate(request, cb);
-  } catch (...) {
-    std::signal(SIGINT, previous);
-    progress.finish();
-    throw;
   }
-  std::signal(SIGINT, previous);
-  progress.finish();
   const std::string json = layout_to_json(result.layout);
   auto images = result.rgb();
   for (size_t i = 0; i < images.size(); ++i) {

@@ -10,15 +10,10 @@
 #include "trainer/cli.h"
 #include "trainer/commands.h"
 #include "trainer/progress.h"
+#include "trainer/stop_signals.h"
 
 namespace gligen::trainer {
 namespace {
-
-volatile std::sig_atomic_t g_stop = 0;
-void on_stop_signal(int sig) {
-  g_stop = 1;
-  std::signal(sig, SIG_DFL);  // a second signal ends the process at once
-}
 
 cli::Parser make_parser() {
   cli::Parser p("gligen-trainer train",
@@ -140,22 +135,12 @@ int run_train(const std::vector<std::string>& argv) {
   cb.progress = [&](const train::TrainingProgress& p) {
     if (!events) progress.update(p.step, p.max_steps);
   };
-  g_stop = 0;
-  cb.stop_requested = [] { return g_stop != 0; };
-  auto prev_int = std::signal(SIGINT, on_stop_signal);
-  auto prev_term = std::signal(SIGTERM, on_stop_signal);
+  cb.stop_requested = [] { return StopSignalScope::requested(); };
   train::TrainingSummary summary;
-  try {
+  {
+    StopSignalScope stop(progress, StopSignalScope::Signals::InterruptAndTerminate);
     summary = train::run_training(config, cb);
-  } catch (...) {
-    std::signal(SIGINT, prev_int);
-    std::signal(SIGTERM, prev_term);
-    progress.finish();
-    throw;
   }
-  std::signal(SIGINT, prev_int);
-  std::signal(SIGTERM, prev_term);
-  progress.finish();
   if (!events) {
     std::cerr << (summary.stopped_early ? "stopped" : "finished") << " at step " << summary.global_step << " ("
               << summary.samples_per_second << " samples/s, data wait " << summary.total_data_wait_seconds << " s"

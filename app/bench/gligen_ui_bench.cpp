@@ -20,12 +20,12 @@
 #include <random>
 
 #include "resources/resources.h"
-#include "ui/change_settings.h"
-#include "ui/layout_document.h"
-#include "ui/main_window.h"
-#include "ui/metric_chart.h"
-#include "ui/qcustomplot_include.h"
-#include "ui/run_history.h"
+#include "ui/commands/change_settings.h"
+#include "ui/studio/layout_document.h"
+#include "ui/studio/main_window.h"
+#include "ui/dashboard/metric_chart.h"
+#include "ui/dashboard/qcustomplot_include.h"
+#include "ui/jobs/run_history.h"
 
 using namespace gligen::ui;
 

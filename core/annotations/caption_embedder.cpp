@@ -46,7 +46,7 @@ EmbedReport embed_captions(AnnotationStore& store, const EmbedOptions& options) 
   }
   if (device.is_cuda() && !torch::cuda::is_available()) throw Error("CUDA is not available in this build or machine");
   tokenizer::ClipTokenizer tok(tokenizer_dir);
-  CLIPTextModel model = load_clip_text_model(encoder_dir, device);
+  nets::CLIPTextModel model = nets::load_clip_text_model(encoder_dir, device);
   torch::NoGradGuard no_grad;
 
   EmbedReport report;

@@ -244,20 +244,12 @@ GroundingSample GroundingDataset::make_sample(std::size_t index, const Rgb8Image
 
 GroundingBatch collate(const std::vector<GroundingSample>& samples) {
   GroundingBatch b;
-  std::vector<torch::Tensor> px, bx, m, e, ids;
-  for (const auto& s : samples) {
-    b.indices.push_back(s.index);
-    px.push_back(s.pixel_values);
-    bx.push_back(s.boxes);
-    m.push_back(s.masks);
-    e.push_back(s.text_embeddings);
-    ids.push_back(s.input_ids);
-  }
-  b.pixel_values = torch::stack(px);
-  b.boxes = torch::stack(bx);
-  b.masks = torch::stack(m);
-  b.text_embeddings = torch::stack(e);
-  b.input_ids = torch::stack(ids);
+  for (const auto& s : samples) b.indices.push_back(s.index);
+  b.pixel_values = stack_field(samples, &GroundingSample::pixel_values);
+  b.boxes = stack_field(samples, &GroundingSample::boxes);
+  b.masks = stack_field(samples, &GroundingSample::masks);
+  b.text_embeddings = stack_field(samples, &GroundingSample::text_embeddings);
+  b.input_ids = stack_field(samples, &GroundingSample::input_ids);
   return b;
 }
 

@@ -143,4 +143,13 @@ struct GroundingBatch {
 };
 GroundingBatch collate(const std::vector<GroundingSample>& samples);
 
+// torch::stack of one tensor member over a list of items: [N, ...member shape].
+template <typename Item>
+torch::Tensor stack_field(const std::vector<Item>& items, torch::Tensor Item::*field) {
+  std::vector<torch::Tensor> v;
+  v.reserve(items.size());
+  for (const auto& item : items) v.push_back(item.*field);
+  return torch::stack(v);
+}
+
 }  // namespace gligen::data

@@ -2,49 +2,22 @@
 
 #include <nlohmann/json.hpp>
 
-#include <filesystem>
-#include <fstream>
-#include <sstream>
-
 #include "core/util/error.h"
+#include "core/util/json_config.h"
 
-namespace gligen {
+namespace gligen::nets {
 namespace {
 
 using nlohmann::json;
 
-[[noreturn]] void bad_key(const std::string& source, const std::string& key, const std::string& what) {
-  throw Error(source + ": key \"" + key + "\" " + what +
-              ". Fix the file or use the text_encoder/config.json that came with the model.");
-}
-
-// Each reader leaves `out` untouched when the key is absent or null (the class default applies).
-void read_int(const json& j, const char* key, int64_t& out, const std::string& source) {
-  auto it = j.find(key);
-  if (it == j.end() || it->is_null()) return;
-  if (!it->is_number_integer()) bad_key(source, key, "must be an integer, got " + it->dump());
-  out = it->get<int64_t>();
-}
-
-void read_number(const json& j, const char* key, double& out, const std::string& source) {
-  auto it = j.find(key);
-  if (it == j.end() || it->is_null()) return;
-  if (!it->is_number()) bad_key(source, key, "must be a number, got " + it->dump());
-  out = it->get<double>();
-}
-
-void read_string(const json& j, const char* key, std::string& out, const std::string& source) {
-  auto it = j.find(key);
-  if (it == j.end() || it->is_null()) return;
-  if (!it->is_string()) bad_key(source, key, "must be a string, got " + it->dump());
-  out = it->get<std::string>();
-}
+const char* const kFix = "Fix the file or use the text_encoder/config.json that came with the model.";
 
 }  // namespace
 
 void CLIPTextConfig::validate(const std::string& source) const {
+  auto bad_key = [&](const std::string& key, const std::string& what) { config_key_error(source, key, what, kFix); };
   auto positive = [&](const char* key, int64_t v) {
-    if (v <= 0) bad_key(source, key, "must be positive, got " + std::to_string(v));
+    if (v <= 0) bad_key(key, "must be positive, got " + std::to_string(v));
   };
   positive("vocab_size", vocab_size);
   positive("hidden_size", hidden_size);
@@ -53,13 +26,13 @@ void CLIPTextConfig::validate(const std::string& source) const {
   positive("num_attention_heads", num_attention_heads);
   positive("max_position_embeddings", max_position_embeddings);
   if (hidden_size % num_attention_heads != 0) {
-    bad_key(source, "hidden_size", "(" + std::to_string(hidden_size) + ") must be divisible by num_attention_heads (" +
+    bad_key("hidden_size", "(" + std::to_string(hidden_size) + ") must be divisible by num_attention_heads (" +
                                        std::to_string(num_attention_heads) + ")");
   }
-  if (!(layer_norm_eps > 0.0)) bad_key(source, "layer_norm_eps", "must be positive");
+  if (!(layer_norm_eps > 0.0)) bad_key("layer_norm_eps", "must be positive");
   if (hidden_act != "quick_gelu" && hidden_act != "gelu" && hidden_act != "gelu_new" &&
       hidden_act != "gelu_pytorch_tanh" && hidden_act != "relu") {
-    bad_key(source, "hidden_act",
+    bad_key("hidden_act",
             "is \"" + hidden_act + "\", which this engine does not implement (quick_gelu, gelu, gelu_new, "
             "gelu_pytorch_tanh, relu)");
   }
@@ -74,37 +47,27 @@ CLIPTextConfig clip_text_config_from_json(const json& j_in, const std::string& s
     j = &j_in["text_config"];
   }
   CLIPTextConfig c;
-  read_int(*j, "vocab_size", c.vocab_size, source);
-  read_int(*j, "hidden_size", c.hidden_size, source);
-  read_int(*j, "intermediate_size", c.intermediate_size, source);
-  read_int(*j, "projection_dim", c.projection_dim, source);
-  read_int(*j, "num_hidden_layers", c.num_hidden_layers, source);
-  read_int(*j, "num_attention_heads", c.num_attention_heads, source);
-  read_int(*j, "max_position_embeddings", c.max_position_embeddings, source);
-  read_string(*j, "hidden_act", c.hidden_act, source);
-  read_number(*j, "layer_norm_eps", c.layer_norm_eps, source);
-  read_number(*j, "attention_dropout", c.attention_dropout, source);
-  read_int(*j, "pad_token_id", c.pad_token_id, source);
-  read_int(*j, "bos_token_id", c.bos_token_id, source);
-  read_int(*j, "eos_token_id", c.eos_token_id, source);
+  const ConfigReader r(*j, source, kFix);
+  r.read("vocab_size", c.vocab_size);
+  r.read("hidden_size", c.hidden_size);
+  r.read("intermediate_size", c.intermediate_size);
+  r.read("projection_dim", c.projection_dim);
+  r.read("num_hidden_layers", c.num_hidden_layers);
+  r.read("num_attention_heads", c.num_attention_heads);
+  r.read("max_position_embeddings", c.max_position_embeddings);
+  r.read("hidden_act", c.hidden_act);
+  r.read("layer_norm_eps", c.layer_norm_eps);
+  r.read("attention_dropout", c.attention_dropout);
+  r.read("pad_token_id", c.pad_token_id);
+  r.read("bos_token_id", c.bos_token_id);
+  r.read("eos_token_id", c.eos_token_id);
   c.validate(source);
   return c;
 }
 
 CLIPTextConfig load_clip_text_config(const std::string& path) {
-  if (!std::filesystem::is_regular_file(path)) {
-    throw Error("text encoder config " + path + " does not exist. A diffusers pipeline keeps it in text_encoder/config.json.");
-  }
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  json j;
-  try {
-    j = json::parse(ss.str());
-  } catch (const json::exception& e) {
-    throw Error(path + " is not valid JSON (" + e.what() + ").");
-  }
-  return clip_text_config_from_json(j, path);
+  return clip_text_config_from_json(
+      read_json_file(path, "text encoder config", "A diffusers pipeline keeps it in text_encoder/config.json."), path);
 }
 
-}  // namespace gligen
+}  // namespace gligen::nets

@@ -8,7 +8,7 @@
 #include <cstdint>
 #include <string>
 
-namespace gligen {
+namespace gligen::nets {
 
 struct CLIPTextConfig {
   // Defaults are CLIPTextConfig.__init__'s (clip-vit-base-patch32's text tower), not SD's.
@@ -43,4 +43,4 @@ CLIPTextConfig clip_text_config_from_json(const nlohmann::json& json,
 // Reads and parses `path` (a text_encoder/config.json). Throws gligen::Error when it is missing or invalid.
 CLIPTextConfig load_clip_text_config(const std::string& path);
 
-}  // namespace gligen
+}  // namespace gligen::nets

@@ -9,7 +9,7 @@
 #include "core/io/state_dict.h"
 #include "core/util/error.h"
 
-namespace gligen {
+namespace gligen::nets {
 namespace fs = std::filesystem;
 namespace {
 
@@ -212,4 +212,4 @@ CLIPTextModel load_clip_text_model(const std::string& text_encoder_dir, torch::D
   return model;
 }
 
-}  // namespace gligen
+}  // namespace gligen::nets

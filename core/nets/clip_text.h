@@ -17,7 +17,7 @@
 #include "core/nets/clip_config.h"
 #include "core/util/mapped_file.h"
 
-namespace gligen {
+namespace gligen::nets {
 
 struct CLIPTextOutput {
   torch::Tensor last_hidden_state;  // [B, T, D], after final_layer_norm
@@ -125,4 +125,4 @@ CLIPTextModel load_clip_text_model(const std::string& text_encoder_dir, torch::D
                                    torch::ScalarType dtype = torch::kFloat32,
                                    MapAccess mapping = MapAccess::CopyOnWrite);
 
-}  // namespace gligen
+}  // namespace gligen::nets

@@ -2,10 +2,10 @@
 
 #include <nlohmann/json.hpp>
 
-#include <fstream>
 
 #include "core/nets/activation.h"
 #include "core/util/error.h"
+#include "core/util/json_config.h"
 
 namespace gligen::nets {
 namespace {
@@ -16,9 +16,7 @@ const char* const kSupportHint =
     "This engine implements the Stable Diffusion 1.x UNet family (CrossAttnDownBlock2D, DownBlock2D, "
     "UNetMidBlock2DCrossAttn, CrossAttnUpBlock2D, UpBlock2D) with optional GLIGEN gated attention";
 
-[[noreturn]] void bad_key(const std::string& source, const std::string& key, const std::string& what) {
-  throw Error(source + ": key \"" + key + "\" " + what + ". Fix the file or use the unet/config.json that came with the model.");
-}
+const char* const kFix = "Fix the file or use the unet/config.json that came with the model.";
 
 [[noreturn]] void unsupported(const std::string& source, const std::string& key, const json& value,
                               const std::string& why = "") {
@@ -26,87 +24,30 @@ const char* const kSupportHint =
               ". " + kSupportHint + ".");
 }
 
-// nullptr when the key is absent or null: the class default applies.
-const json* find(const json& j, const char* key) {
-  auto it = j.find(key);
-  if (it == j.end() || it->is_null()) return nullptr;
-  return &*it;
-}
-
-void read_int(const json& j, const char* key, int64_t& out, const std::string& source) {
-  if (const json* v = find(j, key)) {
-    if (!v->is_number_integer()) bad_key(source, key, "must be an integer, got " + v->dump());
-    out = v->get<int64_t>();
-  }
-}
-
-void read_number(const json& j, const char* key, double& out, const std::string& source) {
-  if (const json* v = find(j, key)) {
-    if (!v->is_number()) bad_key(source, key, "must be a number, got " + v->dump());
-    out = v->get<double>();
-  }
-}
-
-void read_bool(const json& j, const char* key, bool& out, const std::string& source) {
-  if (const json* v = find(j, key)) {
-    if (!v->is_boolean()) bad_key(source, key, "must be true or false, got " + v->dump());
-    out = v->get<bool>();
-  }
-}
-
-void read_string(const json& j, const char* key, std::string& out, const std::string& source) {
-  if (const json* v = find(j, key)) {
-    if (!v->is_string()) bad_key(source, key, "must be a string, got " + v->dump());
-    out = v->get<std::string>();
-  }
-}
-
-void read_strings(const json& j, const char* key, std::vector<std::string>& out, const std::string& source) {
-  if (const json* v = find(j, key)) {
-    if (!v->is_array()) bad_key(source, key, "must be a list of block type names, got " + v->dump());
-    std::vector<std::string> r;
-    for (const auto& e : *v) {
-      if (!e.is_string()) bad_key(source, key, "must be a list of block type names, got " + v->dump());
-      r.push_back(e.get<std::string>());
-    }
-    out = std::move(r);
-  }
-}
-
-void read_ints(const json& j, const char* key, std::vector<int64_t>& out, const std::string& source) {
-  if (const json* v = find(j, key)) {
-    if (!v->is_array()) bad_key(source, key, "must be a list of integers, got " + v->dump());
-    std::vector<int64_t> r;
-    for (const auto& e : *v) {
-      if (!e.is_number_integer()) bad_key(source, key, "must be a list of integers, got " + v->dump());
-      r.push_back(e.get<int64_t>());
-    }
-    out = std::move(r);
-  }
-}
-
 // A key that is one integer for every block or a list with one per block. Returns the list as
 // read (one entry = broadcast later), or `fallback` when absent.
-std::vector<int64_t> read_per_block_ints(const json& j, const char* key, int64_t fallback, const std::string& source,
+std::vector<int64_t> read_per_block_ints(const ConfigReader& config, const char* key, int64_t fallback,
                                          bool* was_list = nullptr) {
+  const ConfigReader& r = config;
+  const std::string& source = r.source();
   if (was_list) *was_list = false;
-  const json* v = find(j, key);
+  const json* v = r.find(key);
   if (!v) return {fallback};
   if (v->is_number_integer()) return {v->get<int64_t>()};
-  if (!v->is_array()) bad_key(source, key, "must be an integer or a list of integers, got " + v->dump());
-  std::vector<int64_t> r;
+  if (!v->is_array()) r.fail(key, "must be an integer or a list of integers, got " + v->dump());
+  std::vector<int64_t> values;
   for (const auto& e : *v) {
     if (e.is_array()) unsupported(source, key, *v, "per-layer lists belong to asymmetric SDXL-style UNets");
-    if (!e.is_number_integer()) bad_key(source, key, "must be an integer or a list of integers, got " + v->dump());
-    r.push_back(e.get<int64_t>());
+    if (!e.is_number_integer()) r.fail(key, "must be an integer or a list of integers, got " + v->dump());
+    values.push_back(e.get<int64_t>());
   }
   if (was_list) *was_list = true;
-  return r;
+  return values;
 }
 
 // Keys whose only supported value is null (or absent): they add embeddings SD 1.x does not have.
-void require_null(const json& j, const char* key, const std::string& source) {
-  if (const json* v = find(j, key)) unsupported(source, key, *v, "it must be null for an SD 1.x UNet");
+void require_null(const ConfigReader& r, const char* key) {
+  if (const json* v = r.find(key)) unsupported(r.source(), key, *v, "it must be null for an SD 1.x UNet");
 }
 
 template <typename T>
@@ -174,55 +115,56 @@ UNetConfig unet_config_from_json(const json& j, const std::string& source) {
     throw Error(source + ": \"_class_name\" is \"" + it->get<std::string>() +
                 "\", but the UNet must be a UNet2DConditionModel (Stable Diffusion / GLIGEN)");
   UNetConfig c;
-  if (const json* v = find(j, "sample_size")) {
+  const ConfigReader r(j, source, kFix);
+  if (const json* v = r.find("sample_size")) {
     if (v->is_number_integer()) {
       c.sample_size = {v->get<int64_t>()};
     } else {
-      read_ints(j, "sample_size", c.sample_size, source);
-      if (c.sample_size.empty() || c.sample_size.size() > 2) bad_key(source, "sample_size", "must be an integer or [h, w]");
+      r.read("sample_size", c.sample_size);
+      if (c.sample_size.empty() || c.sample_size.size() > 2) r.fail("sample_size", "must be an integer or [h, w]");
     }
   }
-  read_int(j, "in_channels", c.in_channels, source);
-  read_int(j, "out_channels", c.out_channels, source);
-  read_bool(j, "center_input_sample", c.center_input_sample, source);
-  read_bool(j, "flip_sin_to_cos", c.flip_sin_to_cos, source);
-  read_number(j, "freq_shift", c.freq_shift, source);
-  read_strings(j, "down_block_types", c.down_block_types, source);
-  read_strings(j, "up_block_types", c.up_block_types, source);
+  r.read("in_channels", c.in_channels);
+  r.read("out_channels", c.out_channels);
+  r.read("center_input_sample", c.center_input_sample);
+  r.read("flip_sin_to_cos", c.flip_sin_to_cos);
+  r.read("freq_shift", c.freq_shift);
+  r.read("down_block_types", c.down_block_types);
+  r.read("up_block_types", c.up_block_types);
   if (auto it = j.find("mid_block_type"); it != j.end()) {
     if (it->is_null()) c.mid_block_type.clear();
-    else read_string(j, "mid_block_type", c.mid_block_type, source);
+    else r.read("mid_block_type", c.mid_block_type);
   }
-  read_ints(j, "block_out_channels", c.block_out_channels, source);
-  read_int(j, "downsample_padding", c.downsample_padding, source);
-  read_number(j, "mid_block_scale_factor", c.mid_block_scale_factor, source);
-  read_number(j, "dropout", c.dropout, source);
-  read_string(j, "act_fn", c.act_fn, source);
+  r.read("block_out_channels", c.block_out_channels);
+  r.read("downsample_padding", c.downsample_padding);
+  r.read("mid_block_scale_factor", c.mid_block_scale_factor);
+  r.read("dropout", c.dropout);
+  r.read("act_fn", c.act_fn);
   if (auto it = j.find("norm_num_groups"); it != j.end() && it->is_null())
     unsupported(source, "norm_num_groups", *it, "a UNet without output normalisation");
-  read_int(j, "norm_num_groups", c.norm_num_groups, source);
-  read_number(j, "norm_eps", c.norm_eps, source);
-  read_bool(j, "use_linear_projection", c.use_linear_projection, source);
-  read_bool(j, "upcast_attention", c.upcast_attention, source);
-  read_string(j, "resnet_time_scale_shift", c.resnet_time_scale_shift, source);
-  read_string(j, "time_embedding_type", c.time_embedding_type, source);
-  read_int(j, "time_embedding_dim", c.time_embedding_dim, source);
-  read_int(j, "conv_in_kernel", c.conv_in_kernel, source);
-  read_int(j, "conv_out_kernel", c.conv_out_kernel, source);
-  read_string(j, "attention_type", c.attention_type, source);
+  r.read("norm_num_groups", c.norm_num_groups);
+  r.read("norm_eps", c.norm_eps);
+  r.read("use_linear_projection", c.use_linear_projection);
+  r.read("upcast_attention", c.upcast_attention);
+  r.read("resnet_time_scale_shift", c.resnet_time_scale_shift);
+  r.read("time_embedding_type", c.time_embedding_type);
+  r.read("time_embedding_dim", c.time_embedding_dim);
+  r.read("conv_in_kernel", c.conv_in_kernel);
+  r.read("conv_out_kernel", c.conv_out_kernel);
+  r.read("attention_type", c.attention_type);
 
   bool dual = false, concat = false;
-  read_bool(j, "dual_cross_attention", dual, source);
+  r.read("dual_cross_attention", dual);
   if (dual) unsupported(source, "dual_cross_attention", true);
-  read_bool(j, "class_embeddings_concat", concat, source);
+  r.read("class_embeddings_concat", concat);
   if (concat) unsupported(source, "class_embeddings_concat", true);
   for (const char* key : {"class_embed_type", "num_class_embeds", "addition_embed_type", "encoder_hid_dim",
                           "encoder_hid_dim_type", "time_cond_proj_dim", "timestep_post_act", "time_embedding_act_fn",
                           "reverse_transformer_layers_per_block"})
-    require_null(j, key, source);
+    require_null(r, key);
   // diffusers v0.27.2 raises for num_attention_heads (its naming issue #2011): only
   // attention_head_dim (the head count, despite its name) is accepted.
-  if (const json* v = find(j, "num_attention_heads"))
+  if (const json* v = r.find("num_attention_heads"))
     unsupported(source, "num_attention_heads", *v,
                 "diffusers v0.27.2 refuses it too; SD 1.x configs give the head count as \"attention_head_dim\"");
   // Keys only the blocks this engine does not build read (resnet_skip_time_act,
@@ -231,33 +173,33 @@ UNetConfig unet_config_from_json(const json& j, const std::string& source) {
 
   const size_t n = c.block_out_channels.size();
   bool list = false;
-  c.layers_per_block = broadcast(read_per_block_ints(j, "layers_per_block", 2, source, &list), n, source,
+  c.layers_per_block = broadcast(read_per_block_ints(r, "layers_per_block", 2, &list), n, source,
                                  "layers_per_block", list);
-  c.cross_attention_dim = broadcast(read_per_block_ints(j, "cross_attention_dim", 1280, source, &list), n, source,
+  c.cross_attention_dim = broadcast(read_per_block_ints(r, "cross_attention_dim", 1280, &list), n, source,
                                     "cross_attention_dim", list);
-  c.transformer_layers_per_block = broadcast(read_per_block_ints(j, "transformer_layers_per_block", 1, source, &list),
+  c.transformer_layers_per_block = broadcast(read_per_block_ints(r, "transformer_layers_per_block", 1, &list),
                                              n, source, "transformer_layers_per_block", list);
-  c.num_attention_heads = broadcast(read_per_block_ints(j, "attention_head_dim", 8, source, &list), n, source,
+  c.num_attention_heads = broadcast(read_per_block_ints(r, "attention_head_dim", 8, &list), n, source,
                                     "attention_head_dim", list);
 
   std::vector<bool> only_cross{false};
   bool only_cross_list = false;
-  if (const json* v = find(j, "only_cross_attention")) {
+  if (const json* v = r.find("only_cross_attention")) {
     if (v->is_boolean()) {
       only_cross = {v->get<bool>()};
     } else if (v->is_array()) {
       only_cross.clear();
       for (const auto& e : *v) {
-        if (!e.is_boolean()) bad_key(source, "only_cross_attention", "must be true/false or a list of them");
+        if (!e.is_boolean()) r.fail("only_cross_attention", "must be true/false or a list of them");
         only_cross.push_back(e.get<bool>());
       }
       only_cross_list = true;
     } else {
-      bad_key(source, "only_cross_attention", "must be true/false or a list of them, got " + v->dump());
+      r.fail("only_cross_attention", "must be true/false or a list of them, got " + v->dump());
     }
   }
   c.mid_block_only_cross_attention = only_cross_list ? false : only_cross[0];
-  read_bool(j, "mid_block_only_cross_attention", c.mid_block_only_cross_attention, source);
+  r.read("mid_block_only_cross_attention", c.mid_block_only_cross_attention);
   c.only_cross_attention = broadcast(only_cross, n, source, "only_cross_attention", only_cross_list);
 
   c.validate(source);
@@ -265,15 +207,7 @@ UNetConfig unet_config_from_json(const json& j, const std::string& source) {
 }
 
 UNetConfig load_unet_config(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) throw Error("cannot open the UNet config " + path + ": a UNet folder needs config.json");
-  json j;
-  try {
-    j = json::parse(in);
-  } catch (const json::exception& e) {
-    throw Error(path + " is not valid JSON (" + e.what() + ")");
-  }
-  return unet_config_from_json(j, path);
+  return unet_config_from_json(read_json_file(path, "UNet config", "A UNet folder needs config.json."), path);
 }
 
 }  // namespace gligen::nets

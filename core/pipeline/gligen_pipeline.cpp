@@ -27,7 +27,7 @@ struct GligenPipeline::Impl {
   std::string model_dir;
   PipelineOptions options;
   std::unique_ptr<tokenizer::ClipTokenizer> tokenizer;
-  CLIPTextModel text_encoder{nullptr};
+  nets::CLIPTextModel text_encoder{nullptr};
   nets::UNet2DCondition unet{nullptr};
   nets::AutoencoderKL vae{nullptr};
   samplers::SchedulerConfig scheduler_config;  // the folder's scheduler_config.json (or SD 1.4's PNDM)
@@ -136,7 +136,7 @@ std::unique_ptr<GligenPipeline> GligenPipeline::load(const std::string& model_di
   impl->tokenizer = std::make_unique<tokenizer::ClipTokenizer>((root / "tokenizer").string());
   say("loading text encoder");
   impl->text_encoder =
-      load_clip_text_model((root / "text_encoder").string(), options.device, options.dtype, mapping);
+      nets::load_clip_text_model((root / "text_encoder").string(), options.device, options.dtype, mapping);
   say("loading UNet");
   // A training checkpoint's layers get their own (heap) storage, which release never touches.
   const auto checkpoint = resolve_checkpoint_unet(unet_override, model_dir);

@@ -188,7 +188,7 @@ void write_model_preset(const std::string& preset, const std::string& out_dir, c
     say("writing text encoder");
     const json cfg = text_encoder_config(preset);
     write_json(root / "text_encoder" / "config.json", cfg);
-    CLIPTextModel model(clip_text_config_from_json(cfg, "text_encoder config"));
+    nets::CLIPTextModel model(nets::clip_text_config_from_json(cfg, "text_encoder config"));
     io::write_safetensors((root / "text_encoder" / "model.safetensors").string(), module_state(*model));
   }
   {

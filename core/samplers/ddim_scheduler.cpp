@@ -26,18 +26,7 @@ DdimScheduler::DdimScheduler(const SchedulerConfig& c)
 
 void DdimScheduler::compute_timesteps(int64_t n, const torch::Device& device) {
   const int64_t train = schedule_.num_train_timesteps;
-  std::vector<int64_t> ts;
-  if (timestep_spacing_ == "linspace") {
-    const auto v = np_linspace(0, double(train - 1), n);
-    for (auto it = v.rbegin(); it != v.rend(); ++it) ts.push_back(static_cast<int64_t>(np_round(*it)));
-  } else if (timestep_spacing_ == "leading") {
-    const int64_t ratio = train / n;
-    for (int64_t i = n - 1; i >= 0; --i) ts.push_back(i * ratio + steps_offset_);
-  } else {  // trailing
-    for (double v : np_arange(double(train), 0, -double(train) / double(n))) {
-      ts.push_back(static_cast<int64_t>(np_round(v)) - 1);
-    }
-  }
+  const auto ts = spaced_timesteps(timestep_spacing_, train, n, steps_offset_);
   timesteps_ = torch::tensor(ts, torch::kLong).to(device);
 }
 

@@ -152,6 +152,22 @@ double np_interp_index(double x, const std::vector<double>& fp) {
   return y;
 }
 
+std::vector<int64_t> spaced_timesteps(const std::string& spacing, int64_t train, int64_t n, int64_t steps_offset) {
+  std::vector<int64_t> ts;
+  if (spacing == "linspace") {
+    const auto v = np_linspace(0, double(train - 1), n);
+    for (auto it = v.rbegin(); it != v.rend(); ++it) ts.push_back(static_cast<int64_t>(np_round(*it)));
+  } else if (spacing == "leading") {
+    const int64_t ratio = train / n;
+    for (int64_t i = n - 1; i >= 0; --i) ts.push_back(i * ratio + steps_offset);
+  } else {  // trailing
+    for (double v : np_arange(double(train), 0, -double(train) / double(n))) {
+      ts.push_back(static_cast<int64_t>(np_round(v)) - 1);
+    }
+  }
+  return ts;
+}
+
 std::vector<double> karras_sigmas(double sigma_min, double sigma_max, int64_t num) {
   const double rho = 7.0;
   const double min_inv_rho = std::pow(sigma_min, 1 / rho);

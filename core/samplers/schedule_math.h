@@ -49,6 +49,11 @@ double np_round(double x);
 // numpy.interp(x, arange(len(fp)), fp).
 double np_interp_index(double x, const std::vector<double>& fp);
 
+// The integer inference timesteps of DDIM and DDPM, in denoising order, for diffusers'
+// `timestep_spacing` ("linspace", "leading" with `steps_offset`, or "trailing").
+std::vector<int64_t> spaced_timesteps(const std::string& spacing, int64_t num_train_timesteps, int64_t num_steps,
+                                      int64_t steps_offset);
+
 // Karras et al. (2022) sigmas, rho = 7, from sigma_max down to sigma_min (float64, as diffusers).
 std::vector<double> karras_sigmas(double sigma_min, double sigma_max, int64_t num);
 

@@ -73,7 +73,9 @@ std::vector<std::string> split_ascii_space(const std::string& line) {
   return parts;
 }
 
-std::vector<std::pair<std::string, std::string>> parse_merges(const std::string& text) {
+// The merges of merges.txt after its "#version" header line. Every line must be a pair of symbols
+// (transformers would silently keep a broken line as a merge that never applies).
+std::vector<std::pair<std::string, std::string>> parse_merges(const std::string& text, const fs::path& path) {
   size_t begin = 0, end = text.size();
   while (begin < end && is_ascii_space(text[begin])) ++begin;
   while (end > begin && is_ascii_space(text[end - 1])) --end;
@@ -84,8 +86,13 @@ std::vector<std::pair<std::string, std::string>> parse_merges(const std::string&
     if (nl == std::string::npos || nl > end) nl = end;
     if (line_no > 0) {
       auto parts = split_ascii_space(text.substr(pos, nl - pos));
-      // A line that is not a pair can never match; it still takes its rank, as in Python.
-      merges.emplace_back(parts.size() == 2 ? parts[0] : std::string(), parts.size() == 2 ? parts[1] : std::string());
+      if (parts.size() != 2) {
+        std::string shown = text.substr(pos, std::min<size_t>(nl - pos, 60));
+        throw Error(path.string() + " line " + std::to_string(line_no + 1) + " is not a pair of symbols (\"" + shown +
+                    "\"): the file is damaged or is not a BPE merges file. Copy the tokenizer/ folder again from the "
+                    "model.");
+      }
+      merges.emplace_back(std::move(parts[0]), std::move(parts[1]));
     }
     ++line_no;
     pos = nl + 1;
@@ -293,9 +300,17 @@ ClipTokenizer::ClipTokenizer(const std::string& folder) : state_(std::make_share
   }
   for (const auto& [token, id] : s.vocab) s.id_to_token.emplace(id, token);
 
-  const auto merges = parse_merges(read_text_file(dir / "merges.txt", folder, "the BPE merges"));
+  const auto merges = parse_merges(read_text_file(dir / "merges.txt", folder, "the BPE merges"), dir / "merges.txt");
   if (merges.empty()) {
     throw Error((dir / "merges.txt").string() + " holds no merges; the tokenizer folder " + folder + " looks damaged.");
+  }
+  // Each merge makes a token of the vocabulary: a merges.txt of another tokenizer does not.
+  for (size_t i = 0; i < merges.size(); ++i) {
+    if (!s.vocab.count(merges[i].first + merges[i].second)) {
+      throw Error((dir / "merges.txt").string() + " line " + std::to_string(i + 2) + " merges \"" + merges[i].first +
+                  "\" and \"" + merges[i].second + "\" into a token that vocab.json does not have: merges.txt and "
+                  "vocab.json do not belong together. Copy the tokenizer/ folder again from the model.");
+    }
   }
   s.bpe = std::make_unique<BytePairEncoding>(merges);
   s.bpe->keep_whole(kStartOfText);

@@ -374,17 +374,14 @@ TrainingSummary run_training(const TrainingConfig& cfg, const TrainingCallbacks&
         in.boxes = batch->boxes;
         in.masks = batch->masks;
         in.text_embeddings = batch->text_embeddings;
-        std::vector<torch::Tensor> vn, nn, ts;
+        std::vector<SampleNoise> draws;
         for (int64_t i = 0; i < batch->size(); ++i) {
           const auto pos = static_cast<std::uint64_t>(k * global_batch + env.rank * cfg.train_batch_size + i);
-          auto s = sample_noise(cfg.seed, static_cast<std::uint64_t>(epoch), pos, shape, T);
-          vn.push_back(s.vae_noise);
-          nn.push_back(s.noise);
-          ts.push_back(s.timestep);
+          draws.push_back(sample_noise(cfg.seed, static_cast<std::uint64_t>(epoch), pos, shape, T));
         }
-        in.vae_noise = torch::stack(vn);
-        in.noise = torch::stack(nn);
-        in.timesteps = torch::cat(ts);
+        in.vae_noise = data::stack_field(draws, &SampleNoise::vae_noise);
+        in.noise = data::stack_field(draws, &SampleNoise::noise);
+        in.timesteps = data::stack_field(draws, &SampleNoise::timestep).flatten();  // [B, 1] -> [B]
         StepOutputs out;
         {
           const bool autocast = device.is_cuda() && frozen_dtype != torch::kFloat32;

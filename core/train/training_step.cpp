@@ -40,7 +40,7 @@ TrainingModels load_training_models(const std::string& model_dir, const std::str
                 "' has no GLIGEN layers (attention_type is not \"gated\"); training needs a GLIGEN text-box UNet");
   }
   m.vae = nets::load_vae((root / "vae").string(), device, frozen_dtype);
-  m.text_encoder = load_clip_text_model((root / "text_encoder").string(), device, frozen_dtype);
+  m.text_encoder = nets::load_clip_text_model((root / "text_encoder").string(), device, frozen_dtype);
   m.noise_schedule = std::make_shared<samplers::DdpmNoiseSchedule>(
       samplers::load_scheduler_config((root / "scheduler" / "scheduler_config.json").string()));
   if (m.noise_schedule->prediction_type() == "sample") {

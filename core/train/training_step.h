@@ -22,7 +22,7 @@ namespace gligen::train {
 struct TrainingModels {
   nets::UNet2DCondition unet{nullptr};
   nets::AutoencoderKL vae{nullptr};
-  CLIPTextModel text_encoder{nullptr};
+  nets::CLIPTextModel text_encoder{nullptr};
   std::shared_ptr<samplers::DdpmNoiseSchedule> noise_schedule;
   std::string unet_config_path;  // the config.json the UNet came from (copied into saved UNets)
   // The trainable parameters (name, tensor) in named_parameters() order.

@@ -10,8 +10,9 @@ namespace gligen {
 
 using nlohmann::json;
 
-json read_json_file(const std::string& path, const std::string& what) {
-  if (!std::filesystem::is_regular_file(path)) throw Error(what + " " + path + " does not exist.");
+json read_json_file(const std::string& path, const std::string& what, const std::string& hint) {
+  const std::string advice = hint.empty() ? "" : " " + hint;
+  if (!std::filesystem::is_regular_file(path)) throw Error(what + " " + path + " does not exist." + advice);
   std::ifstream in(path, std::ios::binary);
   if (!in) throw Error(what + " " + path + " cannot be opened (check its permissions).");
   std::stringstream ss;
@@ -30,8 +31,13 @@ ConfigReader::ConfigReader(const json& j, std::string source, std::string fix)
   }
 }
 
+void config_key_error(const std::string& source, const std::string& key, const std::string& what,
+                      const std::string& fix) {
+  throw Error(source + ": key \"" + key + "\" " + what + ". " + fix);
+}
+
 void ConfigReader::fail(const std::string& key, const std::string& what) const {
-  throw Error(source_ + ": key \"" + key + "\" " + what + ". " + fix_);
+  config_key_error(source_, key, what, fix_);
 }
 
 const json* ConfigReader::find(const char* key) const {
@@ -115,6 +121,13 @@ void ConfigReader::read(const char* key, std::vector<std::string>& out) const {
     r.push_back(e.get<std::string>());
   }
   out = std::move(r);
+}
+
+void ConfigReader::read(const char* key, std::optional<std::vector<double>>& out) const {
+  if (!find(key)) return;
+  std::vector<double> v;
+  read(key, v);
+  out = std::move(v);
 }
 
 ConfigReader ConfigReader::nested(const char* key) const {

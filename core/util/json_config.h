@@ -6,14 +6,21 @@
 #include <nlohmann/json.hpp>
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
 namespace gligen {
 
 // Parses a JSON file; a missing or malformed file is a gligen::Error that names the path.
-// `what` describes the file for the message ("UNet config", "detector config", ...).
-nlohmann::json read_json_file(const std::string& path, const std::string& what);
+// `what` describes the file for the message ("UNet config", ...); `hint` says where the file
+// should come from ("a diffusers pipeline keeps it in vae/config.json").
+nlohmann::json read_json_file(const std::string& path, const std::string& what, const std::string& hint = "");
+
+// The error for a config key with a bad value: names the file, the key and what is wrong, then
+// says what to do (`fix`).
+[[noreturn]] void config_key_error(const std::string& source, const std::string& key, const std::string& what,
+                                   const std::string& fix);
 
 class ConfigReader {
  public:
@@ -36,6 +43,8 @@ class ConfigReader {
   void read(const char* key, std::vector<int64_t>& out) const;
   void read(const char* key, std::vector<double>& out) const;
   void read(const char* key, std::vector<std::string>& out) const;
+  // A key that is null, absent, or a list of numbers (an optional list in the reference).
+  void read(const char* key, std::optional<std::vector<double>>& out) const;
 
   // A reader over the nested object under `key` (same source and advice); nullptr-like empty
   // object when absent. Fails when the value is present but not an object.

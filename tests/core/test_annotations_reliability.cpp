@@ -12,6 +12,7 @@
 #include "core/annotations/annotation_store.h"
 #include "core/annotations/sqlite_db.h"
 #include "core/util/error.h"
+#include "support/fixtures.h"
 
 using namespace gligen;
 using namespace gligen::annotations;
@@ -78,6 +79,7 @@ class TestAnnotationsReliability : public QObject {
   Q_OBJECT
  private Q_SLOTS:
   void killedWriterLosesAtMostTheEditInFlight() {
+    GLIGEN_SLOW_TEST();
     QTemporaryDir dir;
     const std::string path = dir.filePath("kill.sqlite").toStdString();
     make_dataset(path, 20, 5);

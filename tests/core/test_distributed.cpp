@@ -6,6 +6,7 @@
 
 #include "core/distributed/process_group.h"
 #include "core/util/error.h"
+#include "support/free_port.h"
 
 using namespace gligen;
 
@@ -47,7 +48,7 @@ class TestDistributed : public QObject {
   }
 
   void glooAveragesGradientsInBuckets() {
-    const int port = 29700 + static_cast<int>(::getpid() % 200);
+    const int port = test::free_tcp_port();
     std::vector<torch::Tensor> results[2];
     std::string errors[2];
     auto rank_fn = [&](int rank) {

@@ -29,6 +29,8 @@ nlohmann::ordered_json read_ordered_json(const std::string& path) {
 
 std::string tiny_vae_dir() { return gligen::test::fixture("tiny-gligen/vae"); }
 
+int64_t tiny_latent_channels() { return gligen::nets::load_vae_config(tiny_vae_dir() + "/config.json").latent_channels; }
+
 // Copies the tiny VAE's config into `dir` and writes `weights` beside it.
 void write_vae_folder(const QTemporaryDir& dir, const gligen::io::StateDict& weights) {
   fs::copy_file(tiny_vae_dir() + "/config.json", dir.filePath("config.json").toStdString());
@@ -79,11 +81,12 @@ class TestNetsVae : public QObject {
     const std::string path = gligen::test::fixture("real_models/vae_config.json");
     GLIGEN_REQUIRE_FIXTURE(path);
     const VaeConfig c = gligen::nets::load_vae_config(path);
-    QCOMPARE(c.block_out_channels, (std::vector<int64_t>{128, 256, 512, 512}));
-    QCOMPARE(c.layers_per_block, int64_t(2));
-    QCOMPARE(c.sample_size, int64_t(512));
-    QCOMPARE(c.downscale_factor(), int64_t(8));
-    QCOMPARE(c.scaling_factor, 0.18215);
+    const auto j = read_ordered_json(path);
+    QCOMPARE(c.block_out_channels, j.at("block_out_channels").get<std::vector<int64_t>>());
+    QCOMPARE(c.layers_per_block, j.at("layers_per_block").get<int64_t>());
+    QCOMPARE(c.sample_size, j.at("sample_size").get<int64_t>());
+    QCOMPARE(c.downscale_factor(), int64_t(1) << (c.block_out_channels.size() - 1));
+    QCOMPARE(c.scaling_factor, j.at("scaling_factor").get<double>());
   }
 
   void badConfigIsRefused_data() {
@@ -123,7 +126,7 @@ class TestNetsVae : public QObject {
     const auto expected = read_ordered_json(keys_path);  // name -> shape, in state-dict order
     AutoencoderKL vae(gligen::nets::load_vae_config(config_path));
     const auto params = vae->named_parameters(/*recurse=*/true);
-    QCOMPARE(int(params.size()), 248);
+    QVERIFY(!expected.empty());
     QCOMPARE(params.size(), expected.size());
     QCOMPARE(vae->named_buffers(true).size(), size_t(0));
     size_t i = 0;
@@ -152,7 +155,7 @@ class TestNetsVae : public QObject {
     GLIGEN_REQUIRE_FIXTURE(ref_path);
     auto ref = gligen::io::read_safetensors(ref_path).tensors;
     auto vae = gligen::nets::load_vae(tiny_vae_dir());
-    QCOMPARE(vae->scaling_factor(), 0.18215);
+    QCOMPARE(vae->scaling_factor(), read_ordered_json(tiny_vae_dir() + "/config.json").at("scaling_factor").get<double>());
     const auto latents = ref.at("latents");
     GLIGEN_COMPARE_TENSORS(vae->decode(latents), ref.at("decoded"), kForwardTolerance, "decoded");
     GLIGEN_COMPARE_TENSORS(vae->decode(latents / vae->scaling_factor()),
@@ -192,7 +195,7 @@ class TestNetsVae : public QObject {
     auto weights = tiny_weights();
     for (auto& [name, t] : weights) t = t.to(torch::kHalf).to(torch::kFloat32);
     gligen::io::load_strict(*rounded, weights, "rounded tiny VAE");
-    const auto z = torch::randn({1, 4, 8, 8}, at::detail::createCPUGenerator(5));
+    const auto z = torch::randn({1, tiny_latent_channels(), 8, 8}, at::detail::createCPUGenerator(5));
     QVERIFY(torch::equal(from_variant->decode(z), rounded->decode(z)));
     QVERIFY(!torch::equal(from_variant->decode(z), gligen::nets::load_vae(tiny_vae_dir())->decode(z)));
   }
@@ -221,9 +224,14 @@ class TestNetsVae : public QObject {
     GLIGEN_REQUIRE_FIXTURE(ref_path);
     GLIGEN_REQUIRE_FIXTURE(randn_path);
     auto ref = gligen::io::read_safetensors(ref_path).tensors;
-    auto noise = gligen::io::read_safetensors(randn_path).tensors.at("seed42/1x4x16x16");
     auto vae = gligen::nets::load_vae(tiny_vae_dir());
     const auto dist = vae->encode(ref.at("image"));
+    // randn.safetensors names each draw "seed<S>/<shape>": take the seed-42 draw of the latent's shape.
+    std::string key = "seed42/";
+    for (int64_t d = 0; d < dist.mean.dim(); ++d) key += (d ? "x" : "") + std::to_string(dist.mean.size(d));
+    const auto draws = gligen::io::read_safetensors(randn_path).tensors;
+    QVERIFY2(draws.count(key), qPrintable(QString::fromStdString(randn_path + " has no draw " + key)));
+    auto noise = draws.at(key);
     auto generator = at::detail::createCPUGenerator(42);
     const auto expected = ref.at("latent_mean") + ref.at("latent_std") * noise;
     GLIGEN_COMPARE_TENSORS(dist.sample(generator), expected, kForwardTolerance, "latent sample, seed 42");
@@ -245,7 +253,7 @@ class TestNetsVae : public QObject {
     write_vae_folder(dir, weights);
     auto legacy = gligen::nets::load_vae(dir.path().toStdString());
     auto current = gligen::nets::load_vae(tiny_vae_dir());
-    const auto z = torch::randn({1, 4, 4, 4}, at::detail::createCPUGenerator(3));
+    const auto z = torch::randn({1, tiny_latent_channels(), 4, 4}, at::detail::createCPUGenerator(3));
     QVERIFY(torch::equal(legacy->decode(z), current->decode(z)));
   }
 
@@ -268,7 +276,7 @@ class TestNetsVae : public QObject {
     const std::string bin_dir = gligen::test::fixture("tiny-gligen-bin/vae");
     GLIGEN_REQUIRE_FIXTURE(bin_dir);
     auto from_bin = gligen::nets::load_vae(bin_dir);
-    const auto z = torch::randn({1, 4, 8, 8}, at::detail::createCPUGenerator(6));
+    const auto z = torch::randn({1, tiny_latent_channels(), 8, 8}, at::detail::createCPUGenerator(6));
     QVERIFY(torch::equal(from_bin->decode(z), gligen::nets::load_vae(tiny_vae_dir())->decode(z)));
   }
 

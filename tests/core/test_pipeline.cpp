@@ -126,8 +126,16 @@ class TestPipeline : public QObject {
     request.layout.seed = 43;
     auto c = pipe->generate(request);
     QVERIFY(!torch::equal(a.images, c.images));
-    QCOMPARE(a.layout.width, 32);
-    QCOMPARE(a.layout.scheduler, std::string("pndm"));
+    // Defaults from the model folder: the UNet's sample size times the VAE's scale, the
+    // scheduler the folder names.
+    std::ifstream unet_in(fixture("tiny-gligen/unet/config.json")), vae_in(fixture("tiny-gligen/vae/config.json"));
+    const auto unet_cfg = nlohmann::json::parse(unet_in), vae_cfg = nlohmann::json::parse(vae_in);
+    const int64_t sample = unet_cfg.at("sample_size").is_array() ? unet_cfg.at("sample_size").at(1).get<int64_t>()
+                                                                  : unet_cfg.at("sample_size").get<int64_t>();
+    const int64_t scale = int64_t(1) << (vae_cfg.at("block_out_channels").size() - 1);
+    QCOMPARE(int64_t(a.layout.width), sample * scale);
+    QCOMPARE(a.layout.scheduler, pipe->default_scheduler());
+    QVERIFY(!a.layout.scheduler.empty());
   }
 
   void releasingWeightsGivesTheSameImage() {

@@ -109,8 +109,12 @@ class TestSamplers : public QObject {
   void stepSequence_data() {
     QTest::addColumn<QString>("scheduler");
     QTest::addColumn<int>("steps");
+    const auto all = read_json(fixture("reference/cases.json"))["schedulers"]["schedulers"];
     for (const std::string& name : scheduler_names()) {
-      for (int n : {4, 10, 50}) {
+      std::vector<int> counts;  // the step counts the reference ran, from cases.json
+      for (const auto& [n, run] : all.at(fixture_prefix().at(name)).at("runs").items()) counts.push_back(std::stoi(n));
+      QVERIFY2(!counts.empty(), name.c_str());
+      for (int n : counts) {
         QTest::newRow(qPrintable(QString("%1/N%2").arg(QString::fromStdString(name)).arg(n)))
             << QString::fromStdString(name) << n;
       }
@@ -133,7 +137,9 @@ class TestSamplers : public QObject {
     QCOMPARE(s->timesteps().scalar_type(), ref_t.scalar_type());
     QCOMPARE(s->timesteps().size(0), run["num_timesteps"].get<int64_t>());
     QVERIFY2(torch::equal(s->timesteps(), ref_t), "timesteps differ");
-    if (has_reference(prefix + "sigmas")) {
+    // A sigma-based scheduler must have its reference sigmas: a fixture without them fails.
+    if (s->sigmas().defined()) {
+      QVERIFY2(has_reference(prefix + "sigmas"), ("the fixture has no " + prefix + "sigmas").c_str());
       const auto c = gligen::test::compare(s->sigmas(), reference_tensor(prefix + "sigmas"));
       qInfo("sigmas: max abs error %g", c.max_abs);
       QVERIFY2(c.shapes_match && torch::equal(s->sigmas(), reference_tensor(prefix + "sigmas")), "sigmas differ");
@@ -365,22 +371,47 @@ class TestSamplers : public QObject {
     QVERIFY_THROWS_EXCEPTION(gligen::Error, short_prk->set_timesteps(3));
   }
 
+  // Karras et al. sigmas (rho = 7): from the largest to the smallest training sigma of the
+  // fixture's schedule, every one of them equal to the formula diffusers evaluates in float64 and
+  // stores as float32, and walked one step index at a time.
   void karrasSigmasAreWalkedInOrder() {
+    const auto ac = reference_tensor("alphas_cumprod").to(torch::kFloat64);
+    const auto train_sigmas = ((1 - ac) / ac).sqrt();
+    const double sigma_min = train_sigmas.min().item<double>(), sigma_max = train_sigmas.max().item<double>();
+    // The longest run the reference made, for a realistic model-output sequence.
+    int longest = 0;
+    const auto cases = read_json(fixture("reference/cases.json"));
+    for (const auto& [n, run] : cases.at("schedulers").at("schedulers").at("dpmsolver_pp_2m").at("runs").items())
+      longest = std::max(longest, std::stoi(n));
+    QVERIFY(longest > 1);
+    const std::string prefix = "dpmsolver_pp_2m/N" + std::to_string(longest) + "/";
     for (const std::string name : {"dpm++2m", "euler", "lms"}) {
       SchedulerConfig c = tiny_config();
       c.use_karras_sigmas = true;
       auto s = make_scheduler(name, c);
-      s->set_timesteps(50);
-      const auto sig = s->sigmas();
-      QCOMPARE(sig.size(0), int64_t(51));
+      const int64_t n = longest;
+      s->set_timesteps(n);
+      const auto sig = s->sigmas().to(torch::kFloat64);
+      QCOMPARE(sig.size(0), n + 1);
       QVERIFY2((sig.slice(0, 1) < sig.slice(0, 0, -1)).all().item<bool>(), name.c_str());
-      // Karras ends at the smallest training sigma and starts at the largest.
-      QVERIFY(std::abs(sig[0].item<double>() - 14.614645) < 1e-4);
-      QVERIFY(std::abs(sig[49].item<double>() - 0.0291675) < 1e-6);
+      const double lo = std::pow(sigma_min, 1.0 / 7.0), hi = std::pow(sigma_max, 1.0 / 7.0);
+      double worst = 0;
+      for (int64_t i = 0; i < n; ++i) {
+        const double ramp = double(i) / double(n - 1);
+        const double want = static_cast<float>(std::pow(hi + ramp * (lo - hi), 7.0));
+        const double got = sig[i].item<double>();
+        worst = std::max(worst, std::abs(got - want) / want);
+        // float32 storage: one rounding of the float64 value (relative 6e-8), at most a few ulps.
+        QVERIFY2(std::abs(got - want) <= 4e-7 * want,
+                 qPrintable(QString("%1: sigma %2 is %3, the Karras formula gives %4").arg(name.c_str()).arg(i).arg(got, 0, 'g', 9).arg(want, 0, 'g', 9)));
+      }
+      qInfo("%s: %lld Karras sigmas, worst relative difference from the formula %.3g", name.c_str(),
+            static_cast<long long>(n), worst);
       // DPM-Solver's rounded timesteps repeat near t = 0; the step index still advances one by one.
-      torch::Tensor x = reference_tensor("dpmsolver_pp_2m/N50/initial_sample") * s->init_noise_sigma();
-      const auto eps = reference_tensor("dpmsolver_pp_2m/N50/model_outputs");
-      for (int64_t i = 0; i < 50; ++i) {
+      torch::Tensor x = reference_tensor(prefix + "initial_sample") * s->init_noise_sigma();
+      const auto eps = reference_tensor(prefix + "model_outputs");
+      QVERIFY(eps.size(0) >= n);
+      for (int64_t i = 0; i < n; ++i) {
         const auto t = s->timesteps()[i];
         s->scale_model_input(x, t);
         x = s->step(eps[i], t, x).prev_sample;
@@ -390,7 +421,7 @@ class TestSamplers : public QObject {
     SchedulerConfig c = tiny_config();
     c.use_karras_sigmas = true;
     auto dpm = make_scheduler("dpm++2m", c);
-    dpm->set_timesteps(50);
+    dpm->set_timesteps(longest);
     const auto ts = dpm->timesteps();
     QVERIFY2(std::get<0>(torch::_unique(ts)).size(0) < ts.size(0), "expected repeated timesteps near t = 0");
   }

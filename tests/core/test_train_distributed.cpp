@@ -9,6 +9,7 @@
 
 #include "core/io/safetensors.h"
 #include "support/fixtures.h"
+#include "support/free_port.h"
 #include "support/trainer_process.h"
 
 using namespace gligen;
@@ -46,11 +47,12 @@ class TestTrainDistributed : public QObject {
 
  private Q_SLOTS:
   void twoRanksEqualOneRankWithTwiceTheBatch() {
+    GLIGEN_SLOW_TEST();
     const int steps = 3;
     const QString one = dir_.filePath("one"), two = dir_.filePath("two");
     Run a = trainer(train_flags(one, 4, steps));
     QVERIFY2(a.exit_code == 0, qPrintable(a.err));
-    const QString port = QString::number(29500 + ::getpid() % 1000);
+    const QString port = QString::number(test::free_tcp_port());
     Run b = trainer(QStringList{"launch", "--nproc-per-node", "2", "--master-port", port, "--"} + train_flags(two, 2, steps));
     QVERIFY2(b.exit_code == 0, qPrintable(b.err));
     auto pa = io::read_safetensors((one + "/unet/diffusion_pytorch_model.safetensors").toStdString()).tensors;
@@ -70,9 +72,10 @@ class TestTrainDistributed : public QObject {
   }
 
   void failingRankStopsTheJob() {
+    GLIGEN_SLOW_TEST();
     QStringList f = train_flags(dir_.filePath("fail"), 2, 2);
     f[f.indexOf("--data-path") + 1] = dir_.filePath("missing.json");
-    const QString port = QString::number(30600 + ::getpid() % 1000);
+    const QString port = QString::number(test::free_tcp_port());
     Run r = trainer(QStringList{"launch", "--nproc-per-node", "2", "--master-port", port, "--grace-seconds", "5", "--"} + f);
     QVERIFY(r.exit_code != 0);
     QVERIFY2(r.err.contains("failed") && r.err.contains("rank"), qPrintable(r.err));

@@ -26,3 +26,23 @@ inline std::string fixture(const std::string& relative) { return fixtures_root()
       QFAIL(qPrintable(QStringLiteral("fixture missing: %1 (set GLIGEN_FIXTURES to the fixture root)") \
                            .arg(QString::fromStdString(path))));                                      \
   } while (0)
+
+namespace gligen::test {
+
+// A file of the project's own test data (tests/data), which CTest passes as $GLIGEN_TEST_DATA.
+inline std::string test_data(const std::string& relative) {
+  const QByteArray env = qgetenv("GLIGEN_TEST_DATA");
+  return (env.isEmpty() ? std::string("tests/data") : env.toStdString()) + "/" + relative;
+}
+
+}  // namespace gligen::test
+
+// First statement of a test function that takes minutes (subprocess rounds, long training runs).
+// CTest runs such functions in a separate entry, <test>_slow with the label `slow`, which
+// tests/CMakeLists.txt derives from this marker; in the main entry (GLIGEN_TEST_PART=quick) they
+// skip. Run by hand, an executable runs all its functions.
+#define GLIGEN_SLOW_TEST()                                                                          \
+  do {                                                                                              \
+    if (qgetenv("GLIGEN_TEST_PART") == "quick")                                                     \
+      QSKIP("minutes long: runs in this executable's CTest entry <name>_slow (ctest -L slow)");    \
+  } while (0)

@@ -11,12 +11,12 @@
 #include "core/pipeline/png_io.h"
 #include "resources/resources.h"
 #include "support/fixtures.h"
-#include "ui/change_settings.h"
-#include "ui/generation_job.h"
-#include "ui/generation_panel.h"
-#include "ui/layout_document.h"
-#include "ui/main_window.h"
-#include "ui/results_gallery.h"
+#include "ui/commands/change_settings.h"
+#include "ui/studio/generation_job.h"
+#include "ui/studio/generation_panel.h"
+#include "ui/studio/layout_document.h"
+#include "ui/studio/main_window.h"
+#include "ui/studio/results_gallery.h"
 
 using namespace gligen::ui;
 

@@ -6,10 +6,10 @@
 #include <QTest>
 #include <QUndoStack>
 
-#include "ui/add_boxes.h"
-#include "ui/layout_canvas.h"
-#include "ui/layout_document.h"
-#include "ui/change_settings.h"
+#include "ui/commands/add_boxes.h"
+#include "ui/studio/layout_canvas.h"
+#include "ui/studio/layout_document.h"
+#include "ui/commands/change_settings.h"
 
 using namespace gligen::ui;
 

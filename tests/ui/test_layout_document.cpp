@@ -5,14 +5,14 @@
 #include <QUndoStack>
 
 #include "core/pipeline/layout.h"
-#include "ui/add_boxes.h"
-#include "ui/change_phrase.h"
-#include "ui/change_settings.h"
-#include "ui/layout_document.h"
-#include "ui/remove_boxes.h"
-#include "ui/reorder_box.h"
-#include "ui/toggle_boxes.h"
-#include "ui/transform_boxes.h"
+#include "ui/commands/add_boxes.h"
+#include "ui/commands/change_phrase.h"
+#include "ui/commands/change_settings.h"
+#include "ui/studio/layout_document.h"
+#include "ui/commands/remove_boxes.h"
+#include "ui/commands/reorder_box.h"
+#include "ui/commands/toggle_boxes.h"
+#include "ui/commands/transform_boxes.h"
 
 using namespace gligen::ui;
 

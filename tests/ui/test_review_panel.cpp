@@ -8,46 +8,64 @@
 #include <QTemporaryDir>
 #include <QTest>
 #include <QUndoStack>
+#include <algorithm>
+#include <cmath>
 #include <fstream>
+#include <numeric>
 
 #include "core/annotations/dataset_io.h"
 #include "support/fixtures.h"
-#include "ui/review_image_view.h"
-#include "ui/review_panel.h"
-#include "ui/review_stats.h"
+#include "ui/review/review_image_view.h"
+#include "ui/review/review_panel.h"
+#include "ui/review/review_stats.h"
 
 using namespace gligen;
 using namespace gligen::annotations;
 using namespace gligen::ui;
 
-Q_DECLARE_METATYPE(gligen::Layout)
 
 namespace {
 
-// The fixtures' four images, with detector-like scores and labels on some boxes.
+// A detector-like score for the k-th box of the dataset: spread over (0.1, 0.99), distinct.
+double score_of(int k) {
+  const double golden = 0.6180339887498949;
+  const double f = k * golden + 0.31;
+  return 0.1 + 0.89 * (f - std::floor(f));
+}
+
+// A detector-like label: the last word of the box caption.
+std::string label_of(const std::string& caption) { return caption.substr(caption.rfind(' ') + 1); }
+
+// The fixture's seed dataset, every box given score_of(k) and label_of(caption), in store order.
 std::unique_ptr<AnnotationStore> make_store(const QTemporaryDir& dir) {
   auto store = AnnotationStore::open_or_create(dir.filePath("review.sqlite").toStdString());
   ImportOptions o;
   o.image_root = test::fixture("dataset");
   import_dataset(*store, test::fixture("dataset/train_data.pth"), o);
-  const double scores[] = {0.92, 0.35, 0.81, 0.18, 0.97, 0.66, 0.88, 0.74, 0.55, 0.42, 0.95, 0.61, 0.29};
-  const char* labels[] = {"raccoon", "eye", "grass", "leaf", "raccoon", "nose", "car", "truck", "balloon", "bird",
-                          "orange", "apple", "plum"};
   AnnotationEdit e{"change", "setup", {}, {}};
   int k = 0;
   store->for_each_image([&](const ImageRecord&, const std::vector<BoxAnnotation>& boxes) {
     for (const auto& b : boxes) {
       e.before.push_back(b);
       BoxAnnotation a = b;
-      a.score = scores[k];
-      a.label = labels[k];
+      a.score = score_of(k++);
+      a.label = label_of(b.caption);
       a.source = "grounding-dino";
-      ++k;
       e.after.push_back(a);
     }
   });
   store->apply_edit(e);
   return store;
+}
+
+// The image of the dataset with the most boxes (the first of them on a tie).
+int64_t busiest_image(AnnotationStore& store) {
+  int64_t best = 0;
+  size_t most = 0;
+  store.for_each_image([&](const ImageRecord& r, const std::vector<BoxAnnotation>& boxes) {
+    if (boxes.size() > most) most = boxes.size(), best = r.id;
+  });
+  return best;
 }
 
 struct Fixture {
@@ -83,20 +101,47 @@ class TestReviewPanel : public QObject {
   void listsAndFilters() {
     Fixture f;
     QVERIFY(QTest::qWaitForWindowExposed(&f.panel));
-    QCOMPARE(f.panel.listedImages().size(), size_t(4));
+    const size_t images = static_cast<size_t>(f.store().image_count());
+    QCOMPARE(f.panel.listedImages().size(), images);
     QVERIFY(f.panel.currentImageId() != 0);
-    f.panel.setLabelFilter("raccoon");
-    QCOMPARE(f.panel.listedImages().size(), size_t(2));
+    // Label filter: the images with a box whose label holds the first box's label.
+    std::string label;
+    size_t with_label = 0;
+    double best_score = 0;
+    std::vector<double> image_max;
+    f.store().for_each_image([&](const ImageRecord&, const std::vector<BoxAnnotation>& boxes) {
+      if (label.empty() && !boxes.empty()) label = boxes[0].label;
+      bool has = false;
+      double m = 0;
+      for (const auto& b : boxes) {
+        has = has || b.label.find(label) != std::string::npos;
+        m = std::max(m, *b.score);
+      }
+      with_label += has ? 1 : 0;
+      image_max.push_back(m);
+      best_score = std::max(best_score, m);
+    });
+    f.panel.setLabelFilter(QString::fromStdString(label));
+    QCOMPARE(f.panel.listedImages().size(), with_label);
     f.panel.setLabelFilter("");
     // The threshold hides low-scoring boxes live, and lists only images with a box above it.
-    f.panel.showImage(*f.store().find_image("raccoon_public.png"));
+    f.panel.showImage(busiest_image(f.store()));
     const auto boxes = f.boxes();
-    QVERIFY(f.panel.imageView()->isBoxVisible(boxes[1].id));  // 0.35
-    f.panel.setScoreThreshold(0.5);
-    QVERIFY(!f.panel.imageView()->isBoxVisible(boxes[1].id));
-    QVERIFY(f.panel.imageView()->isBoxVisible(boxes[0].id));  // 0.92
-    f.panel.setScoreThreshold(0.96);
-    QCOMPARE(f.panel.listedImages().size(), size_t(1));  // only the portrait has a 0.97 box
+    QVERIFY(boxes.size() >= 2);
+    auto low = boxes[0], high = boxes[0];
+    for (const auto& b : boxes) {
+      if (*b.score < *low.score) low = b;
+      if (*b.score > *high.score) high = b;
+    }
+    QVERIFY(f.panel.imageView()->isBoxVisible(low.id));
+    f.panel.setScoreThreshold((*low.score + *high.score) / 2);
+    QVERIFY(!f.panel.imageView()->isBoxVisible(low.id));
+    QVERIFY(f.panel.imageView()->isBoxVisible(high.id));
+    // Just under the best score: only the images holding a box that high are listed.
+    const double t = best_score - 1e-3;
+    f.panel.setScoreThreshold(t);
+    QCOMPARE(f.panel.listedImages().size(),
+             size_t(std::count_if(image_max.begin(), image_max.end(), [&](double m) { return m >= t; })));
     f.panel.setScoreThreshold(0);
     f.panel.setStatusFilter(ReviewStatus::Rejected);
     QCOMPARE(f.panel.listedImages().size(), size_t(0));
@@ -105,7 +150,7 @@ class TestReviewPanel : public QObject {
     QCOMPARE(f.panel.listedImages().size(), size_t(0));
     f.panel.setHasEdited(false);
     f.panel.setOnlyUnreviewed(true);
-    QCOMPARE(f.panel.listedImages().size(), size_t(4));
+    QCOMPARE(f.panel.listedImages().size(), images);
   }
 
   void keyboardReview() {
@@ -147,10 +192,11 @@ class TestReviewPanel : public QObject {
     f.key(Qt::Key_E);
     auto* edit = qobject_cast<QLineEdit*>(QApplication::focusWidget());
     QVERIFY(edit != nullptr);
-    QTest::keyClicks(edit, "a sleepy raccoon");  // plain letters type, they do not review
+    edit->clear();
+    QTest::keyClicks(edit, "a sleepy animal");  // plain letters type, they do not review
     QTest::keyClick(edit, Qt::Key_Return);
     const auto after = *f.store().annotation(id);
-    QCOMPARE(after.caption, std::string("a sleepy raccoon"));
+    QCOMPARE(after.caption, std::string("a sleepy animal"));
     QCOMPARE(int(after.status), int(ReviewStatus::Edited));
     QVERIFY(f.store().embedding(id)->stale);  // `dataset embed` will recompute it
     f.panel.undoStack()->undo();
@@ -161,33 +207,53 @@ class TestReviewPanel : public QObject {
   void mouseMoveDrawDeleteMerge() {
     Fixture f;
     QVERIFY(QTest::qWaitForWindowActive(&f.panel));
-    f.panel.showImage(*f.store().find_image("street_public.png"));
+    const int64_t image = busiest_image(f.store());
+    f.panel.showImage(image);
+    const auto record = *f.store().image(image);
     auto* view = f.panel.imageView();
     QWidget* vp = view->viewport();
     auto boxes = f.boxes();
-    // Drag the truck 20 px (image pixels) to the left.
+    const size_t n = boxes.size();
+    QVERIFY(n >= 2);
+    // Drag the second box left by up to 20 image pixels (less when it sits near the left edge).
+    const double dx = std::min(20.0, boxes[1].box.x0);
+    QVERIFY(dx >= 4);
     const QPoint from = view->boxCentreInView(boxes[1].id);
-    const QPoint to = view->imagePointInView(QPointF((boxes[1].box.x0 + boxes[1].box.x1) / 2 - 20,
+    const QPoint to = view->imagePointInView(QPointF((boxes[1].box.x0 + boxes[1].box.x1) / 2 - dx,
                                                      (boxes[1].box.y0 + boxes[1].box.y1) / 2));
     QTest::mousePress(vp, Qt::LeftButton, Qt::NoModifier, from);
     QTest::mouseMove(vp, (from + to) / 2);
     QTest::mouseMove(vp, to);
     QTest::mouseRelease(vp, Qt::LeftButton, Qt::NoModifier, to);
     const auto moved = *f.store().annotation(boxes[1].id);
-    QVERIFY2(std::abs(moved.box.x0 - (boxes[1].box.x0 - 20)) < 2.0, qPrintable(QString::number(moved.box.x0)));
+    QVERIFY2(std::abs(moved.box.x0 - (boxes[1].box.x0 - dx)) < 2.0, qPrintable(QString::number(moved.box.x0)));
     QCOMPARE(int(moved.status), int(ReviewStatus::Edited));
     f.panel.undoStack()->undo();
     QCOMPARE(f.store().annotation(boxes[1].id)->box.x0, boxes[1].box.x0);
 
-    // Draw a box on empty image (bottom right corner of the street).
-    const QPoint a = view->imagePointInView(QPointF(100, 76)), b = view->imagePointInView(QPointF(126, 79.5));
-    QTest::mousePress(vp, Qt::LeftButton, Qt::NoModifier, view->imagePointInView(QPointF(100, 2)));
-    QTest::mouseRelease(vp, Qt::LeftButton, Qt::NoModifier, view->imagePointInView(QPointF(100, 2)));  // a click: no box
-    QCOMPARE(f.boxes().size(), size_t(4));
+    // Draw a box where the image has none: the first free spot of a coarse grid.
+    const double w = record.width, h = record.height;
+    auto inside_any = [&](double x, double y) {
+      for (const auto& b : boxes)
+        if (x >= b.box.x0 - 2 && x <= b.box.x1 + 2 && y >= b.box.y0 - 2 && y <= b.box.y1 + 2) return true;
+      return false;
+    };
+    QPointF start(-1, -1);
+    for (int gy = 9; gy >= 0 && start.x() < 0; --gy)
+      for (int gx = 9; gx >= 0 && start.x() < 0; --gx) {
+        const double x = w * (0.05 + 0.07 * gx), y = h * (0.05 + 0.07 * gy);
+        if (!inside_any(x, y) && !inside_any(x + 0.2 * w, y + 0.2 * h) && !inside_any(x + 0.1 * w, y + 0.1 * h))
+          start = QPointF(x, y);
+      }
+    QVERIFY2(start.x() >= 0, "the fixture image has no free area to draw a box in");
+    const QPoint a = view->imagePointInView(start), b = view->imagePointInView(start + QPointF(0.2 * w, 0.2 * h));
+    QTest::mousePress(vp, Qt::LeftButton, Qt::NoModifier, a);
+    QTest::mouseRelease(vp, Qt::LeftButton, Qt::NoModifier, a);  // a click: no box
+    QCOMPARE(f.boxes().size(), n);
     QTest::mousePress(vp, Qt::LeftButton, Qt::NoModifier, a);
     QTest::mouseMove(vp, b);
     QTest::mouseRelease(vp, Qt::LeftButton, Qt::NoModifier, b);
-    QCOMPARE(f.boxes().size(), size_t(5));
+    QCOMPARE(f.boxes().size(), n + 1);
     QCOMPARE(f.boxes().back().source, std::string("user"));
     QApplication::processEvents();
     // Drawing leaves the caption editor focused: name the new box.
@@ -198,24 +264,24 @@ class TestReviewPanel : public QObject {
     QCOMPARE(f.boxes().back().caption, std::string("a lamp"));
     view->setFocus();
     f.key(Qt::Key_Delete);
-    QCOMPARE(f.boxes().size(), size_t(4));
+    QCOMPARE(f.boxes().size(), n);
     f.panel.undoStack()->undo();
-    QCOMPARE(f.boxes().size(), size_t(5));
+    QCOMPARE(f.boxes().size(), n + 1);
 
-    // Merge the car and the truck (Ctrl+click the second).
+    // Merge the first two boxes (Ctrl+click the second): their union, with the better-scored caption.
     boxes = f.boxes();
     view->selectBox(boxes[0].id);
     QTest::mouseClick(vp, Qt::LeftButton, Qt::ControlModifier, view->boxCentreInView(boxes[1].id));
     QCOMPARE(view->selectedIds().size(), size_t(2));
     f.key(Qt::Key_M);
     const auto merged = f.boxes();
-    QCOMPARE(merged.size(), size_t(4));
+    QCOMPARE(merged.size(), n);
     const auto& m = merged.back();
-    QCOMPARE(m.box.x0, boxes[0].box.x0);
-    QCOMPARE(m.box.x1, boxes[1].box.x1);
-    QCOMPARE(m.caption, boxes[0].caption);  // 0.88 beats 0.74
+    QCOMPARE(m.box.x0, std::min(boxes[0].box.x0, boxes[1].box.x0));
+    QCOMPARE(m.box.x1, std::max(boxes[0].box.x1, boxes[1].box.x1));
+    QCOMPARE(m.caption, *boxes[0].score >= *boxes[1].score ? boxes[0].caption : boxes[1].caption);
     f.panel.undoStack()->undo();
-    QCOMPARE(f.boxes().size(), size_t(5));
+    QCOMPARE(f.boxes().size(), n + 1);
     QCOMPARE(*f.store().annotation(boxes[1].id), boxes[1]);
   }
 
@@ -223,11 +289,14 @@ class TestReviewPanel : public QObject {
     qRegisterMetaType<gligen::Layout>();
     Fixture f;
     QVERIFY(QTest::qWaitForWindowActive(&f.panel));
-    f.panel.showImage(*f.store().find_image("street_public.png"));
+    const int64_t image = busiest_image(f.store());
+    f.panel.showImage(image);
+    const auto record = *f.store().image(image);
     QSignalSpy spy(&f.panel, &ReviewPanel::openAsLayoutRequested);
     f.key(Qt::Key_L);
     QCOMPARE(spy.count(), 0);  // nothing accepted yet
     auto boxes = f.boxes();
+    QVERIFY(boxes.size() >= 3);
     f.panel.imageView()->selectBox(boxes[0].id);
     f.key(Qt::Key_A);
     f.key(Qt::Key_A);
@@ -235,12 +304,14 @@ class TestReviewPanel : public QObject {
     f.key(Qt::Key_L);
     QCOMPARE(spy.count(), 1);
     const auto layout = spy.at(0).at(0).value<gligen::Layout>();
-    QCOMPARE(layout.prompt, std::string("a green car parked next to a blue truck under a red balloon"));
-    QCOMPARE(layout.boxes.size(), size_t(2));
-    QCOMPARE(layout.boxes[0].phrase, std::string("a green car"));
-    QCOMPARE(layout.boxes[0].x0, float(6.4 / 128));
-    QCOMPARE(layout.boxes[0].y1, float(72.0 / 80));
-    QCOMPARE(layout.boxes[1].phrase, std::string("a blue truck"));
+    const auto captions = f.store().image_captions(image);
+    QCOMPARE(layout.prompt, captions.empty() ? std::string() : captions.front());
+    QCOMPARE(layout.boxes.size(), size_t(2));  // the two accepted boxes, in order, normalised
+    for (size_t i = 0; i < 2; ++i) {
+      QCOMPARE(layout.boxes[i].phrase, boxes[i].caption);
+      QCOMPARE(layout.boxes[i].x0, float(boxes[i].box.x0 / record.width));
+      QCOMPARE(layout.boxes[i].y1, float(boxes[i].box.y1 / record.height));
+    }
     save_screenshot(f.panel, "review-panel.png");
   }
 
@@ -248,13 +319,17 @@ class TestReviewPanel : public QObject {
     Fixture f;
     f.panel.showStatistics();
     const auto& s = f.panel.statsWidget()->shownStats();
-    QCOMPARE(s.images, int64_t(4));
-    QCOMPARE(s.annotations, int64_t(13));
-    QCOMPARE(s.by_status.at(ReviewStatus::Unreviewed), int64_t(13));
+    const int64_t boxes = f.store().annotation_count();
+    QCOMPARE(s.images, f.store().image_count());
+    QCOMPARE(s.annotations, boxes);
+    QCOMPARE(s.by_status.at(ReviewStatus::Unreviewed), boxes);
     const auto& h = f.panel.statsWidget()->shownHistogram();
-    QCOMPARE(std::accumulate(h.begin(), h.end(), int64_t(0)), int64_t(13));
-    QCOMPARE(h[19], int64_t(2));  // 0.95 and 0.97
-    f.panel.showImage(*f.store().find_image("raccoon_public.png"));
+    QCOMPARE(std::accumulate(h.begin(), h.end(), int64_t(0)), boxes);  // every box is scored
+    const double bins = static_cast<double>(h.size());
+    int64_t top = 0;  // the last bucket holds the scores from (bins - 1) / bins up
+    for (int k = 0; k < boxes; ++k) top += score_of(k) * bins >= bins - 1 ? 1 : 0;
+    QCOMPARE(h[h.size() - 1], top);
+    f.panel.showImage(busiest_image(f.store()));
     f.panel.imageView()->selectNextBox();
     f.panel.rejectSelection();  // statistics follow edits while shown
     QCOMPARE(f.panel.statsWidget()->shownStats().by_status.at(ReviewStatus::Rejected), int64_t(1));
@@ -264,12 +339,16 @@ class TestReviewPanel : public QObject {
   void screenshotsOfAReviewInProgress() {
     Fixture f;
     QVERIFY(QTest::qWaitForWindowActive(&f.panel));
-    f.panel.showImage(*f.store().find_image("fruit_public.png"));
+    f.panel.showImage(busiest_image(f.store()));
     f.key(Qt::Key_Tab);
     f.key(Qt::Key_A);
     f.key(Qt::Key_R);
-    f.panel.setScoreThreshold(0.3);
-    QVERIFY(!f.panel.imageView()->isBoxVisible(f.boxes()[2].id));  // the 0.29 plum is hidden
+    // A threshold just above the image's lowest score hides that box.
+    auto lowest = f.boxes()[0];
+    for (const auto& b : f.boxes())
+      if (*b.score < *lowest.score) lowest = b;
+    f.panel.setScoreThreshold(*lowest.score + 1e-3);
+    QVERIFY(!f.panel.imageView()->isBoxVisible(lowest.id));
     f.panel.imageView()->selectBox(f.boxes()[1].id);
     save_screenshot(f.panel, "review-panel-threshold.png");
   }

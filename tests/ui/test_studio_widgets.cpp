@@ -11,17 +11,17 @@
 #include <QUndoStack>
 
 #include "support/fixtures.h"
-#include "ui/add_boxes.h"
-#include "ui/box_list_model.h"
-#include "ui/box_list_panel.h"
-#include "ui/change_settings.h"
-#include "ui/generation_panel.h"
-#include "ui/layout_canvas.h"
-#include "ui/main_window.h"
+#include "ui/commands/add_boxes.h"
+#include "ui/studio/box_list_model.h"
+#include "ui/studio/box_list_panel.h"
+#include "ui/commands/change_settings.h"
+#include "ui/studio/generation_panel.h"
+#include "ui/studio/layout_canvas.h"
+#include "ui/studio/main_window.h"
 #include "resources/resources.h"
-#include "ui/layout_document.h"
-#include "ui/model_dialog.h"
-#include "ui/studio_settings.h"
+#include "ui/studio/layout_document.h"
+#include "ui/studio/model_dialog.h"
+#include "ui/studio/studio_settings.h"
 
 using namespace gligen::ui;
 

@@ -20,14 +20,15 @@
 #include <random>
 
 #include "support/fixtures.h"
-#include "ui/main_window.h"
-#include "ui/metric_chart.h"
-#include "ui/new_training_dialog.h"
-#include "ui/run_follower.h"
-#include "ui/series_decimation.h"
-#include "ui/training_dashboard.h"
-#include "ui/training_job_runner.h"
-#include "ui/training_job_spec.h"
+#include "support/trainer_process.h"
+#include "ui/studio/main_window.h"
+#include "ui/dashboard/metric_chart.h"
+#include "ui/dashboard/new_training_dialog.h"
+#include "ui/jobs/run_follower.h"
+#include "ui/dashboard/series_decimation.h"
+#include "ui/dashboard/training_dashboard.h"
+#include "ui/jobs/training_job_runner.h"
+#include "ui/jobs/training_job_spec.h"
 
 using namespace gligen::ui;
 
@@ -310,7 +311,8 @@ class TestTrainingDashboard : public QObject {
     const int i = d.launch(s);
     QVERIFY(i >= 0);
     QVERIFY(waitFor([&] { return !d.runner(i)->isRunning(); }, 120000));
-    QTest::qWait(100);
+    // The error line and the status label follow the exit through the event loop: wait for them.
+    waitFor([&] { return d.statusLabel()->text().contains("is not valid JSON"); }, 30000);
     QVERIFY2(d.runner(i)->errorMessage().contains("is not valid JSON"), qPrintable(d.runner(i)->errorMessage()));
     QVERIFY2(d.statusLabel()->text().contains("is not valid JSON"), qPrintable(d.statusLabel()->text()));
     QVERIFY(d.runningCount() == 0);
@@ -324,6 +326,7 @@ class TestTrainingDashboard : public QObject {
   }
 
   void runStopResumeWithTheRealTrainer() {
+    GLIGEN_SLOW_TEST();
     TrainingDashboard::Options o;
     o.trainerProgram = trainer();
     o.persistRuns = false;
@@ -339,7 +342,10 @@ class TestTrainingDashboard : public QObject {
     // Events arrive and the charts get points.
     QVERIFY2(waitFor([&] { return d.follower(i)->history().points().size() >= 5; }, 300000),
              qPrintable(d.logView()->toPlainText()));
-    QTest::qWait(300);
+    // Charts redraw on a coalescing timer: wait for the drawn points, with a deadline.
+    waitFor([&] {
+      return d.chart(RunMetric::Loss)->drawnPoints() >= 5 && d.chart(RunMetric::SamplesPerSecond)->drawnPoints() >= 5;
+    }, 60000);
     QVERIFY(d.chart(RunMetric::Loss)->seriesPoints() >= 5);
     QVERIFY(d.chart(RunMetric::Loss)->drawnPoints() >= 5);
     QVERIFY(d.chart(RunMetric::SamplesPerSecond)->drawnPoints() >= 5);
@@ -403,8 +409,14 @@ class TestTrainingDashboard : public QObject {
   }
 
   void generateWithCheckpointLoadsItInTheStudio() {
-    // The "finished" run of the test above left checkpoints; the studio loads one as its UNet.
-    const QString ckpt = dir_.filePath("finished/checkpoints/checkpoint-000004");
+    // A short run of its own (no dependence on another test function's files); the studio loads
+    // its first checkpoint as its UNet.
+    const QString out = dir_.filePath("for-studio");
+    const gligen::test::TrainerRun run = gligen::test::run_trainer(tinySpec(out, 2).trainArguments());
+    QVERIFY2(run.exit_code == 0, qPrintable(run.err));
+    const QStringList ckpts = QDir(out + "/checkpoints").entryList({"checkpoint-*"}, QDir::Dirs, QDir::Name);
+    QVERIFY2(!ckpts.isEmpty(), qPrintable(out + "/checkpoints has no checkpoint"));
+    const QString ckpt = out + "/checkpoints/" + ckpts.first();
     QVERIFY(QFileInfo::exists(ckpt + "/manifest.json"));
     MainWindow::Options o;
     o.restoreSession = false;

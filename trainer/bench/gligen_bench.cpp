@@ -101,7 +101,7 @@ int main(int argc, char** argv) {
     report["unet_batch"] = 2 * batch;
     auto t0 = Clock::now();
     tokenizer::ClipTokenizer tok(model + "/tokenizer");
-    auto text_encoder = load_clip_text_model(model + "/text_encoder", torch::kCPU, torch::kFloat32, mapping);
+    auto text_encoder = nets::load_clip_text_model(model + "/text_encoder", torch::kCPU, torch::kFloat32, mapping);
     auto unet = nets::load_unet(model + "/unet", torch::kCPU, torch::kFloat32, mapping);
     unet->set_release_weights(release);
     auto vae = nets::load_vae(model + "/vae", torch::kCPU, torch::kFloat32, "", mapping);

@@ -1,0 +1,143 @@
+#include "ui/dashboard/run_monitor_panel.h"
+
+#include <QCheckBox>
+#include <QComboBox>
+#include <QGridLayout>
+#include <QHBoxLayout>
+#include <QLabel>
+#include <QProgressBar>
+#include <QPushButton>
+#include <QSlider>
+#include <QVBoxLayout>
+#include <algorithm>
+#include <climits>
+
+#include "ui/dashboard/metric_chart.h"
+
+namespace gligen::ui {
+
+RunMonitorPanel::RunMonitorPanel(QWidget* parent) : QWidget(parent) {
+  auto* mon = new QVBoxLayout(this);
+  mon->setContentsMargins(0, 0, 0, 0);
+
+  // --- header: name, state line, actions, progress ---------------------------------------------
+  auto* header = new QHBoxLayout;
+  auto* titles = new QVBoxLayout;
+  title_ = new QLabel(this);
+  QFont big = title_->font();
+  big.setPointSizeF(big.pointSizeF() * 1.3);
+  big.setBold(true);
+  title_->setFont(big);
+  title_->setTextInteractionFlags(Qt::TextSelectableByMouse);
+  status_ = new QLabel(this);
+  status_->setWordWrap(true);
+  status_->setTextInteractionFlags(Qt::TextSelectableByMouse);
+  titles->addWidget(title_);
+  titles->addWidget(status_);
+  header->addLayout(titles, 1);
+  stop_ = new QPushButton(QStringLiteral("Stop"), this);
+  stop_->setToolTip(QStringLiteral("Finish the current step, write a checkpoint and exit"));
+  resume_ = new QPushButton(QStringLiteral("Resume"), this);
+  resume_->setToolTip(QStringLiteral("Continue from the newest complete checkpoint"));
+  copy_command_ = new QPushButton(QStringLiteral("Copy Command"), this);
+  copy_command_->setToolTip(QStringLiteral("Copy the command line that runs this job"));
+  remove_ = new QPushButton(QStringLiteral("Delete…"), this);
+  remove_->setToolTip(QStringLiteral("Remove the run from the list, or delete its folder"));
+  for (QPushButton* b : {stop_, resume_, copy_command_, remove_}) header->addWidget(b, 0, Qt::AlignTop);
+  mon->addLayout(header);
+  progress_ = new QProgressBar(this);
+  progress_->setTextVisible(true);
+  mon->addWidget(progress_);
+  connect(stop_, &QPushButton::clicked, this, &RunMonitorPanel::stopClicked);
+  connect(resume_, &QPushButton::clicked, this, &RunMonitorPanel::resumeClicked);
+  connect(copy_command_, &QPushButton::clicked, this, &RunMonitorPanel::copyCommandClicked);
+  connect(remove_, &QPushButton::clicked, this, &RunMonitorPanel::removeClicked);
+
+  // --- chart toolbar ---------------------------------------------------------------------------
+  auto* chartBar = new QHBoxLayout;
+  chartBar->addWidget(new QLabel(QStringLiteral("Compare with:"), this));
+  compare_box_ = new QComboBox(this);
+  compare_box_->setMinimumContentsLength(16);
+  chartBar->addWidget(compare_box_);
+  log_scale_ = new QCheckBox(QStringLiteral("Log scale"), this);
+  log_scale_->setToolTip(QStringLiteral("Logarithmic value axis for loss, learning rate and gradient norm"));
+  chartBar->addWidget(log_scale_);
+  chartBar->addWidget(new QLabel(QStringLiteral("Smoothing:"), this));
+  auto* smoothing = new QSlider(Qt::Horizontal, this);
+  smoothing->setRange(0, 99);
+  smoothing->setValue(90);
+  smoothing->setMaximumWidth(140);
+  smoothing->setToolTip(QStringLiteral("Exponential moving average of the loss (0: raw only)"));
+  chartBar->addWidget(smoothing);
+  auto* fit = new QPushButton(QStringLiteral("Fit"), this);
+  fit->setToolTip(QStringLiteral("Show the whole run and follow new steps (or double-click a chart)"));
+  chartBar->addWidget(fit);
+  chartBar->addStretch(1);
+  legend_ = new QLabel(this);
+  chartBar->addWidget(legend_);
+  mon->addLayout(chartBar);
+
+  // --- charts ----------------------------------------------------------------------------------
+  auto* chartArea = new QWidget(this);
+  auto* grid = new QGridLayout(chartArea);
+  grid->setContentsMargins(0, 0, 0, 0);
+  grid->setSpacing(4);
+  const RunMetric order[] = {RunMetric::Loss,          RunMetric::LearningRate, RunMetric::GradNorm,
+                             RunMetric::SamplesPerSecond, RunMetric::DataWaitShare, RunMetric::MemoryMb,
+                             RunMetric::GpuUtil};
+  for (RunMetric m : order) charts_.push_back(new MetricChart(m, chartArea));
+  grid->addWidget(charts_[0], 0, 0, 1, 2);
+  grid->addWidget(charts_[1], 0, 2);
+  grid->addWidget(charts_[2], 0, 3);
+  for (int i = 3; i < 7; ++i) grid->addWidget(charts_[i], 1, i - 3);
+  for (int c = 0; c < 4; ++c) grid->setColumnStretch(c, 1);
+  mon->addWidget(chartArea, 1);
+
+  connect(compare_box_, &QComboBox::activated, this,
+          [this](int i) { Q_EMIT compareChosen(compare_box_->itemData(i).toInt()); });
+  connect(log_scale_, &QCheckBox::toggled, this, &RunMonitorPanel::setLogScale);
+  connect(smoothing, &QSlider::valueChanged, this, [this](int v) { chart(RunMetric::Loss)->setSmoothing(v / 100.0); });
+  connect(fit, &QPushButton::clicked, this, [this] {
+    for (MetricChart* c : charts_) c->fit();
+  });
+}
+
+void RunMonitorPanel::setTitle(const QString& title) { title_->setText(title); }
+
+void RunMonitorPanel::setStatusHtml(const QString& html) { status_->setText(html); }
+
+void RunMonitorPanel::setProgress(qint64 step, qint64 maxSteps) {
+  progress_->setRange(0, maxSteps > 0 ? static_cast<int>(std::min<qint64>(maxSteps, INT_MAX)) : 1);
+  progress_->setValue(maxSteps > 0 ? static_cast<int>(std::min<qint64>(step, INT_MAX)) : 0);
+  progress_->setFormat(maxSteps > 0 ? QStringLiteral("%p%  (%v / %m)") : QStringLiteral("waiting"));
+}
+
+void RunMonitorPanel::setActions(const Actions& a) {
+  stop_->setEnabled(a.stop);
+  if (!a.stopTip.isEmpty()) stop_->setToolTip(a.stopTip);
+  resume_->setEnabled(a.resume);
+  remove_->setEnabled(a.remove);
+  copy_command_->setEnabled(a.copyCommand);
+}
+
+void RunMonitorPanel::setCompareChoices(const QVector<QPair<QString, int>>& runs, int current) {
+  compare_box_->clear();
+  compare_box_->addItem(QStringLiteral("(none)"), -1);
+  for (const auto& [name, index] : runs) compare_box_->addItem(name, index);
+  compare_box_->setCurrentIndex(std::max(0, compare_box_->findData(current)));
+}
+
+void RunMonitorPanel::setLegendHtml(const QString& html) { legend_->setText(html); }
+
+void RunMonitorPanel::setLogScale(bool on) {
+  if (log_scale_->isChecked() != on) log_scale_->setChecked(on);
+  for (RunMetric m : {RunMetric::Loss, RunMetric::LearningRate, RunMetric::GradNorm}) chart(m)->setLogScale(on);
+}
+
+MetricChart* RunMonitorPanel::chart(RunMetric metric) const {
+  for (MetricChart* c : charts_)
+    if (c->metric() == metric) return c;
+  return nullptr;
+}
+
+}  // namespace gligen::ui

@@ -1,0 +1,67 @@
+// RunMonitorPanel: the selected run's header (name, state line, progress bar, Stop / Resume /
+// Copy Command / Delete) and its live charts with their toolbar (compare with another run, log
+// scale, loss smoothing, fit, legend). It shows what TrainingDashboard gives it and reports the
+// user's clicks as signals.
+#pragma once
+#include <QVector>
+#include <QWidget>
+#include <vector>
+
+#include "ui/jobs/run_history.h"
+
+class QCheckBox;
+class QComboBox;
+class QLabel;
+class QProgressBar;
+class QPushButton;
+
+namespace gligen::ui {
+
+class MetricChart;
+
+class RunMonitorPanel : public QWidget {
+  Q_OBJECT
+ public:
+  struct Actions {
+    bool stop = false, resume = false, remove = false, copyCommand = false;
+    QString stopTip;
+  };
+
+  explicit RunMonitorPanel(QWidget* parent = nullptr);
+
+  void setTitle(const QString& title);
+  void setStatusHtml(const QString& html);
+  QLabel* statusLabel() const { return status_; }
+  // maxSteps <= 0: waiting for the first event.
+  void setProgress(qint64 step, qint64 maxSteps);
+  void setActions(const Actions& actions);
+  // The runs offered for comparison (name, run index), and the one chosen (-1: none).
+  void setCompareChoices(const QVector<QPair<QString, int>>& runs, int current);
+  void setLegendHtml(const QString& html);
+  void setLogScale(bool on);
+
+  MetricChart* chart(RunMetric metric) const;
+  const std::vector<MetricChart*>& charts() const { return charts_; }
+
+ Q_SIGNALS:
+  void stopClicked();
+  void resumeClicked();
+  void copyCommandClicked();
+  void removeClicked();
+  void compareChosen(int runIndex);  // -1: none
+
+ private:
+  QLabel* title_;
+  QLabel* status_;
+  QProgressBar* progress_;
+  QPushButton* stop_;
+  QPushButton* resume_;
+  QPushButton* remove_;
+  QPushButton* copy_command_;
+  QComboBox* compare_box_;
+  QCheckBox* log_scale_;
+  QLabel* legend_;
+  std::vector<MetricChart*> charts_;
+};
+
+}  // namespace gligen::ui

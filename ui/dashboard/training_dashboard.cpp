@@ -1,0 +1,632 @@
+#include "ui/dashboard/training_dashboard.h"
+
+#include <QApplication>
+#include <QClipboard>
+#include <QDateTime>
+#include <QDir>
+#include <QElapsedTimer>
+#include <QFileDialog>
+#include <QFileInfo>
+#include <QHBoxLayout>
+#include <QJsonDocument>
+#include <QJsonObject>
+#include <QLabel>
+#include <QMessageBox>
+#include <QPushButton>
+#include <QSplitter>
+#include <QStackedWidget>
+#include <QThread>
+#include <QTreeWidget>
+#include <QTimer>
+#include <QVBoxLayout>
+#include <algorithm>
+#include <cmath>
+
+#include "ui/dashboard/metric_chart.h"
+#include "ui/dashboard/new_training_dialog.h"
+#include "ui/dashboard/run_list_panel.h"
+#include "ui/dashboard/run_monitor_panel.h"
+#include "ui/dashboard/run_outputs_panel.h"
+#include "ui/jobs/run_follower.h"
+#include "ui/jobs/training_job_runner.h"
+#include "ui/jobs/training_job_spec.h"
+
+namespace gligen::ui {
+
+namespace {
+
+QString duration(double seconds) {
+  if (!(seconds > 0) || !std::isfinite(seconds)) return QStringLiteral("—");
+  const qint64 s = static_cast<qint64>(std::llround(seconds));
+  if (s < 60) return QStringLiteral("%1 s").arg(s);
+  if (s < 3600) return QStringLiteral("%1 min %2 s").arg(s / 60).arg(s % 60);
+  return QStringLiteral("%1 h %2 min").arg(s / 3600).arg((s % 3600) / 60);
+}
+
+// Complete checkpoints of a run folder (those with a manifest), newest first.
+QVector<QPair<qint64, QString>> checkpointsOnDisk(const QString& runDir) {
+  QVector<QPair<qint64, QString>> out;
+  const QDir dir(QDir(runDir).filePath(QStringLiteral("checkpoints")));
+  for (const QFileInfo& info : dir.entryInfoList({QStringLiteral("checkpoint-*")}, QDir::Dirs | QDir::NoDotAndDotDot)) {
+    bool ok = false;
+    const qint64 step = info.fileName().mid(11).toLongLong(&ok);
+    if (ok && QFileInfo::exists(QDir(info.filePath()).filePath(QStringLiteral("manifest.json"))))
+      out.append({step, info.filePath()});
+  }
+  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
+  return out;
+}
+
+}  // namespace
+
+struct TrainingDashboard::Run {
+  QString dir;
+  std::unique_ptr<RunFollower> follower;
+  std::unique_ptr<TrainingJobRunner> runner;  // jobs started in this session
+  QString command;                            // their command line
+  QString exitMessage;                        // how the process ended ("" while running / never ran here)
+  bool exitOk = true;
+  QStringList processLines;                   // what the process printed that is not an event
+  int imagesShown = 0;
+  QString checkpointsShown;  // what the checkpoint list was built from (rebuilt when it changes)
+
+  QString name() const { return QFileInfo(dir).fileName(); }
+  bool running() const { return runner && runner->isRunning(); }
+};
+
+TrainingDashboard::TrainingDashboard(const Options& options, QWidget* parent) : QWidget(parent), options_(options) {
+  if (options_.trainerProgram.isEmpty()) options_.trainerProgram = TrainingJobRunner::defaultTrainerProgram();
+  setWindowTitle(QStringLiteral("Training — GLIGEN Studio"));
+
+  run_list_ = new RunListPanel(this);
+  connect(run_list_, &RunListPanel::newJobRequested, this, &TrainingDashboard::newJobDialog);
+  connect(run_list_, &RunListPanel::attachRequested, this, &TrainingDashboard::attachDialog);
+  connect(run_list_, &RunListPanel::currentRowChanged, this, [this](int row) { showRun(row); });
+
+  monitor_ = new QWidget(this);
+  auto* split = new QSplitter(Qt::Vertical, monitor_);
+  monitor_panel_ = new RunMonitorPanel(split);
+  outputs_ = new RunOutputsPanel(split);
+  split->addWidget(monitor_panel_);
+  split->addWidget(outputs_);
+  split->setStretchFactor(0, 3);
+  split->setStretchFactor(1, 1);
+  auto* mon = new QVBoxLayout(monitor_);
+  mon->setContentsMargins(0, 0, 0, 0);
+  mon->addWidget(split, 1);
+
+  connect(monitor_panel_, &RunMonitorPanel::stopClicked, this, [this] { stopRun(currentRun()); });
+  connect(monitor_panel_, &RunMonitorPanel::resumeClicked, this, [this] { resumeRun(currentRun()); });
+  connect(monitor_panel_, &RunMonitorPanel::removeClicked, this, [this] { confirmAndRemove(currentRun()); });
+  connect(monitor_panel_, &RunMonitorPanel::copyCommandClicked, this, [this] { copyCommand(currentRun()); });
+  connect(monitor_panel_, &RunMonitorPanel::compareChosen, this, &TrainingDashboard::setCompareRun);
+  connect(outputs_, &RunOutputsPanel::openImage, this, &TrainingDashboard::openImage);
+  connect(outputs_, &RunOutputsPanel::generateRequested, this, &TrainingDashboard::generateFromSelectedCheckpoint);
+  connect(outputs_, &RunOutputsPanel::resumeRequested, this, &TrainingDashboard::resumeFromSelectedCheckpoint);
+  connect(outputs_, &RunOutputsPanel::checkpointSelectionChanged, this, [this] { updateHeader(); });
+
+  // New events arrive every step; charts redraw at most every interval, which grows with what a
+  // redraw costs (long runs), so the window stays responsive.
+  chart_timer_ = new QTimer(this);
+  chart_timer_->setSingleShot(true);
+  chart_timer_->setInterval(100);
+  connect(chart_timer_, &QTimer::timeout, this, [this] {
+    QElapsedTimer t;
+    t.start();
+    updateCharts();
+    chart_timer_->setInterval(static_cast<int>(std::clamp<qint64>(5 * t.elapsed(), 100, 2000)));
+  });
+
+  placeholder_ = new QLabel(
+      QStringLiteral("<h3>No training runs yet</h3><p>New Job… sets up a training run (presets: the seed's COCO "
+                     "recipe, or a quick CPU smoke run on a tiny model) and shows its exact command line.</p>"
+                     "<p>Attach Run… follows a run folder started elsewhere — on a cluster with torchrun, or by "
+                     "hand — through its events.jsonl.</p>"),
+      this);
+  placeholder_->setAlignment(Qt::AlignCenter);
+  placeholder_->setWordWrap(true);
+  auto* stack = new QStackedWidget(this);
+  stack->addWidget(placeholder_);
+  stack->addWidget(monitor_);
+
+  auto* outer = new QSplitter(Qt::Horizontal, this);
+  outer->addWidget(run_list_);
+  outer->addWidget(stack);
+  outer->setStretchFactor(1, 1);
+  outer->setSizes({240, 1000});
+  auto* layout = new QHBoxLayout(this);
+  layout->addWidget(outer);
+  resize(1280, 820);
+
+  if (options_.persistRuns) restoreRunList();
+  showRun(runs_.empty() ? -1 : 0);
+}
+
+void TrainingDashboard::confirmAndRemove(int i) {
+  if (!run(i)) return;
+  QMessageBox box(QMessageBox::Question, QStringLiteral("Delete run"),
+                  QStringLiteral("Delete the run \"%1\"?").arg(run(i)->name()), QMessageBox::Cancel, this);
+  box.setInformativeText(QStringLiteral("Delete Folder removes %1 with its checkpoints, validation images and "
+                                        "trained UNet; it cannot be undone. Remove from List keeps the folder.")
+                             .arg(run(i)->dir));
+  QPushButton* del = box.addButton(QStringLiteral("Delete Folder"), QMessageBox::DestructiveRole);
+  QPushButton* forget = box.addButton(QStringLiteral("Remove from List"), QMessageBox::AcceptRole);
+  box.exec();
+  if (box.clickedButton() == del) removeRun(i, true, false);
+  else if (box.clickedButton() == forget) removeRun(i, false, false);
+}
+
+void TrainingDashboard::copyCommand(int i) {
+  Run* r = run(i);
+  if (!r) return;
+  QString cmd = r->command;
+  if (cmd.isEmpty() && !r->follower->config().isEmpty())
+    cmd = TrainingJobSpec::fromRunJson(r->follower->config(), QString()).commandLine(options_.trainerProgram);
+  QGuiApplication::clipboard()->setText(cmd);
+  Q_EMIT message(QStringLiteral("Command line copied"));
+}
+
+TrainingDashboard::~TrainingDashboard() = default;
+
+TrainingDashboard::Run* TrainingDashboard::run(int index) const {
+  return index >= 0 && index < runCount() ? runs_[static_cast<size_t>(index)].get() : nullptr;
+}
+
+const RunFollower* TrainingDashboard::follower(int index) const {
+  Run* r = run(index);
+  return r ? r->follower.get() : nullptr;
+}
+
+TrainingJobRunner* TrainingDashboard::runner(int index) const {
+  Run* r = run(index);
+  return r ? r->runner.get() : nullptr;
+}
+
+QString TrainingDashboard::runDirectory(int index) const {
+  Run* r = run(index);
+  return r ? r->dir : QString();
+}
+
+MetricChart* TrainingDashboard::chart(RunMetric metric) const { return monitor_panel_->chart(metric); }
+QTreeWidget* TrainingDashboard::checkpointList() const { return outputs_->checkpointList(); }
+QListWidget* TrainingDashboard::imageStrip() const { return outputs_->imageStrip(); }
+QPlainTextEdit* TrainingDashboard::logView() const { return outputs_->logView(); }
+QLabel* TrainingDashboard::statusLabel() const { return monitor_panel_->statusLabel(); }
+
+int TrainingDashboard::currentRun() const { return run_list_->currentRow(); }
+
+void TrainingDashboard::selectRun(int index) { run_list_->setCurrentRow(index); }
+
+int TrainingDashboard::runningCount() const {
+  return static_cast<int>(std::count_if(runs_.begin(), runs_.end(), [](const auto& r) { return r->running(); }));
+}
+
+int TrainingDashboard::addRun(const QString& dirIn) {
+  const QString dir = QDir::cleanPath(QFileInfo(dirIn).absoluteFilePath());
+  for (int i = 0; i < runCount(); ++i)
+    if (runs_[static_cast<size_t>(i)]->dir == dir) return i;
+  auto r = std::make_unique<Run>();
+  r->dir = dir;
+  r->follower = std::make_unique<RunFollower>(dir);
+  r->follower->setPollInterval(options_.pollIntervalMs);
+  Run* raw = r.get();
+  connect(r->follower.get(), &RunFollower::changed, this, [this, raw] { onRunChanged(raw); });
+  connect(r->follower.get(), &RunFollower::configChanged, this, [this, raw] { onRunChanged(raw); });
+  connect(r->follower.get(), &RunFollower::warning, this, [this, raw](const QString& w) {
+    raw->processLines.append(QStringLiteral("warning: ") + w);
+    Q_EMIT message(raw->name() + QStringLiteral(": ") + w);
+    onRunChanged(raw);
+  });
+  runs_.push_back(std::move(r));
+  run_list_->appendRow();
+  const int index = runCount() - 1;
+  raw->follower->start();
+  updateRunItem(index);
+  updateCompareChoices();
+  if (options_.persistRuns) saveRunList();
+  return index;
+}
+
+int TrainingDashboard::attach(const QString& runDirectory) {
+  if (!QFileInfo(runDirectory).isDir()) {
+    Q_EMIT message(QStringLiteral("%1 is not a folder").arg(runDirectory));
+    return -1;
+  }
+  const int i = addRun(runDirectory);
+  Run* r = run(i);
+  if (!QFileInfo::exists(r->follower->eventsPath()))
+    Q_EMIT message(QStringLiteral("%1 has no events.jsonl yet; the dashboard will show the run when it starts").arg(r->dir));
+  selectRun(i);
+  return i;
+}
+
+bool TrainingDashboard::startJob(Run& r, const TrainingJobSpec& spec) {
+  if (!r.runner) {
+    r.runner = std::make_unique<TrainingJobRunner>();
+    Run* raw = &r;
+    connect(r.runner.get(), &TrainingJobRunner::outputLine, this, [this, raw](const QString& line, bool err) {
+      if (!err && line.startsWith(QLatin1Char('{'))) return;  // events: read from the run folder
+      raw->processLines.append(line);
+      if (raw->processLines.size() > TrainingJobRunner::kTailLines) raw->processLines.removeFirst();
+      if (run(currentRun()) == raw) updateLog();
+    });
+    connect(r.runner.get(), &TrainingJobRunner::finished, this, [this, raw](bool ok, const QString& msg) {
+      raw->exitOk = ok;
+      raw->exitMessage = msg;
+      raw->follower->poll();  // the last events
+      Q_EMIT message(raw->name() + QStringLiteral(": ") + msg);
+      onRunChanged(raw);
+    });
+  }
+  r.command = spec.commandLine(options_.trainerProgram);
+  r.exitMessage.clear();
+  r.exitOk = true;
+  r.processLines.clear();
+  r.processLines.append(QStringLiteral("$ ") + r.command);
+  if (!r.runner->start(options_.trainerProgram, spec.arguments(), spec.environment())) {
+    r.exitOk = false;
+    r.exitMessage = r.runner->errorMessage();
+    Q_EMIT message(r.exitMessage);
+    onRunChanged(&r);
+    return false;
+  }
+  onRunChanged(&r);
+  return true;
+}
+
+int TrainingDashboard::launch(const TrainingJobSpec& spec) {
+  const QStringList problems = spec.problems();
+  if (!problems.isEmpty()) {
+    Q_EMIT message(QStringLiteral("Cannot launch: ") + problems.join(QStringLiteral("; ")));
+    return -1;
+  }
+  const QString dir = QFileInfo(spec.outputDir()).absoluteFilePath();
+  for (int i = 0; i < runCount(); ++i) {
+    if (run(i)->dir == QDir::cleanPath(dir) && run(i)->running()) {
+      Q_EMIT message(QStringLiteral("A job is already running in %1").arg(dir));
+      return -1;
+    }
+  }
+  const int i = addRun(dir);
+  if (!startJob(*run(i), spec)) {
+    selectRun(i);
+    return i;
+  }
+  selectRun(i);
+  return i;
+}
+
+void TrainingDashboard::stopRun(int index) {
+  Run* r = run(index);
+  if (!r || !r->running()) return;
+  r->runner->stop();
+  r->processLines.append(QStringLiteral("stop requested: finishing the step and writing a checkpoint…"));
+  onRunChanged(r);
+}
+
+int TrainingDashboard::resumeRun(int index, const QString& checkpoint) {
+  Run* r = run(index);
+  if (!r) return -1;
+  if (r->running()) {
+    Q_EMIT message(QStringLiteral("%1 is still running").arg(r->name()));
+    return -1;
+  }
+  if (r->follower->config().isEmpty()) {
+    Q_EMIT message(QStringLiteral("%1 has no run.json: its settings are unknown, so it cannot be resumed here").arg(r->dir));
+    return -1;
+  }
+  TrainingJobSpec spec = TrainingJobSpec::fromRunJson(r->follower->config(), checkpoint);
+  spec.set(QStringLiteral("output-dir"), r->dir);
+  const QStringList problems = spec.problems();
+  if (!problems.isEmpty()) {
+    Q_EMIT message(QStringLiteral("Cannot resume %1: %2").arg(r->name(), problems.join(QStringLiteral("; "))));
+    return -1;
+  }
+  startJob(*r, spec);
+  return index;
+}
+
+bool TrainingDashboard::removeRun(int index, bool deleteFolder, bool ask) {
+  Run* r = run(index);
+  if (!r) return false;
+  if (r->running()) {
+    Q_EMIT message(QStringLiteral("%1 is running: stop it first").arg(r->name()));
+    return false;
+  }
+  if (ask) {
+    const auto answer = QMessageBox::question(
+        this, QStringLiteral("Delete run"),
+        deleteFolder ? QStringLiteral("Delete the folder %1 with its checkpoints and images? This cannot be undone.").arg(r->dir)
+                     : QStringLiteral("Remove %1 from the list? The folder stays.").arg(r->name()));
+    if (answer != QMessageBox::Yes) return false;
+  }
+  const QString dir = r->dir;
+  r->follower->stop();
+  if (compare_ == index) compare_ = -1;
+  else if (compare_ > index) --compare_;
+  runs_.erase(runs_.begin() + index);
+  run_list_->removeRow(index);
+  if (deleteFolder && !QDir(dir).removeRecursively()) {
+    Q_EMIT message(QStringLiteral("Could not delete everything in %1 (permissions?)").arg(dir));
+  }
+  if (options_.persistRuns) saveRunList();
+  updateCompareChoices();
+  showRun(currentRun());
+  return true;
+}
+
+bool TrainingDashboard::stopAllAndWait(int timeoutMs) {
+  for (int i = 0; i < runCount(); ++i) stopRun(i);
+  QElapsedTimer t;
+  t.start();
+  while (runningCount() > 0 && t.elapsed() < timeoutMs) {
+    QCoreApplication::processEvents(QEventLoop::AllEvents, 50);
+    QThread::msleep(10);
+  }
+  return runningCount() == 0;
+}
+
+void TrainingDashboard::refreshNow() {
+  for (auto& r : runs_) r->follower->poll();
+  chart_timer_->stop();
+  updateCharts();
+}
+
+void TrainingDashboard::onRunChanged(Run* r) {
+  for (int i = 0; i < runCount(); ++i) {
+    if (run(i) != r) continue;
+    updateRunItem(i);
+    if (i == currentRun()) {
+      updateHeader();
+      scheduleCharts();
+      updateImages();
+      updateCheckpoints();
+      updateLog();
+    } else if (i == compare_) {
+      scheduleCharts();
+    }
+  }
+}
+
+void TrainingDashboard::updateRunItem(int index) {
+  Run* r = run(index);
+  if (!r) return;
+  const RunHistory& h = r->follower->history();
+  static const char* kShort[] = {"waiting", "running", "finished", "stopped", "failed"};
+  QString state = QString::fromLatin1(kShort[static_cast<int>(h.state())]);
+  QColor dot(0x9e, 0x9e, 0x9e);
+  if (r->running()) {
+    state = r->runner->stopRequested() ? QStringLiteral("stopping…") : QStringLiteral("running");
+    dot = QColor(0x2e, 0x9d, 0x4f);
+  } else if (!r->exitOk || h.state() == RunHistory::State::Failed) {
+    state = QStringLiteral("failed");
+    dot = QColor(0xc0, 0x39, 0x2b);
+  } else if (h.state() == RunHistory::State::Finished) {
+    dot = QColor(0x2a, 0x7a, 0xd8);
+  } else if (h.state() == RunHistory::State::Running && !r->runner) {
+    state = QStringLiteral("running elsewhere");
+    dot = QColor(0x2e, 0x9d, 0x4f);
+  }
+  const QString steps = h.maxSteps() > 0 ? QStringLiteral(" · %1/%2").arg(h.step()).arg(h.maxSteps()) : QString();
+  run_list_->setRow(index, r->name(), state + steps, dot, r->dir);
+}
+
+void TrainingDashboard::showRun(int index) {
+  auto* stack = qobject_cast<QStackedWidget*>(monitor_->parentWidget());
+  if (stack) stack->setCurrentWidget(index >= 0 ? static_cast<QWidget*>(monitor_) : placeholder_);
+  outputs_->clearImages();
+  for (auto& r : runs_) {
+    r->imagesShown = 0;
+    r->checkpointsShown.clear();
+  }
+  if (compare_ == index) compare_ = -1;
+  updateCompareChoices();
+  updateHeader();
+  updateCharts();
+  updateImages();
+  updateCheckpoints();
+  updateLog();
+}
+
+void TrainingDashboard::updateHeader() {
+  Run* r = run(currentRun());
+  if (!r) return;
+  const RunHistory& h = r->follower->history();
+  monitor_panel_->setTitle(r->name());
+  QStringList parts;
+  QString state = h.stateText();
+  if (r->running()) state = r->runner->stopRequested() ? QStringLiteral("stopping (writing a checkpoint)…") : QStringLiteral("running");
+  else if (h.state() == RunHistory::State::Running && !r->runner) state = QStringLiteral("running elsewhere (attached)");
+  parts << state;
+  if (h.maxSteps() > 0) parts << QStringLiteral("step %1 of %2").arg(h.step()).arg(h.maxSteps());
+  if (!h.points().isEmpty()) {
+    const RunPoint& p = h.points().last();
+    if (std::isfinite(p.loss)) parts << QStringLiteral("loss %1").arg(p.loss, 0, 'g', 4);
+    if (std::isfinite(p.samplesPerSecond)) parts << QStringLiteral("%1 samples/s").arg(p.samplesPerSecond, 0, 'f', 2);
+  }
+  const bool active = h.state() == RunHistory::State::Running;
+  if (active) parts << QStringLiteral("ETA ") + duration(h.etaSeconds());
+  if (active && h.lastEventTime() > 0) {
+    const double ago = QDateTime::currentMSecsSinceEpoch() / 1000.0 - h.lastEventTime();
+    if (ago > 120) parts << QStringLiteral("no event for %1").arg(duration(ago));
+  }
+  if (r->follower->skippedLines() > 0) parts << QStringLiteral("%1 unreadable event lines skipped").arg(r->follower->skippedLines());
+  QString text = parts.join(QStringLiteral(" · ")).toHtmlEscaped();
+  QString error = h.state() == RunHistory::State::Failed ? h.errorMessage() : QString();
+  if (!r->exitOk && !r->exitMessage.isEmpty()) error = r->exitMessage;
+  if (!error.isEmpty()) text += QStringLiteral("<br><span style='color:#c0392b'><b>Error:</b> %1</span>").arg(error.toHtmlEscaped());
+  else if (!r->exitMessage.isEmpty() && !r->running() && r->exitMessage != QLatin1String("finished"))
+    text += QStringLiteral("<br>process: %1").arg(r->exitMessage.toHtmlEscaped());
+  text += QStringLiteral("<br><span style='color:palette(mid)'>%1</span>").arg(r->dir.toHtmlEscaped());
+  monitor_panel_->setStatusHtml(text);
+  monitor_panel_->setProgress(h.step(), h.maxSteps());
+  RunMonitorPanel::Actions a;
+  a.stop = r->running() && !r->runner->stopRequested();
+  a.stopTip = r->runner || !active ? QStringLiteral("Finish the current step, write a checkpoint and exit")
+                                   : QStringLiteral("Started outside the studio: stop it where it runs");
+  const bool canResume = !r->running() && !r->follower->config().isEmpty() && h.state() != RunHistory::State::Finished;
+  a.resume = canResume && !(active && !r->runner);
+  a.remove = !r->running();
+  a.copyCommand = !r->command.isEmpty() || !r->follower->config().isEmpty();
+  monitor_panel_->setActions(a);
+  const bool haveCkpt = outputs_->hasSelectedCheckpoint();
+  outputs_->setCheckpointActions(haveCkpt && !r->follower->config().isEmpty(),
+                                 haveCkpt && !r->running() && !r->follower->config().isEmpty() &&
+                                     outputs_->selectedCheckpointStep() >= 0);
+}
+
+void TrainingDashboard::updateCharts() {
+  Run* r = run(currentRun());
+  Run* c = run(compare_);
+  QString legend;
+  if (r && c) {
+    for (int slot = 0; slot < 2; ++slot)
+      legend += QStringLiteral("<span style='color:%1'>&#9473;&#9473;</span> %2&nbsp;&nbsp;")
+                    .arg(MetricChart::seriesColor(slot).name(), (slot == 0 ? r : c)->name().toHtmlEscaped());
+  }
+  monitor_panel_->setLegendHtml(legend);
+  for (MetricChart* chart : monitor_panel_->charts()) {
+    chart->setRuns(r ? &r->follower->history() : nullptr, r ? r->name() : QString(),
+                   c ? &c->follower->history() : nullptr, c ? c->name() : QString());
+  }
+}
+
+void TrainingDashboard::scheduleCharts() {
+  if (!chart_timer_->isActive()) chart_timer_->start();
+}
+
+void TrainingDashboard::setLogScale(bool on) { monitor_panel_->setLogScale(on); }
+
+void TrainingDashboard::setCompareRun(int index) {
+  compare_ = (index == currentRun() || !run(index)) ? -1 : index;
+  updateCompareChoices();
+  updateCharts();
+}
+
+void TrainingDashboard::updateCompareChoices() {
+  QVector<QPair<QString, int>> choices;
+  for (int i = 0; i < runCount(); ++i)
+    if (i != currentRun()) choices.append({run(i)->name(), i});
+  monitor_panel_->setCompareChoices(choices, compare_);
+}
+
+void TrainingDashboard::updateImages() {
+  Run* r = run(currentRun());
+  if (!r) return;
+  const auto& list = r->follower->history().images();
+  if (r->imagesShown > list.size()) {  // the history was reset (run folder reused)
+    outputs_->clearImages();
+    r->imagesShown = 0;
+  }
+  for (int i = r->imagesShown; i < list.size(); ++i) outputs_->addImage(list[i].step, list[i].path);
+  r->imagesShown = static_cast<int>(list.size());
+  outputs_->setImageCount(static_cast<int>(list.size()));
+}
+
+void TrainingDashboard::updateCheckpoints() {
+  Run* r = run(currentRun());
+  // Progress events arrive every step; the list (a folder scan) changes only with checkpoint,
+  // done and error events, or when the run shown changes.
+  if (r) {
+    const RunHistory& h = r->follower->history();
+    const QString key = QStringLiteral("%1/%2/%3/%4")
+                            .arg(h.checkpoints().size())
+                            .arg(static_cast<int>(h.state()))
+                            .arg(h.revision())
+                            .arg(r->running());
+    if (key == r->checkpointsShown && checkpointList()->topLevelItemCount() > 0) return;
+    r->checkpointsShown = key;
+  }
+  if (!r) {
+    outputs_->setCheckpoints({});
+    return;
+  }
+  QVector<RunOutputsPanel::CheckpointRow> rows;
+  const QString finalUnet = QDir(r->dir).filePath(QStringLiteral("unet"));
+  if (QFileInfo::exists(QDir(finalUnet).filePath(QStringLiteral("config.json"))))
+    rows.append({QStringLiteral("final"), QFileInfo(finalUnet).lastModified(), finalUnet, -1,
+                 QStringLiteral("The trained UNet saved when the run finished")});
+  for (const auto& [step, path] : checkpointsOnDisk(r->dir))
+    rows.append({QString::number(step), QFileInfo(path).lastModified(), path, step, QString()});
+  outputs_->setCheckpoints(rows);
+  updateHeader();
+}
+
+void TrainingDashboard::updateLog() {
+  Run* r = run(currentRun());
+  if (!r) {
+    outputs_->setLogText(QString());
+    return;
+  }
+  QStringList lines = r->follower->history().logTail();
+  for (const QString& l : r->processLines) lines << l;
+  outputs_->setLogText(lines.join(QLatin1Char('\n')));
+}
+
+QString TrainingDashboard::modelFolderOf(const Run& r) const {
+  return QFileInfo(r.follower->config().value(QStringLiteral("pretrained_model")).toString()).absoluteFilePath();
+}
+
+void TrainingDashboard::generateFromSelectedCheckpoint() {
+  Run* r = run(currentRun());
+  if (!r || !outputs_->hasSelectedCheckpoint()) return;
+  const QString checkpoint = outputs_->selectedCheckpointPath();
+  if (r->follower->config().isEmpty()) {
+    Q_EMIT message(QStringLiteral("%1 has no run.json: which model it trains is unknown").arg(r->dir));
+    return;
+  }
+  QString model = modelFolderOf(*r);
+  // Checkpoints record the absolute model folder; run.json has it as it was typed.
+  QFile manifest(QDir(checkpoint).filePath(QStringLiteral("manifest.json")));
+  if (manifest.open(QIODevice::ReadOnly)) {
+    const QString recorded = QJsonDocument::fromJson(manifest.readAll())
+                                 .object()
+                                 .value(QStringLiteral("extra"))
+                                 .toObject()
+                                 .value(QStringLiteral("pretrained_model"))
+                                 .toString();
+    if (!recorded.isEmpty()) model = recorded;
+  }
+  Q_EMIT generateWithCheckpoint(model, checkpoint);
+}
+
+void TrainingDashboard::resumeFromSelectedCheckpoint() {
+  if (!outputs_->hasSelectedCheckpoint() || outputs_->selectedCheckpointStep() < 0) return;
+  resumeRun(currentRun(), outputs_->selectedCheckpointPath());
+}
+
+void TrainingDashboard::newJobDialog() {
+  NewTrainingDialog dialog(options_.trainerProgram, this);
+  Run* r = run(currentRun());
+  if (r && !r->follower->config().isEmpty()) {
+    // Start from the selected run's settings: the usual next job is a variation of it.
+    TrainingJobSpec spec = TrainingJobSpec::fromRunJson(r->follower->config(), QString());
+    spec.set(QStringLiteral("output-dir"), r->dir + QStringLiteral("-2"));
+    dialog.setSpec(spec);
+  }
+  if (dialog.exec() == QDialog::Accepted) launch(dialog.spec());
+}
+
+void TrainingDashboard::attachDialog() {
+  const QString dir = QFileDialog::getExistingDirectory(this, QStringLiteral("Attach Run Folder"),
+                                                        settings_.lastDirectory.get());
+  if (dir.isEmpty()) return;
+  settings_.lastDirectory.set(dir);
+  attach(dir);
+}
+
+void TrainingDashboard::saveRunList() {
+  QStringList dirs;
+  for (const auto& r : runs_) dirs << r->dir;
+  settings_.trainingRuns.set(dirs);
+}
+
+void TrainingDashboard::restoreRunList() {
+  for (const QString& dir : settings_.trainingRuns.get()) {
+    if (QFileInfo(dir).isDir()) addRun(dir);
+    else Q_EMIT message(QStringLiteral("The run folder %1 is gone; removed from the list").arg(dir));
+  }
+  saveRunList();
+}
+
+}  // namespace gligen::ui

@@ -1,0 +1,123 @@
+// TrainingDashboard: launch, monitor and compare training runs.
+// Left: the runs (launched here, or attached run folders from a cluster or a shell), kept across
+// restarts. Right: the selected run: state, progress and ETA, live charts (loss raw + smoothed,
+// lr, samples/s, data-wait share, memory, GPU utilisation or gradient norm), another run
+// overlaid for comparison, validation images by step, checkpoints (generate with one, resume
+// from one), and the log. Stop is graceful (the trainer checkpoints, then exits).
+// Everything shown comes from the run folder (RunFollower) and the process's exit status
+// (TrainingJobRunner), so a run started elsewhere looks the same.
+#pragma once
+#include <QPointer>
+#include <QWidget>
+#include <memory>
+#include <vector>
+
+#include "ui/jobs/run_history.h"
+#include "ui/studio/studio_settings.h"
+
+class QLabel;
+class QListWidget;
+class QPlainTextEdit;
+class QTimer;
+class QTreeWidget;
+
+namespace gligen::ui {
+
+class MetricChart;
+class RunFollower;
+class RunListPanel;
+class RunMonitorPanel;
+class RunOutputsPanel;
+class TrainingJobRunner;
+struct TrainingJobSpec;
+
+class TrainingDashboard : public QWidget {
+  Q_OBJECT
+ public:
+  struct Options {
+    QString trainerProgram;      // empty: TrainingJobRunner::defaultTrainerProgram()
+    bool persistRuns = true;     // remember the run list in the settings (off for tests)
+    int pollIntervalMs = 250;
+  };
+  explicit TrainingDashboard(QWidget* parent = nullptr) : TrainingDashboard(Options{}, parent) {}
+  explicit TrainingDashboard(const Options& options, QWidget* parent = nullptr);
+  ~TrainingDashboard() override;
+
+  // Launches a job; returns its index in the run list, or -1 (the reason goes to message()).
+  int launch(const TrainingJobSpec& spec);
+  // Follows an existing run folder; returns its index (an already listed folder is selected).
+  int attach(const QString& runDirectory);
+  void stopRun(int index);
+  // Starts the run again from `checkpoint` ("latest" or a folder) in the same run folder.
+  int resumeRun(int index, const QString& checkpoint = QStringLiteral("latest"));
+  // Removes the run from the list; with deleteFolder also deletes the run folder. `ask`: confirm
+  // with the user first. A running job is never deleted.
+  bool removeRun(int index, bool deleteFolder, bool ask = true);
+  // Sends every running job SIGTERM and waits (event loop running) for them to checkpoint and
+  // exit; true when all exited within the time.
+  bool stopAllAndWait(int timeoutMs);
+
+  int runCount() const { return static_cast<int>(runs_.size()); }
+  int runningCount() const;
+  int currentRun() const;
+  void selectRun(int index);
+  void setCompareRun(int index);  // -1: none
+  const RunFollower* follower(int index) const;
+  TrainingJobRunner* runner(int index) const;
+  QString runDirectory(int index) const;
+  MetricChart* chart(RunMetric metric) const;
+  QTreeWidget* checkpointList() const;
+  QListWidget* imageStrip() const;
+  QPlainTextEdit* logView() const;
+  QLabel* statusLabel() const;
+  void setLogScale(bool on);
+
+ public Q_SLOTS:
+  void newJobDialog();
+  void attachDialog();
+  void refreshNow();  // polls every run at once (tests)
+
+ Q_SIGNALS:
+  // "Generate with this checkpoint": the model folder and the checkpoint (or trained UNet) folder.
+  void generateWithCheckpoint(const QString& modelFolder, const QString& unetFolder);
+  void openImage(const QString& path);  // a validation image (its PNG carries the layout)
+  void message(const QString& text);    // for the status bar: launch problems, exits, warnings
+
+ private:
+  struct Run;
+  Run* run(int index) const;
+  int addRun(const QString& dir);
+  bool startJob(Run& r, const TrainingJobSpec& spec);
+  void onRunChanged(Run* r);
+  void updateRunItem(int index);
+  void showRun(int index);
+  void updateHeader();
+  void updateCharts();
+  void scheduleCharts();  // coalesced: at most one chart update per interval
+  void updateImages();
+  void updateCheckpoints();
+  void updateLog();
+  void updateCompareChoices();
+  void saveRunList();
+  void restoreRunList();
+  QString modelFolderOf(const Run& r) const;
+  void generateFromSelectedCheckpoint();
+  void resumeFromSelectedCheckpoint();
+
+  void confirmAndRemove(int index);
+  void copyCommand(int index);
+
+  Options options_;
+  StudioSettings settings_;
+  std::vector<std::unique_ptr<Run>> runs_;
+  int compare_ = -1;
+
+  RunListPanel* run_list_;
+  RunMonitorPanel* monitor_panel_;
+  RunOutputsPanel* outputs_;
+  QTimer* chart_timer_;
+  QWidget* monitor_;
+  QLabel* placeholder_;
+};
+
+}  // namespace gligen::ui

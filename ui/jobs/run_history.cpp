@@ -1,0 +1,141 @@
+#include "ui/jobs/run_history.h"
+
+#include <QDateTime>
+#include <QJsonValue>
+#include <algorithm>
+#include <cmath>
+
+namespace gligen::ui {
+
+namespace {
+
+double number(const QJsonObject& o, const char* key) {
+  const QJsonValue v = o.value(QLatin1String(key));
+  return v.isDouble() ? v.toDouble() : std::numeric_limits<double>::quiet_NaN();
+}
+
+}  // namespace
+
+double metricValue(const RunPoint& p, RunMetric m) {
+  switch (m) {
+    case RunMetric::Loss: return p.loss;
+    case RunMetric::LearningRate: return p.lr;
+    case RunMetric::GradNorm: return p.gradNorm;
+    case RunMetric::SamplesPerSecond: return p.samplesPerSecond;
+    case RunMetric::DataWaitShare: return p.dataWaitShare * 100.0;
+    case RunMetric::MemoryMb: return p.memoryMb;
+    case RunMetric::GpuUtil: return p.gpuUtil;
+  }
+  return std::numeric_limits<double>::quiet_NaN();
+}
+
+QString metricTitle(RunMetric m) {
+  switch (m) {
+    case RunMetric::Loss: return QStringLiteral("Loss");
+    case RunMetric::LearningRate: return QStringLiteral("Learning rate");
+    case RunMetric::GradNorm: return QStringLiteral("Gradient norm");
+    case RunMetric::SamplesPerSecond: return QStringLiteral("Samples/s");
+    case RunMetric::DataWaitShare: return QStringLiteral("Data wait (% of step)");
+    case RunMetric::MemoryMb: return QStringLiteral("Memory (MB)");
+    case RunMetric::GpuUtil: return QStringLiteral("GPU utilisation (%)");
+  }
+  return {};
+}
+
+void RunHistory::clear() {
+  const int next = revision_ + 1;
+  *this = RunHistory();
+  revision_ = next;
+}
+
+void RunHistory::addLog(const QString& line) {
+  log_.append(line);
+  if (log_.size() > kLogTailLines) log_.erase(log_.begin(), log_.begin() + (log_.size() - kLogTailLines));
+}
+
+bool RunHistory::apply(const QJsonObject& e) {
+  const QJsonValue kindValue = e.value(QLatin1String("kind"));
+  if (!kindValue.isString()) return false;
+  const QString kind = kindValue.toString();
+  ++events_;
+  const double t = number(e, "t");
+  if (std::isfinite(t)) last_t_ = t;
+  const auto stepOf = [&](qint64 fallback) {
+    const double s = number(e, "step");
+    return std::isfinite(s) ? static_cast<qint64>(s) : fallback;
+  };
+
+  if (kind == QLatin1String("progress")) {
+    RunPoint p;
+    p.step = stepOf(step_ + 1);
+    p.t = std::isfinite(t) ? t : 0;
+    p.loss = number(e, "loss");
+    p.lr = number(e, "lr");
+    p.gradNorm = number(e, "grad_norm");
+    p.samplesPerSecond = number(e, "samples_per_s");
+    const double wait = number(e, "data_wait_s"), stepTime = number(e, "step_time_s");
+    if (std::isfinite(wait) && std::isfinite(stepTime) && stepTime > 0) p.dataWaitShare = std::clamp(wait / stepTime, 0.0, 1.0);
+    p.memoryMb = number(e, "memory_mb");
+    p.gpuUtil = number(e, "gpu_util");
+    // A resumed run restarts at its checkpoint's step: forget what came after it.
+    if (!points_.isEmpty() && p.step <= points_.last().step) {
+      auto from = std::lower_bound(points_.begin(), points_.end(), p.step,
+                                   [](const RunPoint& a, double s) { return a.step < s; });
+      points_.erase(from, points_.end());
+      ++revision_;
+    }
+    points_.append(p);
+    step_ = static_cast<qint64>(p.step);
+    const double maxSteps = number(e, "max_steps");
+    if (std::isfinite(maxSteps)) max_steps_ = static_cast<qint64>(maxSteps);
+    const double eta = number(e, "eta_s");
+    if (std::isfinite(eta)) eta_s_ = eta;
+    state_ = State::Running;
+  } else if (kind == QLatin1String("checkpoint")) {
+    RunCheckpoint c{stepOf(step_), e.value(QLatin1String("path")).toString()};
+    checkpoints_.erase(std::remove_if(checkpoints_.begin(), checkpoints_.end(),
+                                      [&](const RunCheckpoint& o) { return o.path == c.path; }),
+                       checkpoints_.end());
+    checkpoints_.append(c);
+  } else if (kind == QLatin1String("image")) {
+    images_.append({stepOf(step_), e.value(QLatin1String("path")).toString()});
+  } else if (kind == QLatin1String("log")) {
+    const QString stamp = std::isfinite(t) ? QDateTime::fromMSecsSinceEpoch(static_cast<qint64>(t * 1000))
+                                                 .toString(QStringLiteral("HH:mm:ss "))
+                                           : QString();
+    addLog(stamp + e.value(QLatin1String("message")).toString());
+    if (state_ == State::Waiting || state_ == State::Finished || state_ == State::Stopped || state_ == State::Failed)
+      state_ = State::Running;  // a (re)started job logs first
+  } else if (kind == QLatin1String("done")) {
+    const bool stopped = e.value(QLatin1String("stopped")).toBool();
+    state_ = stopped ? State::Stopped : State::Finished;
+    step_ = stepOf(step_);
+    final_unet_ = e.value(QLatin1String("unet")).toString();
+    eta_s_ = 0;
+  } else if (kind == QLatin1String("error")) {
+    state_ = State::Failed;
+    error_ = e.value(QLatin1String("message")).toString();
+    addLog(QStringLiteral("error: ") + error_);
+  } else if (kind == QLatin1String("metric")) {
+    // Free-form metrics are not charted yet; they are kept in the log tail.
+    QStringList parts;
+    for (auto it = e.begin(); it != e.end(); ++it)
+      if (it.key() != QLatin1String("t") && it.key() != QLatin1String("kind"))
+        parts << it.key() + QLatin1Char('=') + it.value().toVariant().toString();
+    addLog(QStringLiteral("metric ") + parts.join(QLatin1Char(' ')));
+  }
+  return true;
+}
+
+QString RunHistory::stateText() const {
+  switch (state_) {
+    case State::Waiting: return QStringLiteral("waiting for events");
+    case State::Running: return QStringLiteral("running");
+    case State::Finished: return QStringLiteral("finished");
+    case State::Stopped: return QStringLiteral("stopped (checkpoint written)");
+    case State::Failed: return QStringLiteral("failed");
+  }
+  return {};
+}
+
+}  // namespace gligen::ui

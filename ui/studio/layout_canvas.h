@@ -1,0 +1,105 @@
+// LayoutCanvas: the drawing surface of a layout. Scene coordinates are image pixels
+// (0..width, 0..height). Mouse gestures become undo commands on the document:
+//   drag on empty space            draw a new box
+//   click / drag a box             select / move (all selected boxes move together)
+//   drag a handle of a selected box resize
+//   Ctrl+click                     add to / remove from the selection
+//   Ctrl/Shift+drag on empty space rubber-band selection
+//   arrows (Shift: 8 px)           nudge;  Tab / Shift+Tab  cycle through boxes
+//   Ctrl+wheel                     zoom
+// Items re-sync from the document; the canvas keeps no box state of its own.
+#pragma once
+#include <QGraphicsView>
+#include <QHash>
+#include <QImage>
+#include <QRectF>
+#include <QVector>
+
+#include "ui/studio/box_item.h"
+
+class QGraphicsRectItem;
+
+namespace gligen::ui {
+
+class LayoutDocument;
+
+class LayoutCanvas : public QGraphicsView {
+  Q_OBJECT
+ public:
+  explicit LayoutCanvas(LayoutDocument* document, QWidget* parent = nullptr);
+
+  // Latent grid: GLIGEN works on 8x8-pixel latent cells, so boxes snap to multiples of 8.
+  static constexpr int kGrid = 8;
+  bool snapToGrid() const { return snap_; }
+  void setSnapToGrid(bool snap) { snap_ = snap; }
+
+  QSize canvasSize() const;  // pixels: the document's image size
+
+  // Zoom: fitToView() follows the window size until the user zooms.
+  void zoomIn();
+  void zoomOut();
+  void fitToView();
+  qreal zoom() const;
+
+  // Edits on the selection (menu actions call these too).
+  void deleteSelection();
+  void duplicateSelection();
+  void nudgeSelection(int dxPixels, int dyPixels);
+  void selectNextBox(bool backwards);
+  void selectAll();
+
+  BoxItem* itemForBox(int id) const { return items_.value(id, nullptr); }
+
+ Q_SIGNALS:
+  void message(const QString& text);  // plain-words notes for the status bar
+  void boxDrawn(int id);
+  void zoomChanged(qreal zoom);
+
+ protected:
+  void mousePressEvent(QMouseEvent* event) override;
+  void mouseMoveEvent(QMouseEvent* event) override;
+  void mouseReleaseEvent(QMouseEvent* event) override;
+  void keyPressEvent(QKeyEvent* event) override;
+  void wheelEvent(QWheelEvent* event) override;
+  void resizeEvent(QResizeEvent* event) override;
+  bool event(QEvent* event) override;
+  void drawBackground(QPainter* painter, const QRectF& rect) override;
+  void drawForeground(QPainter* painter, const QRectF& rect) override;
+
+ private:
+  enum class Gesture { None, Draw, Move, Resize, RubberBand };
+
+  void syncAllItems();
+  void syncItem(int id);
+  void syncSelection();
+  void syncCanvasSize();
+  void reloadBackground();
+  BoxItem* boxItemAt(QPointF scenePos) const;
+  qreal snap(qreal v) const;
+  QRectF toNormalised(const QRectF& pixels) const;
+  QRectF drawnRect(QPointF a, QPointF b) const;
+  void updateCursor(QPointF scenePos);
+  bool canAddBoxes(int count);
+
+  LayoutDocument* document_;
+  QGraphicsScene* scene_;
+  QHash<int, BoxItem*> items_;
+  QSize scene_size_;
+  QImage background_;
+  QString background_path_;
+  bool snap_ = true;
+  bool auto_fit_ = true;
+
+  // The gesture in progress.
+  Gesture gesture_ = Gesture::None;
+  QPointF press_pos_;
+  QPoint press_view_pos_;
+  BoxHandle handle_ = BoxHandle::None;
+  QVector<int> drag_ids_;
+  QVector<QRectF> drag_start_;  // pixel rects at the press
+  int drag_serial_ = 0;
+  QGraphicsRectItem* sketch_ = nullptr;  // the box being drawn or the rubber band
+  QList<int> selection_at_press_;
+};
+
+}  // namespace gligen::ui

@@ -1,0 +1,620 @@
+#include "ui/studio/main_window.h"
+
+#include <QAction>
+#include <QApplication>
+#include <QCloseEvent>
+#include <QDir>
+#include <QDockWidget>
+#include <QElapsedTimer>
+#include <QFile>
+#include <QFileDialog>
+#include <QFileInfo>
+#include <QHBoxLayout>
+#include <QLabel>
+#include <QMenuBar>
+#include <QMessageBox>
+#include <QScrollArea>
+#include <QSplitter>
+#include <QStatusBar>
+#include <QTimer>
+#include <QUndoStack>
+
+#include "core/pipeline/model_folder.h"
+#include "core/pipeline/png_io.h"
+#include "core/util/error.h"
+#include "core/util/version.h"
+#include "ui/studio/box_list_panel.h"
+#include "ui/commands/change_settings.h"
+#include "ui/studio/generation_panel.h"
+#include "ui/studio/layout_canvas.h"
+#include "ui/studio/layout_document.h"
+#include "ui/studio/live_preview.h"
+#include "ui/studio/model_dialog.h"
+#include "ui/studio/results_gallery.h"
+#include "ui/review/review_panel.h"
+#include "ui/dashboard/training_dashboard.h"
+
+namespace gligen::ui {
+
+MainWindow::MainWindow(const Options& options, QWidget* parent)
+    : QMainWindow(parent), document_(new LayoutDocument(this)), canvas_(new LayoutCanvas(document_, this)),
+      box_list_(new BoxListPanel(document_, this)), panel_(new GenerationPanel(document_, this)),
+      gallery_(new ResultsGallery(this)), preview_(new LivePreview(this)), splitter_(new QSplitter(Qt::Horizontal, this)),
+      results_dock_(new QDockWidget(tr("Results"), this)), zoom_label_(new QLabel(this)), job_(new GenerationJob) {
+  setWindowIcon(QIcon(QStringLiteral(":/gligen/icons/gligen-studio.svg")));
+  setObjectName(QStringLiteral("MainWindow"));
+
+  // Right-hand panel scrolls on small screens instead of squashing its fields.
+  auto* panelScroll = new QScrollArea(this);
+  panelScroll->setWidget(panel_);
+  panelScroll->setWidgetResizable(true);
+  panelScroll->setFrameShape(QFrame::NoFrame);
+  panelScroll->setHorizontalScrollBarPolicy(Qt::ScrollBarAlwaysOff);
+  panelScroll->setMinimumWidth(panel_->minimumSizeHint().width() + 16);
+  box_list_->setMinimumWidth(220);
+  splitter_->addWidget(box_list_);
+  splitter_->addWidget(canvas_);
+  splitter_->addWidget(panelScroll);
+  splitter_->setStretchFactor(0, 0);
+  splitter_->setStretchFactor(1, 1);
+  splitter_->setStretchFactor(2, 0);
+  splitter_->setSizes({260, 700, 320});
+  splitter_->setChildrenCollapsible(false);
+  splitter_->setContentsMargins(6, 6, 6, 0);
+  setCentralWidget(splitter_);
+
+  results_dock_->setObjectName(QStringLiteral("ResultsDock"));
+  // The image being made sits at the left of the results, where it lands when done.
+  auto* results = new QWidget(this);
+  auto* resultsLayout = new QHBoxLayout(results);
+  resultsLayout->setContentsMargins(6, 0, 6, 6);
+  resultsLayout->addWidget(preview_);
+  resultsLayout->addWidget(gallery_, 1);
+  results_dock_->setWidget(results);
+  results_dock_->setFeatures(QDockWidget::DockWidgetMovable | QDockWidget::DockWidgetFloatable |
+                             QDockWidget::DockWidgetClosable);
+  addDockWidget(Qt::BottomDockWidgetArea, results_dock_);
+
+  canvas_->setSnapToGrid(settings_.snapToGrid.get());
+  panel_->setSeedMode(SeedMode(settings_.seedMode.get()));
+  panel_->setDevices(GenerationJob::availableDevices(), settings_.device.get(), settings_.precision.get());
+
+  buildActions();
+  buildMenus();
+  statusBar()->addPermanentWidget(zoom_label_);
+  statusBar()->showMessage(tr("Drag on the canvas to draw a box."));
+
+  job_->moveToThread(&worker_);
+  connect(&worker_, &QThread::finished, job_, &QObject::deleteLater);
+  worker_.setObjectName(QStringLiteral("gligen-generation"));
+  worker_.start();
+  connectJob();
+
+  connect(canvas_, &LayoutCanvas::message, this, [this](const QString& m) { statusBar()->showMessage(m, 8000); });
+  connect(canvas_, &LayoutCanvas::boxDrawn, box_list_, &BoxListPanel::editPhrase);
+  connect(canvas_, &LayoutCanvas::zoomChanged, this, [this](qreal z) {
+    const QSize size = document_->imageSize();
+    zoom_label_->setText(tr("%1×%2 px, zoom %3%").arg(size.width()).arg(size.height()).arg(qRound(z * 100)));
+  });
+  connect(panel_, &GenerationPanel::generateRequested, this, &MainWindow::generate);
+  connect(panel_, &GenerationPanel::cancelRequested, this, &MainWindow::cancelGeneration);
+  connect(panel_, &GenerationPanel::openModelRequested, this, &MainWindow::showModelDialog);
+  connect(panel_, &GenerationPanel::deviceChanged, this, [this](const QString& device, const QString& precision) {
+    settings_.device.set(device);
+    settings_.precision.set(precision);
+    if (model_) loadModel({model_->folder, model_->unet});
+  });
+  connect(gallery_, &ResultsGallery::restoreLayoutRequested, this, [this](const gligen::Layout& layout) {
+    if (gligen::layout_to_json(layout) == gligen::layout_to_json(document_->toLayout())) return;
+    document_->loadLayout(layout, tr("Restore layout"));
+    statusBar()->showMessage(tr("Layout restored from the result (Ctrl+Z to go back)."), 6000);
+  });
+  connect(gallery_, &ResultsGallery::reuseSeedRequested, this, [this](quint64 seed) {
+    GenerationSettings s = document_->settings();
+    s.seed = seed;
+    document_->undoStack()->push(new ChangeSettings(document_, s, tr("Reuse seed")));
+    panel_->setSeedMode(SeedMode::Fixed);
+  });
+  connect(gallery_, &ResultsGallery::saveRequested, this, &MainWindow::saveImageDialog);
+  connect(document_->undoStack(), &QUndoStack::cleanChanged, this, &MainWindow::updateTitle);
+  updateTitle();
+  resize(1360, 860);
+  resizeDocks({results_dock_}, {190}, Qt::Vertical);
+
+  if (options.restoreSession) restoreSession();
+  if (options.firstRunScreen && settings_.recentModels().isEmpty())
+    QTimer::singleShot(0, this, &MainWindow::showModelDialog);
+}
+
+MainWindow::~MainWindow() {
+  job_->cancel();
+  worker_.quit();
+  worker_.wait();
+}
+
+// --- actions and menus ---------------------------------------------------------------------
+
+void MainWindow::buildActions() {
+  QUndoStack* stack = document_->undoStack();
+  undo_ = stack->createUndoAction(this, tr("&Undo"));
+  undo_->setShortcut(QKeySequence::Undo);
+  redo_ = stack->createRedoAction(this, tr("&Redo"));
+  redo_->setShortcuts({QKeySequence(Qt::CTRL | Qt::Key_Y), QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_Z)});
+  delete_ = new QAction(tr("&Delete Boxes"), this);
+  delete_->setShortcuts({QKeySequence::Delete, QKeySequence(Qt::Key_Backspace)});
+  connect(delete_, &QAction::triggered, canvas_, &LayoutCanvas::deleteSelection);
+  duplicate_ = new QAction(tr("D&uplicate Boxes"), this);
+  duplicate_->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_D));
+  connect(duplicate_, &QAction::triggered, canvas_, &LayoutCanvas::duplicateSelection);
+  auto syncEnabled = [this]() {
+    const bool any = !document_->selectedIds().isEmpty();
+    delete_->setEnabled(any);
+    duplicate_->setEnabled(any);
+  };
+  connect(document_, &LayoutDocument::selectionChanged, this, syncEnabled);
+  syncEnabled();
+  snap_ = new QAction(tr("&Snap to Latent Grid (8 px)"), this);
+  snap_->setCheckable(true);
+  snap_->setChecked(canvas_->snapToGrid());
+  snap_->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_G));
+  connect(snap_, &QAction::toggled, this, [this](bool on) {
+    canvas_->setSnapToGrid(on);
+    settings_.snapToGrid.set(on);
+  });
+  generate_ = new QAction(tr("&Generate"), this);
+  generate_->setShortcuts({QKeySequence(Qt::CTRL | Qt::Key_Return), QKeySequence(Qt::CTRL | Qt::Key_Enter)});
+  connect(generate_, &QAction::triggered, this, &MainWindow::generate);
+  cancel_ = new QAction(tr("&Cancel Generation"), this);
+  cancel_->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_Period));
+  cancel_->setEnabled(false);
+  connect(cancel_, &QAction::triggered, this, &MainWindow::cancelGeneration);
+}
+
+void MainWindow::buildMenus() {
+  QMenu* file = menuBar()->addMenu(tr("&File"));
+  file->addAction(tr("Open &Model…"), QKeySequence(Qt::CTRL | Qt::Key_M), this, &MainWindow::showModelDialog);
+  file->addAction(tr("&Open Layout or Image…"), QKeySequence::Open, this, &MainWindow::openLayoutDialog);
+  QMenu* examples = file->addMenu(tr("&Examples"));
+  for (const QString& res : exampleResources()) {
+    QString title = QFileInfo(res).completeBaseName().replace(QLatin1Char('-'), QLatin1Char(' '));
+    title[0] = title[0].toUpper();
+    examples->addAction(title, this, [this, res]() { openExample(res); });
+  }
+  file->addAction(tr("Open &Dataset for Review…"), this, [this]() {
+    const QString path = QFileDialog::getOpenFileName(this, tr("Open Annotation Dataset"), settings_.lastDirectory.get(),
+                                                      tr("Annotation databases (*.db *.sqlite);;All files (*)"));
+    if (!path.isEmpty()) openReviewDataset(path);
+  });
+  file->addAction(tr("&Save Layout…"), QKeySequence::Save, this, &MainWindow::saveLayoutDialog);
+  file->addAction(tr("Save &Image…"), QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_S), this, [this]() {
+    if (gallery_->currentResult() >= 0) saveImageDialog(gallery_->currentResult());
+    else statusBar()->showMessage(tr("No image yet: generate one first."), 5000);
+  });
+  file->addSeparator();
+  file->addAction(tr("Set &Background Image…"), this, &MainWindow::chooseBackgroundImage);
+  file->addAction(tr("Clear Background Image"), this, &MainWindow::clearBackgroundImage);
+  file->addSeparator();
+  file->addAction(tr("&Quit"), QKeySequence::Quit, this, &QWidget::close);
+
+  QMenu* edit = menuBar()->addMenu(tr("&Edit"));
+  edit->addAction(undo_);
+  edit->addAction(redo_);
+  edit->addSeparator();
+  edit->addAction(delete_);
+  edit->addAction(duplicate_);
+  edit->addAction(tr("Select &All Boxes"), QKeySequence::SelectAll, canvas_, &LayoutCanvas::selectAll);
+  edit->addAction(tr("Select &Next Box"), canvas_, [this]() { canvas_->selectNextBox(false); });
+
+  QMenu* view = menuBar()->addMenu(tr("&View"));
+  view->addAction(tr("Zoom &In"), QKeySequence::ZoomIn, canvas_, &LayoutCanvas::zoomIn);
+  view->addAction(tr("Zoom &Out"), QKeySequence::ZoomOut, canvas_, &LayoutCanvas::zoomOut);
+  view->addAction(tr("&Fit to Window"), QKeySequence(Qt::CTRL | Qt::Key_0), canvas_, &LayoutCanvas::fitToView);
+  view->addSeparator();
+  view->addAction(snap_);
+  view->addAction(results_dock_->toggleViewAction());
+
+  QMenu* gen = menuBar()->addMenu(tr("&Generate"));
+  gen->addAction(generate_);
+  gen->addAction(cancel_);
+
+  QMenu* train = menuBar()->addMenu(tr("&Training"));
+  train->addAction(tr("Training &Dashboard"), QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_T), this,
+                   &MainWindow::showTrainingDashboard);
+  train->addAction(tr("&New Training Job…"), this, [this]() {
+    showTrainingDashboard();
+    trainingDashboard()->newJobDialog();
+  });
+  train->addAction(tr("&Attach Run Folder…"), this, [this]() {
+    showTrainingDashboard();
+    trainingDashboard()->attachDialog();
+  });
+
+  QMenu* help = menuBar()->addMenu(tr("&Help"));
+  help->addAction(tr("&Getting a Model…"), this, &MainWindow::showModelDialog);
+  help->addAction(tr("&About GLIGEN Studio"), this, &MainWindow::showAbout);
+}
+
+QStringList MainWindow::exampleResources() {
+  QStringList out;
+  const QDir dir(QStringLiteral(":/gligen/examples"));
+  for (const QString& name : dir.entryList({QStringLiteral("*.json")}, QDir::Files, QDir::Name))
+    out << dir.filePath(name);
+  return out;
+}
+
+// --- engine --------------------------------------------------------------------------------
+
+void MainWindow::connectJob() {
+  connect(job_, &GenerationJob::status, this, [this](const QString& s) {
+    statusBar()->showMessage(s);
+    panel_->setStatus(s);
+  });
+  connect(job_, &GenerationJob::modelLoaded, this, [this](const ModelInfo& info) {
+    loading_ = false;
+    model_ = info;
+    settings_.addRecentModel({info.folder, info.unet});
+    document_->setModelDefaultSize(info.defaultSize);
+    panel_->setModelDefaults(info.defaultSize, info.defaultScheduler);
+    panel_->setModelDescription(
+        tr("<b>%1</b><br>%2×%3, %4%5, on %6 (%7)")
+            .arg(QFileInfo(info.folder).fileName().toHtmlEscaped())
+            .arg(info.defaultSize.width())
+            .arg(info.defaultSize.height())
+            .arg(info.defaultScheduler.toHtmlEscaped())
+            .arg(info.inpainting ? tr(", inpainting") : QString())
+            .arg(info.device, info.precision),
+        true);
+    panel_->setStatus(tr("Model ready."));
+    statusBar()->showMessage(tr("Loaded %1.").arg(info.folder), 6000);
+    updateTitle();
+    Q_EMIT modelReady();
+  });
+  connect(job_, &GenerationJob::modelFailed, this, [this](const QString& message) {
+    loading_ = false;
+    model_.reset();
+    panel_->setModelDescription(QString(), false);
+    panel_->setStatus(tr("Loading failed."));
+    Q_EMIT modelLoadFailed(message);
+    QMessageBox::warning(this, tr("Cannot load the model"), message);
+  });
+  connect(job_, &GenerationJob::progress, panel_, &GenerationPanel::setProgress);
+  connect(job_, &GenerationJob::preview, preview_, &LivePreview::setImage);
+  connect(job_, &GenerationJob::progress, preview_,
+          [this](int done, int total) { preview_->setCaption(tr("step %1 / %2").arg(done).arg(total)); });
+  connect(job_, &GenerationJob::warning, this, [this](const QString& w) { statusBar()->showMessage(w, 10000); });
+  connect(job_, &GenerationJob::imagesReady, this, [this](const QVector<GeneratedImage>& images) {
+    setBusy(false);
+    gallery_->addResults(images);
+    if (!images.isEmpty()) {
+      preview_->setImage(images.front().image);
+      preview_->setCaption(tr("done"));
+    }
+    const gligen::Layout& l = images.isEmpty() ? gligen::Layout{} : images.front().layout;
+    if (panel_->seedMode() == SeedMode::Increment && l.seed) {
+      GenerationSettings s = document_->settings();
+      s.seed = *l.seed + quint64(std::max(l.batch, 1));
+      document_->undoStack()->push(new ChangeSettings(document_, s, tr("Next seed")));
+    }
+    const QString seed = l.seed ? QString::number(*l.seed) : QString();
+    const QString text = images.size() == 1 ? tr("Generated 1 image, seed %1.").arg(seed)
+                                             : tr("Generated %1 images, seed %2.").arg(images.size()).arg(seed);
+    panel_->setStatus(text);
+    statusBar()->showMessage(text, 8000);
+    Q_EMIT generationFinished(true);
+  });
+  connect(job_, &GenerationJob::generationFailed, this, [this](const QString& message) {
+    setBusy(false);
+    panel_->setStatus(tr("Generation failed."));
+    Q_EMIT generationFailed(message);
+    Q_EMIT generationFinished(false);
+    QMessageBox::warning(this, tr("Generation failed"), message);
+  });
+  connect(job_, &GenerationJob::generationCancelled, this, [this]() {
+    setBusy(false);
+    panel_->setStatus(tr("Cancelled."));
+    statusBar()->showMessage(tr("Generation cancelled."), 5000);
+    Q_EMIT generationFinished(false);
+  });
+  connect(job_, &GenerationJob::demoModelCreated, this, [this](const QString& folder) {
+    statusBar()->showMessage(tr("Demo model written to %1 (random weights: it makes noise).").arg(folder), 8000);
+    loadModel({folder, QString()});
+  });
+  connect(job_, &GenerationJob::demoModelFailed, this, [this](const QString& message) {
+    QMessageBox::warning(this, tr("Cannot create the demo model"), message);
+  });
+}
+
+bool MainWindow::loadModel(const RecentModel& m, bool quiet) {
+  if (generating_ || loading_) return false;
+  const gligen::ModelFolderReport report = gligen::inspect_model_folder(m.folder.toStdString(), m.unet.toStdString());
+  if (!report.ok()) {
+    const QString text = tr("%1 cannot be loaded:\n%2").arg(m.folder, QString::fromStdString(report.describe()));
+    if (quiet) statusBar()->showMessage(text.section(QLatin1Char('\n'), 0, 1), 10000);
+    else QMessageBox::warning(this, tr("Cannot load the model"), text);
+    return false;
+  }
+  loading_ = true;
+  panel_->setModelDescription(tr("Loading <b>%1</b> …").arg(QFileInfo(m.folder).fileName().toHtmlEscaped()), false);
+  const QString device = panel_->device(), precision = panel_->precision();
+  GenerationJob* job = job_;
+  QMetaObject::invokeMethod(job_, [job, m, device, precision]() { job->loadModel(m.folder, m.unet, device, precision); },
+                            Qt::QueuedConnection);
+  return true;
+}
+
+void MainWindow::createDemoModel(const QString& folder) {
+  GenerationJob* job = job_;
+  statusBar()->showMessage(tr("Writing a tiny demo model to %1 …").arg(folder));
+  QMetaObject::invokeMethod(job_, [job, folder]() { job->createDemoModel(folder); }, Qt::QueuedConnection);
+}
+
+void MainWindow::generate() {
+  if (generating_) return;
+  if (!model_) {
+    if (loading_) statusBar()->showMessage(tr("The model is still loading; generate when it is ready."), 5000);
+    else showModelDialog();
+    return;
+  }
+  gligen::Layout layout = document_->toLayout();
+  // Every enabled box needs a phrase: point at the first one that has none.
+  for (const LayoutBox& b : document_->boxes()) {
+    if (b.enabled && b.phrase.trimmed().isEmpty()) {
+      document_->setSelectedIds({b.id});
+      box_list_->editPhrase(b.id);
+      statusBar()->showMessage(tr("Box %1 has no phrase: type what it should contain, or disable it.")
+                                   .arg(document_->indexOfBox(b.id) + 1),
+                               8000);
+      return;
+    }
+  }
+  if (!layout.inpaint_image.empty() && !model_->inpainting) {
+    layout.inpaint_image.clear();
+    statusBar()->showMessage(tr("The background image is only used by inpainting models; this model ignores it."), 8000);
+  } else if (layout.inpaint_image.empty() && model_->inpainting) {
+    QMessageBox::information(this, tr("Background image needed"),
+                             tr("This is a grounded inpainting model: set the image to paint into with "
+                                "File > Set Background Image. The boxes mark the regions to repaint."));
+    return;
+  }
+  if (panel_->seedMode() == SeedMode::Random) layout.seed.reset();
+  else if (!layout.seed) layout.seed = 0;
+  try {
+    gligen::validate_layout(layout, "the layout");
+  } catch (const gligen::Error& e) {
+    QMessageBox::warning(this, tr("Cannot generate"), QString::fromStdString(e.what()));
+    return;
+  }
+  setBusy(true);
+  panel_->setStatus(tr("Generating…"));
+  GenerationJob* job = job_;
+  QMetaObject::invokeMethod(job_, [job, layout]() { job->generate(layout); }, Qt::QueuedConnection);
+}
+
+void MainWindow::cancelGeneration() {
+  if (!generating_) return;
+  job_->cancel();  // thread-safe; the job stops before its next step
+  panel_->setStatus(tr("Cancelling…"));
+}
+
+void MainWindow::setBusy(bool generating) {
+  generating_ = generating;
+  panel_->setGenerating(generating);
+  generate_->setEnabled(!generating);
+  cancel_->setEnabled(generating);
+}
+
+// --- files ---------------------------------------------------------------------------------
+
+bool MainWindow::openLayoutFile(const QString& path) {
+  try {
+    gligen::Layout layout;
+    if (path.endsWith(QLatin1String(".png"), Qt::CaseInsensitive)) {
+      const auto text = gligen::read_png_text(path.toStdString());
+      const auto it = text.find(gligen::kLayoutPngKey);
+      if (it == text.end())
+        throw gligen::Error(tr("%1 holds no GLIGEN layout: only PNGs saved by GLIGEN Studio or gligen-trainer "
+                               "do. To paint into this image, use File > Set Background Image.")
+                                .arg(QFileInfo(path).fileName())
+                                .toStdString());
+      layout = gligen::layout_from_json(it->second, path.toStdString());
+    } else {
+      layout = gligen::read_layout_file(path.toStdString());
+    }
+    document_->loadLayout(layout, tr("Open %1").arg(QFileInfo(path).fileName()));
+    layout_path_ = path.endsWith(QLatin1String(".json"), Qt::CaseInsensitive) ? path : QString();
+    document_->undoStack()->setClean();
+    settings_.lastDirectory.set(QFileInfo(path).absolutePath());
+    statusBar()->showMessage(tr("Opened %1.").arg(path), 6000);
+    updateTitle();
+    return true;
+  } catch (const std::exception& e) {
+    QMessageBox::warning(this, tr("Cannot open the file"), QString::fromUtf8(e.what()));
+    return false;
+  }
+}
+
+bool MainWindow::openReviewDataset(const QString& path) {
+  auto* review = findChild<ReviewPanel*>();
+  if (review == nullptr) {
+    auto* dock = new QDockWidget(tr("Review"), this);
+    dock->setObjectName(QStringLiteral("review_dock"));
+    review = new ReviewPanel(dock);
+    dock->setWidget(review);
+    addDockWidget(Qt::RightDockWidgetArea, dock);
+    // "Open as layout": the image's accepted boxes and captions become the canvas layout.
+    connect(review, &ReviewPanel::openAsLayoutRequested, this, [this](const gligen::Layout& layout) {
+      document_->loadLayout(layout, tr("Open annotated image as layout"));
+      canvas_->fitToView();
+    });
+    connect(review, &ReviewPanel::message, this, [this](const QString& m) { statusBar()->showMessage(m, 5000); });
+  }
+  QString error;
+  if (!review->openDataset(path, &error)) {
+    QMessageBox::warning(this, tr("Cannot open the dataset"), error);
+    return false;
+  }
+  review->parentWidget()->show();
+  settings_.lastDirectory.set(QFileInfo(path).absolutePath());
+  return true;
+}
+
+bool MainWindow::openExample(const QString& resourcePath) {
+  QFile f(resourcePath);
+  if (!f.open(QIODevice::ReadOnly)) return false;
+  try {
+    const gligen::Layout layout = gligen::layout_from_json(f.readAll().toStdString(), resourcePath.toStdString());
+    document_->loadLayout(layout, tr("Open example"));
+    canvas_->fitToView();
+    return true;
+  } catch (const std::exception& e) {
+    QMessageBox::warning(this, tr("Cannot open the example"), QString::fromUtf8(e.what()));
+    return false;
+  }
+}
+
+void MainWindow::openLayoutDialog() {
+  const QString path = QFileDialog::getOpenFileName(this, tr("Open Layout or Image"), settings_.lastDirectory.get(),
+                                                    tr("Layouts and GLIGEN images (*.json *.png);;All files (*)"));
+  if (!path.isEmpty()) openLayoutFile(path);
+}
+
+QString MainWindow::askSavePath(const QString& title, const QString& suggestedName, const QString& filter) {
+  const QString start = QDir(settings_.lastDirectory.get().isEmpty() ? QDir::homePath() : settings_.lastDirectory.get())
+                            .filePath(suggestedName);
+  const QString path = QFileDialog::getSaveFileName(this, title, start, filter);
+  if (!path.isEmpty()) settings_.lastDirectory.set(QFileInfo(path).absolutePath());
+  return path;
+}
+
+void MainWindow::saveLayoutDialog() {
+  QString path = askSavePath(tr("Save Layout"), layout_path_.isEmpty() ? QStringLiteral("layout.json") : QFileInfo(layout_path_).fileName(),
+                             tr("Layout (*.json)"));
+  if (path.isEmpty()) return;
+  if (!path.endsWith(QLatin1String(".json"), Qt::CaseInsensitive)) path += QStringLiteral(".json");
+  try {
+    gligen::write_layout_file(path.toStdString(), document_->toLayout());
+    layout_path_ = path;
+    document_->undoStack()->setClean();
+    statusBar()->showMessage(tr("Saved %1.").arg(path), 6000);
+  } catch (const std::exception& e) {
+    QMessageBox::warning(this, tr("Cannot save the layout"), QString::fromUtf8(e.what()));
+  }
+}
+
+void MainWindow::saveImageDialog(int index) {
+  if (index < 0 || index >= gallery_->results().size()) return;
+  const GeneratedImage& g = gallery_->results()[index];
+  const QString name = QStringLiteral("gligen-%1-%2.png").arg(g.layout.seed ? QString::number(*g.layout.seed) : QStringLiteral("image")).arg(g.batchIndex);
+  QString path = askSavePath(tr("Save Image"), name, tr("PNG image with its layout (*.png)"));
+  if (path.isEmpty()) return;
+  if (!path.endsWith(QLatin1String(".png"), Qt::CaseInsensitive)) path += QStringLiteral(".png");
+  try {
+    gallery_->savePng(index, path);
+    statusBar()->showMessage(tr("Saved %1 (File > Open restores its layout).").arg(path), 6000);
+  } catch (const std::exception& e) {
+    QMessageBox::warning(this, tr("Cannot save the image"), QString::fromUtf8(e.what()));
+  }
+}
+
+void MainWindow::chooseBackgroundImage() {
+  const QString path = QFileDialog::getOpenFileName(this, tr("Background Image (for grounded inpainting)"),
+                                                    settings_.lastDirectory.get(), tr("Images (*.png *.jpg *.jpeg *.webp *.bmp)"));
+  if (path.isEmpty()) return;
+  GenerationSettings s = document_->settings();
+  s.inpaintImage = path;
+  document_->undoStack()->push(new ChangeSettings(document_, s, tr("Set background image")));
+}
+
+void MainWindow::clearBackgroundImage() {
+  GenerationSettings s = document_->settings();
+  s.inpaintImage.clear();
+  document_->undoStack()->push(new ChangeSettings(document_, s, tr("Clear background image")));
+}
+
+// --- session -------------------------------------------------------------------------------
+
+void MainWindow::showModelDialog() {
+  if (generating_ || loading_) return;
+  ModelDialog dialog(settings_.recentModels(), this);
+  if (model_) dialog.setFolder(model_->folder, model_->unet);
+  connect(&dialog, &ModelDialog::createDemoModelRequested, this, &MainWindow::createDemoModel);
+  if (dialog.exec() == QDialog::Accepted) loadModel(dialog.chosenModel());
+}
+
+void MainWindow::restoreSession() {
+  restoreGeometry(settings_.windowGeometry.get());
+  restoreState(settings_.windowState.get());
+  splitter_->restoreState(settings_.splitterState.get());
+  const QVector<RecentModel> recent = settings_.recentModels();
+  if (settings_.reopenLastModel.get() && !recent.isEmpty()) loadModel(recent.front(), /*quiet=*/true);
+}
+
+TrainingDashboard* MainWindow::trainingDashboard() {
+  if (dashboard_) return dashboard_;
+  dashboard_ = new TrainingDashboard(this);
+  dashboard_->setWindowFlag(Qt::Window);
+  const QByteArray geometry = settings_.dashboardGeometry.get();
+  if (!geometry.isEmpty()) dashboard_->restoreGeometry(geometry);
+  connect(dashboard_, &TrainingDashboard::message, this, [this](const QString& m) { statusBar()->showMessage(m, 8000); });
+  connect(dashboard_, &TrainingDashboard::generateWithCheckpoint, this, [this](const QString& model, const QString& unet) {
+    raise();
+    activateWindow();
+    if (loadModel(RecentModel{model, unet})) statusBar()->showMessage(tr("Loading %1 with %2 …").arg(model, unet), 8000);
+  });
+  connect(dashboard_, &TrainingDashboard::openImage, this, [this](const QString& path) {
+    raise();
+    activateWindow();
+    openLayoutFile(path);
+  });
+  return dashboard_;
+}
+
+void MainWindow::showTrainingDashboard() {
+  TrainingDashboard* d = trainingDashboard();
+  d->show();
+  d->raise();
+  d->activateWindow();
+}
+
+void MainWindow::closeEvent(QCloseEvent* event) {
+  if (dashboard_ && dashboard_->runningCount() > 0) {
+    const int n = dashboard_->runningCount();
+    const auto answer = QMessageBox::question(
+        this, tr("Training is running"),
+        tr("%n training job(s) are running. Stop them and quit? Each finishes its step and writes a checkpoint; "
+           "resume later from the dashboard.", nullptr, n),
+        QMessageBox::Yes | QMessageBox::Cancel, QMessageBox::Cancel);
+    if (answer != QMessageBox::Yes) {
+      event->ignore();
+      return;
+    }
+    statusBar()->showMessage(tr("Stopping training: writing checkpoints…"));
+    if (!dashboard_->stopAllAndWait(120000)) {
+      QMessageBox::warning(this, tr("Training is still running"),
+                           tr("A job did not stop within 2 minutes; it will be killed. Its last complete checkpoint "
+                              "is kept."));
+    }
+  }
+  if (dashboard_) settings_.dashboardGeometry.set(dashboard_->saveGeometry());
+  if (generating_) job_->cancel();
+  settings_.windowGeometry.set(saveGeometry());
+  settings_.windowState.set(saveState());
+  settings_.splitterState.set(splitter_->saveState());
+  settings_.seedMode.set(int(panel_->seedMode()));
+  QMainWindow::closeEvent(event);
+}
+
+void MainWindow::updateTitle() {
+  const QString name = layout_path_.isEmpty() ? tr("Untitled layout") : QFileInfo(layout_path_).fileName();
+  setWindowTitle(tr("%1%2 — GLIGEN Studio").arg(name, document_->undoStack()->isClean() ? QString() : QStringLiteral("*")));
+}
+
+void MainWindow::showAbout() {
+  QMessageBox::about(this, tr("About GLIGEN Studio"),
+                     tr("<b>GLIGEN Studio %1</b><p>Box-grounded image generation with GLIGEN "
+                        "(Stable Diffusion 1.4 with gated self-attention grounding).</p>"
+                        "<p>Draw boxes, give each a phrase, and generate.</p>")
+                         .arg(QString::fromLatin1(gligen::version())));
+}
+
+}  // namespace gligen::ui

@@ -1,0 +1,115 @@
+// The studio's main window: box list | layout canvas | generation panel, results below.
+// It wires the views to one LayoutDocument and drives the GenerationJob on a worker thread.
+#pragma once
+#include <QMainWindow>
+#include <QThread>
+#include <optional>
+
+#include "ui/studio/generation_job.h"
+#include "ui/studio/studio_settings.h"
+
+class QAction;
+class QDockWidget;
+class QLabel;
+class QMenu;
+class QSplitter;
+
+namespace gligen::ui {
+
+class BoxListPanel;
+class GenerationPanel;
+class LayoutCanvas;
+class LayoutDocument;
+class LivePreview;
+class ResultsGallery;
+class TrainingDashboard;
+
+class MainWindow : public QMainWindow {
+  Q_OBJECT
+ public:
+  struct Options {
+    bool restoreSession = true;  // window geometry and the last model (off for tests/screenshots)
+    bool firstRunScreen = true;  // offer the model dialog when no model was ever opened
+  };
+  explicit MainWindow(QWidget* parent = nullptr) : MainWindow(Options{}, parent) {}
+  explicit MainWindow(const Options& options, QWidget* parent = nullptr);
+  ~MainWindow() override;
+
+  LayoutDocument* document() const { return document_; }
+  LayoutCanvas* canvas() const { return canvas_; }
+  GenerationPanel* generationPanel() const { return panel_; }
+  ResultsGallery* gallery() const { return gallery_; }
+  LivePreview* livePreview() const { return preview_; }
+  bool modelLoaded() const { return model_.has_value(); }
+
+  // Loads a model off the GUI thread after a quick folder check; problems go to a message box
+  // (or the status bar when `quiet`). Returns false when the check fails.
+  bool loadModel(const RecentModel& model, bool quiet = false);
+  // Opens a layout JSON or a PNG that carries one; returns false (after saying why) otherwise.
+  bool openLayoutFile(const QString& path);
+  // Loads one of the examples compiled into the resources (":/gligen/examples/...").
+  bool openReviewDataset(const QString& path);  // shows the review panel in a dock
+  bool openExample(const QString& resourcePath);
+  // The training dashboard window (created on first use).
+  TrainingDashboard* trainingDashboard();
+  void showTrainingDashboard();
+  void generate();
+  void cancelGeneration();
+
+  static QStringList exampleResources();
+
+ Q_SIGNALS:
+  void modelReady();
+  void modelLoadFailed(const QString& message);
+  void generationFinished(bool ok);
+  void generationFailed(const QString& message);
+
+ protected:
+  void closeEvent(QCloseEvent* event) override;
+
+ private:
+  void buildActions();
+  void buildMenus();
+  void connectJob();
+  void restoreSession();
+  void showModelDialog();
+  void createDemoModel(const QString& folder);
+  void openLayoutDialog();
+  void saveLayoutDialog();
+  void saveImageDialog(int index);
+  void chooseBackgroundImage();
+  void clearBackgroundImage();
+  void setBusy(bool generating);
+  void updateTitle();
+  void showAbout();
+  QString askSavePath(const QString& title, const QString& suggestedName, const QString& filter);
+
+  StudioSettings settings_;
+  LayoutDocument* document_;
+  LayoutCanvas* canvas_;
+  BoxListPanel* box_list_;
+  GenerationPanel* panel_;
+  ResultsGallery* gallery_;
+  LivePreview* preview_;
+  QSplitter* splitter_;
+  QDockWidget* results_dock_;
+  QLabel* zoom_label_;
+  TrainingDashboard* dashboard_ = nullptr;
+
+  QThread worker_;
+  GenerationJob* job_;  // lives on worker_
+  std::optional<ModelInfo> model_;
+  bool generating_ = false;
+  bool loading_ = false;
+  QString layout_path_;
+
+  QAction* undo_ = nullptr;
+  QAction* redo_ = nullptr;
+  QAction* delete_ = nullptr;
+  QAction* duplicate_ = nullptr;
+  QAction* snap_ = nullptr;
+  QAction* generate_ = nullptr;
+  QAction* cancel_ = nullptr;
+};
+
+}  // namespace gligen::ui

@@ -1,0 +1,141 @@
+#include "ui/studio/results_gallery.h"
+
+#include <QApplication>
+#include <QClipboard>
+#include <QContextMenuEvent>
+#include <QDir>
+#include <QDrag>
+#include <QMenu>
+#include <QMimeData>
+#include <QPainter>
+#include <QStandardPaths>
+#include <QUrl>
+
+#include "core/pipeline/png_io.h"
+
+namespace gligen::ui {
+
+namespace {
+constexpr int kIndexRole = Qt::UserRole + 1;
+
+gligen::RgbImage toRgb(const QImage& image) {
+  const QImage img = image.convertToFormat(QImage::Format_RGB888);
+  gligen::RgbImage rgb;
+  rgb.width = img.width();
+  rgb.height = img.height();
+  rgb.pixels.resize(std::size_t(rgb.width) * rgb.height * 3);
+  for (int y = 0; y < rgb.height; ++y)
+    std::memcpy(rgb.pixels.data() + std::size_t(y) * rgb.width * 3, img.constScanLine(y), std::size_t(rgb.width) * 3);
+  return rgb;
+}
+
+QString describe(const GeneratedImage& g) {
+  const gligen::Layout& l = g.layout;
+  return QApplication::translate("ResultsGallery", "Seed %1%2, %3×%4, %5 steps, %6\n%7\nClick to restore this layout.")
+      .arg(l.seed ? QString::number(*l.seed) : QStringLiteral("?"))
+      .arg(l.batch > 1 ? QApplication::translate("ResultsGallery", " (image %1 of %2)").arg(g.batchIndex + 1).arg(l.batch)
+                       : QString())
+      .arg(l.width)
+      .arg(l.height)
+      .arg(l.steps)
+      .arg(QString::fromStdString(l.scheduler))
+      .arg(QString::fromStdString(l.prompt));
+}
+}  // namespace
+
+ResultsGallery::ResultsGallery(QWidget* parent) : QListWidget(parent) {
+  setViewMode(QListView::IconMode);
+  setFlow(QListView::LeftToRight);
+  setWrapping(false);
+  setIconSize(QSize(112, 112));
+  setResizeMode(QListView::Adjust);
+  setMovement(QListView::Static);
+  setSpacing(4);
+  setUniformItemSizes(true);
+  setDragEnabled(true);
+  setSelectionMode(QAbstractItemView::SingleSelection);
+  setMinimumHeight(150);
+  connect(this, &QListWidget::itemClicked, this, [this](QListWidgetItem* item) {
+    const int i = item->data(kIndexRole).toInt();
+    if (i >= 0 && i < results_.size()) Q_EMIT restoreLayoutRequested(results_[i].layout);
+  });
+}
+
+void ResultsGallery::addResults(const QVector<GeneratedImage>& images) {
+  for (const GeneratedImage& g : images) {
+    const int index = results_.size();
+    results_.push_back(g);
+    const QPixmap thumb =
+        QPixmap::fromImage(g.image.scaled(iconSize(), Qt::KeepAspectRatio,
+                                          g.image.width() < iconSize().width() ? Qt::FastTransformation
+                                                                               : Qt::SmoothTransformation));
+    auto* item = new QListWidgetItem(QIcon(thumb), g.layout.seed ? tr("seed %1").arg(*g.layout.seed) : QString());
+    item->setData(kIndexRole, index);
+    item->setToolTip(describe(g));
+    insertItem(0, item);  // newest first
+  }
+  if (count() > 0) setCurrentRow(0);
+}
+
+int ResultsGallery::currentResult() const {
+  const QListWidgetItem* item = currentItem();
+  return item ? item->data(kIndexRole).toInt() : -1;
+}
+
+void ResultsGallery::savePng(int index, const QString& path) const {
+  const GeneratedImage& g = results_.at(index);
+  gligen::write_png(path.toStdString(), toRgb(g.image), {{gligen::kLayoutPngKey, gligen::layout_to_json(g.layout)}});
+}
+
+void ResultsGallery::startDrag(Qt::DropActions) {
+  const int index = currentResult();
+  if (index < 0) return;
+  // Other programs take files: write the PNG (with its layout) to a temporary folder first.
+  const QString dir = QStandardPaths::writableLocation(QStandardPaths::TempLocation) + QStringLiteral("/gligen-studio");
+  QDir().mkpath(dir);
+  const GeneratedImage& g = results_[index];
+  const QString path = QStringLiteral("%1/gligen-%2-%3.png")
+                           .arg(dir)
+                           .arg(g.layout.seed ? QString::number(*g.layout.seed) : QStringLiteral("image"))
+                           .arg(g.batchIndex);
+  try {
+    savePng(index, path);
+  } catch (const std::exception&) {
+    return;
+  }
+  auto* mime = new QMimeData;
+  mime->setUrls({QUrl::fromLocalFile(path)});
+  mime->setImageData(g.image);
+  auto* drag = new QDrag(this);
+  drag->setMimeData(mime);
+  drag->setPixmap(currentItem()->icon().pixmap(iconSize() / 2));
+  drag->exec(Qt::CopyAction);
+}
+
+void ResultsGallery::paintEvent(QPaintEvent* event) {
+  QListWidget::paintEvent(event);
+  if (count() > 0) return;
+  QPainter p(viewport());
+  p.setPen(palette().color(QPalette::PlaceholderText));
+  p.drawText(viewport()->rect().adjusted(12, 12, -12, -12), Qt::AlignCenter | Qt::TextWordWrap,
+             tr("Generated images appear here with the layout that made them. Click one to restore its "
+                "layout; right-click to save it or reuse its seed; drag it to another program."));
+}
+
+void ResultsGallery::contextMenuEvent(QContextMenuEvent* event) {
+  QListWidgetItem* item = itemAt(event->pos());
+  if (!item) return;
+  const int index = item->data(kIndexRole).toInt();
+  const GeneratedImage& g = results_[index];
+  QMenu menu(this);
+  menu.addAction(tr("Restore Layout"), this, [this, index]() { Q_EMIT restoreLayoutRequested(results_[index].layout); });
+  QAction* reuse = menu.addAction(tr("Reuse Seed"), this, [this, index]() {
+    if (results_[index].layout.seed) Q_EMIT reuseSeedRequested(*results_[index].layout.seed);
+  });
+  reuse->setEnabled(bool(g.layout.seed));
+  menu.addAction(tr("Save PNG…"), this, [this, index]() { Q_EMIT saveRequested(index); });
+  menu.addAction(tr("Copy Image"), this, [this, index]() { QApplication::clipboard()->setImage(results_[index].image); });
+  menu.exec(event->globalPos());
+}
+
+}  // namespace gligen::ui
