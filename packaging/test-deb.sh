@@ -73,4 +73,8 @@ check "icon in the hicolor theme" test -f "$chroot_dir/usr/share/icons/hicolor/s
 blas=$(in_root readlink -f /usr/lib/x86_64-linux-gnu/libblas.so.3 || true)
 check "libblas.so.3 is OpenBLAS ($blas)" grep -q openblas <<<"$blas"
 step "done in $((SECONDS - start)) s"
+if [ "$fail" = 0 ]; then
+  cleanup
+  rm -rf "$chroot_dir"  # kept for inspection when a check failed
+fi
 exit $fail
