@@ -197,12 +197,21 @@ TrainingSummary run_training(const TrainingConfig& cfg, const TrainingCallbacks&
     auto records = std::move(source.records);
     if (records.empty()) throw Error("the dataset '" + cfg.data_path + "' holds no records: nothing to train on");
     if (source.missing_embeddings > 0 && !cfg.embed_with_model) {
+      std::string which;
+      for (const auto& [file, caption] : source.stale_examples) which += "\n  " + file + ": \"" + caption + "\"";
+      if (source.missing_embeddings > static_cast<int64_t>(source.stale_examples.size()))
+        which += "\n  ... and " + std::to_string(source.missing_embeddings - static_cast<int64_t>(source.stale_examples.size())) +
+                 " more";
       throw Error(std::to_string(source.missing_embeddings) + " boxes of '" + cfg.data_path +
-                  "' have no up-to-date caption embedding; run 'gligen-trainer dataset embed' on it, or pass "
-                  "--embed-with-model to embed the captions with the model's text encoder");
+                  "' have no up-to-date caption embedding (new boxes or edited captions):" + which +
+                  "\nRe-embed them with 'gligen-trainer dataset embed --db " + cfg.data_path + " --model " +
+                  cfg.pretrained_model + "' (or the review panel's Statistics tab), or pass --embed-with-model to "
+                  "embed every caption with the model's text encoder for this run");
     }
     const int64_t positive_len = models.unet->config().positive_len();
-    const int64_t data_dim = data::embedding_dim(records);
+    // With --embed-with-model every box gets a fresh embedding below: the stored ones (some stale,
+    // some missing) are not looked at.
+    const int64_t data_dim = cfg.embed_with_model ? 0 : data::embedding_dim(records);
     const std::string tokenizer_dir = (fs::path(cfg.pretrained_model) / "tokenizer").string();
     if (cfg.embed_with_model) {
       embed_with_model(models, tokenizer_dir, records, (fs::path(cfg.output_dir) / "phrase_embeddings.safetensors").string(),

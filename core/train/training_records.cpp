@@ -35,6 +35,7 @@ void read_store(const annotations::AnnotationStore& store, TrainingRecords& out)
         a.embedding = e->vector;
       } else {
         ++out.missing_embeddings;
+        if (out.stale_examples.size() < 5) out.stale_examples.emplace_back(image.path, b.caption);
       }
       r.annos.push_back(std::move(a));
     }

@@ -7,6 +7,7 @@
 #pragma once
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/data/grounding_dataset.h"
@@ -19,6 +20,8 @@ struct TrainingRecords {
   std::string source;             // "json", "seed .pth", "annotation dataset"
   int64_t skipped = 0;            // records / boxes left out (counted in `notes`)
   int64_t missing_embeddings = 0; // annotation dataset boxes without a fresh embedding
+  // The first of those boxes (image file and caption), for messages that say which ones.
+  std::vector<std::pair<std::string, std::string>> stale_examples;
   std::vector<std::string> notes; // human lines for the log
 };
 

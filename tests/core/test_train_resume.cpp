@@ -274,6 +274,44 @@ class TestTrainResume : public QObject {
       QFAIL("a box without an embedding was accepted");
     } catch (const Error& e) {
       QVERIFY2(std::string(e.what()).find("dataset embed") != std::string::npos, e.what());
+      QVERIFY2(std::string(e.what()).find("a new box") != std::string::npos, e.what());  // says which
+    }
+  }
+
+  // A caption edited in review makes its embedding stale. Training must never break on it: with a
+  // text encoder (--embed-with-model) the run re-embeds every caption; without one it names the
+  // stale boxes and says how to re-embed them.
+  void editedCaptionNeverBreaksTraining() {
+    const std::string db = dir_.filePath("edited.sqlite").toStdString();
+    {
+      auto store = annotations::AnnotationStore::open_or_create(db);
+      annotations::ImportOptions o;
+      o.image_root = test::fixture("dataset");
+      annotations::import_dataset(*store, test::fixture("dataset/train_data.pth"), o);
+      const auto boxes = store->annotations_of(store->filter_images({}).at(0));
+      QVERIFY(!boxes.empty());
+      annotations::AnnotationEdit edit{"change", "Edit caption", {boxes[0]}, {boxes[0]}};
+      edit.after[0].caption = "an edited caption";
+      edit.after[0].status = annotations::ReviewStatus::Edited;
+      store->apply_edit(edit);
+      QVERIFY(store->embedding(boxes[0].id)->stale);
+    }
+    auto c = tiny_config(dir_.filePath("edited-run"));
+    c.data_path = db;
+    c.image_path.clear();
+    c.max_train_steps = 2;
+    c.embed_with_model = true;
+    QCOMPARE(train::run_training(c).global_step, int64_t(2));
+
+    c.embed_with_model = false;
+    c.output_dir = dir_.filePath("edited-run-2").toStdString();
+    try {
+      train::run_training(c);
+      QFAIL("a stale embedding was used for training");
+    } catch (const Error& e) {
+      const std::string what = e.what();
+      QVERIFY2(what.find("an edited caption") != std::string::npos, e.what());
+      QVERIFY2(what.find("dataset embed --db " + db) != std::string::npos, e.what());
     }
   }
 
