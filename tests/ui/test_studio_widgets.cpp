@@ -7,7 +7,12 @@
 #include <QSignalSpy>
 #include <QTableView>
 #include <QTemporaryDir>
+#include <QApplication>
+#include <QMessageBox>
+#include <QPushButton>
 #include <QTest>
+#include <QTimer>
+#include <functional>
 #include <QUndoStack>
 
 #include "support/fixtures.h"
@@ -133,6 +138,53 @@ class TestStudioWidgets : public QObject {
     QVERIFY2(dialog.folderLoadable(), qPrintable(dialog.reportText()));
     QVERIFY(dialog.reportText().contains("can be loaded"));
     QCOMPARE(dialog.chosenModel().folder, QDir::cleanPath(tiny));
+  }
+
+  // Closing the window (Ctrl+Q too) with unsaved layout edits asks Save / Discard / Cancel;
+  // Cancel keeps the window and the edits, Discard closes; a saved (clean) layout closes at once.
+  void closingAsksToSaveUnsavedEdits() {
+    gligen::initResources();
+    MainWindow::Options options;
+    options.restoreSession = false;
+    options.firstRunScreen = false;
+    MainWindow window(options);
+    window.show();
+    QVERIFY(QTest::qWaitForWindowExposed(&window));
+    window.document()->undoStack()->setClean();
+    int asked = 0;
+    // Clicks `button` on the unsaved-layout box once it is up (it is modal: poll from the event loop).
+    std::function<void(QMessageBox::StandardButton, int)> answer = [&](QMessageBox::StandardButton button, int tries) {
+      QTimer::singleShot(20, &window, [&, button, tries] {
+        auto* box = qobject_cast<QMessageBox*>(QApplication::activeModalWidget());
+        if (box && box->objectName() == QLatin1String("unsavedLayoutBox")) {
+          ++asked;
+          box->button(button)->click();
+        } else if (tries > 0) {
+          answer(button, tries - 1);
+        }
+      });
+    };
+    QVERIFY(window.close());  // nothing to save: no question
+    QCOMPARE(asked, 0);
+    window.show();
+    window.activateWindow();
+    QVERIFY(QTest::qWaitForWindowActive(&window));
+    QVERIFY(window.openExample(MainWindow::exampleResources().front()));
+    window.document()->undoStack()->setClean();
+    const int boxes = window.document()->boxCount();
+    window.canvas()->setFocus();
+    window.document()->setSelectedIds({window.document()->boxes()[0].id});
+    QTest::keySequence(&window, QKeySequence(Qt::CTRL | Qt::Key_D));  // an unsaved edit
+    QCOMPARE(window.document()->boxCount(), boxes + 1);
+    QVERIFY(window.windowTitle().contains(QLatin1Char('*')));
+    answer(QMessageBox::Cancel, 250);
+    QVERIFY(!window.close());
+    QCOMPARE(asked, 1);
+    QVERIFY(window.isVisible());
+    QCOMPARE(window.document()->boxCount(), boxes + 1);
+    answer(QMessageBox::Discard, 250);
+    QVERIFY(window.close());
+    QCOMPARE(asked, 2);
   }
 
   // The window's shortcuts act on the document: duplicate, delete, undo and both redo keys.

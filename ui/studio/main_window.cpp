@@ -576,7 +576,29 @@ void MainWindow::showTrainingDashboard() {
   d->activateWindow();
 }
 
+bool MainWindow::maybeSaveLayout() {
+  if (document_->undoStack()->isClean()) return true;
+  const QString name = layout_path_.isEmpty() ? tr("Untitled layout") : QFileInfo(layout_path_).fileName();
+  QMessageBox box(QMessageBox::Warning, tr("Unsaved layout"),
+                  tr("Save the changes to “%1” before closing?").arg(name),
+                  QMessageBox::Save | QMessageBox::Discard | QMessageBox::Cancel, this);
+  box.setInformativeText(tr("Your boxes, phrases and settings are lost if you don't save them."));
+  box.setDefaultButton(QMessageBox::Save);
+  box.setObjectName(QStringLiteral("unsavedLayoutBox"));
+  switch (box.exec()) {
+    case QMessageBox::Save:
+      saveLayoutDialog();
+      return document_->undoStack()->isClean();  // the file dialog may have been cancelled
+    case QMessageBox::Discard: return true;
+    default: return false;
+  }
+}
+
 void MainWindow::closeEvent(QCloseEvent* event) {
+  if (!maybeSaveLayout()) {
+    event->ignore();
+    return;
+  }
   if (dashboard_ && dashboard_->runningCount() > 0) {
     const int n = dashboard_->runningCount();
     const auto answer = QMessageBox::question(

@@ -76,6 +76,9 @@ class MainWindow : public QMainWindow {
   void createDemoModel(const QString& folder);
   void openLayoutDialog();
   void saveLayoutDialog();
+  // With unsaved layout edits, asks Save / Discard / Cancel; false when the user cancelled (or
+  // the save did not happen), so the caller keeps the window and the edits.
+  bool maybeSaveLayout();
   void saveImageDialog(int index);
   void chooseBackgroundImage();
   void clearBackgroundImage();
