@@ -15,7 +15,11 @@
 #include <QSignalSpy>
 #include <QTemporaryDir>
 #include <QTreeWidget>
+#include <QApplication>
+#include <QMessageBox>
+#include <QTimer>
 #include <QtTest>
+#include <functional>
 #include <cmath>
 #include <random>
 
@@ -428,6 +432,67 @@ class TestTrainingDashboard : public QObject {
     QVERIFY(waitFor([&] { return ready.count() + failed.count() > 0; }, 120000));
     QVERIFY2(failed.isEmpty(), failed.isEmpty() ? "" : qPrintable(failed.at(0).at(0).toString()));
     QVERIFY(w.modelLoaded());
+  }
+
+  // "Resume from Here" on an older checkpoint says what it would overwrite and offers a branch in
+  // a new folder; the branch leaves the original run's later checkpoints and final UNet untouched.
+  void resumeFromAnOlderCheckpointBranches() {
+    const QString out = dir_.filePath("branch-source");
+    const gligen::test::TrainerRun prepared = gligen::test::run_trainer(tinySpec(out, 4).trainArguments());
+    QVERIFY2(prepared.exit_code == 0, qPrintable(prepared.err));
+    const QStringList ckpts = QDir(out + "/checkpoints").entryList({"checkpoint-*"}, QDir::Dirs, QDir::Name);
+    QVERIFY2(ckpts.size() >= 2, qPrintable(ckpts.join(',')));
+    const QString later = out + "/checkpoints/" + ckpts.last() + "/manifest.json";
+    const QDateTime laterWritten = QFileInfo(later).lastModified();
+    const QDateTime unetWritten = QFileInfo(out + "/unet/config.json").lastModified();
+    QVERIFY(unetWritten.isValid());
+
+    TrainingDashboard::Options o;
+    o.trainerProgram = trainer();
+    o.persistRuns = false;
+    o.pollIntervalMs = 100;
+    TrainingDashboard d(o);
+    d.show();
+    QVERIFY(QTest::qWaitForWindowExposed(&d));
+    const int source = d.attach(out);
+    QVERIFY(source >= 0);
+    d.refreshNow();
+    // Select the oldest checkpoint (the list is newest first, after the final UNet).
+    QTreeWidget* list = d.checkpointList();
+    QTreeWidgetItem* oldest = list->topLevelItem(list->topLevelItemCount() - 1);
+    QVERIFY(oldest->text(2).endsWith(ckpts.first()));
+    list->setCurrentItem(oldest);
+    QString question;
+    std::function<void(int)> answer = [&](int tries) {
+      QTimer::singleShot(20, &d, [&, tries] {
+        auto* box = qobject_cast<QMessageBox*>(QApplication::activeModalWidget());
+        if (box && box->objectName() == QLatin1String("resumeFromHereBox")) {
+          question = box->text();
+          screenshot(*box, "training-resume-from-here.png");
+          for (QAbstractButton* b : box->buttons())
+            if (b->text() == "Resume in a New Run Folder") b->click();
+        } else if (tries > 0) {
+          answer(tries - 1);
+        }
+      });
+    };
+    answer(250);
+    for (QPushButton* b : d.findChildren<QPushButton*>())
+      if (b->text() == "Resume from Here") b->click();
+    QVERIFY2(question.contains("overwrites") && question.contains("final trained UNet"), qPrintable(question));
+    QCOMPARE(d.runCount(), 2);
+    const int branch = d.currentRun();
+    QVERIFY(branch != source);
+    QVERIFY2(d.runDirectory(branch).startsWith(out + "-from-step-"), qPrintable(d.runDirectory(branch)));
+    QVERIFY(d.runner(branch)->arguments().contains("--resume-from-checkpoint"));
+    QVERIFY(waitFor([&] { return !d.runner(branch)->isRunning(); }, 300000));
+    d.refreshNow();
+    QVERIFY2(d.runner(branch)->exitCode() == 0, qPrintable(d.runner(branch)->errorMessage()));
+    QCOMPARE(d.follower(branch)->history().state(), RunHistory::State::Finished);
+    // The source run is as it was.
+    QCOMPARE(QFileInfo(later).lastModified(), laterWritten);
+    QCOMPARE(QFileInfo(out + "/unet/config.json").lastModified(), unetWritten);
+    QVERIFY(QFileInfo::exists(d.runDirectory(branch) + "/unet/config.json"));
   }
 
   void attachPreparedRunAndRemember() {

@@ -591,8 +591,54 @@ void TrainingDashboard::generateFromSelectedCheckpoint() {
 }
 
 void TrainingDashboard::resumeFromSelectedCheckpoint() {
-  if (!outputs_->hasSelectedCheckpoint() || outputs_->selectedCheckpointStep() < 0) return;
-  resumeRun(currentRun(), outputs_->selectedCheckpointPath());
+  Run* r = run(currentRun());
+  if (!r || !outputs_->hasSelectedCheckpoint() || outputs_->selectedCheckpointStep() < 0) return;
+  const qint64 step = outputs_->selectedCheckpointStep();
+  const QString checkpoint = outputs_->selectedCheckpointPath();
+  // Resuming in the run's own folder retrains the later steps: their checkpoints and the final
+  // UNet get overwritten. Say so, and offer a branch in a new folder instead.
+  QStringList later;
+  for (const auto& [s, path] : checkpointsOnDisk(r->dir))
+    if (s > step) later.prepend(QString::number(s));
+  const bool finalUnet = QFileInfo::exists(QDir(r->dir).filePath(QStringLiteral("unet/config.json")));
+  if (later.isEmpty() && !finalUnet) {
+    resumeRun(currentRun(), checkpoint);
+    return;
+  }
+  QStringList lost;
+  if (!later.isEmpty()) lost << tr("the checkpoints of steps %1").arg(later.join(QStringLiteral(", ")));
+  if (finalUnet) lost << tr("the final trained UNet");
+  QMessageBox box(QMessageBox::Question, tr("Resume from step %1").arg(step),
+                  tr("Resuming “%1” from step %2 in its own folder trains the later steps again and overwrites %3.")
+                      .arg(r->name())
+                      .arg(step)
+                      .arg(lost.join(tr(" and "))),
+                  QMessageBox::NoButton, this);
+  box.setInformativeText(tr("Resume in a New Run Folder keeps this run as it is and continues in a copy that "
+                            "starts from step %1.")
+                             .arg(step));
+  box.setObjectName(QStringLiteral("resumeFromHereBox"));
+  QPushButton* branch = box.addButton(tr("Resume in a New Run Folder"), QMessageBox::AcceptRole);
+  QPushButton* overwrite = box.addButton(tr("Overwrite Later Steps"), QMessageBox::DestructiveRole);
+  box.addButton(QMessageBox::Cancel);
+  box.setDefaultButton(branch);
+  box.exec();
+  if (box.clickedButton() == branch) branchRun(currentRun(), checkpoint, step);
+  else if (box.clickedButton() == overwrite) resumeRun(currentRun(), checkpoint);
+}
+
+int TrainingDashboard::branchRun(int index, const QString& checkpoint, qint64 step) {
+  Run* r = run(index);
+  if (!r) return -1;
+  if (r->follower->config().isEmpty()) {
+    Q_EMIT message(QStringLiteral("%1 has no run.json: its settings are unknown, so it cannot be resumed here").arg(r->dir));
+    return -1;
+  }
+  QString dir = r->dir + QStringLiteral("-from-step-%1").arg(step);
+  for (int k = 2; QFileInfo::exists(dir); ++k) dir = r->dir + QStringLiteral("-from-step-%1-%2").arg(step).arg(k);
+  TrainingJobSpec spec = TrainingJobSpec::fromRunJson(r->follower->config(), QFileInfo(checkpoint).absoluteFilePath());
+  spec.set(QStringLiteral("output-dir"), dir);
+  return launch(spec);
 }
 
 void TrainingDashboard::newJobDialog() {

@@ -50,6 +50,9 @@ class TrainingDashboard : public QWidget {
   void stopRun(int index);
   // Starts the run again from `checkpoint` ("latest" or a folder) in the same run folder.
   int resumeRun(int index, const QString& checkpoint = QStringLiteral("latest"));
+  // Starts a new run (a branch) in a new folder beside the run's, from one of its checkpoints;
+  // the original run keeps its later checkpoints and final UNet. Returns the new run's index.
+  int branchRun(int index, const QString& checkpoint, qint64 step);
   // Removes the run from the list; with deleteFolder also deletes the run folder. `ask`: confirm
   // with the user first. A running job is never deleted.
   bool removeRun(int index, bool deleteFolder, bool ask = true);
