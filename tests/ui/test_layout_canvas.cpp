@@ -3,7 +3,9 @@
 #include <QApplication>
 #include <QMouseEvent>
 #include <QSignalSpy>
+#include <QLineEdit>
 #include <QTest>
+#include <QVBoxLayout>
 #include <QUndoStack>
 
 #include "ui/commands/add_boxes.h"
@@ -178,11 +180,11 @@ class TestLayoutCanvas : public QObject {
     QTest::keyClick(&f.canvas, Qt::Key_Down, Qt::ShiftModifier);
     QCOMPARE(f.pixels(a), QRectF(65, 72, 64, 64));
     QCOMPARE(f.doc.undoStack()->count(), 2);
-    QTest::keyClick(&f.canvas, Qt::Key_Tab);
+    QTest::keyClick(&f.canvas, Qt::Key_BracketRight);
     QCOMPARE(f.doc.selectedIds(), QList<int>{b});
-    QTest::keyClick(&f.canvas, Qt::Key_Tab);
+    QTest::keyClick(&f.canvas, Qt::Key_BracketRight);
     QCOMPARE(f.doc.selectedIds(), QList<int>{a});
-    QTest::keyClick(&f.canvas, Qt::Key_Backtab);
+    QTest::keyClick(&f.canvas, Qt::Key_BracketLeft);
     QCOMPARE(f.doc.selectedIds(), QList<int>{b});
     QTest::keyClick(&f.canvas, Qt::Key_Delete);
     QCOMPARE(f.doc.boxCount(), 1);
@@ -190,6 +192,53 @@ class TestLayoutCanvas : public QObject {
     f.doc.undoStack()->undo();
     QCOMPARE(f.doc.boxCount(), 2);
     QVERIFY(f.canvas.itemForBox(b) != nullptr);
+  }
+
+  // Keyboard users can leave the canvas: Tab and Shift+Tab move the focus, not the selection.
+  // F2, Enter and a double-click on a box ask to rename it.
+  void tabLeavesTheCanvasAndF2Renames() {
+    QWidget window;
+    auto* before = new QLineEdit(&window);
+    LayoutDocument doc;
+    GenerationSettings s;
+    s.width = s.height = 512;
+    doc.setSettings(s);
+    auto* canvas = new LayoutCanvas(&doc, &window);
+    auto* after = new QLineEdit(&window);
+    auto* layout = new QVBoxLayout(&window);
+    layout->addWidget(before);
+    layout->addWidget(canvas);
+    layout->addWidget(after);
+    window.resize(600, 700);
+    window.show();
+    window.activateWindow();
+    QVERIFY(QTest::qWaitForWindowActive(&window));
+    LayoutBox box;
+    box.id = doc.allocateBoxId();
+    box.rect = QRectF(0.1, 0.1, 0.2, 0.2);
+    box.phrase = "a cat";
+    box.colour = doc.colourForNewBox();
+    doc.undoStack()->push(new AddBoxes(&doc, {box}));
+    canvas->fitToView();
+    canvas->setFocus();
+    QVERIFY(canvas->hasFocus());
+    doc.setSelectedIds({box.id});
+    QTest::keyClick(QApplication::focusWidget(), Qt::Key_Tab);
+    QTRY_VERIFY(after->hasFocus());
+    QCOMPARE(doc.selectedIds(), QList<int>{box.id});  // the selection did not move
+    canvas->setFocus();
+    QTest::keyClick(QApplication::focusWidget(), Qt::Key_Backtab);
+    QTRY_VERIFY(before->hasFocus());
+
+    QSignalSpy rename(canvas, &LayoutCanvas::renameRequested);
+    canvas->setFocus();
+    QTest::keyClick(canvas, Qt::Key_F2);
+    QTest::keyClick(canvas, Qt::Key_Return);
+    QCOMPARE(rename.count(), 2);
+    const QPoint centre = canvas->mapFromScene(QPointF(0.2 * 512, 0.2 * 512));
+    QTest::mouseDClick(canvas->viewport(), Qt::LeftButton, Qt::NoModifier, centre);
+    QCOMPARE(rename.count(), 3);
+    QCOMPARE(rename.at(2).at(0).toInt(), box.id);
   }
 
   void duplicateOffsetsCopiesByOneCell() {

@@ -376,21 +376,29 @@ void LayoutCanvas::mouseReleaseEvent(QMouseEvent* event) {
 
 // --- keyboard and selection edits ------------------------------------------------------------
 
-bool LayoutCanvas::event(QEvent* event) {
-  // Tab cycles through boxes instead of moving focus to the next widget.
-  if (event->type() == QEvent::KeyPress) {
-    auto* key = static_cast<QKeyEvent*>(event);
-    if ((key->key() == Qt::Key_Tab || key->key() == Qt::Key_Backtab) && document_->boxCount() > 0) {
-      selectNextBox(key->key() == Qt::Key_Backtab);
-      return true;
+void LayoutCanvas::mouseDoubleClickEvent(QMouseEvent* event) {
+  if (event->button() == Qt::LeftButton) {
+    if (BoxItem* item = boxItemAt(mapToScene(event->position().toPoint()))) {
+      document_->setSelectedIds({item->boxId()});
+      Q_EMIT renameRequested(item->boxId());
+      return;
     }
   }
-  return QGraphicsView::event(event);
+  QGraphicsView::mouseDoubleClickEvent(event);
 }
 
 void LayoutCanvas::keyPressEvent(QKeyEvent* event) {
   const int step = (event->modifiers() & Qt::ShiftModifier) ? kGrid : 1;
+  // Tab and Shift+Tab move the focus between widgets as everywhere else; ] and [ cycle boxes.
+  const QList<int> selected = document_->selectedIds();
   switch (event->key()) {
+    case Qt::Key_BracketRight: selectNextBox(false); return;
+    case Qt::Key_BracketLeft: selectNextBox(true); return;
+    case Qt::Key_F2:
+    case Qt::Key_Return:
+    case Qt::Key_Enter:
+      if (selected.size() == 1) Q_EMIT renameRequested(selected.front());
+      return;
     case Qt::Key_Left: nudgeSelection(-step, 0); return;
     case Qt::Key_Right: nudgeSelection(step, 0); return;
     case Qt::Key_Up: nudgeSelection(0, -step); return;

@@ -53,6 +53,8 @@ class LayoutCanvas : public QGraphicsView {
  Q_SIGNALS:
   void message(const QString& text);  // plain-words notes for the status bar
   void boxDrawn(int id);
+  // F2, Enter or a double-click on a box: the user wants to type its phrase.
+  void renameRequested(int id);
   void zoomChanged(qreal zoom);
 
  protected:
@@ -60,9 +62,9 @@ class LayoutCanvas : public QGraphicsView {
   void mouseMoveEvent(QMouseEvent* event) override;
   void mouseReleaseEvent(QMouseEvent* event) override;
   void keyPressEvent(QKeyEvent* event) override;
+  void mouseDoubleClickEvent(QMouseEvent* event) override;
   void wheelEvent(QWheelEvent* event) override;
   void resizeEvent(QResizeEvent* event) override;
-  bool event(QEvent* event) override;
   void drawBackground(QPainter* painter, const QRectF& rect) override;
   void drawForeground(QPainter* painter, const QRectF& rect) override;
 

@@ -92,6 +92,7 @@ MainWindow::MainWindow(const Options& options, QWidget* parent)
 
   connect(canvas_, &LayoutCanvas::message, this, [this](const QString& m) { statusBar()->showMessage(m, 8000); });
   connect(canvas_, &LayoutCanvas::boxDrawn, box_list_, &BoxListPanel::editPhrase);
+  connect(canvas_, &LayoutCanvas::renameRequested, box_list_, &BoxListPanel::editPhrase);
   connect(canvas_, &LayoutCanvas::zoomChanged, this, [this](qreal z) {
     const QSize size = document_->imageSize();
     zoom_label_->setText(tr("%1×%2 px, zoom %3%").arg(size.width()).arg(size.height()).arg(qRound(z * 100)));
