@@ -10,6 +10,9 @@
 #include <QApplication>
 #include <QMessageBox>
 #include <QPushButton>
+#include <QAction>
+#include <QFileInfo>
+#include <QMenu>
 #include <QTest>
 #include <QTimer>
 #include <functional>
@@ -185,6 +188,39 @@ class TestStudioWidgets : public QObject {
     answer(QMessageBox::Discard, 250);
     QVERIFY(window.close());
     QCOMPARE(asked, 2);
+  }
+
+  // File menu: Save writes to the layout's file, the title names it, Open Recent lists it, New
+  // Layout starts empty (keeping the image settings).
+  void fileMenuSaveRecentNewAndTitle() {
+    gligen::initResources();
+    StudioSettings().recentLayouts.set({});
+    MainWindow::Options options;
+    options.restoreSession = false;
+    options.firstRunScreen = false;
+    MainWindow window(options);
+    window.show();
+    QVERIFY(QTest::qWaitForWindowExposed(&window));
+    QVERIFY(window.windowTitle().startsWith("Untitled layout"));
+    QVERIFY(window.openExample(MainWindow::exampleResources().front()));
+    const int boxes = window.document()->boxCount();
+    QVERIFY(boxes > 0);
+    QTemporaryDir dir;
+    const QString path = dir.filePath("street scene.json");
+    QVERIFY(window.writeLayout(path));
+    QVERIFY(QFileInfo::exists(path));
+    QVERIFY2(window.windowTitle().startsWith("street scene.json —"), qPrintable(window.windowTitle()));
+    QVERIFY(window.document()->undoStack()->isClean());
+    QCOMPARE(StudioSettings().recentLayouts.get().value(0), QFileInfo(path).absoluteFilePath());
+    QStringList recent;
+    for (QAction* a : window.recentLayoutsMenu()->actions()) recent << a->text();
+    QVERIFY2(recent.contains("street scene.json"), qPrintable(recent.join('|')));
+    window.newLayout();  // clean: no question
+    QCOMPARE(window.document()->boxCount(), 0);
+    QVERIFY(window.windowTitle().startsWith("Untitled layout"));
+    QVERIFY(window.openLayoutFile(path));
+    QCOMPARE(window.document()->boxCount(), boxes);
+    QVERIFY(window.windowTitle().startsWith("street scene.json"));
   }
 
   // The window's shortcuts act on the document: duplicate, delete, undo and both redo keys.

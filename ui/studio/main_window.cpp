@@ -173,8 +173,11 @@ void MainWindow::buildActions() {
 
 void MainWindow::buildMenus() {
   QMenu* file = menuBar()->addMenu(tr("&File"));
-  file->addAction(tr("Open &Model…"), QKeySequence(Qt::CTRL | Qt::Key_M), this, &MainWindow::showModelDialog);
+  file->addAction(tr("&New Layout"), QKeySequence::New, this, &MainWindow::newLayout);
   file->addAction(tr("&Open Layout or Image…"), QKeySequence::Open, this, &MainWindow::openLayoutDialog);
+  recent_menu_ = file->addMenu(tr("Open &Recent"));
+  rebuildRecentMenu();
+  file->addAction(tr("Open &Model…"), QKeySequence(Qt::CTRL | Qt::Key_M), this, &MainWindow::showModelDialog);
   QMenu* examples = file->addMenu(tr("&Examples"));
   for (const QString& res : exampleResources()) {
     QString title = QFileInfo(res).completeBaseName().replace(QLatin1Char('-'), QLatin1Char(' '));
@@ -186,8 +189,11 @@ void MainWindow::buildMenus() {
                                                       tr("Annotation databases (*.db *.sqlite);;All files (*)"));
     if (!path.isEmpty()) openReviewDataset(path);
   });
-  file->addAction(tr("&Save Layout…"), QKeySequence::Save, this, &MainWindow::saveLayoutDialog);
-  file->addAction(tr("Save &Image…"), QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_S), this, [this]() {
+  file->addSeparator();
+  file->addAction(tr("&Save Layout"), QKeySequence::Save, this, &MainWindow::saveLayout);
+  file->addAction(tr("Save Layout &As…"), QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_S), this,
+                  &MainWindow::saveLayoutDialog);
+  file->addAction(tr("&Export Selected Image…"), QKeySequence(Qt::CTRL | Qt::Key_E), this, [this]() {
     if (gallery_->currentResult() >= 0) saveImageDialog(gallery_->currentResult());
     else statusBar()->showMessage(tr("No image yet: generate one first."), 5000);
   });
@@ -423,8 +429,11 @@ bool MainWindow::openLayoutFile(const QString& path) {
     }
     document_->loadLayout(layout, tr("Open %1").arg(QFileInfo(path).fileName()));
     layout_path_ = path.endsWith(QLatin1String(".json"), Qt::CaseInsensitive) ? path : QString();
+    document_name_ = QFileInfo(path).fileName();
     document_->undoStack()->setClean();
     settings_.lastDirectory.set(QFileInfo(path).absolutePath());
+    settings_.addRecentLayout(path);
+    rebuildRecentMenu();
     statusBar()->showMessage(tr("Opened %1.").arg(path), 6000);
     updateTitle();
     return true;
@@ -476,7 +485,7 @@ bool MainWindow::openExample(const QString& resourcePath) {
 void MainWindow::openLayoutDialog() {
   const QString path = QFileDialog::getOpenFileName(this, tr("Open Layout or Image"), settings_.lastDirectory.get(),
                                                     tr("Layouts and GLIGEN images (*.json *.png);;All files (*)"));
-  if (!path.isEmpty()) openLayoutFile(path);
+  if (!path.isEmpty() && maybeSaveLayout()) openLayoutFile(path);
 }
 
 QString MainWindow::askSavePath(const QString& title, const QString& suggestedName, const QString& filter) {
@@ -488,17 +497,68 @@ QString MainWindow::askSavePath(const QString& title, const QString& suggestedNa
 }
 
 void MainWindow::saveLayoutDialog() {
-  QString path = askSavePath(tr("Save Layout"), layout_path_.isEmpty() ? QStringLiteral("layout.json") : QFileInfo(layout_path_).fileName(),
-                             tr("Layout (*.json)"));
+  QString suggested = layout_path_.isEmpty() ? QStringLiteral("layout.json") : QFileInfo(layout_path_).fileName();
+  if (layout_path_.isEmpty() && !document_name_.isEmpty())
+    suggested = QFileInfo(document_name_).completeBaseName() + QStringLiteral(".json");
+  QString path = askSavePath(tr("Save Layout As"), suggested, tr("Layout (*.json)"));
   if (path.isEmpty()) return;
   if (!path.endsWith(QLatin1String(".json"), Qt::CaseInsensitive)) path += QStringLiteral(".json");
+  writeLayout(path);
+}
+
+void MainWindow::saveLayout() {
+  if (layout_path_.isEmpty()) saveLayoutDialog();
+  else writeLayout(layout_path_);
+}
+
+void MainWindow::newLayout() {
+  if (!maybeSaveLayout()) return;
+  gligen::Layout fresh = document_->toLayout();  // keeps the model, size and sampler settings
+  fresh.prompt.clear();
+  fresh.negative_prompt.clear();
+  fresh.boxes.clear();
+  fresh.seed.reset();
+  document_->loadLayout(fresh, tr("New layout"));
+  document_->undoStack()->clear();
+  layout_path_.clear();
+  document_name_.clear();
+  updateTitle();
+}
+
+void MainWindow::rebuildRecentMenu() {
+  if (!recent_menu_) return;
+  recent_menu_->clear();
+  const QStringList recent = settings_.recentLayouts.get();
+  for (const QString& path : recent) {
+    QAction* a = recent_menu_->addAction(QFileInfo(path).fileName(), this, [this, path]() {
+      if (!maybeSaveLayout()) return;
+      openLayoutFile(path);
+    });
+    a->setToolTip(path);
+    a->setStatusTip(path);
+  }
+  if (recent.isEmpty()) recent_menu_->addAction(tr("(no layouts yet)"))->setEnabled(false);
+  recent_menu_->addSeparator();
+  recent_menu_->addAction(tr("Clear List"), this, [this]() {
+    settings_.recentLayouts.set({});
+    rebuildRecentMenu();
+  })->setEnabled(!recent.isEmpty());
+}
+
+bool MainWindow::writeLayout(const QString& path) {
   try {
     gligen::write_layout_file(path.toStdString(), document_->toLayout());
     layout_path_ = path;
+    document_name_ = QFileInfo(path).fileName();
     document_->undoStack()->setClean();
+    settings_.addRecentLayout(path);
+    rebuildRecentMenu();
+    updateTitle();
     statusBar()->showMessage(tr("Saved %1.").arg(path), 6000);
+    return true;
   } catch (const std::exception& e) {
     QMessageBox::warning(this, tr("Cannot save the layout"), QString::fromUtf8(e.what()));
+    return false;
   }
 }
 
@@ -579,7 +639,7 @@ void MainWindow::showTrainingDashboard() {
 
 bool MainWindow::maybeSaveLayout() {
   if (document_->undoStack()->isClean()) return true;
-  const QString name = layout_path_.isEmpty() ? tr("Untitled layout") : QFileInfo(layout_path_).fileName();
+  const QString name = document_name_.isEmpty() ? tr("Untitled layout") : document_name_;
   QMessageBox box(QMessageBox::Warning, tr("Unsaved layout"),
                   tr("Save the changes to “%1” before closing?").arg(name),
                   QMessageBox::Save | QMessageBox::Discard | QMessageBox::Cancel, this);
@@ -588,7 +648,7 @@ bool MainWindow::maybeSaveLayout() {
   box.setObjectName(QStringLiteral("unsavedLayoutBox"));
   switch (box.exec()) {
     case QMessageBox::Save:
-      saveLayoutDialog();
+      saveLayout();
       return document_->undoStack()->isClean();  // the file dialog may have been cancelled
     case QMessageBox::Discard: return true;
     default: return false;
@@ -628,7 +688,7 @@ void MainWindow::closeEvent(QCloseEvent* event) {
 }
 
 void MainWindow::updateTitle() {
-  const QString name = layout_path_.isEmpty() ? tr("Untitled layout") : QFileInfo(layout_path_).fileName();
+  const QString name = document_name_.isEmpty() ? tr("Untitled layout") : document_name_;
   setWindowTitle(tr("%1%2 — GLIGEN Studio").arg(name, document_->undoStack()->isClean() ? QString() : QStringLiteral("*")));
 }
 

@@ -47,6 +47,9 @@ class MainWindow : public QMainWindow {
   bool loadModel(const RecentModel& model, bool quiet = false);
   // Opens a layout JSON or a PNG that carries one; returns false (after saying why) otherwise.
   bool openLayoutFile(const QString& path);
+  bool writeLayout(const QString& path);  // saves the layout there; it becomes the layout's file
+  void newLayout();                       // asks to save unsaved edits first
+  QMenu* recentLayoutsMenu() const { return recent_menu_; }
   // Loads one of the examples compiled into the resources (":/gligen/examples/...").
   bool openReviewDataset(const QString& path);  // shows the review panel in a dock
   bool openExample(const QString& resourcePath);
@@ -75,7 +78,9 @@ class MainWindow : public QMainWindow {
   void showModelDialog();
   void createDemoModel(const QString& folder);
   void openLayoutDialog();
-  void saveLayoutDialog();
+  void saveLayoutDialog();  // Save As: always asks for a file
+  void saveLayout();        // Save: to the layout's file, or as Save As when it has none
+  void rebuildRecentMenu();
   // With unsaved layout edits, asks Save / Discard / Cancel; false when the user cancelled (or
   // the save did not happen), so the caller keeps the window and the edits.
   bool maybeSaveLayout();
@@ -104,7 +109,9 @@ class MainWindow : public QMainWindow {
   std::optional<ModelInfo> model_;
   bool generating_ = false;
   bool loading_ = false;
-  QString layout_path_;
+  QString layout_path_;    // the .json the layout is saved to ("" until saved)
+  QString document_name_;  // what the title shows: the opened or saved file's name
+  QMenu* recent_menu_ = nullptr;
 
   QAction* undo_ = nullptr;
   QAction* redo_ = nullptr;

@@ -1,5 +1,7 @@
 #include "ui/studio/studio_settings.h"
 
+#include <QFileInfo>
+
 namespace gligen::ui {
 
 namespace {
@@ -43,6 +45,15 @@ void StudioSettings::removeRecentModel(const RecentModel& model) {
   QVector<RecentModel> list = recentModels();
   list.removeAll(model);
   writeRecentModels(list);
+}
+
+void StudioSettings::addRecentLayout(const QString& path) {
+  const QString absolute = QFileInfo(path).absoluteFilePath();
+  QStringList list = recentLayouts.get();
+  list.removeAll(absolute);
+  list.prepend(absolute);
+  while (list.size() > kMaxRecentLayouts) list.removeLast();
+  recentLayouts.set(list);
 }
 
 }  // namespace gligen::ui

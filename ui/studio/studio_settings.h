@@ -56,6 +56,10 @@ class StudioSettings {
   // Training dashboard: the run folders it lists (launched here or attached), newest last.
   SettingValue<QStringList> trainingRuns{QStringLiteral("training/runs"), QStringList()};
   SettingValue<QByteArray> dashboardGeometry{QStringLiteral("training/geometry"), QByteArray()};
+  // Layout files opened or saved, newest first (File > Open Recent).
+  static constexpr int kMaxRecentLayouts = 10;
+  SettingValue<QStringList> recentLayouts{QStringLiteral("files/recentLayouts"), QStringList()};
+  void addRecentLayout(const QString& path);
 
  private:
   void writeRecentModels(const QVector<RecentModel>& models);
