@@ -2,6 +2,7 @@
 // words, generation sends progress and previews, Cancel stops before the next step, and a
 // result carries its exact layout into the gallery, a PNG, and back into the document.
 #include <QApplication>
+#include <QRegularExpression>
 #include <QSignalSpy>
 #include <QTemporaryDir>
 #include <QTest>
@@ -15,6 +16,7 @@
 #include "ui/studio/generation_job.h"
 #include "ui/studio/generation_panel.h"
 #include "ui/studio/layout_document.h"
+#include "ui/studio/live_preview.h"
 #include "ui/studio/main_window.h"
 #include "ui/studio/results_gallery.h"
 
@@ -167,6 +169,59 @@ class TestGenerationJob : public QObject {
     QCOMPARE(progress.count(), 3);
     worker.quit();
     worker.wait();
+  }
+
+  // Random seeds: each result shows the seed actually drawn, results suggest different file names
+  // (prompt words + seed + time), and a cancelled run says "cancelled" on the preview.
+  void studioShowsDrawnSeedsAndCancel() {
+    GLIGEN_REQUIRE_FIXTURE(tinyModel().toStdString());
+    MainWindow::Options options;
+    options.restoreSession = false;
+    options.firstRunScreen = false;
+    MainWindow window(options);
+    window.show();
+    QSignalSpy ready(&window, &MainWindow::modelReady);
+    QVERIFY(window.loadModel({tinyModel(), QString()}));
+    QVERIFY(ready.wait(120000));
+    QVERIFY(window.openExample(MainWindow::exampleResources().front()));
+    LayoutDocument* doc = window.document();
+    GenerationSettings s = doc->settings();
+    s.steps = 2;
+    s.width = 0;
+    s.height = 0;
+    doc->undoStack()->push(new ChangeSettings(doc, s, "small run"));
+    window.generationPanel()->setSeedMode(SeedMode::Random);
+    QSignalSpy finished(&window, &MainWindow::generationFinished);
+    for (int k = 0; k < 2; ++k) {
+      window.generate();
+      QVERIFY(finished.wait(120000));
+    }
+    QCOMPARE(window.gallery()->results().size(), 2);
+    const auto& a = window.gallery()->results()[0];
+    const auto& b = window.gallery()->results()[1];
+    QVERIFY(a.layout.seed && b.layout.seed);
+    QVERIFY(*a.layout.seed != *b.layout.seed);
+    // Newest first in the gallery; each item names its drawn seed.
+    QCOMPARE(window.gallery()->item(0)->text(), QString("seed %1").arg(*b.layout.seed));
+    QCOMPARE(window.gallery()->item(1)->text(), QString("seed %1").arg(*a.layout.seed));
+    const QByteArray shots = qgetenv("GLIGEN_SCREENSHOT_DIR");
+    if (!shots.isEmpty()) QVERIFY(window.grab().save(QString::fromLocal8Bit(shots) + "/studio-results-selected.png"));
+    const QString nameA = ResultsGallery::suggestedFileName(a), nameB = ResultsGallery::suggestedFileName(b);
+    QVERIFY(nameA != nameB);
+    QVERIFY2(nameA.contains(QString("_seed%1_").arg(*a.layout.seed)) && nameA.endsWith(".png"), qPrintable(nameA));
+    const QString firstWord =
+        QString::fromStdString(a.layout.prompt).toLower().split(QRegularExpression("[^a-z0-9]+"), Qt::SkipEmptyParts).value(0);
+    QVERIFY2(firstWord.isEmpty() || nameA.contains(firstWord) || firstWord == "a" || firstWord == "the", qPrintable(nameA));
+
+    // Cancel a long run: the preview says so instead of a stale step count.
+    s.steps = 200;
+    doc->undoStack()->push(new ChangeSettings(doc, s, "long run"));
+    window.generate();
+    QTRY_VERIFY_WITH_TIMEOUT(window.livePreview()->caption().startsWith("step"), 120000);
+    window.cancelGeneration();
+    QVERIFY(finished.wait(120000));
+    QCOMPARE(finished.last().at(0).toBool(), false);
+    QCOMPARE(window.livePreview()->caption(), QString("cancelled"));
   }
 
   // The whole studio: load, generate from an example, the result lands in the gallery with its

@@ -4,6 +4,7 @@
 // thread: generation stops before the next denoising step.
 // LibTorch stays out of this header (the pipeline is held through a pointer to an incomplete type).
 #pragma once
+#include <QDateTime>
 #include <QImage>
 #include <QMetaType>
 #include <QObject>
@@ -28,6 +29,7 @@ struct GeneratedImage {
   QImage image;
   gligen::Layout layout;
   int batchIndex = 0;  // position in its batch: with batch > 1 all images share one seed
+  QDateTime created;   // when it was generated (the gallery stamps it when empty)
 };
 
 struct ModelInfo {

@@ -13,6 +13,7 @@ class LivePreview : public QWidget {
   void setImage(const QImage& image);
   const QImage& image() const { return image_; }
   void setCaption(const QString& caption);
+  const QString& caption() const { return caption_; }
   QSize sizeHint() const override { return {170, 170}; }
 
  protected:

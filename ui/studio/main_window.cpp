@@ -317,6 +317,7 @@ void MainWindow::connectJob() {
     QMessageBox::warning(this, tr("Generation failed"), message);
   });
   connect(job_, &GenerationJob::generationCancelled, this, [this]() {
+    preview_->setCaption(tr("cancelled"));
     setBusy(false);
     panel_->setStatus(tr("Cancelled."));
     statusBar()->showMessage(tr("Generation cancelled."), 5000);
@@ -565,7 +566,7 @@ bool MainWindow::writeLayout(const QString& path) {
 void MainWindow::saveImageDialog(int index) {
   if (index < 0 || index >= gallery_->results().size()) return;
   const GeneratedImage& g = gallery_->results()[index];
-  const QString name = QStringLiteral("gligen-%1-%2.png").arg(g.layout.seed ? QString::number(*g.layout.seed) : QStringLiteral("image")).arg(g.batchIndex);
+  const QString name = ResultsGallery::suggestedFileName(g);
   QString path = askSavePath(tr("Save Image"), name, tr("PNG image with its layout (*.png)"));
   if (path.isEmpty()) return;
   if (!path.endsWith(QLatin1String(".png"), Qt::CaseInsensitive)) path += QStringLiteral(".png");

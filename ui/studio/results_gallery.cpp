@@ -8,6 +8,7 @@
 #include <QMenu>
 #include <QMimeData>
 #include <QPainter>
+#include <QRegularExpression>
 #include <QStandardPaths>
 #include <QUrl>
 
@@ -43,6 +44,21 @@ QString describe(const GeneratedImage& g) {
 }
 }  // namespace
 
+QString ResultsGallery::suggestedFileName(const GeneratedImage& g) {
+  QStringList words;
+  for (const QString& w : QString::fromStdString(g.layout.prompt).toLower().split(QRegularExpression(QStringLiteral("[^a-z0-9]+")),
+                                                                                Qt::SkipEmptyParts)) {
+    if (w == QLatin1String("a") || w == QLatin1String("an") || w == QLatin1String("the") || w == QLatin1String("of")) continue;
+    words << w;
+    if (words.size() == 5) break;
+  }
+  QString name = words.isEmpty() ? QStringLiteral("gligen") : words.join(QLatin1Char('-'));
+  if (g.layout.seed) name += QStringLiteral("_seed%1").arg(*g.layout.seed);
+  if (g.layout.batch > 1) name += QStringLiteral("-%1").arg(g.batchIndex + 1);
+  const QDateTime when = g.created.isValid() ? g.created : QDateTime::currentDateTime();
+  return name + QLatin1Char('_') + when.toString(QStringLiteral("yyyyMMdd-HHmmss")) + QStringLiteral(".png");
+}
+
 ResultsGallery::ResultsGallery(QWidget* parent) : QListWidget(parent) {
   setViewMode(QListView::IconMode);
   setFlow(QListView::LeftToRight);
@@ -55,6 +71,10 @@ ResultsGallery::ResultsGallery(QWidget* parent) : QListWidget(parent) {
   setDragEnabled(true);
   setSelectionMode(QAbstractItemView::SingleSelection);
   setMinimumHeight(150);
+  // The selected result gets a frame; its image is never tinted (a tint looks like another image).
+  setStyleSheet(QStringLiteral("QListWidget::item { border: 3px solid transparent; border-radius: 3px; }"
+                               "QListWidget::item:selected { background: transparent; color: palette(text);"
+                               " border: 3px solid palette(highlight); }"));
   connect(this, &QListWidget::itemClicked, this, [this](QListWidgetItem* item) {
     const int i = item->data(kIndexRole).toInt();
     if (i >= 0 && i < results_.size()) Q_EMIT restoreLayoutRequested(results_[i].layout);
@@ -65,11 +85,14 @@ void ResultsGallery::addResults(const QVector<GeneratedImage>& images) {
   for (const GeneratedImage& g : images) {
     const int index = results_.size();
     results_.push_back(g);
+    if (!results_.back().created.isValid()) results_.back().created = QDateTime::currentDateTime();
     const QPixmap thumb =
         QPixmap::fromImage(g.image.scaled(iconSize(), Qt::KeepAspectRatio,
                                           g.image.width() < iconSize().width() ? Qt::FastTransformation
                                                                                : Qt::SmoothTransformation));
-    auto* item = new QListWidgetItem(QIcon(thumb), g.layout.seed ? tr("seed %1").arg(*g.layout.seed) : QString());
+    QIcon icon(thumb);
+    icon.addPixmap(thumb, QIcon::Selected);  // no selection tint on the image itself
+    auto* item = new QListWidgetItem(icon, g.layout.seed ? tr("seed %1").arg(*g.layout.seed) : QString());
     item->setData(kIndexRole, index);
     item->setToolTip(describe(g));
     insertItem(0, item);  // newest first
@@ -94,10 +117,7 @@ void ResultsGallery::startDrag(Qt::DropActions) {
   const QString dir = QStandardPaths::writableLocation(QStandardPaths::TempLocation) + QStringLiteral("/gligen-studio");
   QDir().mkpath(dir);
   const GeneratedImage& g = results_[index];
-  const QString path = QStringLiteral("%1/gligen-%2-%3.png")
-                           .arg(dir)
-                           .arg(g.layout.seed ? QString::number(*g.layout.seed) : QStringLiteral("image"))
-                           .arg(g.batchIndex);
+  const QString path = QDir(dir).filePath(suggestedFileName(g));
   try {
     savePng(index, path);
   } catch (const std::exception&) {

@@ -15,6 +15,9 @@ class ResultsGallery : public QListWidget {
   explicit ResultsGallery(QWidget* parent = nullptr);
 
   void addResults(const QVector<GeneratedImage>& images);
+  // A file name that tells results apart: the prompt's first words, the seed, the image of the
+  // batch and the time it was made ("green-car-blue-truck_seed11_20261201-155823.png").
+  static QString suggestedFileName(const GeneratedImage& image);
   const QVector<GeneratedImage>& results() const { return results_; }
   int currentResult() const;  // -1 when none
 
