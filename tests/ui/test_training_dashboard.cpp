@@ -25,6 +25,7 @@
 
 #include "support/fixtures.h"
 #include "support/trainer_process.h"
+#include "ui/studio/generation_panel.h"
 #include "ui/studio/main_window.h"
 #include "ui/dashboard/metric_chart.h"
 #include "ui/dashboard/new_training_dialog.h"
@@ -432,6 +433,9 @@ class TestTrainingDashboard : public QObject {
     QVERIFY(waitFor([&] { return ready.count() + failed.count() > 0; }, 120000));
     QVERIFY2(failed.isEmpty(), failed.isEmpty() ? "" : qPrintable(failed.at(0).at(0).toString()));
     QVERIFY(w.modelLoaded());
+    // The model panel says which UNet is in use: the checkpoint and its run.
+    const QString described = w.generationPanel()->modelDescription();
+    QVERIFY2(described.contains(QFileInfo(ckpt).fileName()) && described.contains("for-studio"), qPrintable(described));
   }
 
   // "Resume from Here" on an older checkpoint says what it would overwrite and offers a branch in

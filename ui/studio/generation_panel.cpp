@@ -270,6 +270,8 @@ void GenerationPanel::setDevices(const QStringList& devices, const QString& curr
   device_->setToolTip(devices.size() == 1 ? tr("No CUDA device found: generation runs on the CPU") : QString());
 }
 
+QString GenerationPanel::modelDescription() const { return model_label_->text(); }
+
 void GenerationPanel::setModelDescription(const QString& html, bool loaded) {
   model_loaded_ = loaded;
   model_label_->setText(loaded ? html

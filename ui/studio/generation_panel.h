@@ -33,6 +33,7 @@ class GenerationPanel : public QWidget {
   void setDevices(const QStringList& devices, const QString& current, const QString& precision);
   // Shown above the controls: the loaded model, or an invitation to open one.
   void setModelDescription(const QString& html, bool loaded);
+  QString modelDescription() const;  // the text shown (rich text)
   // Default size and scheduler of the loaded model (for the "model default" entries).
   void setModelDefaults(QSize size, const QString& scheduler);
   void setGenerating(bool generating);

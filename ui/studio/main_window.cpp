@@ -262,14 +262,24 @@ void MainWindow::connectJob() {
     settings_.addRecentModel({info.folder, info.unet});
     document_->setModelDefaultSize(info.defaultSize);
     panel_->setModelDefaults(info.defaultSize, info.defaultScheduler);
+    // The UNet in use when it is not the model's own: a training checkpoint (named with its run)
+    // or another UNet folder.
+    QString unet;
+    if (!info.unet.isEmpty()) {
+      const QFileInfo u(QDir::cleanPath(info.unet));
+      const bool checkpoint = QFileInfo::exists(QDir(u.filePath()).filePath(QStringLiteral("manifest.json")));
+      const QString where = checkpoint ? tr("%1 of the run “%2”").arg(u.fileName(), QDir(u.absolutePath() + "/..").absolutePath().section('/', -1))
+                                       : QDir(u.absolutePath()).dirName() + QLatin1Char('/') + u.fileName();
+      unet = tr("<br>UNet: %1").arg(where.toHtmlEscaped());
+    }
     panel_->setModelDescription(
-        tr("<b>%1</b><br>%2×%3, %4%5, on %6 (%7)")
+        tr("<b>%1</b>%8<br>%2×%3, %4%5, on %6 (%7)")
             .arg(QFileInfo(info.folder).fileName().toHtmlEscaped())
             .arg(info.defaultSize.width())
             .arg(info.defaultSize.height())
             .arg(info.defaultScheduler.toHtmlEscaped())
             .arg(info.inpainting ? tr(", inpainting") : QString())
-            .arg(info.device, info.precision),
+            .arg(info.device, info.precision, unet),
         true);
     panel_->setStatus(tr("Model ready."));
     statusBar()->showMessage(tr("Loaded %1.").arg(info.folder), 6000);
