@@ -534,6 +534,11 @@ DatasetStats AnnotationStore::stats() const {
   return s;
 }
 
+bool AnnotationStore::has_scores() const {
+  SqliteStatement st(*impl_->db, "SELECT 1 FROM annotations WHERE score IS NOT NULL LIMIT 1");
+  return st.step();
+}
+
 std::vector<int64_t> AnnotationStore::score_histogram(int bins) const {
   std::vector<int64_t> h(std::max(bins, 1), 0);
   SqliteStatement st(*impl_->db,

@@ -152,6 +152,8 @@ class AnnotationStore {
   DatasetStats stats() const;
   // Box scores in [0, 1] counted into `bins` equal bins (boxes without a score are left out).
   std::vector<int64_t> score_histogram(int bins) const;
+  // True when at least one box has a detector score (stops at the first one).
+  bool has_scores() const;
   // Visits every image in id order with its boxes (export).
   void for_each_image(const std::function<void(const ImageRecord&, const std::vector<BoxAnnotation>&)>& fn) const;
 

@@ -3,8 +3,11 @@
 // layout, statistics, and errors for a foreign file. With GLIGEN_REVIEW_SCREENSHOTS=DIR set it
 // also saves screenshots of the panel there.
 #include <QApplication>
+#include <QLabel>
 #include <QLineEdit>
+#include <QPushButton>
 #include <QSignalSpy>
+#include <QSlider>
 #include <QTemporaryDir>
 #include <QTest>
 #include <QUndoStack>
@@ -334,6 +337,54 @@ class TestReviewPanel : public QObject {
     f.panel.rejectSelection();  // statistics follow edits while shown
     QCOMPARE(f.panel.statsWidget()->shownStats().by_status.at(ReviewStatus::Rejected), int64_t(1));
     save_screenshot(f.panel, "review-panel-statistics.png");
+  }
+
+  // An edited caption leaves a stale embedding: the Statistics tab says so and re-embeds it with
+  // the open model's text encoder, on a worker thread, without blocking the panel.
+  void statisticsReembedEditedCaptions() {
+    const std::string model = test::fixture("tiny-gligen");
+    GLIGEN_REQUIRE_FIXTURE(model);
+    Fixture f;
+    f.panel.showImage(busiest_image(f.store()));
+    f.panel.imageView()->selectBox(f.boxes()[0].id);
+    f.panel.setSelectedCaption("a freshly edited caption");
+    f.panel.showStatistics();
+    QCOMPARE(f.panel.statsWidget()->shownStats().stale_embeddings, int64_t(1));
+    QPushButton* button = f.panel.statsWidget()->reembedButton();
+    QVERIFY(button->isVisibleTo(&f.panel));
+    QCOMPARE(button->text(), QString("Re-embed 1 caption"));
+    save_screenshot(f.panel, "review-panel-reembed.png");
+    f.panel.setTextEncoderModel(QString::fromStdString(model));
+    QSignalSpy done(&f.panel, &ReviewPanel::captionsEmbedded);
+    button->click();
+    QVERIFY(f.panel.embedding());
+    QVERIFY(done.wait(120000));
+    QCOMPARE(done.at(0).at(0).toLongLong(), qint64(1));
+    QCOMPARE(done.at(0).at(1).toLongLong(), qint64(0));
+    QTRY_COMPARE(f.panel.statsWidget()->shownStats().stale_embeddings, int64_t(0));
+    QVERIFY(!button->isVisibleTo(&f.panel));
+    const auto e = f.store().embedding(f.boxes()[0].id);
+    QVERIFY(e && !e->stale && e->caption == "a freshly edited caption");
+  }
+
+  // A dataset without detector scores explains its empty histogram instead of showing one.
+  void unscoredDatasetExplainsTheEmptyHistogram() {
+    QTemporaryDir dir;
+    ReviewPanel panel;
+    auto store = AnnotationStore::open_or_create(dir.filePath("plain.sqlite").toStdString());
+    ImportOptions o;
+    o.image_root = test::fixture("dataset");
+    import_dataset(*store, test::fixture("dataset/train_data.pth"), o);
+    panel.setStore(std::move(store));
+    panel.resize(1180, 640);
+    panel.show();
+    panel.showStatistics();
+    QVERIFY(panel.statsWidget()->histogramNote()->isVisibleTo(&panel));
+    QVERIFY(panel.statsWidget()->histogramNote()->text().contains("No box has a detector score"));
+    // ... and the score filter says it has nothing to act on.
+    QSlider* slider = panel.findChild<QSlider*>();
+    QVERIFY(slider && !slider->isEnabled());
+    QVERIFY(slider->toolTip().contains("No box of this dataset has a detector score"));
   }
 
   void screenshotsOfAReviewInProgress() {

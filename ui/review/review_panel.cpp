@@ -1,22 +1,27 @@
 #include "ui/review/review_panel.h"
 
+#include <QApplication>
 #include <QCheckBox>
 #include <QComboBox>
+#include <QFileDialog>
 #include <QFileInfo>
 #include <QFormLayout>
 #include <QHBoxLayout>
 #include <QImageReader>
 #include <QLabel>
 #include <QLineEdit>
+#include <QPointer>
 #include <QListView>
 #include <QPushButton>
 #include <QShortcut>
 #include <QSlider>
 #include <QSplitter>
 #include <QTabWidget>
+#include <QThread>
 #include <QUndoStack>
 #include <QVBoxLayout>
 
+#include "core/annotations/caption_embedder.h"
 #include "core/util/error.h"
 #include "ui/review/review_edit_command.h"
 #include "ui/review/review_image_list.h"
@@ -126,6 +131,7 @@ void ReviewPanel::buildUi() {
   form->addStretch(1);
   tabs_->addTab(editor, tr("Review"));
   stats_ = new ReviewStatsWidget(tabs_);
+  connect(stats_, &ReviewStatsWidget::reembedRequested, this, [this] { reembedCaptions(); });
   tabs_->addTab(stats_, tr("Statistics"));
   split->setStretchFactor(0, 0);
   split->setStretchFactor(1, 1);
@@ -226,6 +232,14 @@ void ReviewPanel::setStore(std::unique_ptr<annotations::AnnotationStore> store) 
   model_->setStore(store.get());
   store_ = std::move(store);
   stats_dirty_ = true;
+  // Without any detector score the threshold has nothing to act on: say so instead of a slider
+  // that silently does nothing.
+  const bool scored = store_ && store_->has_scores();
+  score_slider_->setEnabled(scored);
+  score_slider_->setToolTip(scored ? tr("Hide boxes scoring below the threshold; list images that have a box above it")
+                                   : tr("No box of this dataset has a detector score (boxes drawn or imported "
+                                        "without one): the score filter has nothing to act on."));
+  if (!scored) score_value_->setText(tr("no scores"));
   applyFilter();
   if (tabs_->currentIndex() == 1) showStatistics();
 }
@@ -239,6 +253,54 @@ void ReviewPanel::setLabelFilter(const QString& text) { label_edit_->setText(tex
 void ReviewPanel::setScoreThreshold(double t) { score_slider_->setValue(static_cast<int>(std::lround(t * 100))); }
 void ReviewPanel::setOnlyUnreviewed(bool on) { unreviewed_check_->setChecked(on); }
 void ReviewPanel::setHasEdited(bool on) { edited_check_->setChecked(on); }
+
+void ReviewPanel::setTextEncoderModel(const QString& modelFolder) { text_encoder_model_ = modelFolder; }
+
+bool ReviewPanel::reembedCaptions() {
+  if (!store_ || embedding_) return false;
+  QString model = text_encoder_model_;
+  if (model.isEmpty()) {
+    model = QFileDialog::getExistingDirectory(this, tr("Model Whose Text Encoder Embeds the Captions"));
+    if (model.isEmpty()) return false;
+  }
+  embedding_ = true;
+  const std::string db = store_->path();
+  const std::string model_dir = model.toStdString();
+  QPointer<ReviewPanel> self(this);
+  QThread* worker = QThread::create([self, db, model_dir]() {
+    annotations::EmbedOptions o;
+    o.model_dir = model_dir;
+    o.progress = [self](int64_t done, int64_t total) {
+      QMetaObject::invokeMethod(qApp, [self, done, total] {
+        if (self) self->stats_->setReembedProgress(done, total);
+      });
+    };
+    QString error;
+    annotations::EmbedReport report;
+    try {
+      // A connection of its own: SQLite (WAL) lets the panel keep reading while this one writes.
+      auto store = annotations::AnnotationStore::open(db);
+      report = annotations::embed_captions(*store, o);
+    } catch (const std::exception& e) {
+      error = QString::fromUtf8(e.what());
+    }
+    QMetaObject::invokeMethod(qApp, [self, report, error] {
+      if (!self) return;
+      self->embedding_ = false;
+      if (!error.isEmpty()) {
+        Q_EMIT self->message(tr("Embedding the captions failed: %1").arg(error));
+      } else {
+        Q_EMIT self->message(tr("Embedded %1 captions with %2.").arg(report.embedded).arg(QString::fromStdString(report.encoder)));
+        Q_EMIT self->captionsEmbedded(report.embedded, report.pending);
+      }
+      self->stats_dirty_ = true;
+      if (self->tabs_->currentIndex() == 1) self->showStatistics();
+    });
+  });
+  connect(worker, &QThread::finished, worker, &QObject::deleteLater);
+  worker->start();
+  return true;
+}
 
 void ReviewPanel::showStatistics() {
   tabs_->setCurrentIndex(1);

@@ -61,6 +61,13 @@ class ReviewPanel : public QWidget {
   void setOnlyUnreviewed(bool on);
   void setHasEdited(bool on);
   void showStatistics();
+  // The model whose text encoder embeds edited and new captions (the studio's open model); empty:
+  // the panel asks for a folder when embedding is needed.
+  void setTextEncoderModel(const QString& modelFolder);
+  // Embeds every stale or missing caption embedding on a worker thread (its own connection to the
+  // dataset); the statistics follow. Returns false when it could not start (no model, busy).
+  bool reembedCaptions();
+  bool embedding() const { return embedding_; }
 
  public Q_SLOTS:
   void showImage(int64_t image_id);
@@ -83,6 +90,7 @@ class ReviewPanel : public QWidget {
   void openAsLayoutRequested(const gligen::Layout& layout);
   // A message for the status bar ("3 boxes accepted", errors from the store).
   void message(const QString& text);
+  void captionsEmbedded(qint64 embedded, qint64 pending);
 
  private:
   void buildUi();
@@ -118,6 +126,8 @@ class ReviewPanel : public QWidget {
   QPushButton* merge_button_;
   ReviewStatsWidget* stats_;
   bool stats_dirty_ = true;
+  QString text_encoder_model_;
+  bool embedding_ = false;
 };
 
 }  // namespace gligen::ui

@@ -4,6 +4,7 @@
 
 #include <QHeaderView>
 #include <QLabel>
+#include <QPushButton>
 #include <QTreeWidget>
 #include <QVBoxLayout>
 
@@ -17,6 +18,19 @@ ReviewStatsWidget::ReviewStatsWidget(QWidget* parent) : QWidget(parent) {
   summary_->setTextFormat(Qt::RichText);
   summary_->setWordWrap(true);
   layout->addWidget(summary_);
+  reembed_ = new QPushButton(this);
+  reembed_->setToolTip(tr("Embed the edited and new captions with the text encoder of the open model, so that "
+                          "training uses what the captions say now"));
+  reembed_->hide();
+  connect(reembed_, &QPushButton::clicked, this, &ReviewStatsWidget::reembedRequested);
+  layout->addWidget(reembed_, 0, Qt::AlignLeft);
+  histogram_note_ = new QLabel(this);
+  histogram_note_->setWordWrap(true);
+  histogram_note_->setText(tr("No box has a detector score: the boxes were drawn or imported without one (seed "
+                              ".pth files and COCO ground truth have none). Scores come from automatic annotation; "
+                              "the score filter has nothing to act on here."));
+  histogram_note_->hide();
+  layout->addWidget(histogram_note_);
   plot_ = new QCustomPlot(this);
   plot_->setMinimumHeight(150);
   plot_->xAxis->setLabel(tr("detector score"));
@@ -64,6 +78,14 @@ void ReviewStatsWidget::refresh(const annotations::AnnotationStore* store) {
                         .arg(count(ReviewStatus::Edited))
                         .arg(stats_.stale_embeddings)
                         .arg(stats_.missing_embeddings));
+  const int64_t pending = stats_.stale_embeddings + stats_.missing_embeddings;
+  reembed_->setVisible(pending > 0);
+  reembed_->setEnabled(true);
+  reembed_->setText(pending == 1 ? tr("Re-embed 1 caption") : tr("Re-embed %1 captions").arg(pending));
+  int64_t scored = 0;
+  for (int64_t n : histogram_) scored += n;
+  histogram_note_->setVisible(scored == 0 && stats_.annotations > 0);
+  plot_->setVisible(scored > 0);
   labels_->clear();
   for (size_t k = 0; k < std::min<size_t>(stats_.by_label.size(), 200); ++k) {
     const auto& [name, n] = stats_.by_label[k];
@@ -86,6 +108,11 @@ void ReviewStatsWidget::refresh(const annotations::AnnotationStore* store) {
   plot_->xAxis->setRange(0, 1);
   plot_->yAxis->setRange(0, top * 1.1);
   plot_->replot();
+}
+
+void ReviewStatsWidget::setReembedProgress(int64_t done, int64_t total) {
+  reembed_->setEnabled(false);
+  reembed_->setText(tr("Embedding captions… %1 / %2").arg(done).arg(total));
 }
 
 }  // namespace gligen::ui

@@ -8,6 +8,7 @@
 
 class QCustomPlot;
 class QLabel;
+class QPushButton;
 class QTreeWidget;
 
 namespace gligen::ui {
@@ -21,9 +22,19 @@ class ReviewStatsWidget : public QWidget {
   // For tests: the numbers last shown.
   const annotations::DatasetStats& shownStats() const { return stats_; }
   const std::vector<int64_t>& shownHistogram() const { return histogram_; }
+  QPushButton* reembedButton() const { return reembed_; }
+  QLabel* histogramNote() const { return histogram_note_; }
+  // While captions are being embedded: the button shows progress and is disabled.
+  void setReembedProgress(int64_t done, int64_t total);
+
+ Q_SIGNALS:
+  // The user asked to embed the captions whose embedding is stale (edited) or missing (new box).
+  void reembedRequested();
 
  private:
   QLabel* summary_;
+  QPushButton* reembed_;
+  QLabel* histogram_note_;
   QTreeWidget* labels_;
   QCustomPlot* plot_;
   annotations::DatasetStats stats_;

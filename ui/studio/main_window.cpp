@@ -468,7 +468,9 @@ bool MainWindow::openReviewDataset(const QString& path) {
       canvas_->fitToView();
     });
     connect(review, &ReviewPanel::message, this, [this](const QString& m) { statusBar()->showMessage(m, 5000); });
+    connect(this, &MainWindow::modelReady, review, [this, review] { review->setTextEncoderModel(model_->folder); });
   }
+  if (model_) review->setTextEncoderModel(model_->folder);
   QString error;
   if (!review->openDataset(path, &error)) {
     QMessageBox::warning(this, tr("Cannot open the dataset"), error);
