@@ -3,6 +3,7 @@
 // layout, statistics, and errors for a foreign file. With GLIGEN_REVIEW_SCREENSHOTS=DIR set it
 // also saves screenshots of the panel there.
 #include <QApplication>
+#include <QFileInfo>
 #include <QLabel>
 #include <QLineEdit>
 #include <QPushButton>
@@ -309,6 +310,9 @@ class TestReviewPanel : public QObject {
     const auto layout = spy.at(0).at(0).value<gligen::Layout>();
     const auto captions = f.store().image_captions(image);
     QCOMPARE(layout.prompt, captions.empty() ? std::string() : captions.front());
+    QVERIFY2(QFileInfo(QString::fromStdString(layout.inpaint_image)).isFile(), layout.inpaint_image.c_str());  // the photo
+    QCOMPARE(QFileInfo(QString::fromStdString(layout.inpaint_image)).fileName(),
+             QFileInfo(QString::fromStdString(record.path)).fileName());
     QCOMPARE(layout.boxes.size(), size_t(2));  // the two accepted boxes, in order, normalised
     for (size_t i = 0; i < 2; ++i) {
       QCOMPARE(layout.boxes[i].phrase, boxes[i].caption);

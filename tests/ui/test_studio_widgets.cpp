@@ -18,7 +18,11 @@
 #include <functional>
 #include <QUndoStack>
 
+#include "core/annotations/annotation_store.h"
+#include "core/annotations/dataset_io.h"
 #include "support/fixtures.h"
+#include "support/seed_dataset.h"
+#include "ui/review/review_panel.h"
 #include "ui/commands/add_boxes.h"
 #include "ui/studio/box_list_model.h"
 #include "ui/studio/box_list_panel.h"
@@ -221,6 +225,41 @@ class TestStudioWidgets : public QObject {
     QVERIFY(window.openLayoutFile(path));
     QCOMPARE(window.document()->boxCount(), boxes);
     QVERIFY(window.windowTitle().startsWith("street scene.json"));
+  }
+
+  // "Open as layout" from the review panel brings the image's prompt, boxes and photo, and keeps
+  // the generation settings the user chose (steps, seed).
+  void openAsLayoutKeepsGenerationSettings() {
+    gligen::initResources();
+    MainWindow::Options options;
+    options.restoreSession = false;
+    options.firstRunScreen = false;
+    MainWindow window(options);
+    LayoutDocument* doc = window.document();
+    GenerationSettings s = doc->settings();
+    s.steps = 7;
+    s.seed = 5;
+    doc->undoStack()->push(new ChangeSettings(doc, s, "settings"));
+    QTemporaryDir dir;
+    {
+      auto store = gligen::annotations::AnnotationStore::open_or_create(dir.filePath("d.sqlite").toStdString());
+      gligen::annotations::ImportOptions o;
+      o.image_root = gligen::test::fixture("dataset");
+      gligen::annotations::import_dataset(*store, gligen::test::fixture("dataset/train_data.pth"), o);
+    }
+    QVERIFY(window.openReviewDataset(dir.filePath("d.sqlite")));
+    auto* review = window.findChild<ReviewPanel*>();
+    QVERIFY(review);
+    gligen::Layout from_review;
+    from_review.prompt = "a photo";
+    from_review.boxes = {{"a thing", 0.1f, 0.1f, 0.5f, 0.5f, true}};
+    from_review.inpaint_image = gligen::test::fixture("dataset/" + gligen::test::seed_dataset().records.at(0).file);
+    Q_EMIT review->openAsLayoutRequested(from_review);
+    QCOMPARE(doc->settings().steps, 7);
+    QCOMPARE(doc->settings().seed.value_or(0), quint64(5));
+    QCOMPARE(doc->settings().prompt, QString("a photo"));
+    QCOMPARE(doc->boxCount(), 1);
+    QCOMPARE(doc->settings().inpaintImage.toStdString(), from_review.inpaint_image);
   }
 
   // The window's shortcuts act on the document: duplicate, delete, undo and both redo keys.

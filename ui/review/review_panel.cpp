@@ -3,6 +3,7 @@
 #include <QApplication>
 #include <QCheckBox>
 #include <QComboBox>
+#include <QDir>
 #include <QFileDialog>
 #include <QFileInfo>
 #include <QFormLayout>
@@ -569,6 +570,10 @@ Layout ReviewPanel::layoutForCurrentImage() const {
   if (!rec) return layout;
   const auto captions = store_->image_captions(current_);
   if (!captions.empty()) layout.prompt = captions.front();
+  // The photo travels along: the canvas shows it behind the boxes, and an inpainting model
+  // paints into it.
+  const QString photo = QDir(QString::fromStdString(store_->image_root())).filePath(QString::fromStdString(rec->path));
+  if (QFileInfo::exists(photo)) layout.inpaint_image = QFileInfo(photo).absoluteFilePath().toStdString();
   const double w = rec->width, h = rec->height;
   for (const auto& b : boxes_) {
     if (b.status != ReviewStatus::Accepted && b.status != ReviewStatus::Edited) continue;

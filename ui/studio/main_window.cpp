@@ -464,8 +464,23 @@ bool MainWindow::openReviewDataset(const QString& path) {
     addDockWidget(Qt::RightDockWidgetArea, dock);
     // "Open as layout": the image's accepted boxes and captions become the canvas layout.
     connect(review, &ReviewPanel::openAsLayoutRequested, this, [this](const gligen::Layout& layout) {
-      document_->loadLayout(layout, tr("Open annotated image as layout"));
+      // The image's prompt, boxes and photo replace the canvas content; the generation settings
+      // (steps, seed, size, sampler, model) stay as the user set them.
+      gligen::Layout merged = document_->toLayout();
+      merged.prompt = layout.prompt;
+      merged.boxes = layout.boxes;
+      merged.inpaint_image = layout.inpaint_image;
+      document_->loadLayout(merged, tr("Open annotated image as layout"));
       canvas_->fitToView();
+      const int kept = document_->boxCount();
+      QString note = kept == 1 ? tr("Opened 1 accepted box as the layout")
+                               : tr("Opened %1 accepted boxes as the layout").arg(kept);
+      if (kept < int(layout.boxes.size())) note += tr("; %1 left out").arg(int(layout.boxes.size()) - kept);
+      if (!layout.inpaint_image.empty())
+        note += model_ && model_->inpainting ? tr("; the photo is the background to paint into")
+                                             : tr("; the photo is shown behind the boxes (an inpainting model "
+                                                  "paints into it)");
+      statusBar()->showMessage(note + QLatin1Char('.'), 10000);
     });
     connect(review, &ReviewPanel::message, this, [this](const QString& m) { statusBar()->showMessage(m, 5000); });
     connect(this, &MainWindow::modelReady, review, [this, review] { review->setTextEncoderModel(model_->folder); });
