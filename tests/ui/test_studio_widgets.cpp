@@ -262,6 +262,25 @@ class TestStudioWidgets : public QObject {
     QCOMPARE(doc->settings().inpaintImage.toStdString(), from_review.inpaint_image);
   }
 
+  // File > Open Dataset for Review also takes a seed .pth (or COCO JSON): it is imported into a
+  // new dataset file on a worker thread, then opened in the review panel.
+  void seedPthIsImportedForReview() {
+    MainWindow::Options options;
+    options.restoreSession = false;
+    options.firstRunScreen = false;
+    MainWindow window(options);
+    QTemporaryDir dir;
+    const QString db = dir.filePath("imported.sqlite");
+    QSignalSpy imported(&window, &MainWindow::datasetImported);
+    QVERIFY(window.importDatasetForReview(QString::fromStdString(gligen::test::fixture("dataset/train_data.pth")), db,
+                                          QString::fromStdString(gligen::test::fixture("dataset"))));
+    QVERIFY(imported.wait(60000));
+    QVERIFY2(imported.at(0).at(0).toBool(), qPrintable(imported.at(0).at(1).toString()));
+    auto* review = window.findChild<ReviewPanel*>();
+    QVERIFY(review && review->store());
+    QCOMPARE(review->listedImages().size(), gligen::test::seed_dataset().records.size());
+  }
+
   // The window's shortcuts act on the document: duplicate, delete, undo and both redo keys.
   void windowShortcuts() {
     gligen::initResources();

@@ -12,6 +12,8 @@
 #include <QHBoxLayout>
 #include <QLabel>
 #include <QMenuBar>
+#include <QThread>
+#include <QPointer>
 #include <QMessageBox>
 #include <QScrollArea>
 #include <QSplitter>
@@ -31,10 +33,20 @@
 #include "ui/studio/live_preview.h"
 #include "ui/studio/model_dialog.h"
 #include "ui/studio/results_gallery.h"
+#include "core/annotations/annotation_store.h"
+#include "core/annotations/dataset_io.h"
 #include "ui/review/review_panel.h"
 #include "ui/dashboard/training_dashboard.h"
 
 namespace gligen::ui {
+
+namespace {
+// An SQLite file (an annotation dataset) by its header, whatever its extension.
+bool isAnnotationDatabase(const QString& path) {
+  QFile f(path);
+  return f.open(QIODevice::ReadOnly) && f.read(16) == QByteArray("SQLite format 3\0", 16);
+}
+}  // namespace
 
 MainWindow::MainWindow(const Options& options, QWidget* parent)
     : QMainWindow(parent), document_(new LayoutDocument(this)), canvas_(new LayoutCanvas(document_, this)),
@@ -185,9 +197,25 @@ void MainWindow::buildMenus() {
     examples->addAction(title, this, [this, res]() { openExample(res); });
   }
   file->addAction(tr("Open &Dataset for Review…"), this, [this]() {
-    const QString path = QFileDialog::getOpenFileName(this, tr("Open Annotation Dataset"), settings_.lastDirectory.get(),
-                                                      tr("Annotation databases (*.db *.sqlite);;All files (*)"));
-    if (!path.isEmpty()) openReviewDataset(path);
+    const QString path = QFileDialog::getOpenFileName(
+        this, tr("Open Annotation Dataset"), settings_.lastDirectory.get(),
+        tr("Datasets (*.db *.sqlite *.pth *.json);;Annotation databases (*.db *.sqlite);;"
+           "Seed .pth or COCO JSON, imported into a new dataset (*.pth *.json);;All files (*)"));
+    if (path.isEmpty()) return;
+    settings_.lastDirectory.set(QFileInfo(path).absolutePath());
+    if (isAnnotationDatabase(path)) {
+      openReviewDataset(path);
+      return;
+    }
+    // A seed .pth or COCO JSON: import it into a new dataset file first.
+    const QFileInfo src(path);
+    const QString dataset = QFileDialog::getSaveFileName(
+        this, tr("Save the Imported Dataset As"), src.dir().filePath(src.completeBaseName() + QStringLiteral(".sqlite")),
+        tr("Annotation databases (*.sqlite)"));
+    if (dataset.isEmpty()) return;
+    const QString images = QFileDialog::getExistingDirectory(this, tr("Folder Holding the Dataset's Images"), src.absolutePath());
+    if (images.isEmpty()) return;
+    importDatasetForReview(path, dataset, images);
   });
   file->addSeparator();
   file->addAction(tr("&Save Layout"), QKeySequence::Save, this, &MainWindow::saveLayout);
@@ -452,6 +480,42 @@ bool MainWindow::openLayoutFile(const QString& path) {
     QMessageBox::warning(this, tr("Cannot open the file"), QString::fromUtf8(e.what()));
     return false;
   }
+}
+
+bool MainWindow::importDatasetForReview(const QString& source, const QString& dataset, const QString& imageRoot) {
+  if (QFileInfo::exists(dataset)) {
+    QMessageBox::warning(this, tr("Cannot import"),
+                         tr("%1 already exists: choose a new file name for the imported dataset.").arg(dataset));
+    return false;
+  }
+  statusBar()->showMessage(tr("Importing %1…").arg(QFileInfo(source).fileName()));
+  QPointer<MainWindow> self(this);
+  const std::string src = source.toStdString(), db = dataset.toStdString(), root = imageRoot.toStdString();
+  QThread* worker = QThread::create([self, src, db, root, dataset]() {
+    QString summary, error;
+    try {
+      auto store = gligen::annotations::AnnotationStore::open_or_create(db);
+      gligen::annotations::ImportOptions o;
+      o.image_root = root;
+      summary = QString::fromStdString(gligen::annotations::import_dataset(*store, src, o).summary());
+    } catch (const std::exception& e) {
+      error = QString::fromUtf8(e.what());
+    }
+    QMetaObject::invokeMethod(qApp, [self, summary, error, dataset] {
+      if (!self) return;
+      if (!error.isEmpty()) {
+        QMessageBox::warning(self, tr("Cannot import the dataset"), error);
+        Q_EMIT self->datasetImported(false, error);
+        return;
+      }
+      self->statusBar()->showMessage(summary, 10000);
+      self->openReviewDataset(dataset);
+      Q_EMIT self->datasetImported(true, summary);
+    });
+  });
+  connect(worker, &QThread::finished, worker, &QObject::deleteLater);
+  worker->start();
+  return true;
 }
 
 bool MainWindow::openReviewDataset(const QString& path) {

@@ -52,6 +52,10 @@ class MainWindow : public QMainWindow {
   QMenu* recentLayoutsMenu() const { return recent_menu_; }
   // Loads one of the examples compiled into the resources (":/gligen/examples/...").
   bool openReviewDataset(const QString& path);  // shows the review panel in a dock
+  // Imports a seed .pth (list or per-image) or COCO JSON into a new annotation dataset `dataset`
+  // whose images live under `imageRoot` (on a worker thread), then opens it for review. Emits
+  // datasetImported when done; false when it could not start.
+  bool importDatasetForReview(const QString& source, const QString& dataset, const QString& imageRoot);
   bool openExample(const QString& resourcePath);
   // The training dashboard window (created on first use).
   TrainingDashboard* trainingDashboard();
@@ -66,6 +70,7 @@ class MainWindow : public QMainWindow {
   void modelLoadFailed(const QString& message);
   void generationFinished(bool ok);
   void generationFailed(const QString& message);
+  void datasetImported(bool ok, const QString& summary);
 
  protected:
   void closeEvent(QCloseEvent* event) override;
