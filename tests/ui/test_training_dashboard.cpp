@@ -300,6 +300,35 @@ class TestTrainingDashboard : public QObject {
     screenshot(d, "training-new-job.png");
   }
 
+  // New Job starts from what the studio has open (model, review dataset) when no run is selected,
+  // and from the selected run's settings in a new folder otherwise; a run that stopped offers
+  // Edit and Relaunch.
+  void newJobStartsFromTheStudioContext() {
+    TrainingDashboard::Options o;
+    o.trainerProgram = trainer();
+    o.persistRuns = false;
+    TrainingDashboard d(o);
+    d.setStudioContext(fixture("tiny-gligen"), "/data/reviewed.sqlite");
+    TrainingJobSpec fresh = d.newJobSpec();
+    QCOMPARE(fresh.value("pretrained-model"), fixture("tiny-gligen"));
+    QCOMPARE(fresh.value("data-path"), QString("/data/reviewed.sqlite"));
+    QVERIFY(fresh.isOn("embed-with-model"));
+
+    const QString out = dir_.filePath("context-run");
+    const gligen::test::TrainerRun r = gligen::test::run_trainer(tinySpec(out, 2).trainArguments());
+    QVERIFY2(r.exit_code == 0, qPrintable(r.err));
+    const int i = d.attach(out);
+    d.refreshNow();
+    d.selectRun(i);
+    TrainingJobSpec variation = d.newJobSpec();
+    QCOMPARE(variation.value("pretrained-model"), tinySpec(out, 2).value("pretrained-model"));
+    QCOMPARE(QFileInfo(variation.outputDir()).fileName(), QFileInfo(out).fileName() + "-2");
+    bool relaunch = false;
+    for (QPushButton* b : d.findChildren<QPushButton*>())
+      if (b->text() == "Edit and Relaunch…") relaunch = b->isEnabled();
+    QVERIFY(relaunch);
+  }
+
   void failingTrainerShowsItsMessage() {
     const QString bad = dir_.filePath("broken.json");
     QFile f(bad);

@@ -32,6 +32,10 @@ RunMonitorPanel::RunMonitorPanel(QWidget* parent) : QWidget(parent) {
   status_ = new QLabel(this);
   status_->setWordWrap(true);
   status_->setTextInteractionFlags(Qt::TextSelectableByMouse);
+  status_->setAlignment(Qt::AlignTop | Qt::AlignLeft);
+  // Room for the state line, an error or exit line and the folder: the header keeps its height
+  // when a run stops, so the controls below it do not jump.
+  status_->setMinimumHeight(status_->fontMetrics().lineSpacing() * 3 + 4);
   titles->addWidget(title_);
   titles->addWidget(status_);
   header->addLayout(titles, 1);
@@ -41,9 +45,11 @@ RunMonitorPanel::RunMonitorPanel(QWidget* parent) : QWidget(parent) {
   resume_->setToolTip(QStringLiteral("Continue from the newest complete checkpoint"));
   copy_command_ = new QPushButton(QStringLiteral("Copy Command"), this);
   copy_command_->setToolTip(QStringLiteral("Copy the command line that runs this job"));
+  relaunch_ = new QPushButton(QStringLiteral("Edit and Relaunch…"), this);
+  relaunch_->setToolTip(QStringLiteral("Open this run's settings in the job form, change them and launch again"));
   remove_ = new QPushButton(QStringLiteral("Delete…"), this);
   remove_->setToolTip(QStringLiteral("Remove the run from the list, or delete its folder"));
-  for (QPushButton* b : {stop_, resume_, copy_command_, remove_}) header->addWidget(b, 0, Qt::AlignTop);
+  for (QPushButton* b : {stop_, resume_, relaunch_, copy_command_, remove_}) header->addWidget(b, 0, Qt::AlignTop);
   mon->addLayout(header);
   progress_ = new QProgressBar(this);
   progress_->setTextVisible(true);
@@ -51,6 +57,7 @@ RunMonitorPanel::RunMonitorPanel(QWidget* parent) : QWidget(parent) {
   connect(stop_, &QPushButton::clicked, this, &RunMonitorPanel::stopClicked);
   connect(resume_, &QPushButton::clicked, this, &RunMonitorPanel::resumeClicked);
   connect(copy_command_, &QPushButton::clicked, this, &RunMonitorPanel::copyCommandClicked);
+  connect(relaunch_, &QPushButton::clicked, this, &RunMonitorPanel::relaunchClicked);
   connect(remove_, &QPushButton::clicked, this, &RunMonitorPanel::removeClicked);
 
   // --- chart toolbar ---------------------------------------------------------------------------
@@ -118,6 +125,7 @@ void RunMonitorPanel::setActions(const Actions& a) {
   resume_->setEnabled(a.resume);
   remove_->setEnabled(a.remove);
   copy_command_->setEnabled(a.copyCommand);
+  relaunch_->setEnabled(a.relaunch);
 }
 
 void RunMonitorPanel::setCompareChoices(const QVector<QPair<QString, int>>& runs, int current) {

@@ -23,7 +23,7 @@ class RunMonitorPanel : public QWidget {
   Q_OBJECT
  public:
   struct Actions {
-    bool stop = false, resume = false, remove = false, copyCommand = false;
+    bool stop = false, resume = false, remove = false, copyCommand = false, relaunch = false;
     QString stopTip;
   };
 
@@ -47,6 +47,7 @@ class RunMonitorPanel : public QWidget {
   void stopClicked();
   void resumeClicked();
   void copyCommandClicked();
+  void relaunchClicked();
   void removeClicked();
   void compareChosen(int runIndex);  // -1: none
 
@@ -58,6 +59,7 @@ class RunMonitorPanel : public QWidget {
   QPushButton* resume_;
   QPushButton* remove_;
   QPushButton* copy_command_;
+  QPushButton* relaunch_;
   QComboBox* compare_box_;
   QCheckBox* log_scale_;
   QLabel* legend_;

@@ -99,6 +99,7 @@ TrainingDashboard::TrainingDashboard(const Options& options, QWidget* parent) : 
   connect(monitor_panel_, &RunMonitorPanel::resumeClicked, this, [this] { resumeRun(currentRun()); });
   connect(monitor_panel_, &RunMonitorPanel::removeClicked, this, [this] { confirmAndRemove(currentRun()); });
   connect(monitor_panel_, &RunMonitorPanel::copyCommandClicked, this, [this] { copyCommand(currentRun()); });
+  connect(monitor_panel_, &RunMonitorPanel::relaunchClicked, this, [this] { editAndRelaunch(currentRun()); });
   connect(monitor_panel_, &RunMonitorPanel::compareChosen, this, &TrainingDashboard::setCompareRun);
   connect(outputs_, &RunOutputsPanel::openImage, this, &TrainingDashboard::openImage);
   connect(outputs_, &RunOutputsPanel::generateRequested, this, &TrainingDashboard::generateFromSelectedCheckpoint);
@@ -468,6 +469,7 @@ void TrainingDashboard::updateHeader() {
   a.resume = canResume && !(active && !r->runner);
   a.remove = !r->running();
   a.copyCommand = !r->command.isEmpty() || !r->follower->config().isEmpty();
+  a.relaunch = !r->running() && !r->follower->config().isEmpty() && !(active && !r->runner);
   monitor_panel_->setActions(a);
   const bool haveCkpt = outputs_->hasSelectedCheckpoint();
   outputs_->setCheckpointActions(haveCkpt && !r->follower->config().isEmpty(),
@@ -641,15 +643,49 @@ int TrainingDashboard::branchRun(int index, const QString& checkpoint, qint64 st
   return launch(spec);
 }
 
-void TrainingDashboard::newJobDialog() {
-  NewTrainingDialog dialog(options_.trainerProgram, this);
+void TrainingDashboard::setStudioContext(const QString& modelFolder, const QString& datasetPath) {
+  context_model_ = modelFolder;
+  context_dataset_ = datasetPath;
+}
+
+TrainingJobSpec TrainingDashboard::newJobSpec() const {
   Run* r = run(currentRun());
   if (r && !r->follower->config().isEmpty()) {
     // Start from the selected run's settings: the usual next job is a variation of it.
     TrainingJobSpec spec = TrainingJobSpec::fromRunJson(r->follower->config(), QString());
-    spec.set(QStringLiteral("output-dir"), r->dir + QStringLiteral("-2"));
-    dialog.setSpec(spec);
+    QString dir = r->dir + QStringLiteral("-2");
+    for (int k = 3; QFileInfo::exists(dir); ++k) dir = r->dir + QStringLiteral("-%1").arg(k);
+    spec.set(QStringLiteral("output-dir"), dir);
+    return spec;
   }
+  TrainingJobSpec spec;
+  if (!context_model_.isEmpty()) spec.set(QStringLiteral("pretrained-model"), context_model_);
+  if (!context_dataset_.isEmpty()) {
+    spec.set(QStringLiteral("data-path"), context_dataset_);
+    // An annotation dataset knows its image root and needs re-embedded captions only when edited.
+    spec.set(QStringLiteral("embed-with-model"), QStringLiteral("1"));
+  }
+  return spec;
+}
+
+void TrainingDashboard::newJobDialog() {
+  NewTrainingDialog dialog(options_.trainerProgram, this, options_.tinyModelFolder);
+  dialog.setSpec(newJobSpec());
+  if (dialog.exec() == QDialog::Accepted) launch(dialog.spec());
+}
+
+void TrainingDashboard::editAndRelaunch(int index) {
+  Run* r = run(index);
+  if (!r || r->running()) return;
+  if (r->follower->config().isEmpty()) {
+    Q_EMIT message(QStringLiteral("%1 has no run.json: its settings are unknown").arg(r->dir));
+    return;
+  }
+  NewTrainingDialog dialog(options_.trainerProgram, this, options_.tinyModelFolder);
+  TrainingJobSpec spec = TrainingJobSpec::fromRunJson(r->follower->config(), QString());
+  spec.set(QStringLiteral("output-dir"), r->dir);
+  dialog.setSpec(spec);
+  dialog.setWindowTitle(QStringLiteral("Edit and Relaunch — %1").arg(r->name()));
   if (dialog.exec() == QDialog::Accepted) launch(dialog.spec());
 }
 

@@ -38,6 +38,7 @@ class TrainingDashboard : public QWidget {
     QString trainerProgram;      // empty: TrainingJobRunner::defaultTrainerProgram()
     bool persistRuns = true;     // remember the run list in the settings (off for tests)
     int pollIntervalMs = 250;
+    QString tinyModelFolder;     // what the "CPU smoke run" preset trains (the studio's demo model)
   };
   explicit TrainingDashboard(QWidget* parent = nullptr) : TrainingDashboard(Options{}, parent) {}
   explicit TrainingDashboard(const Options& options, QWidget* parent = nullptr);
@@ -74,6 +75,14 @@ class TrainingDashboard : public QWidget {
   QPlainTextEdit* logView() const;
   QLabel* statusLabel() const;
   void setLogScale(bool on);
+
+  // What the studio has open: New Job starts from this model and dataset when no run is selected.
+  void setStudioContext(const QString& modelFolder, const QString& datasetPath);
+  // The settings the New Job form starts with: the selected run's (a variation of it, in a new
+  // folder), else the studio's model and dataset.
+  TrainingJobSpec newJobSpec() const;
+  // Edit and Relaunch: the run's own settings, same folder, in the form.
+  void editAndRelaunch(int index);
 
  public Q_SLOTS:
   void newJobDialog();
@@ -114,6 +123,7 @@ class TrainingDashboard : public QWidget {
   StudioSettings settings_;
   std::vector<std::unique_ptr<Run>> runs_;
   int compare_ = -1;
+  QString context_model_, context_dataset_;
 
   RunListPanel* run_list_;
   RunMonitorPanel* monitor_panel_;

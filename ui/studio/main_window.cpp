@@ -310,6 +310,7 @@ void MainWindow::connectJob() {
             .arg(info.device, info.precision, unet),
         true);
     panel_->setStatus(tr("Model ready."));
+    if (dashboard_) dashboard_->setStudioContext(info.folder, review_dataset_);
     statusBar()->showMessage(tr("Loaded %1.").arg(info.folder), 6000);
     updateTitle();
     Q_EMIT modelReady();
@@ -555,6 +556,8 @@ bool MainWindow::openReviewDataset(const QString& path) {
     QMessageBox::warning(this, tr("Cannot open the dataset"), error);
     return false;
   }
+  review_dataset_ = QFileInfo(path).absoluteFilePath();
+  if (dashboard_) dashboard_->setStudioContext(model_ ? model_->folder : QString(), review_dataset_);
   review->parentWidget()->show();
   settings_.lastDirectory.set(QFileInfo(path).absolutePath());
   return true;
@@ -704,7 +707,10 @@ void MainWindow::restoreSession() {
 
 TrainingDashboard* MainWindow::trainingDashboard() {
   if (dashboard_) return dashboard_;
-  dashboard_ = new TrainingDashboard(this);
+  TrainingDashboard::Options options;
+  options.tinyModelFolder = ModelDialog::defaultDemoFolder();
+  dashboard_ = new TrainingDashboard(options, this);
+  dashboard_->setStudioContext(model_ ? model_->folder : QString(), review_dataset_);
   dashboard_->setWindowFlag(Qt::Window);
   const QByteArray geometry = settings_.dashboardGeometry.get();
   if (!geometry.isEmpty()) dashboard_->restoreGeometry(geometry);

@@ -117,6 +117,7 @@ class MainWindow : public QMainWindow {
   QString layout_path_;    // the .json the layout is saved to ("" until saved)
   QString document_name_;  // what the title shows: the opened or saved file's name
   QMenu* recent_menu_ = nullptr;
+  QString review_dataset_;  // the dataset open in the review panel (New Job pre-fills it)
 
   QAction* undo_ = nullptr;
   QAction* redo_ = nullptr;
