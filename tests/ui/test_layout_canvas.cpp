@@ -241,6 +241,32 @@ class TestLayoutCanvas : public QObject {
     QCOMPARE(rename.at(2).at(0).toInt(), box.id);
   }
 
+  // The snap grid follows the image size: 8 px (a latent cell) from 512 px, finer below.
+  void gridScalesWithTheImage_data() {
+    QTest::addColumn<int>("side");
+    QTest::addColumn<int>("grid");
+    QTest::newRow("512") << 512 << 8;
+    QTest::newRow("768x512") << 768 << 8;
+    QTest::newRow("256") << 256 << 4;
+    QTest::newRow("128") << 128 << 2;
+    QTest::newRow("64") << 64 << 1;
+    QTest::newRow("32") << 32 << 1;
+  }
+  void gridScalesWithTheImage() {
+    QFETCH(int, side);
+    QFETCH(int, grid);
+    LayoutDocument doc;
+    GenerationSettings s;
+    s.width = side;
+    s.height = side == 768 ? 512 : side;
+    doc.setSettings(s);
+    LayoutCanvas canvas(&doc);
+    QSignalSpy changed(&canvas, &LayoutCanvas::gridChanged);
+    QCOMPARE(canvas.gridPixels(), grid);
+    canvas.setSnapToGrid(false);
+    QCOMPARE(changed.count(), 1);
+  }
+
   void duplicateOffsetsCopiesByOneCell() {
     Fixture f;
     const int a = f.addBox({64, 64, 64, 64}, "a cat");

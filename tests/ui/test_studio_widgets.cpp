@@ -209,6 +209,11 @@ class TestStudioWidgets : public QObject {
     QVERIFY(window.openExample(MainWindow::exampleResources().front()));
     const int boxes = window.document()->boxCount();
     QVERIFY(boxes > 0);
+    // The status bar shows the snap grid for this image size, and when it is off.
+    QCOMPARE(window.snapStatus(), QString("snap %1 px").arg(window.canvas()->gridPixels()));
+    window.canvas()->setSnapToGrid(false);
+    QCOMPARE(window.snapStatus(), QString("snap off"));
+    window.canvas()->setSnapToGrid(true);
     QTemporaryDir dir;
     const QString path = dir.filePath("street scene.json");
     QVERIFY(window.writeLayout(path));

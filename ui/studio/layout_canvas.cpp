@@ -52,6 +52,7 @@ void LayoutCanvas::syncCanvasSize() {
   for (BoxItem* item : std::as_const(items_)) item->syncWithBox(item->box(), size);
   if (auto_fit_) fitToView();
   viewport()->update();
+  Q_EMIT gridChanged();
 }
 
 void LayoutCanvas::syncAllItems() {
@@ -176,7 +177,17 @@ void LayoutCanvas::wheelEvent(QWheelEvent* event) {
 
 // --- geometry helpers ------------------------------------------------------------------------
 
-qreal LayoutCanvas::snap(qreal v) const { return snap_ ? std::round(v / kGrid) * kGrid : v; }
+int LayoutCanvas::gridPixels() const {
+  const qreal shorter = std::min(scene_size_.width(), scene_size_.height());
+  int grid = 1;
+  while (grid < kGrid && grid * 2 * 64 <= shorter) grid *= 2;
+  return grid;
+}
+
+qreal LayoutCanvas::snap(qreal v) const {
+  const int g = gridPixels();
+  return snap_ ? std::round(v / g) * g : v;
+}
 
 QRectF LayoutCanvas::toNormalised(const QRectF& p) const {
   const qreal w = scene_size_.width(), h = scene_size_.height();
@@ -328,7 +339,7 @@ void LayoutCanvas::mouseMoveEvent(QMouseEvent* event) {
     case Gesture::Resize: {
       QRectF r = drag_start_.front();
       const qreal x = std::clamp(snap(p.x()), 0.0, W), y = std::clamp(snap(p.y()), 0.0, H);
-      const qreal minSide = kGrid;
+      const qreal minSide = gridPixels();
       switch (handle_) {
         case BoxHandle::TopLeft: r.setTopLeft({std::min(x, r.right() - minSide), std::min(y, r.bottom() - minSide)}); break;
         case BoxHandle::Top: r.setTop(std::min(y, r.bottom() - minSide)); break;
@@ -362,7 +373,7 @@ void LayoutCanvas::mouseReleaseEvent(QMouseEvent* event) {
     // A click (or a wiggle shorter than the system's drag distance) only clears the selection;
     // boxes smaller than one latent cell are not boxes.
     const bool dragged = (event->position().toPoint() - press_view_pos_).manhattanLength() >= QApplication::startDragDistance();
-    if (g == Gesture::Draw && dragged && r.width() >= kGrid && r.height() >= kGrid && canAddBoxes(1)) {
+    if (g == Gesture::Draw && dragged && r.width() >= gridPixels() && r.height() >= gridPixels() && canAddBoxes(1)) {
       LayoutBox box;
       box.id = document_->allocateBoxId();
       box.rect = clampToUnit(toNormalised(r));
@@ -388,7 +399,7 @@ void LayoutCanvas::mouseDoubleClickEvent(QMouseEvent* event) {
 }
 
 void LayoutCanvas::keyPressEvent(QKeyEvent* event) {
-  const int step = (event->modifiers() & Qt::ShiftModifier) ? kGrid : 1;
+  const int step = (event->modifiers() & Qt::ShiftModifier) ? gridPixels() : 1;
   // Tab and Shift+Tab move the focus between widgets as everywhere else; ] and [ cycle boxes.
   const QList<int> selected = document_->selectedIds();
   switch (event->key()) {
@@ -419,7 +430,7 @@ void LayoutCanvas::duplicateSelection() {
   const QList<int> sel = document_->selectedIds();
   if (sel.isEmpty() || !canAddBoxes(sel.size())) return;
   // Copies sit one grid cell down-right of the originals (kept inside the image).
-  const QPointF offset(qreal(kGrid) / scene_size_.width(), qreal(kGrid) / scene_size_.height());
+  const QPointF offset(qreal(gridPixels()) / scene_size_.width(), qreal(gridPixels()) / scene_size_.height());
   QVector<LayoutBox> copies;
   for (const LayoutBox& b : document_->boxes()) {
     if (!sel.contains(b.id)) continue;

@@ -28,10 +28,16 @@ class LayoutCanvas : public QGraphicsView {
  public:
   explicit LayoutCanvas(LayoutDocument* document, QWidget* parent = nullptr);
 
-  // Latent grid: GLIGEN works on 8x8-pixel latent cells, so boxes snap to multiples of 8.
+  // Latent grid: GLIGEN works on 8x8-pixel latent cells, so boxes snap to multiples of 8 on
+  // images of 512 px and more. On smaller images a cell is a large share of the picture, so the
+  // grid shrinks with the image (1/64 of its shorter side, a power of two, 1 to 8 px).
   static constexpr int kGrid = 8;
+  int gridPixels() const;
   bool snapToGrid() const { return snap_; }
-  void setSnapToGrid(bool snap) { snap_ = snap; }
+  void setSnapToGrid(bool snap) {
+    snap_ = snap;
+    Q_EMIT gridChanged();
+  }
 
   QSize canvasSize() const;  // pixels: the document's image size
 
@@ -56,6 +62,7 @@ class LayoutCanvas : public QGraphicsView {
   // F2, Enter or a double-click on a box: the user wants to type its phrase.
   void renameRequested(int id);
   void zoomChanged(qreal zoom);
+  void gridChanged();  // the snap grid's size or on/off state changed
 
  protected:
   void mousePressEvent(QMouseEvent* event) override;

@@ -93,7 +93,18 @@ MainWindow::MainWindow(const Options& options, QWidget* parent)
 
   buildActions();
   buildMenus();
+  // The snap grid, always in view: on or off, and how fine it is for this image size.
+  snap_label_ = new QLabel(this);
+  snap_label_->setToolTip(tr("Boxes snap to this grid (View > Snap to Latent Grid, Ctrl+G)"));
+  statusBar()->addPermanentWidget(snap_label_);
   statusBar()->addPermanentWidget(zoom_label_);
+  auto syncGrid = [this]() {
+    const int g = canvas_->gridPixels();
+    snap_label_->setText(canvas_->snapToGrid() ? tr("snap %1 px").arg(g) : tr("snap off"));
+    snap_->setText(tr("&Snap to Latent Grid (%1 px)").arg(g));
+  };
+  connect(canvas_, &LayoutCanvas::gridChanged, this, syncGrid);
+  syncGrid();
   statusBar()->showMessage(tr("Drag on the canvas to draw a box."));
 
   job_->moveToThread(&worker_);
@@ -784,6 +795,8 @@ void MainWindow::closeEvent(QCloseEvent* event) {
   settings_.seedMode.set(int(panel_->seedMode()));
   QMainWindow::closeEvent(event);
 }
+
+QString MainWindow::snapStatus() const { return snap_label_ ? snap_label_->text() : QString(); }
 
 void MainWindow::updateTitle() {
   const QString name = document_name_.isEmpty() ? tr("Untitled layout") : document_name_;

@@ -40,6 +40,7 @@ class MainWindow : public QMainWindow {
   GenerationPanel* generationPanel() const { return panel_; }
   ResultsGallery* gallery() const { return gallery_; }
   LivePreview* livePreview() const { return preview_; }
+  QString snapStatus() const;  // what the status bar says about the snap grid
   bool modelLoaded() const { return model_.has_value(); }
 
   // Loads a model off the GUI thread after a quick folder check; problems go to a message box
@@ -107,6 +108,7 @@ class MainWindow : public QMainWindow {
   QSplitter* splitter_;
   QDockWidget* results_dock_;
   QLabel* zoom_label_;
+  QLabel* snap_label_ = nullptr;
   TrainingDashboard* dashboard_ = nullptr;
 
   QThread worker_;
