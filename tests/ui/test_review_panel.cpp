@@ -77,7 +77,7 @@ struct Fixture {
   ReviewPanel panel;
   Fixture() {
     panel.setStore(make_store(dir));
-    panel.resize(1180, 640);
+    panel.resize(1240, 740);  // the studio opens review in a window of this size
     panel.show();
     panel.activateWindow();
   }

@@ -255,6 +255,9 @@ class TestStudioWidgets : public QObject {
     QVERIFY(window.openReviewDataset(dir.filePath("d.sqlite")));
     auto* review = window.findChild<ReviewPanel*>();
     QVERIFY(review);
+    // Review has a window of its own that fits a 1280x800 screen.
+    QVERIFY(review->isWindow() && review->isVisible());
+    QVERIFY(review->minimumSizeHint().width() <= 1280 && review->minimumSizeHint().height() <= 800);
     gligen::Layout from_review;
     from_review.prompt = "a photo";
     from_review.boxes = {{"a thing", 0.1f, 0.1f, 0.5f, 0.5f, true}};

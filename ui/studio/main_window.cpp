@@ -533,11 +533,12 @@ bool MainWindow::importDatasetForReview(const QString& source, const QString& da
 bool MainWindow::openReviewDataset(const QString& path) {
   auto* review = findChild<ReviewPanel*>();
   if (review == nullptr) {
-    auto* dock = new QDockWidget(tr("Review"), this);
-    dock->setObjectName(QStringLiteral("review_dock"));
-    review = new ReviewPanel(dock);
-    dock->setWidget(review);
-    addDockWidget(Qt::RightDockWidgetArea, dock);
+    // Its own window: review needs room (image list, viewer, editor) that a dock would take from
+    // the canvas, and on a 1280x800 screen it fits beside nothing else.
+    review = new ReviewPanel(this);
+    review->setWindowFlag(Qt::Window);
+    review->setObjectName(QStringLiteral("review_window"));
+    review->resize(1240, 740);
     // "Open as layout": the image's accepted boxes and captions become the canvas layout.
     connect(review, &ReviewPanel::openAsLayoutRequested, this, [this](const gligen::Layout& layout) {
       // The image's prompt, boxes and photo replace the canvas content; the generation settings
@@ -569,7 +570,10 @@ bool MainWindow::openReviewDataset(const QString& path) {
   }
   review_dataset_ = QFileInfo(path).absoluteFilePath();
   if (dashboard_) dashboard_->setStudioContext(model_ ? model_->folder : QString(), review_dataset_);
-  review->parentWidget()->show();
+  review->setWindowTitle(tr("Review — %1 — GLIGEN Studio").arg(QFileInfo(path).fileName()));
+  review->show();
+  review->raise();
+  review->activateWindow();
   settings_.lastDirectory.set(QFileInfo(path).absolutePath());
   return true;
 }
