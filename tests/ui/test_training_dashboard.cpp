@@ -5,6 +5,7 @@
 // its message, a prepared run folder can be attached. Screenshots go to $GLIGEN_SCREENSHOT_DIR
 // (default: the test's working folder).
 #include <QCheckBox>
+#include <QComboBox>
 #include <QLabel>
 #include <QLineEdit>
 #include <QTabWidget>
@@ -350,6 +351,13 @@ class TestTrainingDashboard : public QObject {
     QVERIFY2(d.runner(i)->errorMessage().contains("is not valid JSON"), qPrintable(d.runner(i)->errorMessage()));
     QVERIFY2(d.statusLabel()->text().contains("is not valid JSON"), qPrintable(d.statusLabel()->text()));
     QVERIFY(d.runningCount() == 0);
+    // A run that failed before its first step has no data: it is not offered for comparison.
+    QComboBox* compare = nullptr;
+    for (QComboBox* c : d.findChildren<QComboBox*>())
+      if (c->itemText(0) == "(none)") compare = c;
+    QVERIFY(compare);
+    d.selectRun(-1);
+    for (int k = 0; k < compare->count(); ++k) QVERIFY(compare->itemText(k) != "fails");
     // A trainer that cannot even start says so.
     TrainingJobRunner r;
     QSignalSpy finished(&r, &TrainingJobRunner::finished);

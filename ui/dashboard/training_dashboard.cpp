@@ -69,6 +69,7 @@ struct TrainingDashboard::Run {
   QStringList processLines;                   // what the process printed that is not an event
   int imagesShown = 0;
   QString checkpointsShown;  // what the checkpoint list was built from (rebuilt when it changes)
+  bool comparable = false;   // has data to draw: offered under "Compare with"
 
   QString name() const { return QFileInfo(dir).fileName(); }
   bool running() const { return runner && runner->isRunning(); }
@@ -377,6 +378,10 @@ void TrainingDashboard::onRunChanged(Run* r) {
   for (int i = 0; i < runCount(); ++i) {
     if (run(i) != r) continue;
     updateRunItem(i);
+    if (!r->comparable && !r->follower->history().points().isEmpty()) {
+      r->comparable = true;
+      updateCompareChoices();
+    }
     if (i == currentRun()) {
       updateHeader();
       scheduleCharts();
@@ -506,9 +511,10 @@ void TrainingDashboard::setCompareRun(int index) {
 }
 
 void TrainingDashboard::updateCompareChoices() {
+  // Only runs with data to draw: a run that failed before its first step has nothing to compare.
   QVector<QPair<QString, int>> choices;
   for (int i = 0; i < runCount(); ++i)
-    if (i != currentRun()) choices.append({run(i)->name(), i});
+    if (i != currentRun() && !run(i)->follower->history().points().isEmpty()) choices.append({run(i)->name(), i});
   monitor_panel_->setCompareChoices(choices, compare_);
 }
 
