@@ -11,9 +11,9 @@ namespace gligen::nets {
 
 Blip2ForConditionalGenerationImpl::Blip2ForConditionalGenerationImpl(const Blip2Config& c) : config_(c) {
   vision_model = register_module("vision_model", Blip2VisionModel(c.vision));
-  query_tokens = register_parameter("query_tokens", torch::zeros({1, c.num_query_tokens, c.qformer.hidden_size}));
+  query_tokens = register_parameter("query_tokens", torch::empty({1, c.num_query_tokens, c.qformer.hidden_size}));
   qformer = register_module("qformer", Blip2QFormerModel(c.qformer));
-  language_projection = register_module("language_projection", torch::nn::Linear(c.qformer.hidden_size, c.text.d_model));
+  language_projection = register_module("language_projection", BareLinear(c.qformer.hidden_size, c.text.d_model));
   language_model = register_module("language_model", T5ForConditionalGeneration(c.text));
 }
 

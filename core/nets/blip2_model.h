@@ -62,7 +62,7 @@ class Blip2ForConditionalGenerationImpl : public torch::nn::Module {
   Blip2VisionModel vision_model{nullptr};
   torch::Tensor query_tokens;  // [1, Q, Dq]
   Blip2QFormerModel qformer{nullptr};
-  torch::nn::Linear language_projection{nullptr};
+  BareLinear language_projection{nullptr};
   T5ForConditionalGeneration language_model{nullptr};
 
  private:

@@ -16,9 +16,9 @@ torch::nn::LayerNorm qformer_layer_norm(const Blip2QFormerConfig& c) {
 QFormerMultiHeadAttentionImpl::QFormerMultiHeadAttentionImpl(const Blip2QFormerConfig& c, bool cross_attention)
     : num_heads_(c.num_attention_heads), head_dim_(c.head_dim()) {
   const int64_t kv_in = cross_attention ? c.encoder_hidden_size : c.hidden_size;
-  query = register_module("query", torch::nn::Linear(c.hidden_size, c.hidden_size));
-  key = register_module("key", torch::nn::Linear(kv_in, c.hidden_size));
-  value = register_module("value", torch::nn::Linear(kv_in, c.hidden_size));
+  query = register_module("query", BareLinear(c.hidden_size, c.hidden_size));
+  key = register_module("key", BareLinear(kv_in, c.hidden_size));
+  value = register_module("value", BareLinear(kv_in, c.hidden_size));
 }
 
 torch::Tensor QFormerMultiHeadAttentionImpl::forward(const torch::Tensor& x, const torch::Tensor& context) {
@@ -37,7 +37,7 @@ torch::Tensor QFormerMultiHeadAttentionImpl::forward(const torch::Tensor& x, con
 }
 
 QFormerOutputImpl::QFormerOutputImpl(int64_t in_features, const Blip2QFormerConfig& c) {
-  dense = register_module("dense", torch::nn::Linear(in_features, c.hidden_size));
+  dense = register_module("dense", BareLinear(in_features, c.hidden_size));
   LayerNorm = register_module("LayerNorm", qformer_layer_norm(c));
 }
 
@@ -55,7 +55,7 @@ torch::Tensor QFormerAttentionImpl::forward(const torch::Tensor& x, const torch:
 }
 
 QFormerIntermediateImpl::QFormerIntermediateImpl(const Blip2QFormerConfig& c) : activation_(c.hidden_act) {
-  dense = register_module("dense", torch::nn::Linear(c.hidden_size, c.intermediate_size));
+  dense = register_module("dense", BareLinear(c.hidden_size, c.intermediate_size));
 }
 
 torch::Tensor QFormerIntermediateImpl::forward(const torch::Tensor& x) {

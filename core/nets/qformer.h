@@ -14,6 +14,7 @@
 
 #include <vector>
 
+#include "core/nets/bare_layers.h"
 #include "core/nets/blip2_config.h"
 
 namespace gligen::nets {
@@ -24,7 +25,7 @@ class QFormerMultiHeadAttentionImpl : public torch::nn::Module {
   // x: [B, Q, D]; context: [B, T, Dk] (the image embeds for cross-attention, x itself otherwise).
   torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& context);  // -> [B, Q, D]
 
-  torch::nn::Linear query{nullptr}, key{nullptr}, value{nullptr};
+  BareLinear query{nullptr}, key{nullptr}, value{nullptr};
 
  private:
   int64_t num_heads_, head_dim_;
@@ -37,7 +38,7 @@ class QFormerOutputImpl : public torch::nn::Module {
   QFormerOutputImpl(int64_t in_features, const Blip2QFormerConfig& config);
   torch::Tensor forward(const torch::Tensor& h, const torch::Tensor& residual);
 
-  torch::nn::Linear dense{nullptr};
+  BareLinear dense{nullptr};
   torch::nn::LayerNorm LayerNorm{nullptr};
 };
 TORCH_MODULE(QFormerOutput);
@@ -57,7 +58,7 @@ class QFormerIntermediateImpl : public torch::nn::Module {
   explicit QFormerIntermediateImpl(const Blip2QFormerConfig& config);
   torch::Tensor forward(const torch::Tensor& x);  // [B, Q, D] -> [B, Q, I]
 
-  torch::nn::Linear dense{nullptr};
+  BareLinear dense{nullptr};
 
  private:
   std::string activation_;

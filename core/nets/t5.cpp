@@ -27,9 +27,7 @@ torch::Tensor clamp_fp16(const torch::Tensor& x) {
   return torch::clamp(x, -limit, limit);
 }
 
-torch::nn::Linear no_bias(int64_t in, int64_t out) {
-  return torch::nn::Linear(torch::nn::LinearOptions(in, out).bias(false));
-}
+BareLinear no_bias(int64_t in, int64_t out) { return BareLinear(in, out, /*with_bias=*/false); }
 
 }  // namespace
 
@@ -79,7 +77,7 @@ T5AttentionImpl::T5AttentionImpl(const T5Config& c, bool has_relative_attention_
   o = register_module("o", no_bias(c.inner_dim(), c.d_model));
   if (has_relative_attention_bias) {
     relative_attention_bias =
-        register_module("relative_attention_bias", torch::nn::Embedding(c.relative_attention_num_buckets, c.num_heads));
+        register_module("relative_attention_bias", BareEmbedding(c.relative_attention_num_buckets, c.num_heads));
   }
 }
 
@@ -251,7 +249,7 @@ torch::Tensor T5StackImpl::decode(const torch::Tensor& inputs_embeds, T5DecoderC
 }
 
 T5ForConditionalGenerationImpl::T5ForConditionalGenerationImpl(const T5Config& c) : config_(c) {
-  shared = register_module("shared", torch::nn::Embedding(c.vocab_size, c.d_model));
+  shared = register_module("shared", BareEmbedding(c.vocab_size, c.d_model));
   encoder = register_module("encoder", T5Stack(c, false));
   decoder = register_module("decoder", T5Stack(c, true));
   if (!c.tie_word_embeddings) lm_head = register_module("lm_head", no_bias(c.d_model, c.vocab_size));

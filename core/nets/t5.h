@@ -20,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include "core/nets/bare_layers.h"
 #include "core/nets/blip2_config.h"
 
 namespace gligen::nets {
@@ -60,8 +61,8 @@ class T5AttentionImpl : public torch::nn::Module {
   // against keys 0 .. k_len - 1: [1, H, q_len, k_len]. Needs has_relative_attention_bias.
   torch::Tensor compute_bias(int64_t first_query, int64_t q_len, int64_t k_len, const torch::Device& device);
 
-  torch::nn::Linear q{nullptr}, k{nullptr}, v{nullptr}, o{nullptr};
-  torch::nn::Embedding relative_attention_bias{nullptr};
+  BareLinear q{nullptr}, k{nullptr}, v{nullptr}, o{nullptr};
+  BareEmbedding relative_attention_bias{nullptr};
 
  private:
   int64_t num_heads_, d_kv_;
@@ -100,7 +101,7 @@ class T5DenseActDenseImpl : public torch::nn::Module {
   explicit T5DenseActDenseImpl(const T5Config& config);
   torch::Tensor forward(const torch::Tensor& x);  // [B, T, D] -> [B, T, D]
 
-  torch::nn::Linear wi{nullptr}, wi_0{nullptr}, wi_1{nullptr}, wo{nullptr};
+  BareLinear wi{nullptr}, wi_0{nullptr}, wi_1{nullptr}, wo{nullptr};
 
  private:
   std::string activation_;
@@ -175,9 +176,9 @@ class T5ForConditionalGenerationImpl : public torch::nn::Module {
 
   const T5Config& config() const { return config_; }
 
-  torch::nn::Embedding shared{nullptr};
+  BareEmbedding shared{nullptr};
   T5Stack encoder{nullptr}, decoder{nullptr};
-  torch::nn::Linear lm_head{nullptr};  // null when tie_word_embeddings (shared is the head)
+  BareLinear lm_head{nullptr};  // null when tie_word_embeddings (shared is the head)
 
  private:
   T5Config config_;

@@ -15,11 +15,11 @@ torch::nn::LayerNorm vision_layer_norm(const Blip2VisionConfig& c) {
 }  // namespace
 
 Blip2VisionEmbeddingsImpl::Blip2VisionEmbeddingsImpl(const Blip2VisionConfig& c) {
-  class_embedding = register_parameter("class_embedding", torch::randn({1, 1, c.hidden_size}));
+  class_embedding = register_parameter("class_embedding", torch::empty({1, 1, c.hidden_size}));
   patch_embedding = register_module(
       "patch_embedding",
       torch::nn::Conv2d(torch::nn::Conv2dOptions(3, c.hidden_size, c.patch_size).stride(c.patch_size).bias(true)));
-  position_embedding = register_parameter("position_embedding", torch::randn({1, c.num_patches() + 1, c.hidden_size}));
+  position_embedding = register_parameter("position_embedding", torch::empty({1, c.num_patches() + 1, c.hidden_size}));
 }
 
 torch::Tensor Blip2VisionEmbeddingsImpl::forward(const torch::Tensor& pixel_values) {
@@ -34,8 +34,8 @@ torch::Tensor Blip2VisionEmbeddingsImpl::forward(const torch::Tensor& pixel_valu
 
 Blip2VisionAttentionImpl::Blip2VisionAttentionImpl(const Blip2VisionConfig& c)
     : num_heads_(c.num_attention_heads), head_dim_(c.head_dim()), scale_(std::pow(double(c.head_dim()), -0.5)) {
-  qkv = register_module("qkv", torch::nn::Linear(torch::nn::LinearOptions(c.hidden_size, 3 * c.hidden_size).bias(c.qkv_bias)));
-  projection = register_module("projection", torch::nn::Linear(c.hidden_size, c.hidden_size));
+  qkv = register_module("qkv", BareLinear(c.hidden_size, 3 * c.hidden_size, c.qkv_bias));
+  projection = register_module("projection", BareLinear(c.hidden_size, c.hidden_size));
 }
 
 torch::Tensor Blip2VisionAttentionImpl::forward(const torch::Tensor& x) {
@@ -50,8 +50,8 @@ torch::Tensor Blip2VisionAttentionImpl::forward(const torch::Tensor& x) {
 }
 
 Blip2VisionMlpImpl::Blip2VisionMlpImpl(const Blip2VisionConfig& c) : activation_(c.hidden_act) {
-  fc1 = register_module("fc1", torch::nn::Linear(c.hidden_size, c.intermediate_size));
-  fc2 = register_module("fc2", torch::nn::Linear(c.intermediate_size, c.hidden_size));
+  fc1 = register_module("fc1", BareLinear(c.hidden_size, c.intermediate_size));
+  fc2 = register_module("fc2", BareLinear(c.intermediate_size, c.hidden_size));
 }
 
 torch::Tensor Blip2VisionMlpImpl::forward(const torch::Tensor& x) {

@@ -13,6 +13,7 @@
 
 #include <vector>
 
+#include "core/nets/bare_layers.h"
 #include "core/nets/blip2_config.h"
 
 namespace gligen::nets {
@@ -33,7 +34,7 @@ class Blip2VisionAttentionImpl : public torch::nn::Module {
   explicit Blip2VisionAttentionImpl(const Blip2VisionConfig& config);
   torch::Tensor forward(const torch::Tensor& x);  // [B, T, D] -> [B, T, D]
 
-  torch::nn::Linear qkv{nullptr}, projection{nullptr};
+  BareLinear qkv{nullptr}, projection{nullptr};
 
  private:
   int64_t num_heads_, head_dim_;
@@ -46,7 +47,7 @@ class Blip2VisionMlpImpl : public torch::nn::Module {
   explicit Blip2VisionMlpImpl(const Blip2VisionConfig& config);
   torch::Tensor forward(const torch::Tensor& x);  // [B, T, D] -> [B, T, D]
 
-  torch::nn::Linear fc1{nullptr}, fc2{nullptr};
+  BareLinear fc1{nullptr}, fc2{nullptr};
 
  private:
   std::string activation_;
