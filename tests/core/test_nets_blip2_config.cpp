@@ -303,6 +303,34 @@ class TestNetsBlip2Config : public QObject {
       QCOMPARE(target.get<std::string>(), std::string("language_model.shared.weight"));
     }
   }
+
+  // Parameter shapes at full size: the real blip2-flan-t5-xxl config with its stacks cut to the
+  // fewest layers that still hold every kind of parameter (ViT 1, Q-Former one cross-attention
+  // period, T5 1 + 1) gives exactly the inventory's shapes for every name. The parameters are
+  // allocated but never written, so this stays cheap (about 2.6 GB of untouched address space).
+  void fullSizeShapesMatchTheInventory() {
+    const auto config_path = test::fixture(kRoot + "/full_size/config.json");
+    const auto inventory_path = test::fixture(kRoot + "/full_size/param_inventory.json");
+    GLIGEN_REQUIRE_FIXTURE(config_path);
+    GLIGEN_REQUIRE_FIXTURE(inventory_path);
+    auto config = nets::blip2_config_from_json(read_json(config_path), config_path);
+    config.vision.num_hidden_layers = 1;
+    config.qformer.num_hidden_layers =
+        std::min<int64_t>(config.qformer.cross_attention_frequency + 1, config.qformer.num_hidden_layers);
+    config.text.num_layers = config.text.num_decoder_layers = 1;
+    const auto inventory = read_json(inventory_path).at("parameters");
+    torch::NoGradGuard no_grad;
+    nets::Blip2ForConditionalGeneration model(config);
+    int64_t checked = 0;
+    for (const auto& p : model->named_parameters()) {
+      QVERIFY2(inventory.contains(p.key()), p.key().c_str());
+      const auto shape = inventory.at(p.key()).at("shape").get<std::vector<int64_t>>();
+      QVERIFY2(p.value().sizes().vec() == shape, p.key().c_str());
+      ++checked;
+    }
+    qInfo("%lld full-size parameter shapes match the inventory", static_cast<long long>(checked));
+    QVERIFY(checked > 0);
+  }
 };
 
 QTEST_GUILESS_MAIN(TestNetsBlip2Config)
