@@ -28,7 +28,7 @@ fi
 packages=(
   build-essential cmake ninja-build pkg-config git
   libtorch-dev libgloo-dev libopenblas0-openmp
-  libopencv-dev nlohmann-json3-dev libsqlite3-dev libutf8proc-dev zlib1g-dev libpng-dev
+  libopencv-dev nlohmann-json3-dev libsqlite3-dev libutf8proc-dev libsentencepiece-dev zlib1g-dev libpng-dev
 )
 if [ "$want_ui" -eq 1 ]; then
   packages+=(qt6-base-dev libqcustomplot-dev libgl-dev xvfb xauth)
