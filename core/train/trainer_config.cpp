@@ -63,8 +63,9 @@ void TrainingConfig::validate() const {
   need(gradient_accumulation_steps >= 1, "--gradient-accumulation-steps must be >= 1");
   need(mixed_precision == "no" || mixed_precision == "fp16" || mixed_precision == "bf16",
        "--mixed-precision must be no, fp16 or bf16, got '" + mixed_precision + "'");
-  need(mixed_precision == "no" || device.rfind("cuda", 0) == 0,
-       "--mixed-precision " + mixed_precision + " needs a CUDA device; on the CPU use --mixed-precision no");
+  // The CPU has bfloat16 autocast in every supported LibTorch (1.10 and later); float16 is CUDA's.
+  need(mixed_precision != "fp16" || device.rfind("cuda", 0) == 0,
+       "--mixed-precision fp16 needs a CUDA device; on the CPU use --mixed-precision bf16 or no");
   need(dataloader_num_workers >= 0 && dataloader_num_workers <= 256, "--dataloader-num-workers must be in [0, 256]");
   need(validation_steps >= 0, "--validation-steps must be >= 0 (0 turns validation off)");
   need(validation_inference_steps >= 1, "--validation-inference-steps must be >= 1");
