@@ -17,6 +17,10 @@ namespace gligen::distributed {
 
 // Names of the backends compiled in ("gloo", and "nccl" with a CUDA build of c10d).
 std::vector<std::string> available_backends();
+// True when c10d NCCL is compiled into this build (CMake finds it in the LibTorch it builds against).
+bool nccl_compiled_in();
+// Throws gligen::Error saying why this build has no NCCL and what to do; returns when it has NCCL.
+void require_nccl(const LaunchEnvironment& env);
 
 class ProcessGroup {
  public:

@@ -15,6 +15,7 @@
 #include "core/data/grounding_dataset.h"
 #include "core/data/prefetch_loader.h"
 #include "core/distributed/process_group.h"
+#include "core/distributed/torch_build.h"
 #include "core/io/safetensors.h"
 #include "core/pipeline/gligen_pipeline.h"
 #include "core/pipeline/png_io.h"
@@ -194,7 +195,16 @@ TrainingSummary run_training(const TrainingConfig& cfg, const TrainingCallbacks&
     throw Error("--device '" + cfg.device + "' is not a device (use cpu, cuda or cuda:N)");
   }
   if (device.is_cuda()) {
-    if (!torch::cuda::is_available()) throw Error("--device " + cfg.device + ": no CUDA in this LibTorch or no GPU visible");
+    const auto tb = distributed::torch_build();
+    if (!tb.cuda) {
+      throw Error("--device " + cfg.device + ": this build's LibTorch " + tb.version + " (" + tb.source +
+                  ") has no CUDA; build against a CUDA LibTorch ('packaging/dev.sh build --torch pip') or use --device cpu");
+    }
+    if (tb.cuda_devices == 0) {
+      throw Error("--device " + cfg.device + ": no CUDA device is visible to this process (check nvidia-smi and "
+                  "CUDA_VISIBLE_DEVICES)");
+    }
+    if (env.world_size > 1) distributed::require_nccl(env);
     if (!device.has_index()) device = torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(env.local_rank));
   }
 

@@ -9,7 +9,10 @@
 // Autocast. 1.13: one switch and one dtype per device kind (set_enabled / set_cpu_enabled, ...).
 //       2.x:  set_autocast_enabled(device_type, ...) and set_autocast_dtype(device_type, ...); the
 //       1.13 names remain only as deprecated wrappers.
+// Fused attention. 2.x: at::scaled_dot_product_attention (flash / memory-efficient kernels on CUDA).
+//       1.13: none; fused_attention() returns an undefined tensor and callers compute it themselves.
 #pragma once
+#include <ATen/ATen.h>
 #include <ATen/autocast_mode.h>
 #include <torch/csrc/distributed/c10d/Store.hpp>
 #include <torch/csrc/distributed/c10d/Work.hpp>
@@ -30,6 +33,11 @@ inline void set_autocast(c10::DeviceType device_type, bool enabled, c10::ScalarT
   at::autocast::set_autocast_dtype(device_type, dtype);
   at::autocast::set_autocast_enabled(device_type, enabled);
 }
+
+// softmax(q kᵀ · scale) v for q [B, H, N, d], k and v [B, H, M, d].
+inline at::Tensor fused_attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, double scale) {
+  return at::scaled_dot_product_attention(q, k, v, /*attn_mask=*/{}, /*dropout_p=*/0.0, /*is_causal=*/false, scale);
+}
 #else
 using Backend = c10d::ProcessGroup;
 
@@ -42,6 +50,8 @@ inline void set_autocast(c10::DeviceType device_type, bool enabled, c10::ScalarT
     at::autocast::set_cpu_enabled(enabled);
   }
 }
+
+inline at::Tensor fused_attention(const at::Tensor&, const at::Tensor&, const at::Tensor&, double) { return {}; }
 #endif
 
 }  // namespace gligen::compat

@@ -5,16 +5,10 @@
 #include <chrono>
 #include <string>
 
+#include "core/distributed/process_group.h"  // nccl_compiled_in, require_nccl
 #include "core/util/torch_compat.h"
-#include "core/distributed/launch_environment.h"
 
 namespace gligen::distributed {
-
-// True when c10d NCCL is compiled into this build.
-bool nccl_compiled_in();
-
-// Throws gligen::Error saying what to do when NCCL is not compiled in; returns otherwise.
-void require_nccl(const LaunchEnvironment& env);
 
 // Creates the NCCL backend of rank `env.rank` on CUDA device `device_index` over `store`; the
 // rank's current CUDA device becomes `device_index`. Throws gligen::Error in a build without NCCL.
