@@ -173,7 +173,7 @@ std::vector<int> expand_slurm_tasks_per_node(const std::string& list) {
   while (i < list.size()) {
     size_t j = i;
     while (j < list.size() && std::isdigit(static_cast<unsigned char>(list[j]))) ++j;
-    if (j == i) throw bad();
+    if (j == i || j - i > 7) throw bad();
     const int tasks = std::stoi(list.substr(i, j - i));
     int repeat = 1;
     if (j < list.size() && list[j] == '(') {
@@ -181,6 +181,7 @@ std::vector<int> expand_slurm_tasks_per_node(const std::string& list) {
       size_t k = j + 2, m = k;
       while (m < list.size() && std::isdigit(static_cast<unsigned char>(list[m]))) ++m;
       if (m == k || m >= list.size() || list[m] != ')') throw bad();
+      if (m - k > 7) throw bad();
       repeat = std::stoi(list.substr(k, m - k));
       j = m + 1;
     }

@@ -137,7 +137,7 @@ void ProcessGroup::broadcast(const std::vector<torch::Tensor>& tensors, int root
     c10d::BroadcastOptions o;
     o.rootRank = root;
     impl_->group->broadcast(v, o)->wait();
-    if (!v[0].is_same(t)) t.detach().copy_(v[0]);
+    if (v[0].data_ptr() != t.data_ptr()) t.detach().copy_(v[0]);  // it travelled to the NCCL device
   }
 }
 

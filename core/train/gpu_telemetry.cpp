@@ -64,7 +64,8 @@ struct GpuTelemetry::Nvml {
         rc = -1;
       }
     }
-    return rc == 0 ? std::move(n) : nullptr;
+    if (rc != 0) return nullptr;
+    return n;
   }
 };
 

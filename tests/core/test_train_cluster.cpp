@@ -6,6 +6,7 @@
 #include <QTemporaryDir>
 #include <QtTest>
 #include <fstream>
+#include <unistd.h>
 
 #include "core/io/safetensors.h"
 #include "support/fixtures.h"
