@@ -69,8 +69,13 @@ std::unique_ptr<ProcessGroup> ProcessGroup::join(const LaunchEnvironment& e, con
   } catch (const Error&) {
     throw;
   } catch (const std::exception& ex) {
+    // torchrun's agent hosts the store with its own torch's protocol: 2.x's store refuses 1.x clients.
+    const std::string hint = e.agent_store ? " (the torchrun agent hosts this store: its torch must be of this build's "
+                                             "LibTorch line, " TORCH_VERSION ")"
+                                           : "";
     throw Error("rank " + std::to_string(e.rank) + " could not join the process group at " + e.master_addr + ":" +
-                std::to_string(e.master_port) + " (world size " + std::to_string(e.world_size) + "): " + ex.what());
+                std::to_string(e.master_port) + " (world size " + std::to_string(e.world_size) + ")" + hint + ": " +
+                ex.what());
   }
   return std::unique_ptr<ProcessGroup>(new ProcessGroup(std::move(impl)));
 }
