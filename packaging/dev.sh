@@ -14,17 +14,19 @@ set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
 torch=debian
-if [ "${1:-}" = "--torch" ]; then
-  torch=${2:-}
-  shift 2 || true
-fi
+mode=
+while [ $# -gt 0 ]; do  # the mode and `--torch X`, in either order
+  case "$1" in
+    --torch) torch=${2:-}; shift 2 || shift ;;
+    *) mode=$1; shift ;;
+  esac
+done
 jobs=${JOBS:-$(nproc)}
-mode=${1:-}
 
 case "$mode:$torch" in
   studio:debian|test:debian|build:debian) build_dir=${BUILD_DIR:-build} ;;
   studio:pip|test:pip|build:pip) build_dir=${BUILD_DIR:-build-torch2} ;;
-  *) echo "usage: packaging/dev.sh [--torch debian|pip] studio|test|build" >&2; exit 2 ;;
+  *) echo "usage: packaging/dev.sh studio|test|build [--torch debian|pip]" >&2; exit 2 ;;
 esac
 
 if [ "${GLIGEN_SKIP_SETUP:-0}" != "1" ]; then
