@@ -22,8 +22,9 @@ TorchBuild torch_build() {
   if (!b.nccl) b.nccl_absent_reason = GLIGEN_NCCL_ABSENT_REASON;
   b.backends = available_backends();
   b.cuda_devices = torch::cuda::is_available() ? static_cast<int>(torch::cuda::device_count()) : 0;
-  // CPU autocast (bfloat16) is part of LibTorch since 1.10; both supported lines have it.
-  b.cpu_bf16_autocast = TORCH_VERSION_MAJOR >= 2 || (TORCH_VERSION_MAJOR == 1 && TORCH_VERSION_MINOR >= 10);
+  // LibTorch 1.13's CPU autocast leaves ops the UNet needs without bfloat16 kernels (training fails
+  // with "expected scalar type BFloat16 but found Float"); 2.x covers them.
+  b.cpu_bf16_autocast = TORCH_VERSION_MAJOR >= 2;
   return b;
 }
 

@@ -15,7 +15,7 @@ struct TorchBuild {
   std::string nccl_absent_reason;  // why not, when !nccl
   std::vector<std::string> backends;  // c10d backends: "gloo", "nccl"
   int cuda_devices = 0;      // CUDA devices visible to this process now
-  bool cpu_bf16_autocast = false;  // LibTorch offers bfloat16 autocast on the CPU
+  bool cpu_bf16_autocast = false;  // bfloat16 CPU autocast covers what training needs (LibTorch 2.x)
 
   // One line: "libtorch 2.15.0 (pip wheel; CUDA 13.0; c10d: gloo, nccl)".
   std::string summary() const;
