@@ -5,26 +5,34 @@
 #   packaging/dev.sh test --quick    the same without the `slow` tests (minutes-long subprocess rounds)
 #   packaging/dev.sh build           set up and build only
 # Each part (setup, configure, build, tests) prints how long it took.
-# Environment: BUILD_DIR (default: build), GLIGEN_FIXTURES (default: ../shared/fixtures),
+# Which LibTorch (one step, one build folder each), anywhere on the command line:
+#   --torch debian   Debian's LibTorch 1.13, CPU (the default), in build/
+#   --torch pip      the PyPI torch wheel (2.x; CUDA + NCCL on x86-64 Linux), pip-installed once into
+#                    .venv-torch/ and built in build-torch2/; TORCH_PIP_SPEC (default: torch) and
+#                    TORCH_PIP_INDEX (e.g. https://download.pytorch.org/whl/cpu for the CPU wheel) choose it
+# Environment: BUILD_DIR (default: per --torch), GLIGEN_FIXTURES (default: ../shared/fixtures),
 #              JOBS (default: number of cores), GLIGEN_SKIP_SETUP=1 to skip the apt step.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
-build_dir=${BUILD_DIR:-build}
-jobs=${JOBS:-$(nproc)}
-mode=${1:-}
-[ $# -gt 0 ] && shift
+torch=debian
+mode=
 quick=0
-for arg in "$@"; do
-  case "$arg" in
-    --quick) quick=1 ;;
-    *) echo "dev.sh: unknown option '$arg' (usage: packaging/dev.sh studio|test [--quick]|build)" >&2; exit 2 ;;
+while [ $# -gt 0 ]; do  # the mode, `--torch X` and `--quick`, in any order
+  case "$1" in
+    --torch) torch=${2:-}; shift 2 || shift ;;
+    --quick) quick=1; shift ;;
+    -*) echo "dev.sh: unknown option '$1' (usage: packaging/dev.sh studio|test [--quick]|build [--torch debian|pip])" >&2
+        exit 2 ;;
+    *) mode=$1; shift ;;
   esac
 done
+jobs=${JOBS:-$(nproc)}
 
-case "$mode" in
-  studio|test|build) ;;
-  *) echo "usage: packaging/dev.sh studio|test [--quick]|build" >&2; exit 2 ;;
+case "$mode:$torch" in
+  studio:debian|test:debian|build:debian) build_dir=${BUILD_DIR:-build} ;;
+  studio:pip|test:pip|build:pip) build_dir=${BUILD_DIR:-build-torch2} ;;
+  *) echo "usage: packaging/dev.sh studio|test [--quick]|build [--torch debian|pip]" >&2; exit 2 ;;
 esac
 if [ "$quick" = 1 ] && [ "$mode" != test ]; then
   echo "dev.sh: --quick applies to 'test' only" >&2
@@ -44,10 +52,27 @@ if [ "${GLIGEN_SKIP_SETUP:-0}" != "1" ]; then
   part "setup" packaging/setup-debian.sh
 fi
 
+torch_args=()
+if [ "$torch" = pip ]; then
+  venv=${TORCH_VENV:-$root/.venv-torch}
+  if ! "$venv/bin/python" -c 'import torch' >/dev/null 2>&1; then
+    python3 -m venv "$venv"
+    index=()
+    [ -n "${TORCH_PIP_INDEX:-}" ] && index=(--index-url "$TORCH_PIP_INDEX")
+    "$venv/bin/pip" install "${index[@]}" "${TORCH_PIP_SPEC:-torch}"
+  fi
+  # The wheel's CMake folder, then its root: TorchConfig's find_library() must find the wheel's
+  # lib/ before the system's (Debian's libtorch may be installed too).
+  torch_args=(-DCMAKE_PREFIX_PATH="$("$venv/bin/python" -c 'import os, torch; p = torch.utils.cmake_prefix_path; print(p + ";" + os.path.dirname(os.path.dirname(p)))')")
+  # A CUDA wheel's CMake files look for the CUDA toolkit (headers; nvcc is not used).
+  [ -x /usr/local/cuda/bin/nvcc ] && torch_args+=(-DCUDAToolkit_ROOT=/usr/local/cuda -DCMAKE_CUDA_COMPILER=/usr/local/cuda/bin/nvcc)
+  export PATH="$venv/bin:$PATH"  # torchrun, for the torchrun test
+fi
+
 generator=()
 command -v ninja >/dev/null 2>&1 && generator=(-G Ninja)
 if [ ! -f "$build_dir/CMakeCache.txt" ]; then
-  part "configure" cmake -S . -B "$build_dir" "${generator[@]}" -DCMAKE_BUILD_TYPE=Release
+  part "configure" cmake -S . -B "$build_dir" "${generator[@]}" -DCMAKE_BUILD_TYPE=Release "${torch_args[@]}"
 fi
 part "build" cmake --build "$build_dir" --parallel "$jobs"
 

@@ -50,7 +50,7 @@ cli::Parser make_parser() {
       .flag({"adam-epsilon", "F", "AdamW epsilon", "1e-8"})
       .flag({"max-grad-norm", "F", "gradient clipping norm", "1.0"})
       .flag({"gradient-accumulation-steps", "N", "micro-batches per optimizer step", "1"})
-      .flag({"mixed-precision", "MODE", "no, fp16 or bf16 (half precision needs CUDA)", "no"})
+      .flag({"mixed-precision", "MODE", "no, fp16 (CUDA) or bf16 (CUDA; CPU with LibTorch 2.x)", "no"})
       .flag({"seed", "N", "seed of every random draw (data, noise, timesteps, re-initialisation)", "0"})
       .flag({"dataloader-num-workers", "N", "image decoding threads (0: on the training thread)", "0"})
       .flag({"validation-steps", "N", "write validation images every N steps (0: never)", "0"})

@@ -8,73 +8,25 @@
 #include <torch/csrc/distributed/c10d/PrefixStore.hpp>
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
-#ifdef USE_C10D_NCCL
-#include <torch/csrc/distributed/c10d/ProcessGroupNCCL.hpp>
-#endif
 #include <torch/torch.h>
 
-#include <cstdlib>
-#include <optional>
-
+#include "core/util/torch_compat.h"
+#include "core/distributed/nccl/nccl_backend.h"
 #include "core/util/error.h"
 
 namespace gligen::distributed {
-namespace {
-
-std::optional<std::string> env(const char* name) {
-  const char* v = std::getenv(name);
-  if (!v || !*v) return std::nullopt;
-  return std::string(v);
-}
-
-int env_int(const char* name, int fallback, int lo, int hi) {
-  auto v = env(name);
-  if (!v) return fallback;
-  try {
-    size_t used = 0;
-    const long x = std::stol(*v, &used);
-    if (used != v->size() || x < lo || x > hi) throw std::out_of_range(*v);
-    return static_cast<int>(x);
-  } catch (const std::exception&) {
-    throw Error(std::string("environment variable ") + name + "='" + *v + "' must be an integer in [" +
-                std::to_string(lo) + ", " + std::to_string(hi) + "]");
-  }
-}
-
-}  // namespace
-
-LaunchEnvironment launch_environment_from_env() {
-  LaunchEnvironment e;
-  e.from_environment = env("WORLD_SIZE").has_value();
-  e.world_size = env_int("WORLD_SIZE", 1, 1, 1 << 20);
-  e.rank = env_int("RANK", 0, 0, 1 << 20);
-  e.local_rank = env_int("LOCAL_RANK", e.rank, 0, 1 << 20);
-  e.local_world_size = env_int("LOCAL_WORLD_SIZE", e.world_size, 1, 1 << 20);
-  e.master_addr = env("MASTER_ADDR").value_or("127.0.0.1");
-  e.master_port = env_int("MASTER_PORT", 29500, 1, 65535);
-  if (e.rank >= e.world_size) {
-    throw Error("RANK=" + std::to_string(e.rank) + " must be smaller than WORLD_SIZE=" + std::to_string(e.world_size));
-  }
-  if (e.local_rank >= e.local_world_size) {
-    throw Error("LOCAL_RANK=" + std::to_string(e.local_rank) + " must be smaller than LOCAL_WORLD_SIZE=" +
-                std::to_string(e.local_world_size));
-  }
-  if (e.world_size > 1 && !env("RANK")) throw Error("WORLD_SIZE is " + std::to_string(e.world_size) + " but RANK is not set");
-  return e;
-}
 
 std::vector<std::string> available_backends() {
   std::vector<std::string> b = {"gloo"};
-#ifdef USE_C10D_NCCL
-  b.push_back("nccl");
-#endif
+  if (nccl_compiled_in()) b.push_back("nccl");
   return b;
 }
 
 struct ProcessGroup::Impl {
   c10::intrusive_ptr<c10d::Store> store;
-  c10::intrusive_ptr<c10d::ProcessGroup> group;
+  c10::intrusive_ptr<compat::Backend> group;
   std::string backend;
+  torch::Device device = torch::kCPU;  // where NCCL's collectives run; CPU tensors travel there and back
   int rank = 0, world = 1;
 };
 
@@ -86,29 +38,30 @@ std::unique_ptr<ProcessGroup> ProcessGroup::join(const LaunchEnvironment& e, con
   auto impl = std::make_unique<Impl>();
   impl->rank = e.rank;
   impl->world = e.world_size;
+  if (device.is_cuda()) require_nccl(e);  // before any rank waits at the store
   try {
+    const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(timeout);
     c10d::TCPStoreOptions opts;
     opts.port = static_cast<std::uint16_t>(e.master_port);
-    opts.isServer = e.rank == 0;
+    // Under torchrun the agent hosts the store; otherwise rank 0 does and waits for the others.
+    opts.isServer = e.rank == 0 && !e.agent_store;
     opts.numWorkers = static_cast<std::size_t>(e.world_size);
-    opts.waitWorkers = true;
-    opts.timeout = std::chrono::duration_cast<std::chrono::milliseconds>(timeout);
+    // Every rank announces itself and the hosting rank 0 waits for all of them (the store counts
+    // the announcements: a rank that skips it leaves rank 0 waiting until the timeout). Under
+    // torchrun the agent already holds the store, so nobody waits there.
+    opts.waitWorkers = !e.agent_store;
+    opts.timeout = ms;
     auto tcp = c10::make_intrusive<c10d::TCPStore>(e.master_addr, opts);
-    impl->store = c10::make_intrusive<c10d::PrefixStore>("gligen", tcp);
-#ifdef USE_C10D_NCCL
+    // A restarted torchrun worker group meets the same agent store: its keys go under a new prefix.
+    impl->store = c10::make_intrusive<c10d::PrefixStore>("gligen/attempt_" + std::to_string(e.restart_count), tcp);
     if (device.is_cuda()) {
-      auto o = c10d::ProcessGroupNCCL::Options::create();
-      o->timeout = std::chrono::duration_cast<std::chrono::milliseconds>(timeout);
-      impl->group = c10::make_intrusive<c10d::ProcessGroupNCCL>(impl->store, e.rank, e.world_size, o);
+      const int index = device.has_index() ? device.index() : e.local_rank;
+      impl->group = make_nccl_backend(impl->store, e, index, ms);
       impl->backend = "nccl";
+      impl->device = torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(index));
     }
-#else
-    if (device.is_cuda()) {
-      throw Error("this build of LibTorch has no NCCL; multi-GPU training needs a CUDA LibTorch with c10d NCCL");
-    }
-#endif
     if (!impl->group) {
-      auto o = c10d::ProcessGroupGloo::Options::create(std::chrono::duration_cast<std::chrono::milliseconds>(timeout));
+      auto o = c10d::ProcessGroupGloo::Options::create(ms);
       // Loopback for a single machine; otherwise the interface that resolves this host's name.
       const bool local = e.master_addr == "127.0.0.1" || e.master_addr == "localhost";
       o->devices.push_back(local ? c10d::ProcessGroupGloo::createDeviceForHostname("127.0.0.1")
@@ -119,8 +72,13 @@ std::unique_ptr<ProcessGroup> ProcessGroup::join(const LaunchEnvironment& e, con
   } catch (const Error&) {
     throw;
   } catch (const std::exception& ex) {
+    // torchrun's agent hosts the store with its own torch's protocol: 2.x's store refuses 1.x clients.
+    const std::string hint = e.agent_store ? " (the torchrun agent hosts this store: its torch must be of this build's "
+                                             "LibTorch line, " TORCH_VERSION ")"
+                                           : "";
     throw Error("rank " + std::to_string(e.rank) + " could not join the process group at " + e.master_addr + ":" +
-                std::to_string(e.master_port) + " (world size " + std::to_string(e.world_size) + "): " + ex.what());
+                std::to_string(e.master_port) + " (world size " + std::to_string(e.world_size) + ")" + hint + ": " +
+                ex.what());
   }
   return std::unique_ptr<ProcessGroup>(new ProcessGroup(std::move(impl)));
 }
@@ -150,7 +108,8 @@ void ProcessGroup::all_reduce_sum(const std::vector<torch::Tensor>& tensors, int
   for (auto& b : buckets) {
     std::vector<torch::Tensor> parts;
     for (auto& t : b) parts.push_back(t.reshape({-1}));
-    std::vector<torch::Tensor> flat = {torch::cat(parts)};
+    // NCCL reduces device memory only: a CPU bucket (a logged loss, a stop flag) travels there and back.
+    std::vector<torch::Tensor> flat = {torch::cat(parts).to(impl_->device)};
     works.push_back(impl_->group->allreduce(flat));  // asynchronous; buckets overlap
     flats.push_back(flat[0]);
   }
@@ -159,7 +118,7 @@ void ProcessGroup::all_reduce_sum(const std::vector<torch::Tensor>& tensors, int
     int64_t offset = 0;
     for (auto& t : buckets[i]) {
       const int64_t n = t.numel();
-      t.copy_(flats[i].narrow(0, offset, n).view(t.sizes()));
+      t.copy_(flats[i].narrow(0, offset, n).view(t.sizes()));  // copy_ crosses devices
       offset += n;
     }
   }
@@ -182,10 +141,11 @@ void ProcessGroup::average_gradients(const std::vector<torch::Tensor>& params, i
 void ProcessGroup::broadcast(const std::vector<torch::Tensor>& tensors, int root) {
   torch::NoGradGuard no_grad;
   for (const auto& t : tensors) {
-    std::vector<torch::Tensor> v = {t.detach()};
+    std::vector<torch::Tensor> v = {t.detach().to(impl_->device)};
     c10d::BroadcastOptions o;
     o.rootRank = root;
     impl_->group->broadcast(v, o)->wait();
+    if (v[0].data_ptr() != t.data_ptr()) t.detach().copy_(v[0]);  // it travelled to the NCCL device
   }
 }
 

@@ -6,6 +6,8 @@
 #pragma once
 #include <torch/types.h>
 
+#include "core/distributed/launch_environment.h"
+
 #include <chrono>
 #include <memory>
 #include <string>
@@ -13,24 +15,12 @@
 
 namespace gligen::distributed {
 
-struct LaunchEnvironment {
-  int rank = 0;
-  int local_rank = 0;
-  int world_size = 1;
-  int local_world_size = 1;
-  std::string master_addr = "127.0.0.1";
-  int master_port = 29500;
-  bool from_environment = false;  // WORLD_SIZE was set
-
-  bool is_main() const { return rank == 0; }
-};
-
-// Reads the variables above. Absent WORLD_SIZE means a single process. Throws gligen::Error naming
-// the variable when one is malformed or inconsistent (RANK >= WORLD_SIZE, ...).
-LaunchEnvironment launch_environment_from_env();
-
 // Names of the backends compiled in ("gloo", and "nccl" with a CUDA build of c10d).
 std::vector<std::string> available_backends();
+// True when c10d NCCL is compiled into this build (CMake finds it in the LibTorch it builds against).
+bool nccl_compiled_in();
+// Throws gligen::Error saying why this build has no NCCL and what to do; returns when it has NCCL.
+void require_nccl(const LaunchEnvironment& env);
 
 class ProcessGroup {
  public:

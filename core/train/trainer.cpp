@@ -3,7 +3,6 @@
 #include "core/train/trainer.h"
 
 #include <ATen/CPUGeneratorImpl.h>
-#include <ATen/autocast_mode.h>
 #include <torch/torch.h>
 #include <unistd.h>
 
@@ -16,17 +15,20 @@
 #include "core/data/grounding_dataset.h"
 #include "core/data/prefetch_loader.h"
 #include "core/distributed/process_group.h"
+#include "core/distributed/torch_build.h"
 #include "core/io/safetensors.h"
 #include "core/pipeline/gligen_pipeline.h"
 #include "core/pipeline/png_io.h"
 #include "core/tokenizer/clip_tokenizer.h"
 #include "core/train/checkpoint.h"
+#include "core/train/gpu_telemetry.h"
 #include "core/train/lr_schedule.h"
 #include "core/train/optimizer.h"
 #include "core/train/run_directory.h"
 #include "core/train/training_records.h"
 #include "core/train/training_step.h"
 #include "core/util/error.h"
+#include "core/util/torch_compat.h"
 
 namespace gligen::train {
 
@@ -152,6 +154,34 @@ RgbImage horizontal_grid(const std::vector<RgbImage>& images) {
   return g;
 }
 
+// Every rank's GPU sample, gathered on all ranks (one all-reduce of a [world, 5] table whose row r
+// only rank r fills): "gpus" lists them per rank, "gpu_util" (the dashboard's chart) is their mean.
+nlohmann::json gpu_progress_fields(const GpuTelemetry& telemetry, distributed::ProcessGroup* group,
+                                   const distributed::LaunchEnvironment& env) {
+  const GpuSample s = telemetry.sample();
+  auto table = torch::zeros({env.world_size, 5}, torch::kFloat64);
+  const double mine[5] = {s.util_percent, s.device_used_mb, s.allocated_mb, s.reserved_mb, s.peak_allocated_mb};
+  for (int i = 0; i < 5; ++i) table[env.rank][i] = mine[i];
+  if (group) group->all_reduce_sum({table});
+  auto value = [](double v) { return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(nullptr); };
+  nlohmann::json gpus = nlohmann::json::array();
+  double util_sum = 0;
+  int util_n = 0;
+  for (int r = 0; r < env.world_size; ++r) {
+    double v[5];
+    for (int i = 0; i < 5; ++i) v[i] = table[r][i].item<double>();
+    gpus.push_back({{"rank", r}, {"util", value(v[0])}, {"device_used_mb", value(v[1])}, {"allocated_mb", value(v[2])},
+                    {"reserved_mb", value(v[3])}, {"peak_allocated_mb", value(v[4])}});
+    if (std::isfinite(v[0])) {
+      util_sum += v[0];
+      ++util_n;
+    }
+  }
+  nlohmann::json fields = {{"gpus", gpus}};
+  if (util_n > 0) fields["gpu_util"] = util_sum / util_n;
+  return fields;
+}
+
 }  // namespace
 
 TrainingSummary run_training(const TrainingConfig& cfg, const TrainingCallbacks& cb) {
@@ -165,7 +195,16 @@ TrainingSummary run_training(const TrainingConfig& cfg, const TrainingCallbacks&
     throw Error("--device '" + cfg.device + "' is not a device (use cpu, cuda or cuda:N)");
   }
   if (device.is_cuda()) {
-    if (!torch::cuda::is_available()) throw Error("--device " + cfg.device + ": no CUDA in this LibTorch or no GPU visible");
+    const auto tb = distributed::torch_build();
+    if (!tb.cuda) {
+      throw Error("--device " + cfg.device + ": this build's LibTorch " + tb.version + " (" + tb.source +
+                  ") has no CUDA; build against a CUDA LibTorch ('packaging/dev.sh build --torch pip') or use --device cpu");
+    }
+    if (tb.cuda_devices == 0) {
+      throw Error("--device " + cfg.device + ": no CUDA device is visible to this process (check nvidia-smi and "
+                  "CUDA_VISIBLE_DEVICES)");
+    }
+    if (env.world_size > 1) distributed::require_nccl(env);
     if (!device.has_index()) device = torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(env.local_rank));
   }
 
@@ -183,7 +222,7 @@ TrainingSummary run_training(const TrainingConfig& cfg, const TrainingCallbacks&
     if (env.world_size > 1) {
       group = distributed::ProcessGroup::join(env, device, std::chrono::seconds(1800));
       log("joined the process group: rank " + std::to_string(env.rank) + " of " + std::to_string(env.world_size) +
-          " (" + group->backend() + ")");
+          " (" + group->backend() + ", started by " + env.launcher + ")");
     }
 
     const torch::ScalarType frozen_dtype = cfg.mixed_precision == "fp16"   ? torch::kFloat16
@@ -299,6 +338,12 @@ TrainingSummary run_training(const TrainingConfig& cfg, const TrainingCallbacks&
                                         std::to_string(max_steps) + " steps"}});
     }
 
+    std::unique_ptr<GpuTelemetry> gpu;
+    if (device.is_cuda()) {
+      gpu = std::make_unique<GpuTelemetry>(device.index());
+      log("GPU telemetry: " + gpu->sources());
+    }
+
     const auto shape = latent_shape(models, cfg.resolution);
     const int64_t T = models.noise_schedule->num_train_timesteps();
     data::PrefetchLoader loader(dataset, cfg.seed, cfg.dataloader_num_workers,
@@ -393,15 +438,13 @@ TrainingSummary run_training(const TrainingConfig& cfg, const TrainingCallbacks&
         in.timesteps = data::stack_field(draws, &SampleNoise::timestep).flatten();  // [B, 1] -> [B]
         StepOutputs out;
         {
-          const bool autocast = device.is_cuda() && frozen_dtype != torch::kFloat32;
-          if (autocast) {
-            at::autocast::set_enabled(true);
-            at::autocast::set_autocast_gpu_dtype(frozen_dtype);
-          }
+          // fp16/bf16 on CUDA, bf16 on the CPU (the config refuses CPU fp16).
+          const bool autocast = frozen_dtype != torch::kFloat32;
+          if (autocast) compat::set_autocast(device.type(), true, frozen_dtype);
           out = training_forward(models, in);
           if (autocast) {
             at::autocast::clear_cache();
-            at::autocast::set_enabled(false);
+            compat::set_autocast(device.type(), false, frozen_dtype);
           }
         }
         loss_sum += out.loss.item<double>();
@@ -458,11 +501,14 @@ TrainingSummary run_training(const TrainingConfig& cfg, const TrainingCallbacks&
         pr.samples_per_second = elapsed > 0 ? samples_done * env.world_size / elapsed : 0;
         pr.eta_seconds = summary.steps_done > 0 ? elapsed / summary.steps_done * (max_steps - global_step) : 0;
         pr.memory_mb = resident_memory_mb();
+        nlohmann::json gpu_fields = gpu ? gpu_progress_fields(*gpu, group.get(), env) : nlohmann::json::object();
         if (main_rank) {
-          run.event("progress", {{"step", pr.step}, {"max_steps", pr.max_steps}, {"epoch", pr.epoch}, {"loss", pr.loss},
-                                 {"lr", pr.lr}, {"grad_norm", pr.grad_norm}, {"samples_per_s", pr.samples_per_second},
-                                 {"step_time_s", pr.step_seconds}, {"data_wait_s", pr.data_wait_seconds},
-                                 {"memory_mb", pr.memory_mb}, {"eta_s", pr.eta_seconds}});
+          nlohmann::json progress = {{"step", pr.step}, {"max_steps", pr.max_steps}, {"epoch", pr.epoch}, {"loss", pr.loss},
+                                     {"lr", pr.lr}, {"grad_norm", pr.grad_norm}, {"samples_per_s", pr.samples_per_second},
+                                     {"step_time_s", pr.step_seconds}, {"data_wait_s", pr.data_wait_seconds},
+                                     {"memory_mb", pr.memory_mb}, {"eta_s", pr.eta_seconds}};
+          progress.update(gpu_fields);
+          run.event("progress", progress);
         }
         if (cb.progress) cb.progress(pr);
         // A stop asked for during this step (a signal, or the progress callback) ends the run

@@ -42,7 +42,7 @@ struct TrainingConfig {
   double adam_beta1 = 0.9, adam_beta2 = 0.999, adam_weight_decay = 1e-2, adam_epsilon = 1e-8;
   double max_grad_norm = 1.0;
   int gradient_accumulation_steps = 1;
-  std::string mixed_precision = "no";  // no | fp16 | bf16 (CUDA only)
+  std::string mixed_precision = "no";  // no | fp16 (CUDA) | bf16 (CUDA; CPU autocast with LibTorch 2.x)
   std::uint64_t seed = 0;
   int dataloader_num_workers = 0;
   int64_t validation_steps = 0;        // 0: no validation images

@@ -1,6 +1,7 @@
 // TrainingConfig: validation with flag-named messages, run.json form, the seed's validation layout.
 #include <filesystem>
 
+#include "core/distributed/torch_build.h"
 #include "core/train/lr_schedule.h"
 #include "core/train/trainer.h"
 #include "core/train/training_records.h"
@@ -63,8 +64,16 @@ void TrainingConfig::validate() const {
   need(gradient_accumulation_steps >= 1, "--gradient-accumulation-steps must be >= 1");
   need(mixed_precision == "no" || mixed_precision == "fp16" || mixed_precision == "bf16",
        "--mixed-precision must be no, fp16 or bf16, got '" + mixed_precision + "'");
-  need(mixed_precision == "no" || device.rfind("cuda", 0) == 0,
-       "--mixed-precision " + mixed_precision + " needs a CUDA device; on the CPU use --mixed-precision no");
+  // float16 is CUDA's; bfloat16 runs on the CPU where LibTorch's CPU autocast covers the UNet's ops.
+  const bool on_cuda = device.rfind("cuda", 0) == 0;
+  need(mixed_precision != "fp16" || on_cuda,
+       "--mixed-precision fp16 needs a CUDA device; on the CPU use --mixed-precision bf16 (LibTorch 2.x) or no");
+  if (mixed_precision == "bf16" && !on_cuda) {
+    const auto tb = distributed::torch_build();
+    need(tb.cpu_bf16_autocast, "--mixed-precision bf16 on the CPU needs LibTorch 2.x's CPU autocast; this build's "
+                               "LibTorch " + tb.version + " lacks bfloat16 CPU kernels the UNet needs. Use "
+                               "--mixed-precision no, or a LibTorch 2.x build ('packaging/dev.sh build --torch pip')");
+  }
   need(dataloader_num_workers >= 0 && dataloader_num_workers <= 256, "--dataloader-num-workers must be in [0, 256]");
   need(validation_steps >= 0, "--validation-steps must be >= 0 (0 turns validation off)");
   need(validation_inference_steps >= 1, "--validation-inference-steps must be >= 1");

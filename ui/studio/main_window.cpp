@@ -21,6 +21,7 @@
 #include <QTimer>
 #include <QUndoStack>
 
+#include "core/distributed/torch_build.h"
 #include "core/pipeline/model_folder.h"
 #include "core/pipeline/png_io.h"
 #include "core/util/error.h"
@@ -811,8 +812,9 @@ void MainWindow::showAbout() {
   QMessageBox::about(this, tr("About GLIGEN Studio"),
                      tr("<b>GLIGEN Studio %1</b><p>Box-grounded image generation with GLIGEN "
                         "(Stable Diffusion 1.4 with gated self-attention grounding).</p>"
-                        "<p>Draw boxes, give each a phrase, and generate.</p>")
-                         .arg(QString::fromLatin1(gligen::version())));
+                        "<p>Draw boxes, give each a phrase, and generate.</p><p>Engine: %2</p>")
+                         .arg(QString::fromLatin1(gligen::version()),
+                              QString::fromStdString(gligen::distributed::torch_build().summary()).toHtmlEscaped()));
 }
 
 }  // namespace gligen::ui
