@@ -8,22 +8,22 @@
 
 namespace gligen {
 
-using Json = nlohmann::json;
+using nlohmann::json;
 
-Json read_json_file(const std::string& path, const std::string& what) {
+json read_json_file(const std::string& path, const std::string& what) {
   if (!std::filesystem::is_regular_file(path)) throw Error(what + " " + path + " does not exist.");
   std::ifstream in(path, std::ios::binary);
   if (!in) throw Error(what + " " + path + " cannot be opened (check its permissions).");
   std::stringstream ss;
   ss << in.rdbuf();
   try {
-    return Json::parse(ss.str());
-  } catch (const Json::exception& e) {
+    return json::parse(ss.str());
+  } catch (const json::exception& e) {
     throw Error(what + " " + path + " is not valid JSON (" + e.what() + ").");
   }
 }
 
-ConfigReader::ConfigReader(const Json& j, std::string source, std::string fix)
+ConfigReader::ConfigReader(const json& j, std::string source, std::string fix)
     : j_(j), source_(std::move(source)), fix_(std::move(fix)) {
   if (!j_.is_object()) {
     throw Error(source_ + ": expected a JSON object, got " + j_.dump().substr(0, 80) + ". " + fix_);
@@ -34,14 +34,14 @@ void ConfigReader::fail(const std::string& key, const std::string& what) const {
   throw Error(source_ + ": key \"" + key + "\" " + what + ". " + fix_);
 }
 
-const Json* ConfigReader::find(const char* key) const {
+const json* ConfigReader::find(const char* key) const {
   auto it = j_.find(key);
   if (it == j_.end() || it->is_null()) return nullptr;
   return &*it;
 }
 
 void ConfigReader::read(const char* key, int64_t& out) const {
-  const Json* v = find(key);
+  const json* v = find(key);
   if (!v) return;
   if (!v->is_number_integer()) fail(key, "must be an integer, got " + v->dump());
   out = v->get<int64_t>();
@@ -55,7 +55,7 @@ void ConfigReader::read(const char* key, int& out) const {
 }
 
 void ConfigReader::read(const char* key, double& out) const {
-  const Json* v = find(key);
+  const json* v = find(key);
   if (!v) return;
   if (!v->is_number()) fail(key, "must be a number, got " + v->dump());
   out = v->get<double>();
@@ -68,21 +68,21 @@ void ConfigReader::read(const char* key, float& out) const {
 }
 
 void ConfigReader::read(const char* key, bool& out) const {
-  const Json* v = find(key);
+  const json* v = find(key);
   if (!v) return;
   if (!v->is_boolean()) fail(key, "must be true or false, got " + v->dump());
   out = v->get<bool>();
 }
 
 void ConfigReader::read(const char* key, std::string& out) const {
-  const Json* v = find(key);
+  const json* v = find(key);
   if (!v) return;
   if (!v->is_string()) fail(key, "must be a string, got " + v->dump());
   out = v->get<std::string>();
 }
 
 void ConfigReader::read(const char* key, std::vector<int64_t>& out) const {
-  const Json* v = find(key);
+  const json* v = find(key);
   if (!v) return;
   if (!v->is_array()) fail(key, "must be a list of integers, got " + v->dump());
   std::vector<int64_t> r;
@@ -94,7 +94,7 @@ void ConfigReader::read(const char* key, std::vector<int64_t>& out) const {
 }
 
 void ConfigReader::read(const char* key, std::vector<double>& out) const {
-  const Json* v = find(key);
+  const json* v = find(key);
   if (!v) return;
   if (!v->is_array()) fail(key, "must be a list of numbers, got " + v->dump());
   std::vector<double> r;
@@ -106,7 +106,7 @@ void ConfigReader::read(const char* key, std::vector<double>& out) const {
 }
 
 void ConfigReader::read(const char* key, std::vector<std::string>& out) const {
-  const Json* v = find(key);
+  const json* v = find(key);
   if (!v) return;
   if (!v->is_array()) fail(key, "must be a list of strings, got " + v->dump());
   std::vector<std::string> r;
@@ -118,8 +118,8 @@ void ConfigReader::read(const char* key, std::vector<std::string>& out) const {
 }
 
 ConfigReader ConfigReader::nested(const char* key) const {
-  static const Json empty = Json::object();
-  const Json* v = find(key);
+  static const json empty = json::object();
+  const json* v = find(key);
   if (!v) return ConfigReader(empty, source_ + " [" + key + "]", fix_);
   if (!v->is_object()) fail(key, "must be an object, got " + v->dump().substr(0, 80));
   return ConfigReader(*v, source_ + " [" + key + "]", fix_);
