@@ -1,0 +1,75 @@
+// transformers' BertModel encoder (v4.40, eager attention), as Grounding DINO's text backbone
+// uses it: absolute position embeddings looked up at caller-given position ids, token-type
+// embeddings, post-norm layers, and an attention mask that may be 2-D (padding) or 3-D (one row of
+// allowed keys per query), turned into the additive (1 - m) * finfo(dtype).min mask.
+//
+// Modules are registered under the transformers names:
+//   embeddings.{word_embeddings, position_embeddings, token_type_embeddings}.weight, embeddings.LayerNorm
+//   encoder.layer.N.attention.self.{query,key,value}, encoder.layer.N.attention.output.{dense,LayerNorm}
+//   encoder.layer.N.intermediate.dense, encoder.layer.N.output.{dense,LayerNorm}
+//   pooler.dense (only with add_pooling_layer)
+// BERT's position_ids / token_type_ids buffers are non-persistent in transformers and are not
+// module entries here.
+#pragma once
+#include <torch/torch.h>
+
+#include "core/nets/bert_config.h"
+#include "core/nets/hf_activation.h"
+
+namespace gligen::nets {
+
+class BertEmbeddingsImpl : public torch::nn::Module {
+ public:
+  explicit BertEmbeddingsImpl(const BertConfig& config);
+  // ids, token_type_ids, position_ids: [B, L] int64 -> [B, L, D]
+  torch::Tensor forward(const torch::Tensor& input_ids, const torch::Tensor& token_type_ids,
+                        const torch::Tensor& position_ids);
+  torch::nn::Embedding word_embeddings{nullptr}, position_embeddings{nullptr}, token_type_embeddings{nullptr};
+  torch::nn::LayerNorm layer_norm{nullptr};  // "LayerNorm"
+};
+TORCH_MODULE(BertEmbeddings);
+
+class BertLayerImpl : public torch::nn::Module {
+ public:
+  explicit BertLayerImpl(const BertConfig& config);
+  // x: [B, L, D]; additive_mask: broadcastable to [B, heads, L, L], or undefined.
+  torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& additive_mask);
+
+  torch::nn::Linear query{nullptr}, key{nullptr}, value{nullptr};  // "attention.self.*"
+  torch::nn::Linear attention_dense{nullptr};                     // "attention.output.dense"
+  torch::nn::LayerNorm attention_norm{nullptr};                   // "attention.output.LayerNorm"
+  torch::nn::Linear intermediate{nullptr};                        // "intermediate.dense"
+  torch::nn::Linear output_dense{nullptr};                        // "output.dense"
+  torch::nn::LayerNorm output_norm{nullptr};                      // "output.LayerNorm"
+
+ private:
+  int64_t heads_, head_dim_;
+  HfActivation act_;
+};
+TORCH_MODULE(BertLayer);
+
+class BertModelImpl : public torch::nn::Module {
+ public:
+  explicit BertModelImpl(const BertConfig& config, bool add_pooling_layer = false);
+
+  // input_ids: [B, L] int64. attention_mask: [B, L] or [B, L, L], nonzero / true where attention
+  // is allowed; undefined = all allowed. token_type_ids, position_ids: [B, L] or undefined (zeros,
+  // 0..L-1). Returns last_hidden_state [B, L, D]. Ids or positions out of range throw gligen::Error.
+  torch::Tensor forward(const torch::Tensor& input_ids, const torch::Tensor& attention_mask = {},
+                        const torch::Tensor& token_type_ids = {}, const torch::Tensor& position_ids = {});
+
+  const BertConfig& config() const { return config_; }
+
+  BertEmbeddings embeddings{nullptr};
+  torch::nn::ModuleList layers{nullptr};  // "encoder.layer"
+  torch::nn::Linear pooler{nullptr};      // "pooler.dense", when built with a pooling layer
+
+ private:
+  BertConfig config_;
+};
+TORCH_MODULE(BertModel);
+
+// torch.finfo(dtype).min as a double (the additive mask value transformers uses).
+double finfo_min(torch::ScalarType dtype);
+
+}  // namespace gligen::nets
