@@ -46,7 +46,7 @@ std::unique_ptr<ProcessGroup> ProcessGroup::join(const LaunchEnvironment& e, con
     // Under torchrun the agent hosts the store; otherwise rank 0 does and waits for the others.
     opts.isServer = e.rank == 0 && !e.agent_store;
     opts.numWorkers = static_cast<std::size_t>(e.world_size);
-    opts.waitWorkers = opts.isServer;
+    opts.waitWorkers = true;  // every rank counts itself in and waits for all (LibTorch 1.13 counts only waiting clients)
     opts.timeout = ms;
     auto tcp = c10::make_intrusive<c10d::TCPStore>(e.master_addr, opts);
     // A restarted torchrun worker group meets the same agent store: its keys go under a new prefix.
