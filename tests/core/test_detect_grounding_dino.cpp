@@ -277,7 +277,9 @@ class TestDetectGroundingDino : public QObject {
     for (const auto& c : runs_) {
       const auto name = c.meta["name"].get<std::string>();
       const auto hw = c.meta["pixel_values_hw"].get<std::vector<int>>();
-      const auto size = gligen::detect::grounding_dino_resize_size(c.image.height, c.image.width, 800, 1333);
+      const auto& processor = dino_->image_processor();
+      const auto size = gligen::detect::grounding_dino_resize_size(c.image.height, c.image.width,
+                                                                   processor.shortest_edge, processor.longest_edge);
       QCOMPARE(size.first, hw[0]);
       QCOMPARE(size.second, hw[1]);
       const auto ref = gligen::detect::load_image_rgb(gligen::test::fixture(kRoot + "/" + c.meta["resized_image"].get<std::string>()));

@@ -3,7 +3,8 @@
 //                       [--threads N] [--device cpu|cuda] [--dtype float32|float16|bfloat16]
 // The default input is what the dataset job sees for a COCO-sized photo: a 640x480 image (resized
 // to 800x1066 by the processor) and a seven-phrase RAM tag text. Each run is a full detect():
-// preprocessing, the network, post-processing and NMS; the network time is reported separately.
+// preprocessing, the network, post-processing and NMS; the network time is reported separately,
+// and so is the process CPU time per image (meaningful when other work shares the machine).
 // Make a full-size model without downloads with `gligen-trainer init-model --preset grounding-dino-base`.
 #include <sys/resource.h>
 
@@ -26,6 +27,14 @@ double seconds_since(Clock::time_point t0) { return std::chrono::duration<double
 double median(std::vector<double> v) {
   std::sort(v.begin(), v.end());
   return v.empty() ? 0.0 : v[v.size() / 2];
+}
+
+// User + system CPU seconds of this process (all threads): on a busy machine the wall time
+// says little, the CPU time still says how much work an image is.
+double cpu_seconds() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return double(u.ru_utime.tv_sec + u.ru_stime.tv_sec) + 1e-6 * double(u.ru_utime.tv_usec + u.ru_stime.tv_usec);
 }
 
 double peak_rss_mib() {
@@ -82,14 +91,16 @@ int run(const std::vector<std::string>& argv) {
   const auto dino = gligen::detect::GroundingDino::load(dir, device, dtype);
   const double load_s = seconds_since(t0);
 
-  std::vector<double> total, network;
+  std::vector<double> total, network, cpu;
   gligen::detect::DetectionRun last;
   for (int i = 0; i <= runs; ++i) {
     sync(device);
     const auto start = Clock::now();
+    const double c0 = cpu_seconds();
     auto r = dino.run(image, text);
     sync(device);
     const double s = seconds_since(start);
+    const double c = cpu_seconds() - c0;
     // The network alone: the same inputs again.
     torch::NoGradGuard no_grad;
     gligen::detect::GroundingDinoInputs in;
@@ -103,8 +114,30 @@ int run(const std::vector<std::string>& argv) {
     if (i > 0) {  // run 0 is the warm-up
       total.push_back(s);
       network.push_back(n);
+      cpu.push_back(c);
     }
     last = std::move(r);
+  }
+  // Where the network's time goes: the Swin backbone and the BERT text encoder alone; the rest is
+  // the projections, the encoder (fusion, text enhancer, deformable attention), proposals and decoder.
+  std::vector<double> backbone, text_encoder;
+  {
+    torch::NoGradGuard no_grad;
+    auto& m = *dino.model()->model;
+    const auto px = last.image.pixel_values.to(device, dtype);
+    const auto ids = last.text.input_ids.to(device);
+    const auto masks = gligen::detect::grounding_dino_text_masks(ids);
+    for (int i = 0; i < runs; ++i) {
+      sync(device);
+      auto b0 = Clock::now();
+      m.backbone->forward(px);
+      sync(device);
+      backbone.push_back(seconds_since(b0));
+      auto t0b = Clock::now();
+      m.text_backbone->forward(ids, masks.first, {}, masks.second);
+      sync(device);
+      text_encoder.push_back(seconds_since(t0b));
+    }
   }
   nlohmann::json out = {{"detector", dir},
                         {"device", device.str()},
@@ -117,7 +150,10 @@ int run(const std::vector<std::string>& argv) {
                         {"num_queries", dino.config().num_queries},
                         {"load_s", load_s},
                         {"seconds_per_image", median(total)},
+                        {"cpu_seconds_per_image", median(cpu)},
                         {"network_s", median(network)},
+                        {"swin_backbone_s", median(backbone)},
+                        {"bert_text_s", median(text_encoder)},
                         {"runs_s", total},
                         {"detections", last.detections.size()},
                         {"peak_rss_mib", peak_rss_mib()}};
