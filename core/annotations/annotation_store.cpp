@@ -186,14 +186,15 @@ std::string like_pattern(const std::string& text) {
   return p + "%";
 }
 
-bool has_sqlite_header(const std::string& path) {
+
+}  // namespace
+
+bool is_annotation_database(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   char header[16] = {};
   in.read(header, 16);
   return in.gcount() == 16 && std::string(header, 16) == std::string("SQLite format 3\0", 16);
 }
-
-}  // namespace
 
 const char* review_status_name(ReviewStatus s) {
   switch (s) {
@@ -297,7 +298,7 @@ std::unique_ptr<AnnotationStore> AnnotationStore::open(const std::string& path, 
   }
   if (fs::is_directory(path, ec)) throw Error("dataset database '" + path + "' is a folder, not a database file");
   const auto size = fs::file_size(path, ec);
-  if (size > 0 && !has_sqlite_header(path)) {
+  if (size > 0 && !is_annotation_database(path)) {
     throw Error("'" + path + "' is not a GLIGEN dataset database: it is not an SQLite file (first bytes differ). "
                 "Import a .pth or COCO .json with 'gligen-trainer dataset import --from FILE' instead.");
   }

@@ -26,6 +26,10 @@ namespace gligen::annotations {
 class SqliteDatabase;
 
 enum class ReviewStatus { Unreviewed = 0, Accepted = 1, Rejected = 2, Edited = 3 };
+// True when `path` is an SQLite file, by its 16-byte header (whatever its extension): an
+// annotation dataset to open rather than a record list to import.
+bool is_annotation_database(const std::string& path);
+
 const char* review_status_name(ReviewStatus s);  // "unreviewed", ...
 // Parses a status name; nullopt when unknown.
 std::optional<ReviewStatus> parse_review_status(const std::string& name);

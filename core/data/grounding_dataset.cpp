@@ -162,7 +162,9 @@ std::optional<Rgb8Image> read_rgb8(const std::string& path) {
   if (!std::filesystem::is_regular_file(path, ec)) return std::nullopt;  // (OpenCV would log a warning)
   cv::Mat bgr;
   try {
-    bgr = cv::imread(path, cv::IMREAD_COLOR);
+    // PIL's Image.open does not apply EXIF orientation (the seed and the reference models see
+    // the pixels as stored): neither do we.
+    bgr = cv::imread(path, cv::IMREAD_COLOR | cv::IMREAD_IGNORE_ORIENTATION);
   } catch (const cv::Exception&) {
     return std::nullopt;
   }

@@ -103,7 +103,8 @@ std::vector<CroppedBox> crop_boxes(const DatasetRecord& record, int original_wid
                                    const DatasetOptions& options);
 
 // Decodes an image file to 8-bit RGB with OpenCV (alpha dropped, grey expanded, as PIL's
-// convert("RGB")). Returns nullopt when the file is missing or cannot be decoded.
+// convert("RGB"); EXIF orientation ignored, as PIL's Image.open). Returns nullopt when the file
+// is missing or cannot be decoded.
 std::optional<Rgb8Image> read_rgb8(const std::string& path);
 
 class GroundingDataset {

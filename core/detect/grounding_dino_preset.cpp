@@ -9,6 +9,7 @@
 #include "core/detect/grounding_dino.h"
 #include "core/io/safetensors.h"
 #include "core/util/error.h"
+#include "core/util/json_config.h"
 
 namespace gligen::detect {
 namespace {
@@ -16,11 +17,6 @@ namespace {
 namespace fs = std::filesystem;
 using Json = nlohmann::json;
 
-void write_json(const fs::path& path, const Json& j) {
-  std::ofstream out(path);
-  out << j.dump(2) << "\n";
-  if (!out) throw Error("cannot write " + path.string());
-}
 
 // What save_pretrained writes for transformers' conversion-script configuration.
 Json preset_config(const std::string& preset) {
@@ -100,13 +96,13 @@ void write_character_vocabulary(const fs::path& dir) {
     }
   }
   for (; lines < 30522; ++lines) out << "[unused" << unused++ << "]\n";
-  if (!out) throw Error("cannot write " + (dir / "vocab.txt").string());
-  write_json(dir / "tokenizer_config.json",
+  if (!out) throw Error("cannot write " + (dir / "vocab.txt").string() + " (is the disk full, or the folder read-only?)");
+  write_json_file(dir / "tokenizer_config.json",
              {{"clean_up_tokenization_spaces", true}, {"cls_token", "[CLS]"}, {"do_basic_tokenize", true},
               {"do_lower_case", true}, {"mask_token", "[MASK]"}, {"pad_token", "[PAD]"}, {"sep_token", "[SEP]"},
               {"strip_accents", nullptr}, {"tokenize_chinese_chars", true}, {"tokenizer_class", "BertTokenizer"},
               {"unk_token", "[UNK]"}});
-  write_json(dir / "special_tokens_map.json", {{"cls_token", "[CLS]"}, {"mask_token", "[MASK]"}, {"pad_token", "[PAD]"},
+  write_json_file(dir / "special_tokens_map.json", {{"cls_token", "[CLS]"}, {"mask_token", "[MASK]"}, {"pad_token", "[PAD]"},
                                                {"sep_token", "[SEP]"}, {"unk_token", "[UNK]"}});
 }
 
@@ -128,17 +124,12 @@ void write_grounding_dino_preset(const std::string& preset, const std::string& o
     if (status) status(s);
   };
   const fs::path root(out_dir);
-  std::error_code ec;
-  if (fs::exists(root, ec) && !(fs::is_directory(root, ec) && fs::is_empty(root, ec))) {
-    throw Error("'" + out_dir + "' already exists and is not an empty folder; choose a new folder");
-  }
-  fs::create_directories(root, ec);
-  if (ec) throw Error("cannot create '" + out_dir + "': " + ec.message());
+  create_empty_output_folder(out_dir);
   torch::manual_seed(options.seed);
 
   const Json cfg = preset_config(preset);
-  write_json(root / "config.json", cfg);
-  write_json(root / "preprocessor_config.json",
+  write_json_file(root / "config.json", cfg);
+  write_json_file(root / "preprocessor_config.json",
              {{"do_convert_annotations", true}, {"do_normalize", true}, {"do_pad", true}, {"do_rescale", true},
               {"do_resize", true}, {"format", "coco_detection"}, {"image_mean", {0.485, 0.456, 0.406}},
               {"image_processor_type", "GroundingDinoImageProcessor"}, {"image_std", {0.229, 0.224, 0.225}},

@@ -1,8 +1,9 @@
 #include "core/detect/grounding_dino_processor.h"
 
+#include "core/data/grounding_dataset.h"
+#include "core/data/pil_resample.h"
+
 #include <nlohmann/json.hpp>
-#include <opencv2/imgcodecs.hpp>
-#include <opencv2/imgproc.hpp>
 
 #include <cmath>
 #include <cstring>
@@ -65,7 +66,9 @@ std::pair<int, int> grounding_dino_resize_size(int height, int width, int64_t sh
 PreparedImage preprocess_image(const data::Rgb8Image& image, const ImageProcessorConfig& c) {
   if (image.width <= 0 || image.height <= 0 ||
       image.pixels.size() != static_cast<size_t>(image.width) * image.height * 3) {
-    throw Error("the detector got an empty or malformed image");
+    throw Error("the detector got an empty or malformed image (" + std::to_string(image.width) + "x" +
+                std::to_string(image.height) + " with " + std::to_string(image.pixels.size()) +
+                " bytes); decode it with load_image_rgb");
   }
   PreparedImage out;
   if (c.do_resize) {
@@ -188,26 +191,14 @@ std::vector<int64_t> nms(const torch::Tensor& boxes_in, const torch::Tensor& sco
 }
 
 std::array<int, 4> pil_crop_box(const std::array<float, 4>& box) {
-  std::array<int, 4> out{};
-  for (int i = 0; i < 4; ++i) out[i] = static_cast<int>(std::nearbyint(double(box[i])));
-  return out;
+  return data::pil_crop_rect({box[0], box[1], box[2], box[3]});
 }
 
 data::Rgb8Image load_image_rgb(const std::string& path) {
-  if (!std::filesystem::is_regular_file(path)) throw Error("image " + path + " does not exist");
-  cv::Mat bgr = cv::imread(path, cv::IMREAD_COLOR | cv::IMREAD_IGNORE_ORIENTATION);
-  if (bgr.empty()) throw Error("image " + path + " cannot be decoded (PNG, JPEG, WebP, BMP, TIFF are supported)");
-  cv::Mat rgb;
-  cv::cvtColor(bgr, rgb, cv::COLOR_BGR2RGB);
-  data::Rgb8Image out;
-  out.width = rgb.cols;
-  out.height = rgb.rows;
-  out.pixels.resize(static_cast<size_t>(out.width) * out.height * 3);
-  for (int y = 0; y < out.height; ++y) {
-    std::memcpy(&out.pixels[static_cast<size_t>(y) * out.width * 3], rgb.ptr<std::uint8_t>(y),
-                static_cast<size_t>(out.width) * 3);
-  }
-  return out;
+  if (!std::filesystem::is_regular_file(path)) throw Error("image " + path + " does not exist; check the path");
+  auto image = data::read_rgb8(path);
+  if (!image) throw Error("image " + path + " cannot be decoded (PNG, JPEG, WebP, BMP, TIFF are supported)");
+  return std::move(*image);
 }
 
 }  // namespace gligen::detect

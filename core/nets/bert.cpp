@@ -3,19 +3,12 @@
 #include <cmath>
 #include <limits>
 
+#include "core/nets/dtype_limits.h"
 #include "core/nets/module_tree.h"
 #include "core/util/error.h"
 
 namespace gligen::nets {
 
-double finfo_min(torch::ScalarType dtype) {
-  switch (dtype) {
-    case torch::kFloat16: return -65504.0;
-    case torch::kBFloat16: return -3.3895313892515355e38;
-    case torch::kFloat64: return std::numeric_limits<double>::lowest();
-    default: return double(std::numeric_limits<float>::lowest());
-  }
-}
 
 BertEmbeddingsImpl::BertEmbeddingsImpl(const BertConfig& c) {
   word_embeddings = register_module(

@@ -69,7 +69,4 @@ class BertModelImpl : public torch::nn::Module {
 };
 TORCH_MODULE(BertModel);
 
-// torch.finfo(dtype).min as a double (the additive mask value transformers uses).
-double finfo_min(torch::ScalarType dtype);
-
 }  // namespace gligen::nets

@@ -2,6 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/nets/hf_activation.h"
 #include "core/util/error.h"
 #include "core/util/json_config.h"
 
@@ -30,12 +31,7 @@ void CLIPTextConfig::validate(const std::string& source) const {
                                        std::to_string(num_attention_heads) + ")");
   }
   if (!(layer_norm_eps > 0.0)) bad_key("layer_norm_eps", "must be positive");
-  if (hidden_act != "quick_gelu" && hidden_act != "gelu" && hidden_act != "gelu_new" &&
-      hidden_act != "gelu_pytorch_tanh" && hidden_act != "relu") {
-    bad_key("hidden_act",
-            "is \"" + hidden_act + "\", which this engine does not implement (quick_gelu, gelu, gelu_new, "
-            "gelu_pytorch_tanh, relu)");
-  }
+  hf_activation_from_name(hidden_act, source + ": \"hidden_act\"");  // throws for names it does not implement
 }
 
 CLIPTextConfig clip_text_config_from_json(const json& j_in, const std::string& source) {

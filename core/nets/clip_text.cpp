@@ -1,5 +1,8 @@
 #include "core/nets/clip_text.h"
 
+#include "core/nets/dtype_limits.h"
+#include "core/nets/hf_activation.h"
+
 #include <cmath>
 #include <filesystem>
 #include <limits>
@@ -13,24 +16,7 @@ namespace gligen::nets {
 namespace fs = std::filesystem;
 namespace {
 
-// transformers' ACT2FN entries for the names CLIPTextConfig allows.
-torch::Tensor activate(const std::string& name, const torch::Tensor& x) {
-  if (name == "quick_gelu") return x * torch::sigmoid(1.702 * x);
-  if (name == "gelu") return torch::gelu(x);
-  if (name == "gelu_new" || name == "gelu_pytorch_tanh") return torch::gelu(x, "tanh");
-  if (name == "relu") return torch::relu(x);
-  throw Error("unsupported text encoder activation \"" + name + "\"");  // validate() refuses it first
-}
 
-// The most negative finite value of the dtype, as transformers' masks use (torch.finfo(dtype).min).
-double lowest_of(torch::ScalarType dtype) {
-  switch (dtype) {
-    case torch::kFloat16: return -65504.0;
-    case torch::kBFloat16: return -3.3895313892515355e38;
-    case torch::kFloat64: return std::numeric_limits<double>::lowest();
-    default: return double(std::numeric_limits<float>::lowest());
-  }
-}
 
 }  // namespace
 
@@ -66,14 +52,14 @@ torch::Tensor CLIPAttentionImpl::forward(const torch::Tensor& x, const torch::Te
   return out_proj->forward(out);
 }
 
-CLIPMLPImpl::CLIPMLPImpl(const CLIPTextConfig& config) : activation_(config.hidden_act) {
+CLIPMLPImpl::CLIPMLPImpl(const CLIPTextConfig& config) : activation_(hf_activation_from_name(config.hidden_act, "text encoder config hidden_act")) {
   fc1 = register_module("fc1", torch::nn::Linear(config.hidden_size, config.intermediate_size));
   fc2 = register_module("fc2", torch::nn::Linear(config.intermediate_size, config.hidden_size));
 }
 
 torch::Tensor CLIPMLPImpl::forward(const torch::Tensor& x) {
   // x: [B, T, D] -> fc1 [B, T, I] -> act -> fc2 [B, T, D]
-  return fc2->forward(activate(activation_, fc1->forward(x)));
+  return fc2->forward(apply_hf_activation(activation_, fc1->forward(x)));
 }
 
 namespace {
@@ -130,7 +116,7 @@ CLIPTextOutput CLIPTextTransformerImpl::forward(const torch::Tensor& input_ids, 
   const int64_t b = input_ids.size(0), t = input_ids.size(1);
   auto hidden = embeddings->forward(input_ids);  // [B, T, D]
   const auto dtype = hidden.scalar_type();
-  const double lowest = lowest_of(dtype);
+  const double lowest = finfo_min(dtype);
   // Causal mask [T, T]: 0 on and below the diagonal, the dtype's lowest value above it.
   auto causal = torch::full({t, t}, lowest, hidden.options()).triu(1);
   // Padding mask [B, 1, 1, T]: the lowest value where attention_mask is 0, as transformers'

@@ -14,6 +14,7 @@
 #include <set>
 #include <string>
 
+#include "core/nets/hf_activation.h"
 #include "core/nets/clip_config.h"
 #include "core/util/mapped_file.h"
 
@@ -48,7 +49,7 @@ class CLIPMLPImpl : public torch::nn::Module {
   torch::nn::Linear fc1{nullptr}, fc2{nullptr};
 
  private:
-  std::string activation_;
+  HfActivation activation_;
 };
 TORCH_MODULE(CLIPMLP);
 

@@ -2,7 +2,7 @@
 
 #include <cmath>
 
-#include "core/nets/transformers_activation.h"
+#include "core/nets/hf_activation.h"
 
 namespace gligen::nets {
 namespace {
@@ -54,12 +54,12 @@ torch::Tensor QFormerAttentionImpl::forward(const torch::Tensor& x, const torch:
   return output->forward(attention->forward(x, context), x);
 }
 
-QFormerIntermediateImpl::QFormerIntermediateImpl(const Blip2QFormerConfig& c) : activation_(c.hidden_act) {
+QFormerIntermediateImpl::QFormerIntermediateImpl(const Blip2QFormerConfig& c) : activation_(hf_activation_from_name(c.hidden_act, "BLIP-2 qformer_config hidden_act")) {
   dense = register_module("dense", BareLinear(c.hidden_size, c.intermediate_size));
 }
 
 torch::Tensor QFormerIntermediateImpl::forward(const torch::Tensor& x) {
-  return transformers_activation(activation_, dense->forward(x));
+  return apply_hf_activation(activation_, dense->forward(x));
 }
 
 QFormerLayerImpl::QFormerLayerImpl(const Blip2QFormerConfig& c, int64_t index) {

@@ -14,6 +14,7 @@
 
 #include <vector>
 
+#include "core/nets/hf_activation.h"
 #include "core/nets/bare_layers.h"
 #include "core/nets/blip2_config.h"
 
@@ -61,7 +62,7 @@ class QFormerIntermediateImpl : public torch::nn::Module {
   BareLinear dense{nullptr};
 
  private:
-  std::string activation_;
+  HfActivation activation_;
 };
 TORCH_MODULE(QFormerIntermediate);
 

@@ -1,23 +1,16 @@
 #include "core/nets/t5.h"
 
+#include "core/nets/dtype_limits.h"
+
 #include <cmath>
 #include <limits>
 
-#include "core/nets/transformers_activation.h"
+#include "core/nets/hf_activation.h"
 #include "core/util/error.h"
 
 namespace gligen::nets {
 namespace {
 
-// torch.finfo(dtype).min, which transformers adds for masked positions.
-double lowest_of(torch::ScalarType dtype) {
-  switch (dtype) {
-    case torch::kFloat16: return -65504.0;
-    case torch::kBFloat16: return -3.3895313892515355e38;
-    case torch::kFloat64: return std::numeric_limits<double>::lowest();
-    default: return double(std::numeric_limits<float>::lowest());
-  }
-}
 
 // T5Block's float16 guard: clamp to the largest finite value (minus 1000 once an inf appeared).
 torch::Tensor clamp_fp16(const torch::Tensor& x) {
@@ -138,7 +131,7 @@ torch::Tensor T5LayerCrossAttentionImpl::forward(const torch::Tensor& x, const T
   return x + EncDecAttention->attend(layer_norm->forward(x), encoder_kv, torch::Tensor());
 }
 
-T5DenseActDenseImpl::T5DenseActDenseImpl(const T5Config& c) : activation_(c.dense_act_fn), gated_(c.is_gated_act) {
+T5DenseActDenseImpl::T5DenseActDenseImpl(const T5Config& c) : activation_(hf_activation_from_name(c.dense_act_fn, "T5 text_config dense_act_fn")), gated_(c.is_gated_act) {
   if (gated_) {
     wi_0 = register_module("wi_0", no_bias(c.d_model, c.d_ff));
     wi_1 = register_module("wi_1", no_bias(c.d_model, c.d_ff));
@@ -150,8 +143,8 @@ T5DenseActDenseImpl::T5DenseActDenseImpl(const T5Config& c) : activation_(c.dens
 
 torch::Tensor T5DenseActDenseImpl::forward(const torch::Tensor& x) {
   // x: [B, T, D] -> [B, T, d_ff] -> [B, T, D]
-  torch::Tensor h = gated_ ? transformers_activation(activation_, wi_0->forward(x)) * wi_1->forward(x)
-                           : transformers_activation(activation_, wi->forward(x));
+  torch::Tensor h = gated_ ? apply_hf_activation(activation_, wi_0->forward(x)) * wi_1->forward(x)
+                           : apply_hf_activation(activation_, wi->forward(x));
   if (h.scalar_type() != wo->weight.scalar_type()) h = h.to(wo->weight.scalar_type());
   return wo->forward(h);
 }
@@ -237,7 +230,7 @@ torch::Tensor T5StackImpl::decode(const torch::Tensor& inputs_embeds, T5DecoderC
     auto q_pos = torch::arange(past, total, torch::TensorOptions().dtype(torch::kLong).device(inputs_embeds.device()));
     auto k_pos = torch::arange(total, q_pos.options());
     auto future = k_pos.unsqueeze(0).gt(q_pos.unsqueeze(1));  // [T, total]
-    bias = bias + torch::zeros({t, total}, bias.options()).masked_fill(future, lowest_of(bias.scalar_type()));
+    bias = bias + torch::zeros({t, total}, bias.options()).masked_fill(future, finfo_min(bias.scalar_type()));
   }
   auto x = inputs_embeds;
   for (size_t i = 0; i < block->size(); ++i) {

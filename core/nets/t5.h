@@ -20,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include "core/nets/hf_activation.h"
 #include "core/nets/bare_layers.h"
 #include "core/nets/blip2_config.h"
 
@@ -104,7 +105,7 @@ class T5DenseActDenseImpl : public torch::nn::Module {
   BareLinear wi{nullptr}, wi_0{nullptr}, wi_1{nullptr}, wo{nullptr};
 
  private:
-  std::string activation_;
+  HfActivation activation_;
   bool gated_;
 };
 TORCH_MODULE(T5DenseActDense);

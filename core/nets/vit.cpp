@@ -2,7 +2,7 @@
 
 #include <cmath>
 
-#include "core/nets/transformers_activation.h"
+#include "core/nets/hf_activation.h"
 #include "core/util/error.h"
 
 namespace gligen::nets {
@@ -49,14 +49,14 @@ torch::Tensor Blip2VisionAttentionImpl::forward(const torch::Tensor& x) {
   return projection->forward(ctx);
 }
 
-Blip2VisionMlpImpl::Blip2VisionMlpImpl(const Blip2VisionConfig& c) : activation_(c.hidden_act) {
+Blip2VisionMlpImpl::Blip2VisionMlpImpl(const Blip2VisionConfig& c) : activation_(hf_activation_from_name(c.hidden_act, "BLIP-2 vision_config hidden_act")) {
   fc1 = register_module("fc1", BareLinear(c.hidden_size, c.intermediate_size));
   fc2 = register_module("fc2", BareLinear(c.intermediate_size, c.hidden_size));
 }
 
 torch::Tensor Blip2VisionMlpImpl::forward(const torch::Tensor& x) {
   // [B, T, D] -> [B, T, I] -> [B, T, D]
-  return fc2->forward(transformers_activation(activation_, fc1->forward(x)));
+  return fc2->forward(apply_hf_activation(activation_, fc1->forward(x)));
 }
 
 Blip2VisionLayerImpl::Blip2VisionLayerImpl(const Blip2VisionConfig& c) {

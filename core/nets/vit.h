@@ -13,6 +13,7 @@
 
 #include <vector>
 
+#include "core/nets/hf_activation.h"
 #include "core/nets/bare_layers.h"
 #include "core/nets/blip2_config.h"
 
@@ -50,7 +51,7 @@ class Blip2VisionMlpImpl : public torch::nn::Module {
   BareLinear fc1{nullptr}, fc2{nullptr};
 
  private:
-  std::string activation_;
+  HfActivation activation_;
 };
 TORCH_MODULE(Blip2VisionMlp);
 

@@ -10,6 +10,7 @@
 #include "core/nets/vae.h"
 #include "core/tokenizer/byte_pair_encoding.h"
 #include "core/util/error.h"
+#include "core/util/json_config.h"
 
 namespace gligen {
 namespace fs = std::filesystem;
@@ -64,12 +65,6 @@ json text_encoder_config(const std::string& preset) {
   return j;
 }
 
-void write_json(const fs::path& path, const json& j) {
-  fs::create_directories(path.parent_path());
-  std::ofstream out(path);
-  out << j.dump(2) << "\n";
-  if (!out.flush()) throw Error("cannot write '" + path.string() + "' (disk full?)");
-}
 
 io::StateDict module_state(const torch::nn::Module& module) {
   io::StateDict out;
@@ -125,17 +120,17 @@ void write_byte_level_tokenizer(const std::string& dir) {
   vocab["<|startoftext|>"] = id++;
   vocab["<|endoftext|>"] = id++;
   const fs::path d(dir);
-  write_json(d / "vocab.json", vocab);
+  write_json_file(d / "vocab.json", vocab);
   {
     std::ofstream out(d / "merges.txt");
     out << merges;
     if (!out.flush()) throw Error("cannot write '" + (d / "merges.txt").string() + "'");
   }
-  write_json(d / "tokenizer_config.json", {{"model_max_length", 77}, {"bos_token", "<|startoftext|>"},
+  write_json_file(d / "tokenizer_config.json", {{"model_max_length", 77}, {"bos_token", "<|startoftext|>"},
                                            {"eos_token", "<|endoftext|>"}, {"pad_token", "<|endoftext|>"},
                                            {"unk_token", "<|endoftext|>"}, {"tokenizer_class", "CLIPTokenizer"},
                                            {"do_lower_case", true}});
-  write_json(d / "special_tokens_map.json", {{"bos_token", "<|startoftext|>"}, {"eos_token", "<|endoftext|>"},
+  write_json_file(d / "special_tokens_map.json", {{"bos_token", "<|startoftext|>"}, {"eos_token", "<|endoftext|>"},
                                              {"pad_token", "<|endoftext|>"}, {"unk_token", "<|endoftext|>"}});
 }
 
@@ -148,22 +143,17 @@ void write_model_preset(const std::string& preset, const std::string& out_dir, c
   for (const auto& n : model_preset_names()) known = known || n == preset;
   if (!known) throw Error("unknown preset '" + preset + "' (choose tiny or sd14)");
   const fs::path root(out_dir);
-  std::error_code ec;
-  if (fs::exists(root, ec) && !(fs::is_directory(root, ec) && fs::is_empty(root, ec))) {
-    throw Error("'" + out_dir + "' already exists and is not an empty folder; choose a new folder");
-  }
-  fs::create_directories(root, ec);
-  if (ec) throw Error("cannot create '" + out_dir + "': " + ec.message());
+  create_empty_output_folder(out_dir);
   torch::manual_seed(options.seed);
 
-  write_json(root / "model_index.json",
+  write_json_file(root / "model_index.json",
              {{"_class_name", "StableDiffusionGLIGENPipeline"}, {"_diffusers_version", "0.27.2"},
               {"feature_extractor", {nullptr, nullptr}}, {"safety_checker", {nullptr, nullptr}},
               {"requires_safety_checker", false}, {"scheduler", {"diffusers", "PNDMScheduler"}},
               {"text_encoder", {"transformers", "CLIPTextModel"}}, {"tokenizer", {"transformers", "CLIPTokenizer"}},
               {"unet", {"diffusers", "UNet2DConditionModel"}}, {"vae", {"diffusers", "AutoencoderKL"}},
               {"_gligen_studio_preset", preset}, {"_gligen_studio_note", "random weights: produces noise"}});
-  write_json(root / "scheduler" / "scheduler_config.json",
+  write_json_file(root / "scheduler" / "scheduler_config.json",
              {{"_class_name", "PNDMScheduler"}, {"beta_start", 0.00085}, {"beta_end", 0.012},
               {"beta_schedule", "scaled_linear"}, {"num_train_timesteps", 1000}, {"set_alpha_to_one", false},
               {"skip_prk_steps", true}, {"steps_offset", 1}, {"clip_sample", false}});
@@ -187,21 +177,21 @@ void write_model_preset(const std::string& preset, const std::string& out_dir, c
   {
     say("writing text encoder");
     const json cfg = text_encoder_config(preset);
-    write_json(root / "text_encoder" / "config.json", cfg);
+    write_json_file(root / "text_encoder" / "config.json", cfg);
     nets::CLIPTextModel model(nets::clip_text_config_from_json(cfg, "text_encoder config"));
     io::write_safetensors((root / "text_encoder" / "model.safetensors").string(), module_state(*model));
   }
   {
     say("writing VAE");
     const json cfg = vae_config(preset);
-    write_json(root / "vae" / "config.json", cfg);
+    write_json_file(root / "vae" / "config.json", cfg);
     nets::AutoencoderKL model(nets::vae_config_from_json(cfg, "vae config"));
     io::write_safetensors((root / "vae" / "diffusion_pytorch_model.safetensors").string(), module_state(*model));
   }
   {
     say("writing UNet");
     const json cfg = unet_config(preset);
-    write_json(root / "unet" / "config.json", cfg);
+    write_json_file(root / "unet" / "config.json", cfg);
     nets::UNet2DCondition model(nets::unet_config_from_json(cfg, "unet config"));
     open_gates(*model);
     io::write_safetensors((root / "unet" / "diffusion_pytorch_model.safetensors").string(), module_state(*model));

@@ -1,108 +1,16 @@
 #include "core/tokenizer/bert_tokenizer.h"
 
-#include <utf8proc.h>
-
 #include <filesystem>
 #include <fstream>
 #include <memory>
 #include <sstream>
 
+#include "core/tokenizer/basic_tokenizer.h"
 #include "core/tokenizer/unicode_text.h"
 #include "core/util/error.h"
 #include "core/util/json_config.h"
 
 namespace gligen::tokenizer {
-namespace {
-
-utf8proc_category_t category(char32_t c) { return utf8proc_category(static_cast<utf8proc_int32_t>(c)); }
-
-// transformers' _is_control: categories C*, but \t \n \r count as whitespace.
-bool is_control(char32_t c) {
-  if (c == U'\t' || c == U'\n' || c == U'\r') return false;
-  switch (category(c)) {
-    case UTF8PROC_CATEGORY_CC:
-    case UTF8PROC_CATEGORY_CF:
-    case UTF8PROC_CATEGORY_CS:
-    case UTF8PROC_CATEGORY_CO:
-    case UTF8PROC_CATEGORY_CN:
-      return true;
-    default:
-      return false;
-  }
-}
-
-// transformers' _is_whitespace: space, \t, \n, \r and category Zs.
-bool is_whitespace(char32_t c) {
-  return c == U' ' || c == U'\t' || c == U'\n' || c == U'\r' || category(c) == UTF8PROC_CATEGORY_ZS;
-}
-
-// transformers' _is_punctuation: the ASCII non-alphanumerics, and Unicode P*.
-bool is_punctuation(char32_t c) {
-  if ((c >= 33 && c <= 47) || (c >= 58 && c <= 64) || (c >= 91 && c <= 96) || (c >= 123 && c <= 126)) return true;
-  switch (category(c)) {
-    case UTF8PROC_CATEGORY_PC:
-    case UTF8PROC_CATEGORY_PD:
-    case UTF8PROC_CATEGORY_PS:
-    case UTF8PROC_CATEGORY_PE:
-    case UTF8PROC_CATEGORY_PI:
-    case UTF8PROC_CATEGORY_PF:
-    case UTF8PROC_CATEGORY_PO:
-      return true;
-    default:
-      return false;
-  }
-}
-
-// Python str.split() with no argument.
-std::vector<std::u32string> split_on_space(const std::u32string& text) {
-  std::vector<std::u32string> words;
-  std::u32string current;
-  for (char32_t c : text) {
-    if (is_python_space(c)) {
-      if (!current.empty()) words.push_back(std::move(current));
-      current.clear();
-    } else {
-      current.push_back(c);
-    }
-  }
-  if (!current.empty()) words.push_back(std::move(current));
-  return words;
-}
-
-// unicodedata.normalize("NFD", s), then drop category Mn (BasicTokenizer._run_strip_accents).
-std::u32string strip_accents(const std::u32string& text) {
-  const std::string utf8 = encode_utf8(text);
-  utf8proc_uint8_t* result = nullptr;
-  const auto n = utf8proc_map(reinterpret_cast<const utf8proc_uint8_t*>(utf8.data()),
-                              static_cast<utf8proc_ssize_t>(utf8.size()), &result,
-                              static_cast<utf8proc_option_t>(UTF8PROC_STABLE | UTF8PROC_DECOMPOSE));
-  std::u32string decomposed = text;
-  if (n >= 0) {
-    std::unique_ptr<utf8proc_uint8_t, decltype(&std::free)> owned(result, &std::free);
-    decomposed = decode_utf8(std::string(reinterpret_cast<const char*>(result), static_cast<size_t>(n)));
-  }
-  std::u32string out;
-  out.reserve(decomposed.size());
-  for (char32_t c : decomposed) {
-    if (category(c) != UTF8PROC_CATEGORY_MN) out.push_back(c);
-  }
-  return out;
-}
-
-void replace_all(std::string& s, const std::string& from, const std::string& to) {
-  for (size_t pos = 0; (pos = s.find(from, pos)) != std::string::npos; pos += to.size()) s.replace(pos, from.size(), to);
-}
-
-// Python str.strip() on UTF-8 text.
-std::string python_strip(const std::string& s) {
-  const std::u32string u = decode_utf8(s);
-  size_t b = 0, e = u.size();
-  while (b < e && is_python_space(u[b])) ++b;
-  while (e > b && is_python_space(u[e - 1])) --e;
-  return encode_utf8(u.substr(b, e - b));
-}
-
-}  // namespace
 
 std::vector<std::string> read_bert_vocab(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -127,7 +35,8 @@ std::vector<std::string> read_bert_vocab(const std::string& path) {
     }
   }
   if (!line.empty()) tokens.push_back(std::move(line));
-  if (tokens.empty()) throw Error("tokenizer vocabulary " + path + " is empty.");
+  if (tokens.empty())
+    throw Error("tokenizer vocabulary " + path + " is empty: copy vocab.txt again from the model's folder.");
   return tokens;
 }
 
@@ -240,56 +149,14 @@ std::vector<std::string> BertTokenizer::wordpiece(const std::u32string& word) co
 std::vector<std::string> BertTokenizer::tokenize_piece(const std::u32string& piece) const {
   std::vector<std::u32string> words;
   if (options_.do_basic_tokenize) {
-    std::u32string cleaned;
-    cleaned.reserve(piece.size() + 8);
-    for (char32_t c : piece) {
-      if (c == 0 || c == 0xFFFD || is_control(c)) continue;
-      if (is_whitespace(c)) {
-        cleaned.push_back(U' ');
-      } else if (options_.tokenize_chinese_chars && is_cjk_ideograph(c)) {
-        cleaned.push_back(U' ');
-        cleaned.push_back(c);
-        cleaned.push_back(U' ');
-      } else {
-        cleaned.push_back(c);
-      }
-    }
-    const bool strip = options_.strip_accents.value_or(options_.do_lower_case);
-    std::u32string joined;
-    for (auto token : split_on_space(nfc(cleaned))) {
-      const std::string utf8 = encode_utf8(token);
-      const bool never_split = is_special(utf8);
-      if (!never_split) {
-        if (options_.do_lower_case) {
-          token = python_lower(token);
-          if (options_.strip_accents.value_or(true)) token = strip_accents(token);
-        } else if (strip) {
-          token = strip_accents(token);
-        }
-      }
-      // _run_split_on_punc, then " ".join and split again.
-      if (never_split) {
-        joined += token + U" ";
-        continue;
-      }
-      bool new_word = true;
-      for (char32_t c : token) {
-        if (is_punctuation(c)) {
-          joined += U' ';
-          joined.push_back(c);
-          joined += U' ';
-          new_word = true;
-        } else {
-          if (new_word) joined += U' ';
-          new_word = false;
-          joined.push_back(c);
-        }
-      }
-      joined += U' ';
-    }
-    words = split_on_space(joined);
+    BasicTokenizerOptions basic;
+    basic.lower_case = options_.do_lower_case;
+    basic.strip_accents = options_.strip_accents;
+    basic.split_on_punctuation = true;
+    basic.tokenize_chinese_chars = options_.tokenize_chinese_chars;
+    words = basic_tokenize(piece, basic, [&](const std::u32string& w) { return is_special(encode_utf8(w)); });
   } else {
-    words = split_on_space(piece);
+    words = split_on_python_space(piece);
   }
   std::vector<std::string> out;
   for (const auto& w : words) {
@@ -365,13 +232,7 @@ std::string BertTokenizer::decode(const std::vector<int64_t>& ids, bool skip_spe
   }
   replace_all(text, " ##", "");
   text = python_strip(text);
-  if (options_.clean_up_tokenization_spaces) {
-    for (const auto& [from, to] : std::vector<std::pair<std::string, std::string>>{
-             {" .", "."}, {" ?", "?"}, {" !", "!"}, {" ,", ","}, {" ' ", "'"}, {" n't", "n't"},
-             {" 'm", "'m"}, {" 's", "'s"}, {" 've", "'ve"}, {" 're", "'re"}}) {
-      replace_all(text, from, to);
-    }
-  }
+  if (options_.clean_up_tokenization_spaces) text = clean_up_tokenization(std::move(text));
   return text;
 }
 

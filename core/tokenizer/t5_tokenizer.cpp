@@ -10,6 +10,7 @@
 #include <type_traits>
 
 #include "core/tokenizer/sentencepiece/sentencepiece_shim.h"
+#include "core/tokenizer/unicode_text.h"
 #include "core/util/error.h"
 #include "core/util/json_config.h"
 
@@ -26,28 +27,8 @@ std::string token_content(const nlohmann::json& v, const std::string& fallback) 
   return fallback;
 }
 
-void strip_in_place(std::string& s) {
-  const char* ws = " \t\n\r\f\v";
-  const auto b = s.find_first_not_of(ws);
-  if (b == std::string::npos) {
-    s.clear();
-    return;
-  }
-  s = s.substr(b, s.find_last_not_of(ws) - b + 1);
-}
 
-void replace_all(std::string& s, const std::string& from, const std::string& to) {
-  for (size_t at = s.find(from); at != std::string::npos; at = s.find(from, at + to.size())) s.replace(at, from.size(), to);
-}
 
-// transformers' clean_up_tokenization.
-std::string clean_up_tokenization(std::string s) {
-  static const std::pair<const char*, const char*> kRules[] = {
-      {" .", "."}, {" ?", "?"}, {" !", "!"}, {" ,", ","}, {" ' ", "'"},
-      {" n't", "n't"}, {" 'm", "'m"}, {" 's", "'s"}, {" 've", "'ve"}, {" 're", "'re"}};
-  for (const auto& [from, to] : kRules) replace_all(s, from, to);
-  return s;
-}
 
 }  // namespace
 
@@ -295,7 +276,7 @@ std::string T5Tokenizer::tokens_to_string(std::vector<std::string> tokens) const
     }
   }
   out += sp_decode(pending);
-  strip_in_place(out);
+  out = python_strip(out);
   return out;
 }
 

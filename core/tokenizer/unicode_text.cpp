@@ -4,6 +4,7 @@
 
 #include <cstdlib>
 #include <memory>
+#include <utility>
 
 namespace gligen::tokenizer {
 namespace {
@@ -176,6 +177,26 @@ std::u32string nfc(const std::u32string& text) {
   if (n < 0) return text;  // only on invalid input, which encode_utf8 never produces
   std::unique_ptr<utf8proc_uint8_t, decltype(&std::free)> owned(result, &std::free);
   return decode_utf8(std::string(reinterpret_cast<const char*>(result), static_cast<size_t>(n)));
+}
+
+std::string python_strip(const std::string& text) {
+  const std::u32string u = decode_utf8(text);
+  size_t b = 0, e = u.size();
+  while (b < e && is_python_space(u[b])) ++b;
+  while (e > b && is_python_space(u[e - 1])) --e;
+  return encode_utf8(u.substr(b, e - b));
+}
+
+void replace_all(std::string& s, const std::string& from, const std::string& to) {
+  for (size_t at = s.find(from); at != std::string::npos; at = s.find(from, at + to.size())) s.replace(at, from.size(), to);
+}
+
+std::string clean_up_tokenization(std::string text) {
+  static const std::pair<const char*, const char*> kRules[] = {
+      {" .", "."},      {" ?", "?"},     {" !", "!"},     {" ,", ","},      {" ' ", "'"},
+      {" n't", "n't"},  {" 'm", "'m"},   {" 's", "'s"},   {" 've", "'ve"},  {" 're", "'re"}};
+  for (const auto& [from, to] : kRules) replace_all(text, from, to);
+  return text;
 }
 
 }  // namespace gligen::tokenizer

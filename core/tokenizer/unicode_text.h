@@ -33,4 +33,13 @@ std::u32string python_lower(const std::u32string& text);
 // unicodedata.normalize("NFC", text).
 std::u32string nfc(const std::u32string& text);
 
+// str.strip() of UTF-8 text (every Python whitespace character at either end).
+std::string python_strip(const std::string& text);
+
+// Replaces every `from` in `s` with `to`, left to right (str.replace).
+void replace_all(std::string& s, const std::string& from, const std::string& to);
+
+// transformers' clean_up_tokenization: no space before . ? ! , and English contractions.
+std::string clean_up_tokenization(std::string text);
+
 }  // namespace gligen::tokenizer

@@ -5,6 +5,7 @@
 #include "core/train/lr_schedule.h"
 #include "core/train/trainer.h"
 #include "core/train/training_records.h"
+#include "core/annotations/annotation_store.h"
 #include "core/util/error.h"
 
 namespace gligen::train {
@@ -40,7 +41,7 @@ void TrainingConfig::validate() const {
        "--unet '" + unet_override + "' is not a folder");
   need(!data_path.empty(), "--data-path FILE is required (the record list, .json)");
   // An annotation dataset knows its image root; the record lists need one.
-  need(!image_path.empty() || is_annotation_dataset(data_path),
+  need(!image_path.empty() || annotations::is_annotation_database(data_path),
        "--image-path DIR is required (the folder the records' file_path are relative to)");
   need(image_path.empty() || std::filesystem::is_directory(image_path), "--image-path '" + image_path + "' is not a folder");
   need(!output_dir.empty(), "--output-dir DIR is required (the run directory)");

@@ -63,12 +63,6 @@ class TemporaryFile {
 
 }  // namespace
 
-bool is_annotation_dataset(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  char header[16] = {};
-  in.read(header, sizeof header);
-  return in.gcount() == 16 && std::string(header, 16) == std::string("SQLite format 3\0", 16);
-}
 
 TrainingRecords load_training_records(const std::string& data_path, const std::string& image_path) {
   TrainingRecords out;
@@ -78,7 +72,7 @@ TrainingRecords load_training_records(const std::string& data_path, const std::s
     throw Error("--data-path '" + data_path + "' does not exist (give a .json or .pth record list, or an annotation "
                 "dataset made with 'gligen-trainer dataset import')");
   }
-  if (fs::is_regular_file(data_path, ec) && is_annotation_dataset(data_path)) {
+  if (fs::is_regular_file(data_path, ec) && annotations::is_annotation_database(data_path)) {
     auto store = annotations::AnnotationStore::open(data_path, annotations::AnnotationStore::Mode::ReadOnly);
     if (out.image_root.empty()) out.image_root = store->image_root();
     if (out.image_root.empty()) {

@@ -28,7 +28,4 @@ struct TrainingRecords {
 // Throws gligen::Error naming the file and what to do when it cannot be used.
 TrainingRecords load_training_records(const std::string& data_path, const std::string& image_path);
 
-// True when `path` is an SQLite file (an annotation dataset), by its header.
-bool is_annotation_dataset(const std::string& path);
-
 }  // namespace gligen::train

@@ -24,6 +24,25 @@ json read_json_file(const std::string& path, const std::string& what, const std:
   }
 }
 
+void write_json_file(const std::string& path, const json& j) {
+  std::error_code ec;
+  const auto parent = std::filesystem::path(path).parent_path();
+  if (!parent.empty()) std::filesystem::create_directories(parent, ec);
+  std::ofstream out(path, std::ios::binary);
+  out << j.dump(2) << "\n";
+  if (!out.flush()) throw Error("cannot write '" + path + "' (is the disk full, or the folder read-only?)");
+}
+
+void create_empty_output_folder(const std::string& dir) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  if (fs::exists(dir, ec) && !(fs::is_directory(dir, ec) && fs::is_empty(dir, ec))) {
+    throw Error("'" + dir + "' already exists and is not an empty folder; choose a new folder");
+  }
+  fs::create_directories(dir, ec);
+  if (ec) throw Error("cannot create '" + dir + "': " + ec.message());
+}
+
 ConfigReader::ConfigReader(const json& j, std::string source, std::string fix)
     : j_(j), source_(std::move(source)), fix_(std::move(fix)) {
   if (!j_.is_object()) {

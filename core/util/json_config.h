@@ -22,13 +22,19 @@ nlohmann::json read_json_file(const std::string& path, const std::string& what, 
 [[noreturn]] void config_key_error(const std::string& source, const std::string& key, const std::string& what,
                                    const std::string& fix);
 
+// Writes `j` (2-space indent) to `path`, creating its folder; a gligen::Error when that fails.
+void write_json_file(const std::string& path, const nlohmann::json& j);
+
+// Makes `dir` as a new, empty output folder (a model preset, an export): an existing non-empty
+// folder is refused, so nothing of the user's is overwritten.
+void create_empty_output_folder(const std::string& dir);
+
 class ConfigReader {
  public:
   // `source` names the file in messages; `fix` is the advice appended to every error
   // ("Use the config.json that came with the model.").
   ConfigReader(const nlohmann::json& j, std::string source, std::string fix);
 
-  const nlohmann::json& raw() const { return j_; }
   const std::string& source() const { return source_; }
   // The value under `key`, or nullptr when it is absent or null.
   const nlohmann::json* find(const char* key) const;

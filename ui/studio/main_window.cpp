@@ -41,13 +41,6 @@
 
 namespace gligen::ui {
 
-namespace {
-// An SQLite file (an annotation dataset) by its header, whatever its extension.
-bool isAnnotationDatabase(const QString& path) {
-  QFile f(path);
-  return f.open(QIODevice::ReadOnly) && f.read(16) == QByteArray("SQLite format 3\0", 16);
-}
-}  // namespace
 
 MainWindow::MainWindow(const Options& options, QWidget* parent)
     : QMainWindow(parent), document_(new LayoutDocument(this)), canvas_(new LayoutCanvas(document_, this)),
@@ -215,7 +208,7 @@ void MainWindow::buildMenus() {
            "Seed .pth or COCO JSON, imported into a new dataset (*.pth *.json);;All files (*)"));
     if (path.isEmpty()) return;
     settings_.lastDirectory.set(QFileInfo(path).absolutePath());
-    if (isAnnotationDatabase(path)) {
+    if (gligen::annotations::is_annotation_database(path.toStdString())) {
       openReviewDataset(path);
       return;
     }
