@@ -13,6 +13,7 @@
 #include "core/annotations/sqlite_db.h"
 #include "core/util/error.h"
 #include "support/fixtures.h"
+#include "support/test_main.h"
 
 using namespace gligen;
 using namespace gligen::annotations;
@@ -194,5 +195,5 @@ class TestAnnotationsReliability : public QObject {
   }
 };
 
-QTEST_GUILESS_MAIN(TestAnnotationsReliability)
+GLIGEN_TEST_GUILESS_MAIN(TestAnnotationsReliability)
 #include "test_annotations_reliability.moc"

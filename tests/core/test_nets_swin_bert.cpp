@@ -6,6 +6,7 @@
 
 #include "core/io/safetensors.h"
 #include "core/nets/bert.h"
+#include "core/nets/dtype_limits.h"
 #include "core/nets/module_tree.h"
 #include "core/nets/swin.h"
 #include "core/util/error.h"

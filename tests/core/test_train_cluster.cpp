@@ -11,6 +11,8 @@
 
 #include "core/io/safetensors.h"
 #include "support/fixtures.h"
+#include "support/free_port.h"
+#include "support/test_main.h"
 #include "support/trainer_process.h"
 
 using namespace gligen;
@@ -76,7 +78,7 @@ class TestTrainCluster : public QObject {
     if (torchrun.isEmpty())
       QSKIP("no torchrun of this LibTorch's line found at configure time (a LibTorch 2.x build with pip's torch)");
     const QString out = dir_.filePath("torchrun");
-    const QString port = QString::number(31700 + ::getpid() % 1000);
+    const QString port = QString::number(test::free_tcp_port());
     QProcess p;
     p.setProcessEnvironment(clean_environment());
     p.start(torchrun, QStringList{"--nnodes", "1", "--nproc-per-node", "2", "--master-addr", "127.0.0.1",
@@ -93,8 +95,11 @@ class TestTrainCluster : public QObject {
 
   void slurmTwoTasks() {
     const QString out = dir_.filePath("slurm");
-    // A job id of our own: the master port derives from it, so concurrent test runs do not collide.
+    // Slurm derives the master port from the job id (test_distributed_launch checks that); here an
+    // exported MASTER_PORT, which wins over the derived one, is a port the OS says is free, so
+    // concurrent test runs never collide.
     const QString job = QString::number(500000 + ::getpid() % 20000);
+    const QString port = QString::number(test::free_tcp_port());
     std::vector<std::unique_ptr<QProcess>> tasks;
     for (int rank = 0; rank < 2; ++rank) {
       auto env = clean_environment();
@@ -105,6 +110,7 @@ class TestTrainCluster : public QObject {
       env.insert("SLURM_TASKS_PER_NODE", "2");
       env.insert("SLURM_JOB_NODELIST", "localhost");
       env.insert("SLURM_JOB_ID", job);
+      env.insert("MASTER_PORT", port);
       auto p = std::make_unique<QProcess>();
       p->setProcessEnvironment(env);
       p->start(trainer_path(), train_flags(out, 2));
@@ -121,5 +127,5 @@ class TestTrainCluster : public QObject {
   }
 };
 
-QTEST_GUILESS_MAIN(TestTrainCluster)
+GLIGEN_TEST_GUILESS_MAIN(TestTrainCluster)
 #include "test_train_cluster.moc"

@@ -9,6 +9,7 @@
 
 #include "core/io/safetensors.h"
 #include "support/fixtures.h"
+#include "support/test_main.h"
 #include "support/free_port.h"
 #include "support/trainer_process.h"
 
@@ -85,5 +86,5 @@ class TestTrainDistributed : public QObject {
   }
 };
 
-QTEST_GUILESS_MAIN(TestTrainDistributed)
+GLIGEN_TEST_GUILESS_MAIN(TestTrainDistributed)
 #include "test_train_distributed.moc"

@@ -21,6 +21,7 @@
 #include "core/train/training_records.h"
 #include "core/util/error.h"
 #include "support/fixtures.h"
+#include "support/test_main.h"
 #include "support/test_seed.h"
 #include "support/trainer_process.h"
 
@@ -411,5 +412,5 @@ class TestTrainResume : public QObject {
   }
 };
 
-QTEST_GUILESS_MAIN(TestTrainResume)
+GLIGEN_TEST_GUILESS_MAIN(TestTrainResume)
 #include "test_train_resume.moc"

@@ -9,6 +9,7 @@
 #include "core/pipeline/gligen_pipeline.h"
 #include "core/pipeline/png_io.h"
 #include "support/fixtures.h"
+#include "support/pipeline_cases.h"
 #include "support/tensor_compare.h"
 
 using gligen::test::fixture;
@@ -21,39 +22,8 @@ constexpr double kFloat32Tolerance = 1e-4;
 // not yet measured on a GPU: the test prints the observed error; record it in the README.
 constexpr double kFloat16ImageTolerance = 2.0 / 255.0;
 
-nlohmann::json cases() {
-  std::ifstream in(fixture("reference/cases.json"));
-  return nlohmann::json::parse(in)["pipeline"];
-}
-
-std::string scheduler_name(const std::string& cls) {
-  if (cls == "PNDMScheduler") return "pndm";
-  if (cls == "DDIMScheduler") return "ddim";
-  if (cls == "EulerDiscreteScheduler") return "euler";
-  if (cls == "EulerAncestralDiscreteScheduler") return "euler-a";
-  if (cls == "DPMSolverMultistepScheduler") return "dpm++2m";
-  if (cls == "LMSDiscreteScheduler") return "lms";
-  return cls;
-}
-
-gligen::Layout layout_of(const nlohmann::json& c) {
-  const auto& call = c["call"];
-  gligen::Layout l;
-  l.prompt = call.value("prompt", "");
-  l.negative_prompt = call.value("negative_prompt", "");
-  const auto phrases = call["gligen_phrases"].get<std::vector<std::string>>();
-  const auto boxes = call["gligen_boxes"].get<std::vector<std::vector<float>>>();
-  for (size_t i = 0; i < phrases.size(); ++i) l.boxes.push_back({phrases[i], boxes[i][0], boxes[i][1], boxes[i][2], boxes[i][3], true});
-  l.beta = call["gligen_scheduled_sampling_beta"].get<double>();
-  l.steps = call["num_inference_steps"].get<int>();
-  l.guidance = call["guidance_scale"].get<double>();
-  l.batch = call.value("num_images_per_prompt", 1);
-  l.height = call.value("height", 0);
-  l.width = call.value("width", 0);
-  l.scheduler = scheduler_name(c["scheduler"].get<std::string>());
-  l.seed = 1;
-  return l;
-}
+nlohmann::json cases() { return gligen::test::pipeline_cases(); }
+gligen::Layout layout_of(const nlohmann::json& c) { return gligen::test::pipeline_case_layout(c); }
 
 struct Run {
   torch::Tensor images, latents;

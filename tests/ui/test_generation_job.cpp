@@ -12,6 +12,7 @@
 #include "core/pipeline/png_io.h"
 #include "resources/resources.h"
 #include "support/fixtures.h"
+#include "support/studio_window.h"
 #include "ui/commands/change_settings.h"
 #include "ui/studio/generation_job.h"
 #include "ui/studio/generation_panel.h"
@@ -175,10 +176,7 @@ class TestGenerationJob : public QObject {
   // (prompt words + seed + time), and a cancelled run says "cancelled" on the preview.
   void studioShowsDrawnSeedsAndCancel() {
     GLIGEN_REQUIRE_FIXTURE(tinyModel().toStdString());
-    MainWindow::Options options;
-    options.restoreSession = false;
-    options.firstRunScreen = false;
-    MainWindow window(options);
+    MainWindow window(gligen::test::quiet_window());
     window.show();
     QSignalSpy ready(&window, &MainWindow::modelReady);
     QVERIFY(window.loadModel({tinyModel(), QString()}));
@@ -228,10 +226,7 @@ class TestGenerationJob : public QObject {
   // layout, its PNG re-opens as the same layout, and clicking the result restores the layout.
   void studioGeneratesAndRestoresLayouts() {
     GLIGEN_REQUIRE_FIXTURE(tinyModel().toStdString());
-    MainWindow::Options options;
-    options.restoreSession = false;
-    options.firstRunScreen = false;
-    MainWindow window(options);
+    MainWindow window(gligen::test::quiet_window());
     window.show();
     QSignalSpy ready(&window, &MainWindow::modelReady);
     QVERIFY(window.loadModel({tinyModel(), QString()}));

@@ -21,6 +21,7 @@
 #include "core/annotations/annotation_store.h"
 #include "core/annotations/dataset_io.h"
 #include "support/fixtures.h"
+#include "support/studio_window.h"
 #include "support/seed_dataset.h"
 #include "ui/review/review_panel.h"
 #include "ui/commands/add_boxes.h"
@@ -151,10 +152,7 @@ class TestStudioWidgets : public QObject {
   // Cancel keeps the window and the edits, Discard closes; a saved (clean) layout closes at once.
   void closingAsksToSaveUnsavedEdits() {
     gligen::initResources();
-    MainWindow::Options options;
-    options.restoreSession = false;
-    options.firstRunScreen = false;
-    MainWindow window(options);
+    MainWindow window(gligen::test::quiet_window());
     window.show();
     QVERIFY(QTest::qWaitForWindowExposed(&window));
     window.document()->undoStack()->setClean();
@@ -199,10 +197,7 @@ class TestStudioWidgets : public QObject {
   void fileMenuSaveRecentNewAndTitle() {
     gligen::initResources();
     StudioSettings().recentLayouts.set({});
-    MainWindow::Options options;
-    options.restoreSession = false;
-    options.firstRunScreen = false;
-    MainWindow window(options);
+    MainWindow window(gligen::test::quiet_window());
     window.show();
     QVERIFY(QTest::qWaitForWindowExposed(&window));
     QVERIFY(window.windowTitle().startsWith("Untitled layout"));
@@ -236,10 +231,7 @@ class TestStudioWidgets : public QObject {
   // the generation settings the user chose (steps, seed).
   void openAsLayoutKeepsGenerationSettings() {
     gligen::initResources();
-    MainWindow::Options options;
-    options.restoreSession = false;
-    options.firstRunScreen = false;
-    MainWindow window(options);
+    MainWindow window(gligen::test::quiet_window());
     LayoutDocument* doc = window.document();
     GenerationSettings s = doc->settings();
     s.steps = 7;
@@ -273,10 +265,7 @@ class TestStudioWidgets : public QObject {
   // File > Open Dataset for Review also takes a seed .pth (or COCO JSON): it is imported into a
   // new dataset file on a worker thread, then opened in the review panel.
   void seedPthIsImportedForReview() {
-    MainWindow::Options options;
-    options.restoreSession = false;
-    options.firstRunScreen = false;
-    MainWindow window(options);
+    MainWindow window(gligen::test::quiet_window());
     QTemporaryDir dir;
     const QString db = dir.filePath("imported.sqlite");
     QSignalSpy imported(&window, &MainWindow::datasetImported);
@@ -292,10 +281,7 @@ class TestStudioWidgets : public QObject {
   // The window's shortcuts act on the document: duplicate, delete, undo and both redo keys.
   void windowShortcuts() {
     gligen::initResources();
-    MainWindow::Options options;
-    options.restoreSession = false;
-    options.firstRunScreen = false;
-    MainWindow window(options);
+    MainWindow window(gligen::test::quiet_window());
     window.show();
     window.activateWindow();
     QVERIFY(QTest::qWaitForWindowActive(&window));

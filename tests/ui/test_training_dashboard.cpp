@@ -25,6 +25,8 @@
 #include <random>
 
 #include "support/fixtures.h"
+#include "support/studio_window.h"
+#include "support/test_main.h"
 #include "support/trainer_process.h"
 #include "ui/studio/generation_panel.h"
 #include "ui/studio/main_window.h"
@@ -460,10 +462,7 @@ class TestTrainingDashboard : public QObject {
     QVERIFY2(!ckpts.isEmpty(), qPrintable(out + "/checkpoints has no checkpoint"));
     const QString ckpt = out + "/checkpoints/" + ckpts.first();
     QVERIFY(QFileInfo::exists(ckpt + "/manifest.json"));
-    MainWindow::Options o;
-    o.restoreSession = false;
-    o.firstRunScreen = false;
-    MainWindow w(o);
+    MainWindow w(gligen::test::quiet_window());
     QSignalSpy ready(&w, &MainWindow::modelReady);
     QSignalSpy failed(&w, &MainWindow::modelLoadFailed);
     Q_EMIT w.trainingDashboard()->generateWithCheckpoint(fixture("tiny-gligen"), ckpt);
@@ -601,5 +600,5 @@ class TestTrainingDashboard : public QObject {
   }
 };
 
-QTEST_MAIN(TestTrainingDashboard)
+GLIGEN_TEST_MAIN(TestTrainingDashboard)
 #include "test_training_dashboard.moc"
