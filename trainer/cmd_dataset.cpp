@@ -85,16 +85,30 @@ int run_export(const std::vector<std::string>& argv) {
   cli::Parser p("gligen-trainer dataset export",
                 "Export the dataset. FILE.pth: the seed's record list (torch.load-able; feeds the seed's dataset.py);\n"
                 "boxes need an up-to-date embedding (run 'dataset embed'). FILE.json: COCO instances, plus\n"
-                "FILE_captions.json when there are image captions. Rejected boxes are never exported.",
-                "gligen-trainer dataset export --db DB --to FILE.pth|FILE.json [--only-accepted]");
+                "FILE_captions.json when there are image captions. With --per-image, --to is a folder that gets one\n"
+                "file per image as the seed's make_datasets.py writes them ({file_path, annos}, named after the\n"
+                "image). Rejected boxes are never exported.",
+                "gligen-trainer dataset export --db DB --to FILE.pth|FILE.json|DIR [--per-image] [--only-accepted]");
   p.flag({"db", "DB", "dataset database file", ""})
       .flag({"to", "FILE", "output .pth or .json", ""})
       .flag({"only-accepted", "", "export accepted and edited boxes only", "all but rejected"})
+      .flag({"per-image", "", "one seed .pth per image in the folder --to (the seed's make_datasets.py output)", ""})
       .flag({"events", "", "print JSON lines instead of a progress bar", ""});
   auto args = p.parse(argv);
   if (!args) return 0;
   const std::string db = require(*args, "db", "DB");
   const std::string to = require(*args, "to", "FILE");
+  if (args->has("per-image")) {
+    auto store = AnnotationStore::open(db, AnnotationStore::Mode::ReadOnly);
+    ProgressReporter progress("export", args->has("events"));
+    ExportOptions o;
+    o.only_accepted = args->has("only-accepted");
+    o.progress = [&](int64_t d, int64_t t) { progress.update(static_cast<long>(d), static_cast<long>(t)); };
+    const ExportReport r = export_seed_per_image(*store, to, o);
+    progress.finish();
+    std::cout << r.summary() << "\n";
+    return 0;
+  }
   const auto parent = fs::path(to).parent_path();
   if (!parent.empty() && !fs::is_directory(parent)) throw Error("--to: the folder '" + parent.string() + "' does not exist");
   const std::string ext = fs::path(to).extension().string();

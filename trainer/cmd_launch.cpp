@@ -26,7 +26,7 @@ void on_signal(int sig) { g_forward = sig; }
 
 cli::Parser make_parser() {
   cli::Parser p("gligen-trainer launch",
-                "Start one process per device on this machine for a distributed subcommand (train), like\n"
+                "Start one process per device on this machine for a distributed subcommand (train, make-dataset), like\n"
                 "torchrun --no-python. The arguments after -- are the subcommand and its flags. One failing rank\n"
                 "stops all of them; the exit status is the failing rank's.",
                 "gligen-trainer launch --nproc-per-node N [--master-port P] -- train [train options]");
@@ -68,7 +68,9 @@ int run_launch(const std::vector<std::string>& argv) {
   const int port = static_cast<int>(args.get_int("master-port", 29500, 1, 65535));
   const int grace = static_cast<int>(args.get_int("grace-seconds", 30, 0, 3600));
   if (child.empty()) throw Error("give the subcommand to run after --, e.g. 'launch --nproc-per-node 2 -- train ...'");
-  if (child[0] != "train") throw Error("launch runs distributed subcommands only ('train'), got '" + child[0] + "'");
+  if (child[0] != "train" && child[0] != "make-dataset") {
+    throw Error("launch runs the distributed subcommands train and make-dataset, got '" + child[0] + "'");
+  }
   const std::string exe = self_exe();
   const int world = nproc * nnodes;
 

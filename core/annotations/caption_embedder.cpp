@@ -11,23 +11,26 @@
 namespace gligen::annotations {
 namespace fs = std::filesystem;
 
-namespace {
-
-// The text encoder and tokenizer folders of `model_dir`: a pipeline folder, or a text_encoder
-// folder whose sibling is tokenizer/.
-std::pair<std::string, std::string> model_folders(const std::string& model_dir) {
+std::pair<std::string, std::string> clip_text_folders(const std::string& model_dir) {
   const fs::path d(model_dir);
+  if (!fs::is_directory(d)) {
+    throw Error("text encoder folder '" + model_dir + "' does not exist: give a diffusers pipeline folder (with "
+                "text_encoder/ and tokenizer/) or a CLIP folder as released (config.json, weights, vocab.json, merges.txt)");
+  }
   if (fs::is_directory(d / "text_encoder") && fs::is_directory(d / "tokenizer")) {
     return {(d / "text_encoder").string(), (d / "tokenizer").string()};
+  }
+  // A released CLIP folder (openai/clip-vit-large-patch14): config, weights and tokenizer files together.
+  if (fs::exists(d / "config.json") && fs::exists(d / "vocab.json") && fs::exists(d / "merges.txt")) {
+    return {d.string(), d.string()};
   }
   if (fs::exists(d / "config.json") && fs::is_directory(d.parent_path() / "tokenizer")) {
     return {d.string(), (d.parent_path() / "tokenizer").string()};
   }
-  throw Error("'" + model_dir + "' has no text_encoder/ and tokenizer/ folders: give --model a diffusers "
-              "pipeline folder (e.g. the GLIGEN or Stable Diffusion 1.4 folder)");
+  throw Error("'" + model_dir + "' is neither a diffusers pipeline folder (text_encoder/ and tokenizer/) nor a "
+              "CLIP folder as released (config.json, weights, vocab.json, merges.txt together): give one of those "
+              "(e.g. the GLIGEN or Stable Diffusion 1.4 folder, or openai/clip-vit-large-patch14)");
 }
-
-}  // namespace
 
 std::string encoder_name_for(const std::string& model_dir) {
   std::error_code ec;
@@ -37,7 +40,7 @@ std::string encoder_name_for(const std::string& model_dir) {
 
 EmbedReport embed_captions(AnnotationStore& store, const EmbedOptions& options) {
   if (options.batch_size < 1) throw Error("the embedding batch size must be at least 1");
-  const auto [encoder_dir, tokenizer_dir] = model_folders(options.model_dir);
+  const auto [encoder_dir, tokenizer_dir] = clip_text_folders(options.model_dir);
   torch::Device device(torch::kCPU);
   try {
     device = torch::Device(options.device);

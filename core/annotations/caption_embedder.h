@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <utility>
 
 #include "core/annotations/annotation_store.h"
 
@@ -32,6 +33,12 @@ struct EmbedReport {
 
 // Throws gligen::Error when the model folder has no CLIP text encoder or tokenizer.
 EmbedReport embed_captions(AnnotationStore& store, const EmbedOptions& options);
+
+// The text encoder and tokenizer folders of `model_dir`: a diffusers pipeline folder (its
+// text_encoder/ and tokenizer/), a CLIP folder as released (config, weights and tokenizer files
+// together, e.g. openai/clip-vit-large-patch14), or a text_encoder folder whose sibling is
+// tokenizer/. Throws gligen::Error saying what the folder lacks.
+std::pair<std::string, std::string> clip_text_folders(const std::string& model_dir);
 
 // The encoder name stored with embeddings made from `model_dir` ("clip-text:<absolute path>").
 std::string encoder_name_for(const std::string& model_dir);

@@ -503,6 +503,39 @@ bool exported(const BoxAnnotation& a, const ExportOptions& o) {
 }
 }  // namespace
 
+namespace {
+
+// The seed's "annos" list of one image: {caption, bbox, text_embeddings_before_projection} of
+// each exported box with a fresh embedding of the dataset's dimension (`dim`: -1 until the first).
+void write_seed_annos(io::TorchFileWriter& w, const AnnotationStore& store, const std::vector<BoxAnnotation>& boxes,
+                      const ExportOptions& options, ExportReport& report, int64_t& dim) {
+  w.begin_list();
+  for (const auto& a : boxes) {
+    if (!exported(a, options)) {
+      ++report.annotations_left_out;
+      continue;
+    }
+    const auto e = store.embedding(a.id);
+    if (!e || e->stale || e->vector.empty() || (dim >= 0 && static_cast<int64_t>(e->vector.size()) != dim)) {
+      ++report.missing_embeddings;
+      continue;
+    }
+    dim = static_cast<int64_t>(e->vector.size());
+    w.begin_dict();
+    w.key("caption");
+    w.value(a.caption);
+    w.key("bbox");
+    w.float_list({a.box.x0, a.box.y0, a.box.x1, a.box.y1});
+    w.key("text_embeddings_before_projection");
+    w.tensor(torch::from_blob(const_cast<float*>(e->vector.data()), {dim}, torch::kFloat32));
+    w.end_dict();
+    ++report.annotations;
+  }
+  w.end_list();
+}
+
+}  // namespace
+
 ExportReport export_seed_pth(const AnnotationStore& store, const std::string& path, const ExportOptions& options) {
   ExportReport report;
   io::TorchFileWriter w(path);
@@ -518,29 +551,7 @@ ExportReport export_seed_pth(const AnnotationStore& store, const std::string& pa
     for (const auto& c : store.image_captions(img.id)) w.value(c);
     w.end_list();
     w.key("annos");
-    w.begin_list();
-    for (const auto& a : boxes) {
-      if (!exported(a, options)) {
-        ++report.annotations_left_out;
-        continue;
-      }
-      const auto e = store.embedding(a.id);
-      if (!e || e->stale || e->vector.empty() || (dim >= 0 && static_cast<int64_t>(e->vector.size()) != dim)) {
-        ++report.missing_embeddings;
-        continue;
-      }
-      dim = static_cast<int64_t>(e->vector.size());
-      w.begin_dict();
-      w.key("caption");
-      w.value(a.caption);
-      w.key("bbox");
-      w.float_list({a.box.x0, a.box.y0, a.box.x1, a.box.y1});
-      w.key("text_embeddings_before_projection");
-      w.tensor(torch::from_blob(const_cast<float*>(e->vector.data()), {dim}, torch::kFloat32));
-      w.end_dict();
-      ++report.annotations;
-    }
-    w.end_list();
+    write_seed_annos(w, store, boxes, options, report, dim);
     w.end_dict();
     ++report.images;
     if (options.progress && (report.images % 512 == 0 || report.images == total)) options.progress(report.images, total);
@@ -548,6 +559,34 @@ ExportReport export_seed_pth(const AnnotationStore& store, const std::string& pa
   w.end_list();
   w.finish();
   report.files.push_back(path);
+  return report;
+}
+
+ExportReport export_seed_per_image(const AnnotationStore& store, const std::string& dir, const ExportOptions& options) {
+  ExportReport report;
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec || !fs::is_directory(dir)) throw Error("cannot create the export folder '" + dir + "': " + ec.message());
+  const int64_t total = store.image_count();
+  int64_t dim = -1;
+  store.for_each_image([&](const ImageRecord& img, const std::vector<BoxAnnotation>& boxes) {
+    // The seed names each file after its image (save_root/<image file name>); images in
+    // subfolders keep their subfolder here so names cannot collide.
+    const fs::path rel(img.path);
+    const fs::path out = fs::path(dir) / rel;
+    fs::create_directories(out.parent_path(), ec);
+    io::TorchFileWriter w(out.string(), rel.stem().string());
+    w.begin_dict();
+    w.key("file_path");
+    w.value(rel.filename().string());
+    w.key("annos");
+    write_seed_annos(w, store, boxes, options, report, dim);
+    w.end_dict();
+    w.finish();
+    report.files.push_back(out.string());
+    ++report.images;
+    if (options.progress && (report.images % 512 == 0 || report.images == total)) options.progress(report.images, total);
+  });
   return report;
 }
 

@@ -11,6 +11,7 @@
 #include "core/io/weights.h"
 #include "core/io/state_dict.h"
 #include "core/util/error.h"
+#include "core/util/json_config.h"
 
 namespace gligen::nets {
 namespace fs = std::filesystem;
@@ -191,7 +192,18 @@ CLIPTextModel load_clip_text_model(const std::string& text_encoder_dir, torch::D
   // safetensors (an fp16-only folder too, sharded) or .bin; load_strict converts dtypes.
   io::WeightLoadOptions load;
   load.mapping = mapping;
-  const io::StateDict weights = io::load_component_weights(text_encoder_dir, load);
+  io::StateDict weights = io::load_component_weights(text_encoder_dir, load);
+  // A released CLIPModel folder (openai/clip-vit-large-patch14) holds both towers: keep the text
+  // tower's keys (still loaded strictly) and drop the image tower and the two projections, which
+  // the pooled text embedding does not use.
+  if (read_json_file((dir / "config.json").string(), "the text encoder config").value("model_type", std::string()) == "clip") {
+    for (auto it = weights.begin(); it != weights.end();) {
+      const std::string& k = it->first;
+      const bool other = k.rfind("vision_model.", 0) == 0 || k.rfind("visual_projection.", 0) == 0 ||
+                         k.rfind("text_projection.", 0) == 0 || k == "logit_scale";
+      it = other ? weights.erase(it) : std::next(it);
+    }
+  }
   io::load_strict(*model, weights, "the text encoder in " + text_encoder_dir, clip_text_ignored_keys(), io::WeightSharing::ShareWhenPossible);
   model->to(device, dtype);
   model->eval();
