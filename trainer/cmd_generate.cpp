@@ -8,6 +8,8 @@
 #include <random>
 #include <sstream>
 
+#include "core/detect/grounding_check.h"
+#include "core/detect/grounding_dino.h"
 #include "core/pipeline/gligen_pipeline.h"
 #include "core/pipeline/layout.h"
 #include "core/pipeline/png_io.h"
@@ -49,7 +51,12 @@ cli::Parser make_parser() {
       .flag({"threads", "N", "CPU threads for LibTorch", "all cores"})
       .flag({"keep-weights", "", "CPU: keep every weight resident instead of releasing each part's after use",
              "release (lower peak memory)"})
-      .flag({"events", "", "print JSON lines (progress, log, image, done) instead of a progress bar", ""})
+      .flag({"check", "", "check each image with the detector: was every box's phrase found in its box?", ""})
+      .flag({"detector", "DIR", "Grounding DINO folder for --check / --max-tries", ""})
+      .flag({"check-iou", "F", "a box is found when the detection of its phrase overlaps it this much (IoU)", "0.5"})
+      .flag({"max-tries", "N", "generate until grounded: try up to N seeds (seed, seed+1, ...), keep the best by boxes "
+                               "found, stop early when all are found (implies --check)", "1"})
+      .flag({"events", "", "print JSON lines (progress, log, image, check, done) instead of a progress bar", ""})
       .flag({"out", "FILE.png", "output image; with --batch N, FILE-1.png ... FILE-N.png", ""});
   return p;
 }
@@ -137,21 +144,97 @@ int run_generate(const std::vector<std::string>& argv) {
   ProgressReporter progress("generate", events);
   auto pipe = GligenPipeline::load(layout.model, layout.unet, options_from_args(args),
                                    [&](const std::string& s) { progress.log(s); });
-  GenerationRequest request;
-  request.layout = layout;
+  const int max_tries = static_cast<int>(args.get_int("max-tries", 1, 1, 1000));
+  const bool check = args.has("check") || max_tries > 1;
+  std::unique_ptr<detect::GroundingDino> detector;
+  detect::CheckOptions check_options;
+  check_options.iou_threshold = args.get_double("check-iou", 0.5, 0.0, 1.0);
+  const std::string detector_dir = args.get_string("detector", "");
+  if (check) {
+    if (detector_dir.empty()) {
+      throw Error(std::string(max_tries > 1 ? "--max-tries" : "--check") +
+                  " needs a detector: give --detector DIR (a Grounding DINO folder, e.g. IDEA-Research/grounding-dino-base)");
+    }
+    if (max_tries > 1 && layout.batch > 1) throw Error("--max-tries works on one image at a time: use --batch 1");
+    detector = std::make_unique<detect::GroundingDino>(detect::GroundingDino::load(detector_dir));
+  }
+  std::vector<detect::PhraseBox> phrase_boxes;
+  for (size_t i = 0; i < layout.boxes.size(); ++i) {
+    const auto& b = layout.boxes[i];
+    if (b.enabled) phrase_boxes.push_back({b.phrase, {b.x0, b.y0, b.x1, b.y1}, static_cast<int>(i)});
+  }
+
   GenerationCallbacks cb;
   cb.progress = [&](int done, int total) { progress.update(done, total); };
   cb.warning = [&](const std::string& w) { progress.log("warning: " + w); };
   cb.cancelled = [] { return StopSignalScope::requested(); };
-  GenerationResult result;
-  {
-    StopSignalScope stop(progress, StopSignalScope::Signals::Interrupt);
-    result = pipe->generate(request, cb);
+  GenerationResult best;
+  std::vector<detect::GroundingCheckResult> best_checks;
+  double best_fraction = -1;
+  std::uint64_t first_seed = 0;
+  for (int attempt = 0; attempt < max_tries; ++attempt) {
+    GenerationRequest request;
+    request.layout = layout;
+    // Try k uses the first try's seed + k (the first seed is recorded in its layout).
+    if (attempt > 0) request.layout.seed = first_seed + static_cast<std::uint64_t>(attempt);
+    GenerationResult result;
+    {
+      StopSignalScope stop(progress, StopSignalScope::Signals::Interrupt);
+      result = pipe->generate(request, cb);
+    }
+    if (attempt == 0) first_seed = result.layout.seed.value_or(0);
+    std::vector<detect::GroundingCheckResult> checks;
+    double fraction = 0;
+    if (check) {
+      for (const auto& im : result.rgb()) {
+        data::Rgb8Image image{im.width, im.height, im.pixels};
+        auto c = detect::check_grounding(*detector, image, phrase_boxes, check_options);
+        c.detector = detector_dir;
+        fraction += c.fraction_found;
+        checks.push_back(std::move(c));
+      }
+      fraction /= static_cast<double>(checks.size());
+      std::ostringstream line;
+      line << "try " << attempt + 1 << " (seed " << result.layout.seed.value_or(0) << "): " << fraction * 100
+           << "% of the boxes found";
+      if (checks.size() == 1) {
+        line << " [";
+        for (size_t k = 0; k < checks[0].boxes.size(); ++k) {
+          const auto& b = checks[0].boxes[k];
+          line << (k ? ", " : "") << b.phrase << ": " << (b.found ? "found" : "missed") << " IoU " << b.iou;
+        }
+        line << "]";
+      }
+      if (events) {
+        nlohmann::json e = {{"try", attempt + 1}, {"seed", result.layout.seed.value_or(0)}, {"fraction_found", fraction}};
+        nlohmann::json cj = nlohmann::json::array();
+        for (const auto& c : checks) cj.push_back(detect::grounding_check_to_json(c));
+        e["checks"] = cj;
+        progress.event("check", e.dump().substr(1, e.dump().size() - 2));
+      } else {
+        progress.log(line.str());
+      }
+    }
+    if (fraction > best_fraction) {
+      best_fraction = fraction;
+      best = std::move(result);
+      best_checks = std::move(checks);
+    }
+    if (!check || best_fraction >= 1.0 || StopSignalScope::requested()) break;
   }
-  const std::string json = layout_to_json(result.layout);
-  auto images = result.rgb();
+  if (check && max_tries > 1) progress.log("kept seed " + std::to_string(best.layout.seed.value_or(0)));
+
+  const std::string layout_json = layout_to_json(best.layout);
+  auto images = best.rgb();
   for (size_t i = 0; i < images.size(); ++i) {
     const std::string path = output_path(out, static_cast<int>(i), static_cast<int>(images.size()));
+    std::string json = layout_json;
+    if (i < best_checks.size()) {
+      // The check travels with the layout: an extra key that layout readers leave alone.
+      auto j = nlohmann::json::parse(layout_json);
+      j["grounding_check"] = detect::grounding_check_to_json(best_checks[i]);
+      json = j.dump(2);
+    }
     write_png(path, images[i], {{kLayoutPngKey, json}});
     if (events) {
       progress.event("image", "\"path\":" + nlohmann::json(path).dump());
@@ -159,6 +242,7 @@ int run_generate(const std::vector<std::string>& argv) {
       std::cout << path << "\n";
     }
   }
+  const GenerationResult& result = best;
   progress.event("done", "\"seed\":" + std::to_string(result.layout.seed.value_or(0)));
   return 0;
 }
