@@ -27,7 +27,7 @@ torch::Tensor BertEmbeddingsImpl::forward(const torch::Tensor& input_ids, const 
 }
 
 BertLayerImpl::BertLayerImpl(const BertConfig& c)
-    : heads_(c.num_attention_heads), head_dim_(c.head_dim()), act_(hf_activation_from_name(c.hidden_act, "BERT config")) {
+    : heads_(c.num_attention_heads), act_(hf_activation_from_name(c.hidden_act, "BERT config")) {
   const int64_t d = c.hidden_size;
   auto ln = [&] { return torch::nn::LayerNorm(torch::nn::LayerNormOptions({d}).eps(c.layer_norm_eps)); };
   query = register_at(*this, "attention.self.query", torch::nn::Linear(d, d));
@@ -40,16 +40,41 @@ BertLayerImpl::BertLayerImpl(const BertConfig& c)
   output_norm = register_at(*this, "output.LayerNorm", ln());
 }
 
-torch::Tensor BertLayerImpl::forward(const torch::Tensor& x, const torch::Tensor& additive_mask) {
-  const int64_t b = x.size(0), l = x.size(1);
-  auto heads = [&](const torch::Tensor& t) { return t.view({b, l, heads_, head_dim_}).permute({0, 2, 1, 3}); };
-  auto q = heads(query->forward(x));
-  auto k = heads(key->forward(x));
-  auto v = heads(value->forward(x));
-  auto scores = torch::matmul(q, k.transpose(-1, -2)) / std::sqrt(double(head_dim_));
+torch::Tensor bert_attention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v, int64_t heads,
+                             const torch::Tensor& additive_mask) {
+  const int64_t b = q.size(0), lq = q.size(1), lk = k.size(1), d = q.size(2), head_dim = d / heads;
+  auto split = [&](const torch::Tensor& t, int64_t l) { return t.view({b, l, heads, head_dim}).permute({0, 2, 1, 3}); };
+  auto scores = torch::matmul(split(q, lq), split(k, lk).transpose(-1, -2)) / std::sqrt(double(head_dim));
   if (additive_mask.defined()) scores = scores + additive_mask;
-  auto ctx = torch::matmul(torch::softmax(scores, -1), v).permute({0, 2, 1, 3}).contiguous().view({b, l, heads_ * head_dim_});
+  return torch::matmul(torch::softmax(scores, -1), split(v, lk)).permute({0, 2, 1, 3}).contiguous().view({b, lq, d});
+}
+
+torch::Tensor BertLayerImpl::forward(const torch::Tensor& x, const torch::Tensor& additive_mask) {
+  auto ctx = bert_attention(query->forward(x), key->forward(x), value->forward(x), heads_, additive_mask);
   auto attn = attention_norm->forward(attention_dense->forward(ctx) + x);
+  auto inner = apply_hf_activation(act_, intermediate->forward(attn));
+  return output_norm->forward(output_dense->forward(inner) + attn);
+}
+
+BertCrossAttentionLayerImpl::BertCrossAttentionLayerImpl(const BertConfig& c, int64_t context_width)
+    : heads_(c.num_attention_heads), act_(hf_activation_from_name(c.hidden_act, "BERT config")) {
+  const int64_t d = c.hidden_size;
+  auto ln = [&] { return torch::nn::LayerNorm(torch::nn::LayerNormOptions({d}).eps(c.layer_norm_eps)); };
+  query = register_at(*this, "crossattention.self.query", torch::nn::Linear(d, d));
+  key = register_at(*this, "crossattention.self.key", torch::nn::Linear(context_width, d));
+  value = register_at(*this, "crossattention.self.value", torch::nn::Linear(context_width, d));
+  attention_dense = register_at(*this, "crossattention.output.dense", torch::nn::Linear(d, d));
+  attention_norm = register_at(*this, "crossattention.output.LayerNorm", ln());
+  intermediate = register_at(*this, "intermediate.dense", torch::nn::Linear(d, c.intermediate_size));
+  output_dense = register_at(*this, "output.dense", torch::nn::Linear(c.intermediate_size, d));
+  output_norm = register_at(*this, "output.LayerNorm", ln());
+}
+
+torch::Tensor BertCrossAttentionLayerImpl::forward(const torch::Tensor& x, const torch::Tensor& context,
+                                                   const torch::Tensor& additive_mask, torch::Tensor* attention_output) {
+  auto ctx = bert_attention(query->forward(x), key->forward(context), value->forward(context), heads_, additive_mask);
+  auto attn = attention_norm->forward(attention_dense->forward(ctx) + x);
+  if (attention_output != nullptr) *attention_output = attn;
   auto inner = apply_hf_activation(act_, intermediate->forward(attn));
   return output_norm->forward(output_dense->forward(inner) + attn);
 }

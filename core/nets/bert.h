@@ -29,6 +29,12 @@ class BertEmbeddingsImpl : public torch::nn::Module {
 };
 TORCH_MODULE(BertEmbeddings);
 
+// BertSelfAttention's core on projected inputs: q [B, Lq, D], k and v [B, Lk, D] split into
+// `heads` heads, softmax(q k^T / sqrt(D / heads) + additive_mask) v, heads concatenated back to
+// [B, Lq, D]. additive_mask broadcasts to [B, heads, Lq, Lk], or is undefined.
+torch::Tensor bert_attention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v, int64_t heads,
+                             const torch::Tensor& additive_mask);
+
 class BertLayerImpl : public torch::nn::Module {
  public:
   explicit BertLayerImpl(const BertConfig& config);
@@ -43,10 +49,38 @@ class BertLayerImpl : public torch::nn::Module {
   torch::nn::LayerNorm output_norm{nullptr};                      // "output.LayerNorm"
 
  private:
-  int64_t heads_, head_dim_;
+  int64_t heads_;
   HfActivation act_;
 };
 TORCH_MODULE(BertLayer);
+
+// A BERT layer with cross-attention and no self-attention, as RAM's tagging head (the Q2L
+// decoder: recognize-anything's BertLayer after its self-attention is deleted) runs it:
+//   a = LayerNorm(dense(attention(query(x), key(ctx), value(ctx))) + x)
+//   y = LayerNorm(output(act(intermediate(a))) + a)
+// Modules are registered under the reference names:
+//   crossattention.self.{query,key,value}, crossattention.output.{dense,LayerNorm},
+//   intermediate.dense, output.{dense,LayerNorm}
+// key and value map the context's `context_width` channels to hidden_size.
+class BertCrossAttentionLayerImpl : public torch::nn::Module {
+ public:
+  BertCrossAttentionLayerImpl(const BertConfig& config, int64_t context_width);
+  // x: [B, L, D] queries; context: [B, N, context_width]; additive_mask as bert_attention's.
+  torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& context, const torch::Tensor& additive_mask = {},
+                        torch::Tensor* attention_output = nullptr);
+
+  torch::nn::Linear query{nullptr}, key{nullptr}, value{nullptr};  // "crossattention.self.*"
+  torch::nn::Linear attention_dense{nullptr};                     // "crossattention.output.dense"
+  torch::nn::LayerNorm attention_norm{nullptr};                   // "crossattention.output.LayerNorm"
+  torch::nn::Linear intermediate{nullptr};                        // "intermediate.dense"
+  torch::nn::Linear output_dense{nullptr};                        // "output.dense"
+  torch::nn::LayerNorm output_norm{nullptr};                      // "output.LayerNorm"
+
+ private:
+  int64_t heads_;
+  HfActivation act_;
+};
+TORCH_MODULE(BertCrossAttentionLayer);
 
 class BertModelImpl : public torch::nn::Module {
  public:
