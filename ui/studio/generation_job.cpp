@@ -3,6 +3,7 @@
 
 #include <torch/torch.h>
 
+#include "core/detect/grounding_dino.h"
 #include "core/pipeline/gligen_pipeline.h"
 #include "core/pipeline/model_presets.h"
 #include "core/util/error.h"
@@ -89,6 +90,48 @@ void GenerationJob::loadModel(const QString& folder, const QString& unet, const 
   }
 }
 
+QVector<GeneratedImage> GenerationJob::runOnce(const gligen::Layout& layout) {
+  gligen::GenerationRequest request;
+  request.layout = pipeline_->resolve(layout);  // records the seed and size it will use
+  request.layout.model = info_.folder.toStdString();
+  request.layout.unet = info_.unet.toStdString();
+  gligen::GenerationCallbacks callbacks;
+  callbacks.progress = [this](int done, int total) { Q_EMIT progress(done, total); };
+  callbacks.preview = [this](int, const torch::Tensor& latents) {
+    const torch::Tensor rgb = gligen::GligenPipeline::preview_rgb(latents.slice(0, 0, 1));
+    const std::vector<gligen::RgbImage> images = gligen::to_rgb_images(rgb);
+    if (!images.empty()) Q_EMIT preview(toQImage(images.front()));
+  };
+  callbacks.cancelled = [this]() { return cancel_requested_.load(); };
+  callbacks.warning = [this](const std::string& w) { Q_EMIT warning(QString::fromStdString(w)); };
+  const gligen::GenerationResult result = pipeline_->generate(request, callbacks);
+  std::vector<gligen::detect::PhraseBox> boxes;
+  for (std::size_t i = 0; i < result.layout.boxes.size(); ++i) {
+    const auto& b = result.layout.boxes[i];
+    if (b.enabled) boxes.push_back({b.phrase, {b.x0, b.y0, b.x1, b.y1}, static_cast<int>(i)});
+  }
+  QVector<GeneratedImage> out;
+  const std::vector<gligen::RgbImage> rgb = result.rgb();
+  for (std::size_t i = 0; i < rgb.size(); ++i) {
+    GeneratedImage g;
+    g.image = toQImage(rgb[i]);
+    g.layout = result.layout;
+    g.layout.model = request.layout.model;
+    g.layout.unet = request.layout.unet;
+    g.batchIndex = static_cast<int>(i);
+    if (detector_) {
+      Q_EMIT status(tr("Checking the boxes with the detector ..."));
+      gligen::detect::CheckOptions o;
+      o.iou_threshold = iou_threshold_;
+      g.check = gligen::detect::check_grounding(*detector_, gligen::data::Rgb8Image{rgb[i].width, rgb[i].height, rgb[i].pixels},
+                                                boxes, o);
+      g.check->detector = detector_folder_.toStdString();
+    }
+    out.push_back(g);
+  }
+  return out;
+}
+
 void GenerationJob::generate(const gligen::Layout& layout) {
   cancel_requested_ = false;
   if (!pipeline_) {
@@ -96,36 +139,83 @@ void GenerationJob::generate(const gligen::Layout& layout) {
     return;
   }
   try {
-    gligen::GenerationRequest request;
-    request.layout = pipeline_->resolve(layout);  // records the seed and size it will use
-    request.layout.model = info_.folder.toStdString();
-    request.layout.unet = info_.unet.toStdString();
-    gligen::GenerationCallbacks callbacks;
-    callbacks.progress = [this](int done, int total) { Q_EMIT progress(done, total); };
-    callbacks.preview = [this](int, const torch::Tensor& latents) {
-      const torch::Tensor rgb = gligen::GligenPipeline::preview_rgb(latents.slice(0, 0, 1));
-      const std::vector<gligen::RgbImage> images = gligen::to_rgb_images(rgb);
-      if (!images.empty()) Q_EMIT preview(toQImage(images.front()));
-    };
-    callbacks.cancelled = [this]() { return cancel_requested_.load(); };
-    callbacks.warning = [this](const std::string& w) { Q_EMIT warning(QString::fromStdString(w)); };
-    const gligen::GenerationResult result = pipeline_->generate(request, callbacks);
-    QVector<GeneratedImage> out;
-    const std::vector<gligen::RgbImage> rgb = result.rgb();
-    for (std::size_t i = 0; i < rgb.size(); ++i) {
-      GeneratedImage g;
-      g.image = toQImage(rgb[i]);
-      g.layout = result.layout;
-      g.layout.model = request.layout.model;
-      g.layout.unet = request.layout.unet;
-      g.batchIndex = static_cast<int>(i);
-      out.push_back(g);
-    }
-    Q_EMIT imagesReady(out);
+    Q_EMIT imagesReady(runOnce(layout));
   } catch (const gligen::Cancelled&) {
     Q_EMIT generationCancelled();
   } catch (const std::exception& e) {
     Q_EMIT generationFailed(plainMessage(e));
+  }
+}
+
+void GenerationJob::generateUntilGrounded(const gligen::Layout& layout, int maxTries) {
+  cancel_requested_ = false;
+  if (!pipeline_) {
+    Q_EMIT generationFailed(tr("No model is loaded. Open a model folder first (File > Open Model)."));
+    return;
+  }
+  if (!detector_) {
+    Q_EMIT generationFailed(tr("Generate until grounded needs a detector: choose a Grounding DINO folder in "
+                               "Generate > Grounding Check Settings."));
+    return;
+  }
+  try {
+    gligen::Layout l = layout;
+    l.batch = 1;
+    int best_try = 0, tries = 0;
+    double best = -1;
+    quint64 best_seed = 0, first_seed = 0;
+    for (int t = 1; t <= std::max(1, maxTries); ++t) {
+      if (t > 1) l.seed = first_seed + quint64(t - 1);
+      QVector<GeneratedImage> images = runOnce(l);
+      if (images.isEmpty()) break;
+      if (t == 1) first_seed = images.front().layout.seed.value_or(0);
+      GeneratedImage& g = images.front();
+      g.tryNumber = t;
+      g.tryCount = maxTries;
+      tries = t;
+      const double fraction = g.check ? g.check->fraction_found : 0.0;
+      if (fraction > best) {
+        best = fraction;
+        best_try = t;
+        best_seed = g.layout.seed.value_or(0);
+      }
+      Q_EMIT imagesReady(images);
+      if (best >= 1.0 || cancel_requested_.load()) break;
+    }
+    Q_EMIT groundingFinished(best_try, best_seed, best, tries);
+  } catch (const gligen::Cancelled&) {
+    Q_EMIT generationCancelled();
+  } catch (const std::exception& e) {
+    Q_EMIT generationFailed(plainMessage(e));
+  }
+}
+
+void GenerationJob::setDetector(const QString& folder, double iouThreshold) {
+  iou_threshold_ = iouThreshold;
+  if (folder.isEmpty()) {
+    detector_.reset();
+    detector_folder_.clear();
+    has_detector_ = false;
+    Q_EMIT detectorLoaded(QString());
+    return;
+  }
+  if (detector_ && folder == detector_folder_) {
+    Q_EMIT detectorLoaded(folder);
+    return;
+  }
+  try {
+    Q_EMIT status(tr("Loading the detector %1 ...").arg(folder));
+    detector_.reset();
+    has_detector_ = false;
+    detector_ = std::make_unique<gligen::detect::GroundingDino>(gligen::detect::GroundingDino::load(folder.toStdString()));
+    detector_folder_ = folder;
+    has_detector_ = true;
+    Q_EMIT detectorLoaded(folder);
+  } catch (const std::exception& e) {
+    detector_.reset();
+    detector_folder_.clear();
+    has_detector_ = false;
+    Q_EMIT detectorFailed(plainMessage(e));
   }
 }
 

@@ -15,11 +15,17 @@
 #include <atomic>
 #include <memory>
 
+#include <optional>
+
+#include "core/detect/grounding_check.h"
 #include "core/pipeline/layout.h"
 #include "ui/studio/layout_metatype.h"
 
 namespace gligen {
 class GligenPipeline;
+namespace detect {
+class GroundingDino;
+}
 }
 
 namespace gligen::ui {
@@ -30,6 +36,10 @@ struct GeneratedImage {
   gligen::Layout layout;
   int batchIndex = 0;  // position in its batch: with batch > 1 all images share one seed
   QDateTime created;   // when it was generated (the gallery stamps it when empty)
+  // The grounding check of this image (when a detector was set): per box found / IoU / score.
+  std::optional<gligen::detect::GroundingCheckResult> check;
+  int tryNumber = 0;  // 1..N within "Generate until grounded"; 0 for a plain generation
+  int tryCount = 0;
 };
 
 struct ModelInfo {
@@ -54,6 +64,7 @@ class GenerationJob : public QObject {
   static QStringList precisionsFor(const QString& device);
 
   bool hasModel() const;
+  bool hasDetector() const { return has_detector_.load(); }
   // Thread-safe: asks a running generation to stop before its next step.
   void cancel() { cancel_requested_ = true; }
 
@@ -62,6 +73,13 @@ class GenerationJob : public QObject {
   void loadModel(const QString& folder, const QString& unet, const QString& device, const QString& precision);
   // Runs one generation with the loaded model.
   void generate(const gligen::Layout& layout);
+  // Generate until grounded: tries seeds seed, seed+1, ... (the first one drawn at random when the
+  // layout has none) up to `maxTries`, checking each image with the detector; every try is sent
+  // with imagesReady (so the gallery shows them all with their scores), and it stops at the first
+  // try that finds every box. groundingFinished names the best try.
+  void generateUntilGrounded(const gligen::Layout& layout, int maxTries);
+  // Loads a Grounding DINO folder for the grounding check (empty: no detector, no check).
+  void setDetector(const QString& folder, double iouThreshold);
   // Writes a random-weight "tiny" model into `folder` (for trying the studio without weights).
   void createDemoModel(const QString& folder);
 
@@ -75,11 +93,22 @@ class GenerationJob : public QObject {
   void imagesReady(const QVector<gligen::ui::GeneratedImage>& images);
   void generationFailed(const QString& message);
   void generationCancelled();
+  void detectorLoaded(const QString& folder);
+  void detectorFailed(const QString& message);
+  // After generateUntilGrounded: the kept try (1-based), its seed and fraction of boxes found.
+  void groundingFinished(int bestTry, quint64 seed, double fractionFound, int tries);
   void demoModelCreated(const QString& folder);
   void demoModelFailed(const QString& message);
 
  private:
+  // One generation (with the check when a detector is set); throws what the engine throws.
+  QVector<GeneratedImage> runOnce(const gligen::Layout& layout);
+
   std::unique_ptr<gligen::GligenPipeline> pipeline_;
+  std::unique_ptr<gligen::detect::GroundingDino> detector_;
+  QString detector_folder_;
+  double iou_threshold_ = 0.5;
+  std::atomic<bool> has_detector_{false};
   ModelInfo info_;
   std::atomic<bool> cancel_requested_{false};
 };

@@ -30,6 +30,8 @@ LayoutCanvas::LayoutCanvas(LayoutDocument* document, QWidget* parent)
   setFocusPolicy(Qt::StrongFocus);
   setMinimumSize(240, 240);
   connect(document_, &LayoutDocument::boxesChanged, this, &LayoutCanvas::syncAllItems);
+  connect(document_, &LayoutDocument::boxesChanged, this, [this]() { setGroundingOverlay(std::nullopt); });
+  connect(document_, &LayoutDocument::boxChanged, this, [this](int) { setGroundingOverlay(std::nullopt); });
   connect(document_, &LayoutDocument::boxChanged, this, &LayoutCanvas::syncItem);
   connect(document_, &LayoutDocument::selectionChanged, this, &LayoutCanvas::syncSelection);
   connect(document_, &LayoutDocument::imageSizeChanged, this, &LayoutCanvas::syncCanvasSize);
@@ -118,7 +120,53 @@ void LayoutCanvas::drawBackground(QPainter* painter, const QRectF& rect) {
   painter->drawRect(image);
 }
 
+void LayoutCanvas::setGroundingOverlay(const std::optional<gligen::detect::GroundingCheckResult>& check) {
+  if (!check && !overlay_) return;
+  overlay_ = check;
+  viewport()->update();
+}
+
+void LayoutCanvas::drawGroundingOverlay(QPainter* painter) {
+  painter->save();
+  const QTransform toView = painter->worldTransform();
+  painter->resetTransform();
+  painter->setRenderHint(QPainter::Antialiasing);
+  const auto rectOf = [&](double x0, double y0, double x1, double y1) {
+    return toView.mapRect(QRectF(QPointF(x0 * scene_size_.width(), y0 * scene_size_.height()),
+                                 QPointF(x1 * scene_size_.width(), y1 * scene_size_.height())));
+  };
+  QFont f = font();
+  f.setBold(true);
+  painter->setFont(f);
+  const auto boxes = document_->toLayout().boxes;
+  for (const auto& c : overlay_->boxes) {
+    if (c.box < 0 || c.box >= static_cast<int>(boxes.size())) continue;
+    const auto& b = boxes[static_cast<std::size_t>(c.box)];
+    const QColor colour = c.found ? QColor(30, 170, 70) : QColor(220, 40, 40);
+    if (c.detection) {
+      const auto& d = *c.detection;
+      painter->setPen(QPen(colour, 1.5, Qt::DashLine));
+      painter->setBrush(Qt::NoBrush);
+      painter->drawRect(rectOf(d[0], d[1], d[2], d[3]));
+    }
+    const QRectF r = rectOf(b.x0, b.y0, b.x1, b.y1);
+    painter->setPen(QPen(colour, 3));
+    painter->setBrush(Qt::NoBrush);
+    painter->drawRect(r);
+    const QString label = (c.found ? tr("found, IoU %1") : tr("missed, IoU %1")).arg(c.iou, 0, 'f', 2);
+    QRectF tag = painter->fontMetrics().boundingRect(label).adjusted(-4, -2, 4, 2);
+    tag.moveBottomLeft(QPointF(r.left(), r.bottom()));
+    painter->setPen(Qt::NoPen);
+    painter->setBrush(colour);
+    painter->drawRect(tag);
+    painter->setPen(Qt::white);
+    painter->drawText(tag, Qt::AlignCenter, label);
+  }
+  painter->restore();
+}
+
 void LayoutCanvas::drawForeground(QPainter* painter, const QRectF&) {
+  if (overlay_) drawGroundingOverlay(painter);
   if (document_->boxCount() > 0 || gesture_ != Gesture::None) return;
   // An empty layout says how to start, in screen-sized text at the image centre.
   painter->save();

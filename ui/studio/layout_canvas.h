@@ -15,6 +15,9 @@
 #include <QRectF>
 #include <QVector>
 
+#include <optional>
+
+#include "core/detect/grounding_check.h"
 #include "ui/studio/box_item.h"
 
 class QGraphicsRectItem;
@@ -53,6 +56,11 @@ class LayoutCanvas : public QGraphicsView {
   void nudgeSelection(int dxPixels, int dyPixels);
   void selectNextBox(bool backwards);
   void selectAll();
+  // The grounding check of the selected result, drawn over the boxes: each checked box outlined
+  // green (found) or red (missed) with its IoU, and the matched detection dashed. Any edit of the
+  // boxes clears it (it describes the image, not the edited layout).
+  void setGroundingOverlay(const std::optional<gligen::detect::GroundingCheckResult>& check);
+  bool hasGroundingOverlay() const { return overlay_.has_value(); }
 
   BoxItem* itemForBox(int id) const { return items_.value(id, nullptr); }
 
@@ -77,6 +85,8 @@ class LayoutCanvas : public QGraphicsView {
 
  private:
   enum class Gesture { None, Draw, Move, Resize, RubberBand };
+  void drawGroundingOverlay(QPainter* painter);
+  std::optional<gligen::detect::GroundingCheckResult> overlay_;
 
   void syncAllItems();
   void syncItem(int id);

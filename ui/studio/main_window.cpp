@@ -3,6 +3,14 @@
 #include <QAction>
 #include <QApplication>
 #include <QCloseEvent>
+#include <QDialog>
+#include <QDialogButtonBox>
+#include <QDoubleSpinBox>
+#include <QFormLayout>
+#include <QLineEdit>
+#include <QPushButton>
+#include <QSpinBox>
+#include <QVBoxLayout>
 #include <QDir>
 #include <QDockWidget>
 #include <QElapsedTimer>
@@ -106,6 +114,9 @@ MainWindow::MainWindow(const Options& options, QWidget* parent)
   worker_.setObjectName(QStringLiteral("gligen-generation"));
   worker_.start();
   connectJob();
+  check_iou_ = settings_.checkIouPercent.get() / 100.0;
+  grounding_tries_ = std::max(1, settings_.groundingTries.get());
+  if (!settings_.detectorFolder.get().isEmpty()) setGroundingCheck(settings_.detectorFolder.get(), check_iou_, grounding_tries_);
 
   connect(canvas_, &LayoutCanvas::message, this, [this](const QString& m) { statusBar()->showMessage(m, 8000); });
   connect(canvas_, &LayoutCanvas::boxDrawn, box_list_, &BoxListPanel::editPhrase);
@@ -123,9 +134,13 @@ MainWindow::MainWindow(const Options& options, QWidget* parent)
     if (model_) loadModel({model_->folder, model_->unet});
   });
   connect(gallery_, &ResultsGallery::restoreLayoutRequested, this, [this](const gligen::Layout& layout) {
-    if (gligen::layout_to_json(layout) == gligen::layout_to_json(document_->toLayout())) return;
-    document_->loadLayout(layout, tr("Restore layout"));
-    statusBar()->showMessage(tr("Layout restored from the result (Ctrl+Z to go back)."), 6000);
+    if (gligen::layout_to_json(layout) != gligen::layout_to_json(document_->toLayout())) {
+      document_->loadLayout(layout, tr("Restore layout"));
+      statusBar()->showMessage(tr("Layout restored from the result (Ctrl+Z to go back)."), 6000);
+    }
+    // The selected result's grounding check, drawn over its boxes.
+    const int index = gallery_->currentResult();
+    if (index >= 0 && index < gallery_->results().size()) canvas_->setGroundingOverlay(gallery_->results()[index].check);
   });
   connect(gallery_, &ResultsGallery::reuseSeedRequested, this, [this](quint64 seed) {
     GenerationSettings s = document_->settings();
@@ -255,7 +270,11 @@ void MainWindow::buildMenus() {
 
   QMenu* gen = menuBar()->addMenu(tr("&Generate"));
   gen->addAction(generate_);
+  gen->addAction(tr("Generate Until &Grounded"), QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_Return), this,
+                 &MainWindow::generateUntilGrounded);
   gen->addAction(cancel_);
+  gen->addSeparator();
+  gen->addAction(tr("Grounding &Check…"), this, &MainWindow::showGroundingCheckDialog);
 
   QMenu* train = menuBar()->addMenu(tr("&Training"));
   train->addAction(tr("Training &Dashboard"), QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_T), this,
@@ -334,8 +353,25 @@ void MainWindow::connectJob() {
           [this](int done, int total) { preview_->setCaption(tr("step %1 / %2").arg(done).arg(total)); });
   connect(job_, &GenerationJob::warning, this, [this](const QString& w) { statusBar()->showMessage(w, 10000); });
   connect(job_, &GenerationJob::imagesReady, this, [this](const QVector<GeneratedImage>& images) {
-    setBusy(false);
+    const bool more_tries = !images.isEmpty() && images.front().tryNumber > 0;
+    if (!more_tries) setBusy(false);
     gallery_->addResults(images);
+    if (!images.isEmpty() && gligen::layout_to_json(images.front().layout) == gligen::layout_to_json(document_->toLayout())) {
+      canvas_->setGroundingOverlay(images.front().check);
+    }
+    if (more_tries) {
+      const GeneratedImage& g = images.front();
+      const QString text = tr("Try %1 of up to %2 (seed %3): %4 of %5 boxes found.")
+                               .arg(g.tryNumber)
+                               .arg(g.tryCount)
+                               .arg(g.layout.seed.value_or(0))
+                               .arg(g.check ? g.check->found : 0)
+                               .arg(g.check ? int(g.check->boxes.size()) : 0);
+      panel_->setStatus(text);
+      statusBar()->showMessage(text, 8000);
+      preview_->setImage(g.image);
+      return;
+    }
     if (!images.isEmpty()) {
       preview_->setImage(images.front().image);
       preview_->setCaption(tr("done"));
@@ -352,6 +388,42 @@ void MainWindow::connectJob() {
     panel_->setStatus(text);
     statusBar()->showMessage(text, 8000);
     Q_EMIT generationFinished(true);
+  });
+  connect(job_, &GenerationJob::groundingFinished, this, [this](int best, quint64 seed, double fraction, int tries) {
+    setBusy(false);
+    gallery_->selectTry(seed);
+    const int index = gallery_->currentResult();
+    if (index >= 0) {
+      const GeneratedImage& g = gallery_->results()[index];
+      if (gligen::layout_to_json(g.layout) != gligen::layout_to_json(document_->toLayout())) {
+        document_->loadLayout(g.layout, tr("Keep the best try"));
+      }
+      canvas_->setGroundingOverlay(g.check);
+      preview_->setImage(g.image);
+      preview_->setCaption(tr("kept try %1").arg(best));
+    }
+    const QString text = fraction >= 1.0
+                             ? tr("All boxes found on try %1 of %2 (seed %3).").arg(best).arg(tries).arg(seed)
+                             : tr("Kept try %1 of %2 (seed %3): %4% of the boxes found.")
+                                   .arg(best)
+                                   .arg(tries)
+                                   .arg(seed)
+                                   .arg(qRound(fraction * 100));
+    panel_->setStatus(text);
+    statusBar()->showMessage(text, 12000);
+    Q_EMIT generationFinished(true);
+  });
+  connect(job_, &GenerationJob::detectorLoaded, this, [this](const QString& folder) {
+    if (!folder.isEmpty()) statusBar()->showMessage(tr("Grounding check on: detector %1.").arg(folder), 8000);
+    Q_EMIT detectorReady(true, folder);
+  });
+  connect(job_, &GenerationJob::detectorFailed, this, [this](const QString& message) {
+    detector_folder_.clear();
+    settings_.detectorFolder.set(QString());
+    QMessageBox::warning(this, tr("Cannot load the detector"),
+                         tr("The grounding check is off: %1\n\nChoose a Grounding DINO folder (config.json, "
+                            "model.safetensors, vocab.txt) in Generate > Grounding Check.").arg(message));
+    Q_EMIT detectorReady(false, message);
   });
   connect(job_, &GenerationJob::generationFailed, this, [this](const QString& message) {
     setBusy(false);
@@ -439,7 +511,88 @@ void MainWindow::generate() {
   setBusy(true);
   panel_->setStatus(tr("Generating…"));
   GenerationJob* job = job_;
+  if (until_grounded_) {
+    const int tries = grounding_tries_;
+    panel_->setStatus(tr("Generating until grounded (up to %1 tries)…").arg(tries));
+    QMetaObject::invokeMethod(job_, [job, layout, tries]() { job->generateUntilGrounded(layout, tries); },
+                              Qt::QueuedConnection);
+    return;
+  }
   QMetaObject::invokeMethod(job_, [job, layout]() { job->generate(layout); }, Qt::QueuedConnection);
+}
+
+void MainWindow::generateUntilGrounded() {
+  if (generating_) return;
+  if (detector_folder_.isEmpty()) {
+    QMessageBox::information(this, tr("No detector set"),
+                             tr("Generate Until Grounded checks every image with a Grounding DINO detector. "
+                                "Choose its folder first."));
+    showGroundingCheckDialog();
+    if (detector_folder_.isEmpty()) return;
+  }
+  // generate() validates and sends the layout; route it to the reseeding job instead.
+  until_grounded_ = true;
+  generate();
+  until_grounded_ = false;
+}
+
+void MainWindow::setGroundingCheck(const QString& detectorFolder, double iouThreshold, int tries) {
+  detector_folder_ = detectorFolder;
+  check_iou_ = iouThreshold;
+  grounding_tries_ = std::max(1, tries);
+  settings_.detectorFolder.set(detectorFolder);
+  settings_.checkIouPercent.set(qRound(iouThreshold * 100));
+  settings_.groundingTries.set(grounding_tries_);
+  GenerationJob* job = job_;
+  QMetaObject::invokeMethod(job_, [job, detectorFolder, iouThreshold]() { job->setDetector(detectorFolder, iouThreshold); },
+                            Qt::QueuedConnection);
+}
+
+void MainWindow::showGroundingCheckDialog() {
+  QDialog dialog(this);
+  dialog.setWindowTitle(tr("Grounding Check"));
+  auto* form = new QFormLayout;
+  auto* intro = new QLabel(tr("After each image, a Grounding DINO detector looks for every box's phrase and the "
+                              "result shows which boxes came out (green) and which did not (red). Generate Until "
+                              "Grounded tries new seeds until all boxes are found."));
+  intro->setWordWrap(true);
+  auto* folder = new QLineEdit(detector_folder_);
+  folder->setPlaceholderText(tr("no detector: the check is off"));
+  folder->setMinimumWidth(360);
+  auto* browse = new QPushButton(tr("Browse…"));
+  auto* row = new QHBoxLayout;
+  row->addWidget(folder, 1);
+  row->addWidget(browse);
+  auto* iou = new QDoubleSpinBox;
+  iou->setRange(0.05, 1.0);
+  iou->setSingleStep(0.05);
+  iou->setValue(check_iou_);
+  auto* tries = new QSpinBox;
+  tries->setRange(1, 64);
+  tries->setValue(grounding_tries_);
+  form->addRow(tr("Detector folder:"), row);
+  form->addRow(tr("Found when IoU ≥"), iou);
+  form->addRow(tr("Tries (until grounded):"), tries);
+  auto* buttons = new QDialogButtonBox(QDialogButtonBox::Ok | QDialogButtonBox::Cancel);
+  auto* layout = new QVBoxLayout(&dialog);
+  layout->addWidget(intro);
+  layout->addLayout(form);
+  layout->addWidget(buttons);
+  connect(buttons, &QDialogButtonBox::accepted, &dialog, &QDialog::accept);
+  connect(buttons, &QDialogButtonBox::rejected, &dialog, &QDialog::reject);
+  connect(browse, &QPushButton::clicked, &dialog, [&dialog, folder]() {
+    const QString dir = QFileDialog::getExistingDirectory(&dialog, tr("Grounding DINO folder"), folder->text());
+    if (!dir.isEmpty()) folder->setText(dir);
+  });
+  if (dialog.exec() != QDialog::Accepted) return;
+  const QString dir = folder->text().trimmed();
+  if (!dir.isEmpty() && !QFileInfo(QDir(dir).filePath(QStringLiteral("config.json"))).exists()) {
+    QMessageBox::warning(this, tr("Not a detector folder"),
+                         tr("%1 has no config.json: choose the folder of a Grounding DINO model "
+                            "(e.g. IDEA-Research/grounding-dino-base as downloaded).").arg(dir));
+    return;
+  }
+  setGroundingCheck(dir, iou->value(), tries->value());
 }
 
 void MainWindow::cancelGeneration() {

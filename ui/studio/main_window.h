@@ -63,6 +63,14 @@ class MainWindow : public QMainWindow {
   void showTrainingDashboard();
   void generate();
   void cancelGeneration();
+  // Generate until grounded: up to the set number of tries (seeds s, s+1, ...), each checked by
+  // the detector, keeping the best; asks for a detector when none is set.
+  void generateUntilGrounded();
+  // The grounding check's detector (a Grounding DINO folder; empty: none), IoU threshold and
+  // tries; loads the detector on the worker thread. Stored in the settings.
+  void setGroundingCheck(const QString& detectorFolder, double iouThreshold, int tries);
+  void showGroundingCheckDialog();
+  QString detectorFolder() const { return detector_folder_; }
 
   static QStringList exampleResources();
 
@@ -71,6 +79,7 @@ class MainWindow : public QMainWindow {
   void modelLoadFailed(const QString& message);
   void generationFinished(bool ok);
   void generationFailed(const QString& message);
+  void detectorReady(bool ok, const QString& message);
   void datasetImported(bool ok, const QString& summary);
 
  protected:
@@ -115,6 +124,10 @@ class MainWindow : public QMainWindow {
   GenerationJob* job_;  // lives on worker_
   std::optional<ModelInfo> model_;
   bool generating_ = false;
+  QString detector_folder_;
+  double check_iou_ = 0.5;
+  int grounding_tries_ = 4;
+  bool until_grounded_ = false;  // generate() sends to generateUntilGrounded
   bool loading_ = false;
   QString layout_path_;    // the .json the layout is saved to ("" until saved)
   QString document_name_;  // what the title shows: the opened or saved file's name

@@ -12,6 +12,8 @@
 #include <QStandardPaths>
 #include <QUrl>
 
+#include <nlohmann/json.hpp>
+
 #include "core/pipeline/png_io.h"
 
 namespace gligen::ui {
@@ -30,6 +32,23 @@ gligen::RgbImage toRgb(const QImage& image) {
   return rgb;
 }
 
+QString describeCheck(const GeneratedImage& g) {
+  if (!g.check) return QString();
+  QString text = QApplication::translate("ResultsGallery", "\n\nGrounding check: %1 of %2 boxes found (IoU ≥ %3)")
+                     .arg(g.check->found)
+                     .arg(g.check->boxes.size())
+                     .arg(g.check->iou_threshold);
+  if (g.tryNumber > 0) text += QApplication::translate("ResultsGallery", ", try %1 of up to %2").arg(g.tryNumber).arg(g.tryCount);
+  for (const auto& b : g.check->boxes) {
+    text += QApplication::translate("ResultsGallery", "\n  %1 %2: IoU %3, score %4")
+                .arg(b.found ? QStringLiteral("✔") : QStringLiteral("✘"))
+                .arg(QString::fromStdString(b.phrase))
+                .arg(b.iou, 0, 'f', 2)
+                .arg(b.score, 0, 'f', 2);
+  }
+  return text;
+}
+
 QString describe(const GeneratedImage& g) {
   const gligen::Layout& l = g.layout;
   return QApplication::translate("ResultsGallery", "Seed %1%2, %3×%4, %5 steps, %6\n%7\nClick to restore this layout.")
@@ -40,7 +59,28 @@ QString describe(const GeneratedImage& g) {
       .arg(l.height)
       .arg(l.steps)
       .arg(QString::fromStdString(l.scheduler))
-      .arg(QString::fromStdString(l.prompt));
+      .arg(QString::fromStdString(l.prompt)) + describeCheck(g);
+}
+
+// The check's badge on a thumbnail: boxes found / checked, green when all, orange when some,
+// red when none.
+void drawCheckBadge(QPixmap& thumb, const gligen::detect::GroundingCheckResult& c) {
+  const int total = static_cast<int>(c.boxes.size());
+  const QColor colour = c.found == total ? QColor(30, 150, 60) : c.found > 0 ? QColor(215, 130, 0) : QColor(200, 40, 40);
+  QPainter p(&thumb);
+  p.setRenderHint(QPainter::Antialiasing);
+  QFont f = p.font();
+  f.setBold(true);
+  f.setPixelSize(std::max(10, thumb.height() / 8));
+  p.setFont(f);
+  const QString text = QStringLiteral("%1/%2").arg(c.found).arg(total);
+  const QRect r = p.fontMetrics().boundingRect(text).adjusted(-5, -2, 5, 2);
+  const QRect badge(3, 3, r.width(), r.height());
+  p.setPen(Qt::NoPen);
+  p.setBrush(colour);
+  p.drawRoundedRect(badge, 4, 4);
+  p.setPen(Qt::white);
+  p.drawText(badge, Qt::AlignCenter, text);
 }
 }  // namespace
 
@@ -86,18 +126,31 @@ void ResultsGallery::addResults(const QVector<GeneratedImage>& images) {
     const int index = results_.size();
     results_.push_back(g);
     if (!results_.back().created.isValid()) results_.back().created = QDateTime::currentDateTime();
-    const QPixmap thumb =
+    QPixmap thumb =
         QPixmap::fromImage(g.image.scaled(iconSize(), Qt::KeepAspectRatio,
                                           g.image.width() < iconSize().width() ? Qt::FastTransformation
                                                                                : Qt::SmoothTransformation));
+    if (g.check) drawCheckBadge(thumb, *g.check);
     QIcon icon(thumb);
     icon.addPixmap(thumb, QIcon::Selected);  // no selection tint on the image itself
-    auto* item = new QListWidgetItem(icon, g.layout.seed ? tr("seed %1").arg(*g.layout.seed) : QString());
+    QString label = g.layout.seed ? tr("seed %1").arg(*g.layout.seed) : QString();
+    if (g.tryNumber > 0) label = tr("try %1: %2").arg(g.tryNumber).arg(label);
+    auto* item = new QListWidgetItem(icon, label);
     item->setData(kIndexRole, index);
     item->setToolTip(describe(g));
     insertItem(0, item);  // newest first
   }
   if (count() > 0) setCurrentRow(0);
+}
+
+void ResultsGallery::selectTry(quint64 seed) {
+  for (int row = 0; row < count(); ++row) {
+    const int i = item(row)->data(kIndexRole).toInt();
+    if (results_[i].layout.seed && *results_[i].layout.seed == seed) {
+      setCurrentRow(row);
+      return;
+    }
+  }
 }
 
 int ResultsGallery::currentResult() const {
@@ -107,7 +160,14 @@ int ResultsGallery::currentResult() const {
 
 void ResultsGallery::savePng(int index, const QString& path) const {
   const GeneratedImage& g = results_.at(index);
-  gligen::write_png(path.toStdString(), toRgb(g.image), {{gligen::kLayoutPngKey, gligen::layout_to_json(g.layout)}});
+  std::string layout = gligen::layout_to_json(g.layout);
+  if (g.check) {
+    // The check travels in the PNG's layout (an extra key layout readers leave alone).
+    auto j = nlohmann::json::parse(layout);
+    j["grounding_check"] = gligen::detect::grounding_check_to_json(*g.check);
+    layout = j.dump(2);
+  }
+  gligen::write_png(path.toStdString(), toRgb(g.image), {{gligen::kLayoutPngKey, layout}});
 }
 
 void ResultsGallery::startDrag(Qt::DropActions) {

@@ -20,6 +20,8 @@ class ResultsGallery : public QListWidget {
   static QString suggestedFileName(const GeneratedImage& image);
   const QVector<GeneratedImage>& results() const { return results_; }
   int currentResult() const;  // -1 when none
+  // Selects the newest result with this seed (the kept try of Generate Until Grounded).
+  void selectTry(quint64 seed);
 
   // Writes results()[index] as a PNG whose "gligen-layout" text chunk holds its layout.
   // Throws gligen::Error when the file cannot be written.

@@ -48,6 +48,9 @@ class StudioSettings {
   SettingValue<int> seedMode{QStringLiteral("generation/seedMode"), 0};
   SettingValue<QString> device{QStringLiteral("generation/device"), QStringLiteral("cpu")};
   SettingValue<QString> precision{QStringLiteral("generation/precision"), QStringLiteral("float32")};
+  SettingValue<QString> detectorFolder{QStringLiteral("grounding/detector"), QString()};
+  SettingValue<int> checkIouPercent{QStringLiteral("grounding/iouPercent"), 50};
+  SettingValue<int> groundingTries{QStringLiteral("grounding/tries"), 4};
   SettingValue<bool> reopenLastModel{QStringLiteral("models/reopenLast"), true};
   SettingValue<QString> lastDirectory{QStringLiteral("files/lastDirectory"), QString()};
   SettingValue<QByteArray> windowGeometry{QStringLiteral("window/geometry"), QByteArray()};
