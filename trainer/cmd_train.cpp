@@ -54,6 +54,9 @@ cli::Parser make_parser() {
       .flag({"seed", "N", "seed of every random draw (data, noise, timesteps, re-initialisation)", "0"})
       .flag({"dataloader-num-workers", "N", "image decoding threads (0: on the training thread)", "0"})
       .flag({"validation-steps", "N", "write validation images every N steps (0: never)", "0"})
+      .flag({"grounding-detector", "DIR", "Grounding DINO folder: check the validation images' boxes (metric "
+                                          "grounding_fraction_found in events.jsonl)", ""})
+      .flag({"grounding-iou", "F", "a validation box is found when its detection overlaps it this much", "0.5"})
       .flag({"validation-prompt", "TEXT", "validation prompt", "the seed's landscape prompt"})
       .flag({"validation-negative-prompt", "TEXT", "validation negative prompt", "the seed's"})
       .flag({"validation-phrase", "TEXT", "phrase of the next --validation-box", "", true})
@@ -102,6 +105,8 @@ train::TrainingConfig config_from_args(const cli::Args& a) {
   c.validation_inference_steps = static_cast<int>(a.get_int("validation-inference-steps", 50, 1, 1000));
   c.validation_images = static_cast<int>(a.get_int("validation-images", 4, 1, 16));
   c.validation_layout = train::seed_validation_layout();
+  c.grounding_detector = a.get_string("grounding-detector", "");
+  c.grounding_iou = a.get_double("grounding-iou", 0.5, 0.0, 1.0);
   if (auto v = a.get("validation-prompt")) c.validation_layout.prompt = *v;
   if (auto v = a.get("validation-negative-prompt")) c.validation_layout.negative_prompt = *v;
   auto boxes = cli::phrase_boxes(a, "validation-phrase", "validation-box", /*check_range=*/true);

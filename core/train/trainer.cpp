@@ -14,6 +14,8 @@
 
 #include "core/data/grounding_dataset.h"
 #include "core/data/prefetch_loader.h"
+#include "core/detect/grounding_check.h"
+#include "core/detect/grounding_dino.h"
 #include "core/distributed/process_group.h"
 #include "core/distributed/torch_build.h"
 #include "core/io/safetensors.h"
@@ -378,6 +380,7 @@ TrainingSummary run_training(const TrainingConfig& cfg, const TrainingCallbacks&
       }
       if (group) group->barrier();
     };
+    std::unique_ptr<detect::GroundingDino> grounding_detector;  // loaded at the first validation
     auto validate_images = [&]() {
       if (!main_rank) return;
       const std::string unet_dir = (fs::path(cfg.output_dir) / ".validation-unet").string();
@@ -395,8 +398,37 @@ TrainingSummary run_training(const TrainingConfig& cfg, const TrainingCallbacks&
       char name[64];
       std::snprintf(name, sizeof name, "generated-images-%06lld.png", static_cast<long long>(global_step));
       const std::string path = (fs::path(run.images_dir()) / name).string();
-      write_png(path, horizontal_grid(result.rgb()), {{kLayoutPngKey, layout_to_json(result.layout)}});
+      const auto images = result.rgb();
+      write_png(path, horizontal_grid(images), {{kLayoutPngKey, layout_to_json(result.layout)}});
       run.event("image", {{"step", global_step}, {"path", path}});
+      if (!cfg.grounding_detector.empty()) {
+        // Did the validation boxes come out? The fraction found over all validation images.
+        if (!grounding_detector) {
+          grounding_detector = std::make_unique<detect::GroundingDino>(detect::GroundingDino::load(cfg.grounding_detector, device));
+        }
+        std::vector<detect::PhraseBox> boxes;
+        for (size_t i = 0; i < result.layout.boxes.size(); ++i) {
+          const auto& b = result.layout.boxes[i];
+          if (b.enabled) boxes.push_back({b.phrase, {b.x0, b.y0, b.x1, b.y1}, static_cast<int>(i)});
+        }
+        detect::CheckOptions co;
+        co.iou_threshold = cfg.grounding_iou;
+        int found = 0, total = 0;
+        for (const auto& im : images) {
+          const auto c = detect::check_grounding(*grounding_detector, data::Rgb8Image{im.width, im.height, im.pixels}, boxes, co);
+          found += c.found;
+          total += static_cast<int>(c.boxes.size());
+        }
+        const double fraction = total > 0 ? static_cast<double>(found) / total : 1.0;
+        run.event("metric", {{"step", global_step},
+                             {"name", "grounding_fraction_found"},
+                             {"value", fraction},
+                             {"boxes_found", found},
+                             {"boxes", total},
+                             {"iou_threshold", cfg.grounding_iou}});
+        log("step " + std::to_string(global_step) + ": grounding check found " + std::to_string(found) + " of " +
+            std::to_string(total) + " validation boxes");
+      }
       models.unet->set_fusers_enabled(true);  // the pipeline's scheduled sampling is not ours
     };
 

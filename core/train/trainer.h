@@ -49,6 +49,10 @@ struct TrainingConfig {
   int validation_inference_steps = 50;
   int validation_images = 4;
   Layout validation_layout;            // prompt, negative prompt, phrases and boxes
+  // The grounding check of the validation images (core/detect/grounding_check.h): a Grounding
+  // DINO folder; each validation writes a "metric" event grounding_fraction_found.
+  std::string grounding_detector;
+  double grounding_iou = 0.5;
   bool reset_grounding_params = true;
   bool embed_with_model = false;
   std::string device = "cpu";

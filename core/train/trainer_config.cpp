@@ -78,6 +78,9 @@ void TrainingConfig::validate() const {
   need(dataloader_num_workers >= 0 && dataloader_num_workers <= 256, "--dataloader-num-workers must be in [0, 256]");
   need(validation_steps >= 0, "--validation-steps must be >= 0 (0 turns validation off)");
   need(validation_inference_steps >= 1, "--validation-inference-steps must be >= 1");
+  need(grounding_detector.empty() || validation_steps > 0,
+       "--grounding-detector checks the validation images: also give --validation-steps N");
+  need(grounding_iou > 0 && grounding_iou <= 1, "--grounding-iou must be in (0, 1]");
   need(validation_images >= 1 && validation_images <= 16, "--validation-images must be in [1, 16]");
   need(max_boxes >= 1 && max_boxes <= 30, "max boxes must be in [1, 30]");
 }
@@ -114,6 +117,8 @@ nlohmann::json TrainingConfig::to_json() const {
       {"validation_steps", validation_steps},
       {"validation_inference_steps", validation_inference_steps},
       {"validation_images", validation_images},
+      {"grounding_detector", grounding_detector},
+      {"grounding_iou", grounding_iou},
       {"validation_prompt", validation_layout.prompt},
       {"validation_negative_prompt", validation_layout.negative_prompt},
       {"reset_grounding_params", reset_grounding_params},

@@ -12,6 +12,7 @@
 #include "core/detect/grounding_dino.h"
 #include "core/pipeline/layout.h"
 #include "core/pipeline/png_io.h"
+#include "core/train/trainer.h"
 #include "support/fixtures.h"
 #include "support/trainer_process.h"
 
@@ -163,6 +164,39 @@ class TestGroundingCheck : public QObject {
     // And the PNG still opens as a layout.
     const Layout l = layout_from_json(text.at(kLayoutPngKey));
     QCOMPARE(l.boxes.size(), size_t(2));
+  }
+
+  void trainingWritesTheGroundingMetric() {
+    // Validation images of a training run checked with the detector: one metric per validation.
+    const QString out = dir_.filePath("train");
+    QStringList flags = {"train", "--pretrained-model", QString::fromStdString(test::fixture("tiny-gligen")),
+                         "--data-path", QString::fromStdString(test::fixture("dataset/train_data.json")),
+                         "--image-path", QString::fromStdString(test::fixture("dataset")), "--output-dir", out,
+                         "--resolution", "32", "--train-batch-size", "2", "--seed", "3", "--embed-with-model",
+                         "--threads", "1", "--max-train-steps", "2", "--validation-steps", "1",
+                         "--validation-inference-steps", "2", "--validation-images", "2"};
+    // Without validation the check has nothing to look at: a clear error.
+    auto run = test::run_trainer(QStringList(flags.mid(0, flags.size() - 6))
+                                 << "--grounding-detector" << QString::fromStdString(detector_dir()));
+    QVERIFY(run.exit_code != 0);
+    QVERIFY2(run.err.contains("--validation-steps"), qPrintable(run.err));
+    run = test::run_trainer(QStringList(flags) << "--grounding-detector" << QString::fromStdString(detector_dir()));
+    QVERIFY2(run.exit_code == 0, qPrintable(run.err + run.out));
+    std::ifstream events((out + "/events.jsonl").toStdString());
+    std::vector<json> metrics;
+    for (std::string line; std::getline(events, line);) {
+      const auto j = json::parse(line);
+      if (j.at("kind") == "metric" && j.at("name") == "grounding_fraction_found") metrics.push_back(j);
+    }
+    QCOMPARE(metrics.size(), size_t(2));  // steps 1 and 2
+    const size_t boxes = train::seed_validation_layout().active_boxes().size();
+    for (size_t k = 0; k < metrics.size(); ++k) {
+      QCOMPARE(metrics[k].at("step").get<int>(), static_cast<int>(k + 1));
+      QCOMPARE(metrics[k].at("boxes").get<size_t>(), 2 * boxes);  // two validation images
+      const double v = metrics[k].at("value");
+      QVERIFY(v >= 0 && v <= 1);
+      QCOMPARE(v, metrics[k].at("boxes_found").get<double>() / metrics[k].at("boxes").get<double>());
+    }
   }
 };
 
