@@ -11,6 +11,7 @@
 #include <QMessageBox>
 #include <QPushButton>
 #include <QAction>
+#include <QDockWidget>
 #include <QFileInfo>
 #include <QMenu>
 #include <QTest>
@@ -66,6 +67,28 @@ class TestStudioWidgets : public QObject {
     // Settings go to a test location under a test organisation, never the user's.
     QStandardPaths::setTestModeEnabled(true);
     QCoreApplication::setOrganizationName("gligen-studio-tests");
+  }
+
+  void shortWindowKeepsGenerateInView() {
+    // At the smallest window size the fields scroll, Generate stays visible, and Results gives up
+    // height first.
+    MainWindow window(gligen::test::quiet_window());
+    window.show();
+    QVERIFY(QTest::qWaitForWindowExposed(&window));
+    auto* dock = window.findChild<QDockWidget*>(QStringLiteral("ResultsDock"));
+    QVERIFY(dock);
+    QTRY_VERIFY(dock->height() > 0);
+    const int tall_dock = dock->height();
+    window.resize(window.minimumSizeHint().width(), window.minimumSizeHint().height());
+    QTRY_VERIFY_WITH_TIMEOUT(window.height() <= window.minimumSizeHint().height() + 1, 5000);
+    QPushButton* generate = window.generationPanel()->generateButton();
+    QTRY_VERIFY_WITH_TIMEOUT(!generate->visibleRegion().isEmpty(), 5000);
+    const QRect inWindow(generate->mapTo(&window, QPoint(0, 0)), generate->size());
+    QVERIFY2(window.rect().contains(inWindow), "Generate is outside the window");
+    QVERIFY(generate->visibleRegion().boundingRect().height() == generate->height());  // not clipped by a scroll area
+    QTRY_VERIFY_WITH_TIMEOUT(dock->height() < tall_dock, 5000);
+    const QByteArray shots = qgetenv("GLIGEN_SCREENSHOT_DIR");
+    if (!shots.isEmpty()) QVERIFY(window.grab().save(QString::fromLocal8Bit(shots) + "/studio-smallest-window.png"));
   }
 
   void listEditsPushCommands() {

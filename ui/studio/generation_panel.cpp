@@ -15,6 +15,7 @@
 #include <QSignalBlocker>
 #include <QSpinBox>
 #include <QUndoStack>
+#include <QScrollArea>
 #include <QVBoxLayout>
 
 #include "core/pipeline/layout.h"
@@ -118,15 +119,30 @@ GenerationPanel::GenerationPanel(LayoutDocument* document, QWidget* parent)
   runRow->addWidget(generate_, 1);
   runRow->addWidget(cancel_);
 
+  // The fields scroll when the window is short; Generate, Cancel, the progress and the status
+  // stay pinned below them, always in view.
+  auto* fields = new QWidget(this);
+  auto* fieldsLayout = new QVBoxLayout(fields);
+  fieldsLayout->setContentsMargins(0, 0, 0, 0);
+  fieldsLayout->addWidget(modelBox);
+  fieldsLayout->addWidget(promptBox);
+  fieldsLayout->addWidget(settingsBox);
+  fieldsLayout->addStretch(1);
+  auto* scroll = new QScrollArea(this);
+  scroll->setObjectName(QStringLiteral("GenerationFieldsScroll"));
+  scroll->setWidget(fields);
+  scroll->setWidgetResizable(true);
+  scroll->setFrameShape(QFrame::NoFrame);
+  scroll->setHorizontalScrollBarPolicy(Qt::ScrollBarAlwaysOff);
+  scroll->setMinimumWidth(fields->minimumSizeHint().width() + 16);
+  scroll->setMinimumHeight(80);
+
   auto* layout = new QVBoxLayout(this);
   layout->setContentsMargins(0, 0, 0, 0);
-  layout->addWidget(modelBox);
-  layout->addWidget(promptBox);
-  layout->addWidget(settingsBox);
+  layout->addWidget(scroll, 1);
   layout->addLayout(runRow);
   layout->addWidget(progress_);
   layout->addWidget(status_);
-  layout->addStretch(1);
 
   connect(open_model_, &QPushButton::clicked, this, &GenerationPanel::openModelRequested);
   connect(generate_, &QPushButton::clicked, this, &GenerationPanel::generateRequested);

@@ -177,7 +177,9 @@ void LayoutCanvas::drawForeground(QPainter* painter, const QRectF&) {
   painter->setFont(f);
   const QString hint = tr("Drag to draw a box, then type what it should contain.\n"
                           "Or open an example: File > Examples.");
-  const QRectF text = painter->fontMetrics().boundingRect(QRect(0, 0, 440, 200), Qt::AlignCenter | Qt::TextWordWrap, hint);
+  // Wrapped to the view, so a small window still shows the whole hint.
+  const int width = std::clamp(viewport()->width() - 48, 120, 440);
+  const QRectF text = painter->fontMetrics().boundingRect(QRect(0, 0, width, 400), Qt::AlignCenter | Qt::TextWordWrap, hint);
   const QRectF box(centre - QPointF(text.width() / 2 + 14, text.height() / 2 + 10), QSizeF(text.width() + 28, text.height() + 20));
   painter->setPen(Qt::NoPen);
   painter->setBrush(palette().color(QPalette::Base));

@@ -58,17 +58,11 @@ MainWindow::MainWindow(const Options& options, QWidget* parent)
   setWindowIcon(QIcon(QStringLiteral(":/gligen/icons/gligen-studio.svg")));
   setObjectName(QStringLiteral("MainWindow"));
 
-  // Right-hand panel scrolls on small screens instead of squashing its fields.
-  auto* panelScroll = new QScrollArea(this);
-  panelScroll->setWidget(panel_);
-  panelScroll->setWidgetResizable(true);
-  panelScroll->setFrameShape(QFrame::NoFrame);
-  panelScroll->setHorizontalScrollBarPolicy(Qt::ScrollBarAlwaysOff);
-  panelScroll->setMinimumWidth(panel_->minimumSizeHint().width() + 16);
+  // The right-hand panel scrolls its fields on small screens and keeps Generate in view.
   box_list_->setMinimumWidth(220);
   splitter_->addWidget(box_list_);
   splitter_->addWidget(canvas_);
-  splitter_->addWidget(panelScroll);
+  splitter_->addWidget(panel_);
   splitter_->setStretchFactor(0, 0);
   splitter_->setStretchFactor(1, 1);
   splitter_->setStretchFactor(2, 0);
@@ -519,6 +513,19 @@ void MainWindow::generate() {
     return;
   }
   QMetaObject::invokeMethod(job_, [job, layout]() { job->generate(layout); }, Qt::QueuedConnection);
+}
+
+void MainWindow::resizeEvent(QResizeEvent* event) {
+  QMainWindow::resizeEvent(event);
+  // When the window gets short, Results gives up height before the layout and Generate do.
+  QTimer::singleShot(0, this, [this]() {
+    if (!results_dock_->isVisible() || results_dock_->isFloating()) return;
+    const int wanted = kMinimumCentralHeight, central = centralWidget()->height();
+    if (central >= wanted) return;
+    const int dock = results_dock_->height();
+    const int target = std::max(results_dock_->minimumSizeHint().height(), dock - (wanted - central));
+    if (target < dock) resizeDocks({results_dock_}, {target}, Qt::Vertical);
+  });
 }
 
 void MainWindow::generateUntilGrounded() {

@@ -84,6 +84,7 @@ class MainWindow : public QMainWindow {
 
  protected:
   void closeEvent(QCloseEvent* event) override;
+  void resizeEvent(QResizeEvent* event) override;
 
  private:
   void buildActions();
@@ -127,7 +128,9 @@ class MainWindow : public QMainWindow {
   QString detector_folder_;
   double check_iou_ = 0.5;
   int grounding_tries_ = 4;
-  bool until_grounded_ = false;  // generate() sends to generateUntilGrounded
+  bool until_grounded_ = false;
+  // Below this height of the central area, the Results dock shrinks first.
+  static constexpr int kMinimumCentralHeight = 430;  // generate() sends to generateUntilGrounded
   bool loading_ = false;
   QString layout_path_;    // the .json the layout is saved to ("" until saved)
   QString document_name_;  // what the title shows: the opened or saved file's name
