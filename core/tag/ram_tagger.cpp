@@ -337,6 +337,24 @@ RamTagger RamTagger::load(const RamLoadOptions& o) {
   return t;
 }
 
+RamTagger RamTagger::create(RamModel model, RamTagLists lists, torch::Device device, torch::ScalarType dtype) {
+  if (device.is_cpu() && dtype != torch::kFloat32) {
+    throw Error("RAM runs in float32 on the CPU; float16 / bfloat16 need a CUDA device");
+  }
+  if (static_cast<int64_t>(lists.english.size()) != model->config().num_classes ||
+      lists.chinese.size() != lists.english.size() || lists.thresholds.size() != lists.english.size()) {
+    throw Error("the tag lists do not match the model's " + std::to_string(model->config().num_classes) + " classes");
+  }
+  RamTagger t;
+  t.model_ = std::move(model);
+  t.model_->to_device(device, dtype);
+  t.model_->eval();
+  t.lists_ = std::make_shared<RamTagLists>(std::move(lists));
+  t.device_ = device;
+  t.dtype_ = dtype;
+  return t;
+}
+
 void RamTagger::set_delete_tag_index(std::vector<int64_t> indices) {
   for (auto i : indices) {
     if (i < 0 || i >= num_classes()) {

@@ -90,6 +90,10 @@ class RamTagger {
   static RamTagger load(const std::string& path, torch::Device device = torch::kCPU,
                         torch::ScalarType dtype = torch::kFloat32, const std::string& tag_list_dir = "");
   static RamTagger load(const RamLoadOptions& options);
+  // A tagger over a model already built (e.g. random weights for benchmarks) and its tag lists;
+  // the lists' length must equal the model's num_classes.
+  static RamTagger create(RamModel model, RamTagLists lists, torch::Device device = torch::kCPU,
+                          torch::ScalarType dtype = torch::kFloat32);
 
   std::vector<RamTags> tag(const std::vector<data::Rgb8Image>& images) const;  // batched
   RamTags tag(const data::Rgb8Image& image) const;
