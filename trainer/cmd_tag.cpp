@@ -28,8 +28,10 @@ int run_tag(const std::vector<std::string>& argv) {
       .flag({"device", "NAME", "cpu or cuda[:N]", "cpu"})
       .flag({"dtype", "NAME", "float32, float16 or bfloat16 (half precision needs CUDA)", "float32"})
       .flag({"threads", "N", "CPU threads (0: LibTorch's default)", "0"})
-      .flag({"json", "", "print one JSON object per image and line: {\"image\", \"tags\", \"tags_chinese\", \"text\", "
-                         "\"probabilities\"}", ""})
+      .flag({"json", "",
+             "print one JSON object per image and line: {\"image\", \"tags\", \"tags_chinese\", \"text\", "
+             "\"probabilities\"}",
+             ""})
       .allow_positional("FILE", "more images");
   auto args = p.parse(argv);
   if (!args) return 0;
@@ -49,7 +51,8 @@ int run_tag(const std::vector<std::string>& argv) {
   } catch (const std::exception&) {
     throw Error("--device: \"" + device_name + "\" is not a device (cpu, cuda, cuda:1)");
   }
-  if (device.is_cuda() && !torch::cuda::is_available()) throw Error("--device " + device_name + ": CUDA is not available");
+  if (device.is_cuda() && !torch::cuda::is_available())
+    throw Error("--device " + device_name + ": CUDA is not available");
   const std::string dtype_name = args->get_string("dtype", "float32");
   torch::ScalarType dtype = torch::kFloat32;
   if (dtype_name == "float16" || dtype_name == "fp16") {

@@ -86,7 +86,9 @@ RamTagLists read_ram_tag_lists(const std::string& dir) {
   const fs::path chinese = english.parent_path() / (stem + "_chinese.txt");
   const fs::path threshold = english.parent_path() / (stem + "_threshold.txt");
   for (const auto& f : {chinese, threshold}) {
-    if (!fs::exists(f)) throw Error("the RAM tag list " + f.string() + " is missing (it belongs next to " + english.string() + "). " + kDownload);
+    if (!fs::exists(f))
+      throw Error("the RAM tag list " + f.string() + " is missing (it belongs next to " + english.string() + "). " +
+                  kDownload);
   }
   RamTagLists l;
   l.english_file = english.string();
@@ -186,9 +188,10 @@ io::StateDict read_ram_checkpoint(const std::string& path) {
   auto model = root->get("model");
   if (!model) {
     std::string keys;
-    for (const auto& [k, v] : root->dict) keys += (keys.empty() ? "" : ", ") + (k->kind == io::PyValue::Kind::String ? k->s : k->kind_name());
-    throw Error(path + " has no \"model\" entry (its entries: " + keys + "); it is not a recognize-anything checkpoint. " +
-                kDownload);
+    for (const auto& [k, v] : root->dict)
+      keys += (keys.empty() ? "" : ", ") + (k->kind == io::PyValue::Kind::String ? k->s : k->kind_name());
+    throw Error(path + " has no \"model\" entry (its entries: " + keys +
+                "); it is not a recognize-anything checkpoint. " + kDownload);
   }
   if (model->kind != io::PyValue::Kind::Dict) throw Error(path + ": checkpoint[\"model\"] is not a state dict");
   io::StateDict sd;

@@ -144,7 +144,8 @@ class TestTagRam : public QObject {
       QCOMPARE(c.image.height, meta["size_wh"][1].get<int>());
       c.refs = gligen::io::read_safetensors(refs_path).tensors;
       auto& trace = c.trace;
-      c.run = ram_->run({c.image}, [&](const std::string& n, const torch::Tensor& t) { trace[n] = t.detach().clone(); });
+      c.run =
+          ram_->run({c.image}, [&](const std::string& n, const torch::Tensor& t) { trace[n] = t.detach().clone(); });
       runs_.push_back(std::move(c));
     }
     QVERIFY(!runs_.empty());
@@ -203,7 +204,9 @@ class TestTagRam : public QObject {
     QCOMPARE(split_lines_like_python("a\nb"), (std::vector<std::string>{"a", "b"}));
     QCOMPARE(split_lines_like_python("a \nb \n"), (std::vector<std::string>{"a ", "b "}));
     QCOMPARE(split_lines_like_python("a\r\n\nb\rc"), (std::vector<std::string>{"a", "", "b", "c"}));
-    QCOMPARE(split_lines_like_python("a\xe2\x80\xa8" "b"), (std::vector<std::string>{"a", "b"}));
+    QCOMPARE(split_lines_like_python("a\xe2\x80\xa8"
+                                     "b"),
+             (std::vector<std::string>{"a", "b"}));
     QCOMPARE(split_lines_like_python(""), std::vector<std::string>{});
   }
 
@@ -258,8 +261,9 @@ class TestTagRam : public QObject {
         const double excess = (err - allowed).max().item<double>();
         worst = std::max(worst, max_err);
         qInfo("%s / %s: max abs error %.3g", cname.c_str(), key.c_str(), max_err);
-        QVERIFY2(excess <= 0, (cname + " / " + key + ": max abs error " + std::to_string(max_err) +
-                               " exceeds 1e-4 (+1e-4 |ref|)").c_str());
+        QVERIFY2(excess <= 0,
+                 (cname + " / " + key + ": max abs error " + std::to_string(max_err) + " exceeds 1e-4 (+1e-4 |ref|)")
+                     .c_str());
         ++compared;
       }
     }
@@ -564,13 +568,13 @@ class TestTagRam : public QObject {
     QCOMPARE(tags.size(), size_t(2));
     for (const auto& t : tags) {
       QCOMPARE(t.english.size(), t.fired.size());
-      for (size_t i = 0; i < t.fired.size(); ++i) QVERIFY(t.probabilities[i] > tagger.tag_lists().thresholds[t.fired[i]]);
+      for (size_t i = 0; i < t.fired.size(); ++i)
+        QVERIFY(t.probabilities[i] > tagger.tag_lists().thresholds[t.fired[i]]);
     }
     try {
       gligen::tag::write_ram_preset("ram-swin-b", tmp.path().toStdString() + "/other", o);
       QFAIL("an unknown preset was accepted");
-    } catch (const gligen::Error&) {
-    }
+    } catch (const gligen::Error&) {}
   }
 
  private:

@@ -28,7 +28,8 @@ std::string fixture_file(const std::string& relative) { return gligen::test::fix
 
 std::vector<nlohmann::json> json_lines(const QString& text) {
   std::vector<nlohmann::json> out;
-  for (const auto& line : text.split('\n', Qt::SkipEmptyParts)) out.push_back(nlohmann::json::parse(line.toStdString()));
+  for (const auto& line : text.split('\n', Qt::SkipEmptyParts))
+    out.push_back(nlohmann::json::parse(line.toStdString()));
   return out;
 }
 
@@ -53,7 +54,8 @@ class TestTrainerTag : public QObject {
       const fs::path p(fixture_file(f.get<std::string>()));
       if (p.filename() == "q2l_config.json") config_dir_ = p.parent_path().string();
       const auto name = p.filename().string();
-      if (name.size() >= 12 && name.compare(name.size() - 12, 12, "tag_list.txt") == 0) tag_list_dir_ = p.parent_path().string();
+      if (name.size() >= 12 && name.compare(name.size() - 12, 12, "tag_list.txt") == 0)
+        tag_list_dir_ = p.parent_path().string();
     }
     QVERIFY(!config_dir_.empty() && !tag_list_dir_.empty());
     for (const char* sub : {"model", "bare"}) {
