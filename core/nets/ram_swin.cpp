@@ -9,15 +9,17 @@
 
 namespace gligen::nets {
 
-int64_t RamSwinConfig::stage_window(int64_t stage) const {
-  return std::min(window_size, stage_resolution(stage));
-}
+int64_t RamSwinConfig::stage_window(int64_t stage) const { return std::min(window_size, stage_resolution(stage)); }
 
 void RamSwinConfig::validate(const std::string& source) const {
-  auto bad = [&](const std::string& what) { throw Error(source + ": " + what + ". Use the Swin config that came with the RAM checkpoint."); };
-  if (depths.empty() || depths.size() != num_heads.size()) bad("\"depths\" and \"num_heads\" must be non-empty lists of one length");
+  auto bad = [&](const std::string& what) {
+    throw Error(source + ": " + what + ". Use the Swin config that came with the RAM checkpoint.");
+  };
+  if (depths.empty() || depths.size() != num_heads.size())
+    bad("\"depths\" and \"num_heads\" must be non-empty lists of one length");
   if (embed_dim <= 0 || window_size <= 0 || image_res <= 0 || patch_size <= 0) bad("sizes must be positive");
-  if (image_res % patch_size != 0) bad("\"image_res\" (" + std::to_string(image_res) + ") must be a multiple of the patch size 4");
+  if (image_res % patch_size != 0)
+    bad("\"image_res\" (" + std::to_string(image_res) + ") must be a multiple of the patch size 4");
   for (int64_t s = 0; s < num_stages(); ++s) {
     if (depths[s] <= 0 || num_heads[s] <= 0) bad("\"depths\" and \"num_heads\" must be positive");
     if (stage_channels(s) % num_heads[s] != 0) {
@@ -37,11 +39,14 @@ void RamSwinConfig::validate(const std::string& source) const {
 }
 
 RamWindowAttentionImpl::RamWindowAttentionImpl(int64_t dim, int64_t window, int64_t num_heads)
-    : num_heads_(num_heads), head_dim_(dim / num_heads), window_(window), scale_(std::pow(double(dim / num_heads), -0.5)) {
+    : num_heads_(num_heads),
+      head_dim_(dim / num_heads),
+      window_(window),
+      scale_(std::pow(double(dim / num_heads), -0.5)) {
   qkv = register_module("qkv", torch::nn::Linear(dim, 3 * dim));
   proj = register_module("proj", torch::nn::Linear(dim, dim));
-  relative_position_bias_table =
-      register_parameter("relative_position_bias_table", torch::zeros({(2 * window - 1) * (2 * window - 1), num_heads}));
+  relative_position_bias_table = register_parameter("relative_position_bias_table",
+                                                    torch::zeros({(2 * window - 1) * (2 * window - 1), num_heads}));
   relative_position_index = swin_relative_position_index(window);
 }
 
@@ -127,12 +132,10 @@ RamSwinTransformerImpl::RamSwinTransformerImpl(const RamSwinConfig& config) : co
       blocks.back().push_back(RamSwinBlock(dim, res, window, shift, config_.num_heads[s], config_.mlp_ratio));
       list->push_back(blocks.back().back());
     }
-    downsample.push_back(s + 1 < config_.num_stages()
-                             ? stage->register_module("downsample", RamPatchMerging(dim, res))
-                             : RamPatchMerging(nullptr));
+    downsample.push_back(s + 1 < config_.num_stages() ? stage->register_module("downsample", RamPatchMerging(dim, res))
+                                                      : RamPatchMerging(nullptr));
   }
-  norm = register_module("norm",
-                         torch::nn::LayerNorm(torch::nn::LayerNormOptions({config_.vision_width}).eps(1e-5)));
+  norm = register_module("norm", torch::nn::LayerNorm(torch::nn::LayerNormOptions({config_.vision_width}).eps(1e-5)));
 }
 
 void RamSwinTransformerImpl::to_device(torch::Device device, torch::ScalarType dtype) {

@@ -112,8 +112,8 @@ class RamSwinTransformerImpl : public torch::nn::Module {
 
   const RamSwinConfig& config() const { return config_; }
 
-  torch::nn::Conv2d patch_proj{nullptr};      // "patch_embed.proj"
-  torch::nn::LayerNorm patch_norm{nullptr};   // "patch_embed.norm"
+  torch::nn::Conv2d patch_proj{nullptr};          // "patch_embed.proj"
+  torch::nn::LayerNorm patch_norm{nullptr};       // "patch_embed.norm"
   std::vector<std::vector<RamSwinBlock>> blocks;  // "layers.S.blocks.B"
   std::vector<RamPatchMerging> downsample;        // "layers.S.downsample" (null for the last stage)
   torch::nn::LayerNorm norm{nullptr};

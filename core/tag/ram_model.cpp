@@ -86,7 +86,11 @@ void read_ram_configs(const std::string& dir, RamConfig& config) {
     }
   }
   if (fs::exists(root / "q2l_config.json")) read_bert(root / "q2l_config.json", config.q2l);
-  if (fs::exists(root / "med_config.json")) read_bert(root / "med_config.json", config.med);
+  if (fs::exists(root / "med_config.json")) {
+    read_bert(root / "med_config.json", config.med);
+    const auto j = read_json(root / "med_config.json");
+    ConfigReader(j, (root / "med_config.json").string(), kFix).read("encoder_width", config.med_encoder_width);
+  }
 }
 
 RamTaggingHeadImpl::RamTaggingHeadImpl(const nets::BertConfig& config) {

@@ -27,8 +27,9 @@ namespace gligen::tag {
 // and its 4585 tags).
 struct RamConfig {
   nets::RamSwinConfig swin;
-  nets::BertConfig q2l;  // the tagging head; its encoder_width is 512 in the reference's code
-  nets::BertConfig med;  // tag_encoder / text_decoder: only for writing a full checkpoint
+  nets::BertConfig q2l;             // the tagging head; its encoder_width is 512 in the reference's code
+  nets::BertConfig med;             // tag_encoder / text_decoder: only for writing a full checkpoint
+  int64_t med_encoder_width = 768;  // med_config.json's encoder_width: text_decoder's cross-attention input
   int64_t num_classes = 4585;
   static constexpr int64_t kEmbedDim = 512;  // image_proj output and label_embed width (fixed in code)
 

@@ -86,7 +86,9 @@ RamTagLists read_ram_tag_lists(const std::string& dir) {
   const fs::path chinese = english.parent_path() / (stem + "_chinese.txt");
   const fs::path threshold = english.parent_path() / (stem + "_threshold.txt");
   for (const auto& f : {chinese, threshold}) {
-    if (!fs::exists(f)) throw Error("the RAM tag list " + f.string() + " is missing (it belongs next to " + english.string() + "). " + kDownload);
+    if (!fs::exists(f))
+      throw Error("the RAM tag list " + f.string() + " is missing (it belongs next to " + english.string() + "). " +
+                  kDownload);
   }
   RamTagLists l;
   l.english_file = english.string();
@@ -186,9 +188,10 @@ io::StateDict read_ram_checkpoint(const std::string& path) {
   auto model = root->get("model");
   if (!model) {
     std::string keys;
-    for (const auto& [k, v] : root->dict) keys += (keys.empty() ? "" : ", ") + (k->kind == io::PyValue::Kind::String ? k->s : k->kind_name());
-    throw Error(path + " has no \"model\" entry (its entries: " + keys + "); it is not a recognize-anything checkpoint. " +
-                kDownload);
+    for (const auto& [k, v] : root->dict)
+      keys += (keys.empty() ? "" : ", ") + (k->kind == io::PyValue::Kind::String ? k->s : k->kind_name());
+    throw Error(path + " has no \"model\" entry (its entries: " + keys +
+                "); it is not a recognize-anything checkpoint. " + kDownload);
   }
   if (model->kind != io::PyValue::Kind::Dict) throw Error(path + ": checkpoint[\"model\"] is not a state dict");
   io::StateDict sd;
@@ -334,6 +337,24 @@ RamTagger RamTagger::load(const RamLoadOptions& o) {
   t.device_ = o.device;
   t.dtype_ = o.dtype;
   t.set_delete_tag_index(o.delete_tag_index);
+  return t;
+}
+
+RamTagger RamTagger::create(RamModel model, RamTagLists lists, torch::Device device, torch::ScalarType dtype) {
+  if (device.is_cpu() && dtype != torch::kFloat32) {
+    throw Error("RAM runs in float32 on the CPU; float16 / bfloat16 need a CUDA device");
+  }
+  if (static_cast<int64_t>(lists.english.size()) != model->config().num_classes ||
+      lists.chinese.size() != lists.english.size() || lists.thresholds.size() != lists.english.size()) {
+    throw Error("the tag lists do not match the model's " + std::to_string(model->config().num_classes) + " classes");
+  }
+  RamTagger t;
+  t.model_ = std::move(model);
+  t.model_->to_device(device, dtype);
+  t.model_->eval();
+  t.lists_ = std::make_shared<RamTagLists>(std::move(lists));
+  t.device_ = device;
+  t.dtype_ = dtype;
   return t;
 }
 

@@ -27,13 +27,13 @@
 namespace gligen::tag {
 
 struct RamTags {
-  std::vector<int64_t> fired;          // class indices into the tag list, tag-list order (deleted tags never fire)
-  std::vector<std::string> english;    // the fired tags, same order
+  std::vector<int64_t> fired;        // class indices into the tag list, tag-list order (deleted tags never fire)
+  std::vector<std::string> english;  // the fired tags, same order
   std::vector<std::string> chinese;
-  std::vector<float> probabilities;    // sigmoid of the fired tags, same order
-  std::string english_text;            // the reference's res[0]: " | "-joined ("" when none fires)
-  std::string chinese_text;            // res[1], exactly as the reference builds it
-  std::string detector_text;           // the seed's text: english_text with " |" replaced by "."
+  std::vector<float> probabilities;  // sigmoid of the fired tags, same order
+  std::string english_text;          // the reference's res[0]: " | "-joined ("" when none fires)
+  std::string chinese_text;          // res[1], exactly as the reference builds it
+  std::string detector_text;         // the seed's text: english_text with " |" replaced by "."
 };
 
 // The three tag-list files of one model.
@@ -90,6 +90,10 @@ class RamTagger {
   static RamTagger load(const std::string& path, torch::Device device = torch::kCPU,
                         torch::ScalarType dtype = torch::kFloat32, const std::string& tag_list_dir = "");
   static RamTagger load(const RamLoadOptions& options);
+  // A tagger over a model already built (e.g. random weights for benchmarks) and its tag lists;
+  // the lists' length must equal the model's num_classes.
+  static RamTagger create(RamModel model, RamTagLists lists, torch::Device device = torch::kCPU,
+                          torch::ScalarType dtype = torch::kFloat32);
 
   std::vector<RamTags> tag(const std::vector<data::Rgb8Image>& images) const;  // batched
   RamTags tag(const data::Rgb8Image& image) const;

@@ -16,6 +16,7 @@
 #include "core/io/safetensors.h"
 #include "core/io/torch_pickle.h"
 #include "core/io/torch_save.h"
+#include "core/tag/ram_preset.h"
 #include "core/tag/ram_tagger.h"
 #include "core/util/error.h"
 #include "support/fixtures.h"
@@ -143,7 +144,8 @@ class TestTagRam : public QObject {
       QCOMPARE(c.image.height, meta["size_wh"][1].get<int>());
       c.refs = gligen::io::read_safetensors(refs_path).tensors;
       auto& trace = c.trace;
-      c.run = ram_->run({c.image}, [&](const std::string& n, const torch::Tensor& t) { trace[n] = t.detach().clone(); });
+      c.run =
+          ram_->run({c.image}, [&](const std::string& n, const torch::Tensor& t) { trace[n] = t.detach().clone(); });
       runs_.push_back(std::move(c));
     }
     QVERIFY(!runs_.empty());
@@ -152,7 +154,12 @@ class TestTagRam : public QObject {
   // The tiny configs of cases.json are what the model was built with.
   void configIsRead() {
     const auto& t = cases_["tiny_config"];
-    const auto& swin = t["config_swinL_384.json"];
+    // The Swin config's entry is named after its file (config_swinL_<res>.json).
+    Json swin;
+    for (const auto& [name, value] : t.items()) {
+      if (name.rfind("config_swin", 0) == 0) swin = value;
+    }
+    QVERIFY2(swin.is_object(), "cases.json tiny_config has no config_swin*.json entry");
     const auto& c = ram_->config();
     QCOMPARE(c.swin.vision_width, swin["vision_width"].get<int64_t>());
     QCOMPARE(c.swin.image_res, swin["image_res"].get<int64_t>());
@@ -197,7 +204,9 @@ class TestTagRam : public QObject {
     QCOMPARE(split_lines_like_python("a\nb"), (std::vector<std::string>{"a", "b"}));
     QCOMPARE(split_lines_like_python("a \nb \n"), (std::vector<std::string>{"a ", "b "}));
     QCOMPARE(split_lines_like_python("a\r\n\nb\rc"), (std::vector<std::string>{"a", "", "b", "c"}));
-    QCOMPARE(split_lines_like_python("a\xe2\x80\xa8" "b"), (std::vector<std::string>{"a", "b"}));
+    QCOMPARE(split_lines_like_python("a\xe2\x80\xa8"
+                                     "b"),
+             (std::vector<std::string>{"a", "b"}));
     QCOMPARE(split_lines_like_python(""), std::vector<std::string>{});
   }
 
@@ -252,8 +261,9 @@ class TestTagRam : public QObject {
         const double excess = (err - allowed).max().item<double>();
         worst = std::max(worst, max_err);
         qInfo("%s / %s: max abs error %.3g", cname.c_str(), key.c_str(), max_err);
-        QVERIFY2(excess <= 0, (cname + " / " + key + ": max abs error " + std::to_string(max_err) +
-                               " exceeds 1e-4 (+1e-4 |ref|)").c_str());
+        QVERIFY2(excess <= 0,
+                 (cname + " / " + key + ": max abs error " + std::to_string(max_err) + " exceeds 1e-4 (+1e-4 |ref|)")
+                     .c_str());
         ++compared;
       }
     }
@@ -504,6 +514,67 @@ class TestTagRam : public QObject {
       QVERIFY2(it->second == shape, (name + ": shape differs from the real checkpoint").c_str());
     }
     QCOMPARE(built.size(), used.size());
+  }
+
+  // ram_release_state_dict (what init-model writes) has exactly the release file's entries:
+  // the tiny checkpoint's names, shapes and dtypes for the tiny configuration, and the real
+  // inventory's for the built-in one.
+  void releaseEntriesMatch() {
+    auto same_entries = [](const gligen::io::StateDict& got,
+                           const std::map<std::string, std::pair<std::vector<int64_t>, std::string>>& want,
+                           const std::string& what) {
+      for (const auto& [name, t] : got) {
+        auto it = want.find(name);
+        QVERIFY2(it != want.end(), (what + ": " + name + " is not in the release file").c_str());
+        QVERIFY2(it->second.first == t.sizes().vec(), (what + ": " + name + " has another shape").c_str());
+        const std::string dtype = t.scalar_type() == torch::kLong ? "int64" : "float32";
+        QVERIFY2(it->second.second == dtype, (what + ": " + name + " is " + dtype).c_str());
+      }
+      for (const auto& [name, info] : want) QVERIFY2(got.count(name), (what + ": " + name + " is not written").c_str());
+    };
+    {
+      std::map<std::string, std::pair<std::vector<int64_t>, std::string>> want;
+      for (const auto& [k, v] : gligen::tag::read_ram_checkpoint(checkpoint_)) {
+        QVERIFY(v.scalar_type() == torch::kLong || v.scalar_type() == torch::kFloat32);
+        want[k] = {v.sizes().vec(), v.scalar_type() == torch::kLong ? "int64" : "float32"};
+      }
+      const gligen::tag::RamModel tiny(ram_->config());
+      same_entries(gligen::tag::ram_release_state_dict(tiny, false), want, "tiny");
+    }
+    const auto inv = load_json(fixture_file("real/param_inventory.json"));
+    std::map<std::string, std::pair<std::vector<int64_t>, std::string>> want;
+    for (const auto& e : inv["entries"]) {
+      want[e["name"].get<std::string>()] = {e["shape"].get<std::vector<int64_t>>(), e["dtype"].get<std::string>()};
+    }
+    QCOMPARE(int64_t(want.size()), inv["num_entries"].get<int64_t>());
+    gligen::tag::RamConfig config;
+    config.num_classes = want.at("label_embed").first.at(0);
+    const gligen::tag::RamModel real(config);
+    same_entries(gligen::tag::ram_release_state_dict(real, false), want, "real");
+  }
+
+  // init-model's preset folder (here with the fixture's tiny configs) loads and tags.
+  void presetLoads() {
+    QTemporaryDir tmp;
+    const std::string out = tmp.path().toStdString() + "/ram";
+    gligen::tag::RamPresetOptions o;
+    o.config_dir = config_dir_;
+    o.num_classes = ram_->num_classes();
+    gligen::tag::write_ram_preset("ram-swin-l", out, o);
+    const auto tagger = RamTagger::load(out);
+    QCOMPARE(tagger.num_classes(), o.num_classes);
+    QCOMPARE(tagger.config().swin.depths, ram_->config().swin.depths);
+    const auto tags = tagger.tag({runs_.front().image, runs_.back().image});
+    QCOMPARE(tags.size(), size_t(2));
+    for (const auto& t : tags) {
+      QCOMPARE(t.english.size(), t.fired.size());
+      for (size_t i = 0; i < t.fired.size(); ++i)
+        QVERIFY(t.probabilities[i] > tagger.tag_lists().thresholds[t.fired[i]]);
+    }
+    try {
+      gligen::tag::write_ram_preset("ram-swin-b", tmp.path().toStdString() + "/other", o);
+      QFAIL("an unknown preset was accepted");
+    } catch (const gligen::Error&) {}
   }
 
  private:
