@@ -3,10 +3,10 @@
 //                        [--threads N] [--device cpu|cuda] [--precision fp32|fp16|bf16]
 // Each run captions N boxes of one image as one batch, as the dataset job does for the detections
 // of an image: crop, PIL-exact resize, the ViT, the Q-Former, the T5 encoder and greedy decoding,
-// then decoding to text. The image stage (everything up to the T5 encoder output) and the greedy
-// decoding are also timed alone. Weights are memory-mapped read-only, shared with the page cache,
-// when the file's dtype is the one asked for (otherwise converted copies); the peak RSS is
-// reported. Random-weight folders (init-model --preset blip2-flan-t5-xl) usually generate the
+// then decoding to text; the image stage (everything up to the T5 encoder output) and the greedy
+// decoding are reported separately too. Weights are memory-mapped (copy-on-write, shared with the
+// page cache while unwritten) when the file's dtype is the one asked for, else converted copies;
+// the peak RSS is reported. Random-weight folders (init-model --preset blip2-flan-t5-xl) usually generate the
 // full 19 new tokens; real captions stop earlier, so their decoding is shorter.
 #include <sys/resource.h>
 
@@ -122,28 +122,37 @@ int run(const std::vector<std::string>& argv) {
   int64_t parameters = 0;
   for (const auto& p : captioner.model()->parameters()) parameters += p.numel();
 
+  // One run is one batch of captions, timed by stage: what Blip2Captioner::caption does
+  // (pixel values, then the model's generate = image stage + greedy decoding, then detokenising).
   std::vector<double> total, cpu, image_stage, decoding;
   std::vector<std::string> captions;
   int64_t new_tokens = 0;
   torch::NoGradGuard no_grad;
+  const int64_t eos = captioner.model()->config().text.eos_token_id;
   for (int i = 0; i < warmup + runs; ++i) {
     sync(device);
     const auto start = Clock::now();
     const double c0 = cpu_seconds();
-    captions = captioner.caption(image, boxes);
-    sync(device);
-    const double s = seconds_since(start);
-    const double c = cpu_seconds() - c0;
-    // The two halves alone, on the same crops.
     const auto pixels = captioner.pixel_values(image, boxes).to(device);
     const auto e0 = Clock::now();
     const auto encoding = captioner.model()->encode(pixels);
     sync(device);
     const double e = seconds_since(e0);
     const auto g0 = Clock::now();
-    const auto sequences = captioner.model()->generate_from(encoding);
+    const auto sequences = captioner.model()->generate_from(encoding).contiguous();
     sync(device);
     const double g = seconds_since(g0);
+    captions.clear();
+    for (int64_t r = 0; r < sequences.size(0); ++r) {
+      std::vector<int64_t> ids;
+      for (int64_t k = 0; k < sequences.size(1); ++k) {
+        ids.push_back(sequences[r][k].item<int64_t>());
+        if (k > 0 && ids.back() == eos) break;
+      }
+      captions.push_back(captioner.tokenizer().decode(ids, true));
+    }
+    const double s = seconds_since(start);
+    const double c = cpu_seconds() - c0;
     if (i >= warmup) {
       total.push_back(s);
       cpu.push_back(c);
