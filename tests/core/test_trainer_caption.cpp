@@ -1,7 +1,8 @@
 // gligen-trainer caption, as a user runs it: the captions of the fixture's crops (all boxes of an
 // image in one call) equal transformers' captions in datagen/blip2/cases.json, from the single-file
 // and the sharded checkpoint; without --box the whole image is captioned; bad input is a clear
-// error with exit code 2. Every box, caption, image and folder name comes from the fixture metadata.
+// error with exit code 2; init-model's blip2 preset flags are checked. Every box, caption, image and
+// folder name comes from the fixture metadata.
 #include <QTemporaryDir>
 #include <QtTest>
 #include <cstdlib>
@@ -157,6 +158,23 @@ class TestTrainerCaption : public QObject {
     Run flag = trainer({"caption", "--captioner", model, "--image", image, "--no-such-flag"});
     QCOMPARE(flag.exit_code, 2);
     QVERIFY2(flag.err.contains("--no-such-flag"), qPrintable(flag.err));
+  }
+
+  // init-model --preset blip2-*: a bad --dtype is refused before anything is written (writing a
+  // real preset takes minutes and gigabytes; test_nets_blip2_preset checks what it writes).
+  void presetFlagsAreChecked() {
+    const QString out = dir_.filePath("xl");
+    Run bad_dtype = trainer({"init-model", "--preset", "blip2-flan-t5-xl", "--dtype", "float8", "--out", out});
+    QCOMPARE(bad_dtype.exit_code, 2);
+    QVERIFY2(bad_dtype.err.contains("float32, float16 or bfloat16"), qPrintable(bad_dtype.err));
+    QVERIFY(!QFileInfo::exists(out));
+    Run not_blip = trainer({"init-model", "--preset", "tiny", "--dtype", "bfloat16", "--out", out});
+    QCOMPARE(not_blip.exit_code, 2);
+    QVERIFY2(not_blip.err.contains("blip2"), qPrintable(not_blip.err));
+    Run unknown = trainer({"init-model", "--preset", "blip2-opt-2.7b", "--out", out});
+    QCOMPARE(unknown.exit_code, 2);
+    QVERIFY2(unknown.err.contains("blip2-flan-t5-xl"), qPrintable(unknown.err));
+    QVERIFY(!QFileInfo::exists(out));
   }
 };
 
