@@ -21,7 +21,8 @@ int run_init_model(const std::vector<std::string>& argv) {
                 "  grounding-dino-tiny  the same with Swin-T\n"
                 "  blip2-flan-t5-xl   the captioner's BLIP-2 with Flan-T5-XL (3.9 G parameters, 15.8 GB in float32)\n"
                 "  blip2-flan-t5-xxl  the same with Flan-T5-XXL, the dataset job's (12.2 G parameters, 48.9 GB in\n"
-                "                     float32, sharded like the release); written tensor by tensor, little memory.\n"
+                "                     float32, in 5 GB shards + index as save_pretrained writes them); written tensor\n"
+                "                     by tensor, in little memory.\n"
                 "                     Without --tokenizer the T5 vocabulary is synthetic (same ids, meaningless pieces).",
                 "gligen-trainer init-model --preset tiny|sd14|grounding-dino-base|grounding-dino-tiny|blip2-flan-t5-xl|"
                 "blip2-flan-t5-xxl --out DIR [--seed N] [--tokenizer DIR] [--dtype float32|float16|bfloat16]");
