@@ -1,4 +1,5 @@
 #include "core/io/safetensors.h"
+#include "core/io/safetensors_stream.h"
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -180,20 +181,24 @@ SafetensorsFile parse_safetensors(const std::uint8_t* data, std::size_t size, co
   return parse_impl(data, size, name, nullptr);
 }
 
-void write_safetensors(const std::string& path, const StateDict& tensors,
-                       const std::map<std::string, std::string>& metadata) {
+std::uint64_t safetensors_entry_bytes(const SafetensorsEntry& entry) {
+  std::uint64_t n = dtype_by_type(entry.dtype).size;
+  for (const auto d : entry.shape) n *= static_cast<std::uint64_t>(d);
+  return n;
+}
+
+void write_safetensors_streamed(const std::string& path, const std::vector<SafetensorsEntry>& entries,
+                                const std::function<torch::Tensor(std::size_t)>& produce,
+                                const std::map<std::string, std::string>& metadata) {
   nlohmann::json header = nlohmann::json::object();
   if (!metadata.empty()) header["__metadata__"] = metadata;
-  std::vector<torch::Tensor> ordered;
   std::uint64_t offset = 0;
-  for (const auto& [name, tensor] : tensors) {
-    if (name == "__metadata__") throw Error("a tensor cannot be named __metadata__");
-    auto t = tensor.detach().to(torch::kCPU).contiguous();
-    const auto& d = dtype_by_type(t.scalar_type());
-    std::uint64_t bytes = static_cast<std::uint64_t>(t.numel()) * d.size;
-    header[name] = {{"dtype", d.name}, {"shape", t.sizes().vec()}, {"data_offsets", {offset, offset + bytes}}};
+  for (const auto& e : entries) {
+    if (e.name == "__metadata__") throw Error("a tensor cannot be named __metadata__");
+    if (header.contains(e.name)) throw Error("tensor '" + e.name + "' is listed twice for " + path);
+    const std::uint64_t bytes = safetensors_entry_bytes(e);
+    header[e.name] = {{"dtype", dtype_by_type(e.dtype).name}, {"shape", e.shape}, {"data_offsets", {offset, offset + bytes}}};
     offset += bytes;
-    ordered.push_back(t);
   }
   std::string text = header.dump();
   // Pad the header with spaces so the data starts 8-byte aligned (allowed by the format).
@@ -201,16 +206,18 @@ void write_safetensors(const std::string& path, const StateDict& tensors,
   const std::string tmp = path + ".tmp";
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) throw Error("cannot write '" + tmp + "': " + std::strerror(errno));
+  auto fail = [&](const std::string& what) {
+    ::close(fd);
+    ::unlink(tmp.c_str());
+    throw Error(what);
+  };
   auto write_all = [&](const void* p, std::size_t n) {
     const char* c = static_cast<const char*>(p);
     while (n > 0) {
       ssize_t w = ::write(fd, c, n);
       if (w < 0) {
         if (errno == EINTR) continue;
-        int err = errno;
-        ::close(fd);
-        ::unlink(tmp.c_str());
-        throw Error("cannot write '" + tmp + "': " + std::strerror(err));
+        fail("cannot write '" + tmp + "': " + std::strerror(errno));
       }
       c += w;
       n -= static_cast<std::size_t>(w);
@@ -221,7 +228,20 @@ void write_safetensors(const std::string& path, const StateDict& tensors,
   for (int i = 0; i < 8; ++i) len[i] = static_cast<std::uint8_t>(n >> (8 * i));
   write_all(len, 8);
   write_all(text.data(), text.size());
-  for (const auto& t : ordered) write_all(t.data_ptr(), t.numel() * t.element_size());
+  for (std::size_t i = 0; i < entries.size(); ++i) {
+    torch::Tensor t;
+    try {
+      t = produce(i).detach().to(torch::kCPU).contiguous();
+    } catch (...) {
+      ::close(fd);
+      ::unlink(tmp.c_str());
+      throw;
+    }
+    if (t.scalar_type() != entries[i].dtype || t.sizes().vec() != entries[i].shape) {
+      fail("tensor '" + entries[i].name + "' for " + path + " does not have the dtype and shape its header entry says");
+    }
+    write_all(t.data_ptr(), t.numel() * t.element_size());
+  }
   if (::fsync(fd) != 0 || ::close(fd) != 0) {
     int err = errno;
     ::unlink(tmp.c_str());
@@ -232,6 +252,18 @@ void write_safetensors(const std::string& path, const StateDict& tensors,
     ::unlink(tmp.c_str());
     throw Error("cannot rename '" + tmp + "' to '" + path + "': " + std::strerror(err));
   }
+}
+
+void write_safetensors(const std::string& path, const StateDict& tensors,
+                       const std::map<std::string, std::string>& metadata) {
+  std::vector<SafetensorsEntry> entries;
+  std::vector<torch::Tensor> ordered;
+  for (const auto& [name, tensor] : tensors) {
+    auto t = tensor.detach().to(torch::kCPU).contiguous();
+    entries.push_back({name, t.scalar_type(), t.sizes().vec()});
+    ordered.push_back(t);
+  }
+  write_safetensors_streamed(path, entries, [&](std::size_t i) { return ordered[i]; }, metadata);
 }
 
 }  // namespace gligen::io

@@ -1,6 +1,7 @@
 #include "core/nets/blip2_captioner.h"
 
 #include <algorithm>
+#include <filesystem>
 
 #include "core/util/error.h"
 
@@ -44,6 +45,11 @@ Blip2Captioner::Blip2Captioner(Blip2ForConditionalGeneration model, BlipImagePro
     : model_(std::move(model)), processor_(std::move(processor)), tokenizer_(std::move(tokenizer)), device_(device) {}
 
 Blip2Captioner Blip2Captioner::load(const std::string& folder, torch::Device device, torch::ScalarType dtype) {
+  if (!std::filesystem::is_directory(folder)) {
+    throw Error("BLIP-2 folder " + folder + " does not exist. Point to the downloaded Hugging Face folder "
+                "(e.g. Salesforce/blip2-flan-t5-xxl).");
+  }
+  load_blip2_config(folder);  // a folder that is not a BLIP-2 model fails here, naming config.json
   auto processor = load_blip_image_processor_config(folder);
   auto model = load_blip2_model(folder, device, dtype);
   const auto& vision = model->config().vision;

@@ -103,6 +103,12 @@ Blip2ForConditionalGeneration load_blip2_model(const std::string& folder, torch:
   const Blip2Config config = load_blip2_config(folder);
   torch::NoGradGuard no_grad;
   Blip2ForConditionalGeneration model(config);
+  if (dtype != torch::kFloat32 || !device.is_cpu()) {
+    // Give the (still untouched) parameters their final dtype and device before loading: weights
+    // stored in that dtype are then shared with the file mapping, others are converted straight
+    // into place, and no float32 copy of the whole model (49 GB for xxl) is ever made.
+    for (auto& p : model->parameters()) p.set_data(torch::empty(p.sizes(), p.options().dtype(dtype).device(device)));
+  }
   io::WeightLoadOptions load;
   load.mapping = mapping;
   const io::StateDict weights = io::load_component_weights(folder, load);
