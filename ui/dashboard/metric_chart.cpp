@@ -42,7 +42,7 @@ MetricChart::MetricChart(RunMetric metric, QWidget* parent)
   plot_->plotLayout()->insertRow(0);
   auto* title = new QCPTextElement(plot_, metricTitle(metric), QFont(font().family(), font().pointSize(), QFont::Bold));
   plot_->plotLayout()->addElement(0, 0, title);
-  plot_->xAxis->setLabel(QStringLiteral("step"));
+  plot_->xAxis->setLabel(isDatasetMetric(metric) ? QStringLiteral("image") : QStringLiteral("step"));
   plot_->legend->setVisible(false);  // one legend for all charts lives in the dashboard
   const QPalette pal = palette();
   plot_->setBackground(pal.color(QPalette::Base));
@@ -230,7 +230,8 @@ void MetricChart::redraw() {
   empty_->setVisible(noData);
   if (noData) {
     empty_->setText(metric_ == RunMetric::GpuUtil ? QStringLiteral("GPU utilisation: not reported by this run")
-                                                  : metricTitle(metric_) + QStringLiteral(": no steps yet"));
+                                                  : metricTitle(metric_) + (isDatasetMetric(metric_) ? QStringLiteral(": no images yet")
+                                                                                                    : QStringLiteral(": no steps yet")));
   }
   plot_->setVisible(!noData);
   plot_->replot(QCustomPlot::rpImmediateRefresh);
