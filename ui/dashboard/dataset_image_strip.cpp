@@ -55,7 +55,7 @@ QSize DatasetImageStrip::cardSize() {
   return QSize(kCardWidth, kPictureHeight + 6 + kCaptionLines * fm.lineSpacing());
 }
 
-void DatasetImageStrip::reset() {
+void DatasetImageStrip::clearImages() {
   clear();
   shown_ = 0;
   root_.clear();
@@ -125,7 +125,7 @@ QPixmap DatasetImageStrip::renderCard(const DatasetImage& image, const QString& 
   return card;
 }
 
-void DatasetImageStrip::update(const RunHistory& h, const QString& imagesRoot) {
+void DatasetImageStrip::showHistory(const RunHistory& h, const QString& imagesRoot) {
   if (h.imagesReported() < shown_ || imagesRoot != root_) {  // the history was reset, or another job
     clear();
     shown_ = 0;

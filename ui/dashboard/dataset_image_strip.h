@@ -17,8 +17,8 @@ class DatasetImageStrip : public QListWidget {
 
   // Shows the newest of `history`'s images; `imagesRoot` resolves their relative paths.
   // Cheap when nothing changed; appends what is new.
-  void update(const RunHistory& history, const QString& imagesRoot);
-  void reset();
+  void showHistory(const RunHistory& history, const QString& imagesRoot);
+  void clearImages();
 
   static QSize cardSize();
   // One card (public for tests and screenshots).

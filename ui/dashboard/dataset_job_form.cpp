@@ -102,7 +102,7 @@ DatasetJobForm::DatasetJobForm(QWidget* parent) : QWidget(parent) {
   taggerRow->addWidget(use_text_);
   taggerRow->addStretch(1);
   connect(use_ram_, &QRadioButton::toggled, this, [this] { read(); });
-  modelForm->addRow(QStringLiteral("Detector text:"), tagger);
+  modelForm->addRow(QStringLiteral("Detector text from:"), tagger);
   modelForm->addRow(QStringLiteral("RAM checkpoint:"),
                     pathRow(QStringLiteral("ram"), QStringLiteral("ram_swin_large_14m.pth, or the folder holding it"),
                             QStringLiteral("RAM checkpoint file, or a folder with it, its configs and tag lists"), kOpenFile));
@@ -114,7 +114,7 @@ DatasetJobForm::DatasetJobForm(QWidget* parent) : QWidget(parent) {
   text->setToolTip(QStringLiteral("--text\nThe detector text for every image, phrases separated by \". \""));
   connect(text, &QLineEdit::textChanged, this, [this] { read(); });
   fields_.insert(QStringLiteral("text"), text);
-  modelForm->addRow(QStringLiteral("Text:"), text);
+  modelForm->addRow(QStringLiteral("Fixed text:"), text);
   modelForm->addRow(QStringLiteral("Grounding DINO *:"),
                     pathRow(QStringLiteral("detector"), QStringLiteral("required: e.g. grounding-dino-base"),
                             QStringLiteral("Grounding DINO folder (IDEA-Research/grounding-dino-base)"), kFolder));

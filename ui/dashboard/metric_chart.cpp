@@ -222,7 +222,10 @@ void MetricChart::redraw() {
         const double span = yhi - ylo;
         const double pad = span > 1e-12 * std::max(std::fabs(yhi), 1e-300) ? span * 0.06
                                                                            : std::max(std::fabs(yhi) * 0.05, 1e-12);
-        plot_->yAxis->setRange(ylo - pad, yhi + pad);
+        // All zero (a stage that takes no time, e.g. tagging with a fixed detector text): a plain
+        // 0..1 axis rather than ticks of 1e-12.
+        if (ylo == 0 && yhi == 0) plot_->yAxis->setRange(-0.05, 1);
+        else plot_->yAxis->setRange(ylo - pad, yhi + pad);
       }
     }
   }

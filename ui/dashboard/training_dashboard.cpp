@@ -523,7 +523,7 @@ void TrainingDashboard::showRun(int index) {
   auto* stack = qobject_cast<QStackedWidget*>(monitor_->parentWidget());
   if (stack) stack->setCurrentWidget(index >= 0 ? static_cast<QWidget*>(monitor_) : placeholder_);
   outputs_->clearImages();
-  outputs_->datasetStrip()->reset();
+  outputs_->datasetStrip()->clearImages();
   for (auto& r : runs_) {
     r->imagesShown = 0;
     r->checkpointsShown.clear();
@@ -693,7 +693,7 @@ void TrainingDashboard::updateImages() {
   Run* r = run(currentRun());
   if (!r) return;
   if (r->dataset()) {
-    outputs_->datasetStrip()->update(r->follower->history(), r->configPath("images"));
+    outputs_->datasetStrip()->showHistory(r->follower->history(), r->configPath("images"));
     outputs_->setDatasetImageCount(r->follower->history().imagesReported());
     return;
   }
