@@ -448,6 +448,12 @@ class TestDatasetJobs : public QObject {
                    "\n");
     QTRY_COMPARE_WITH_TIMEOUT(d.follower(i)->history().state(), RunHistory::State::Finished, 5000);
     QTRY_VERIFY_WITH_TIMEOUT(d.statusLabel()->text().contains("8 processed, 2 already done, 10 in the folder"), 5000);
+    QVERIFY(d.statusLabel()->text().contains("dataset job: finished"));
+    // make-dataset logs its summary after "done": still finished.
+    appendText(job.runDir + "/events.jsonl", "{\"t\":1.7e9,\"kind\":\"log\",\"message\":\"8 images processed\"}\n");
+    d.refreshNow();
+    QCOMPARE(d.follower(i)->history().logTail().size(), 2);
+    QCOMPARE(d.follower(i)->history().state(), RunHistory::State::Finished);
 
     // The run list marks it as a dataset job; a training run next to it is not.
     QListWidget* runs = nullptr;
@@ -466,12 +472,11 @@ class TestDatasetJobs : public QObject {
     QVERIFY(messages.last().at(0).toString().contains("does not exist yet"));
     appendText(job.db, QByteArray("SQLite format 3\0", 16));
     d.refreshNow();
-    d.selectRun(i);
-    appendText(job.runDir + "/events.jsonl", "{\"t\":1.7e9,\"kind\":\"log\",\"message\":\"merged\"}\n");
-    QTRY_VERIFY_WITH_TIMEOUT(d.monitorPanel()->openInReviewButton()->isEnabled(), 5000);
+    QVERIFY(d.monitorPanel()->openInReviewButton()->isEnabled());
     d.monitorPanel()->openInReviewButton()->click();
     QCOMPARE(review.count(), 1);
     QCOMPARE(review.at(0).at(0).toString(), QDir::cleanPath(job.db));
+    QCOMPARE(d.follower(i)->history().state(), RunHistory::State::Finished);
     d.resize(1280, 820);
     QTest::qWait(50);
     screenshot(d, "dataset-dashboard-finished.png");

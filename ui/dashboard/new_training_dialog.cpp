@@ -123,7 +123,7 @@ NewTrainingDialog::NewTrainingDialog(QString trainerProgram, QWidget* parent, QS
   command_ = new QPlainTextEdit(this);
   command_->setReadOnly(true);
   command_->setFont(QFontDatabase::systemFont(QFontDatabase::FixedFont));
-  command_->setFixedHeight(command_->fontMetrics().lineSpacing() * 5 + 12);
+  command_->setFixedHeight(command_->fontMetrics().lineSpacing() * 6 + 12);
   command_->setToolTip(QStringLiteral("The exact command this job runs; paste it into a shell on a server to run it there."));
   cmdRow->addWidget(command_, 1);
   copy_ = new QPushButton(QStringLiteral("Copy"), this);

@@ -463,6 +463,7 @@ bool TrainingDashboard::stopAllAndWait(int timeoutMs) {
 void TrainingDashboard::refreshNow() {
   for (auto& r : runs_) r->follower->poll();
   chart_timer_->stop();
+  updateHeader();  // also what is not in the events (a dataset database that appeared)
   updateCharts();
 }
 
@@ -581,9 +582,13 @@ void TrainingDashboard::updateHeader() {
     else if (!r->exitMessage.isEmpty() && !r->running() && r->exitMessage != QLatin1String("finished"))
       text += QStringLiteral("<br>process: %1").arg(r->exitMessage.toHtmlEscaped());
     const QString db = r->db();
+    // The run folder usually sits beside the database: its name is enough then.
+    const QString folder = !db.isEmpty() && QFileInfo(r->dir).absolutePath() == QFileInfo(db).absolutePath()
+                               ? QFileInfo(r->dir).fileName() + QLatin1Char('/')
+                               : r->dir;
     text += QStringLiteral("<br><span style='color:palette(mid)'>dataset %1 · run folder %2</span>")
                 .arg((db.isEmpty() ? QStringLiteral("(unknown until run.json is written)") : db).toHtmlEscaped(),
-                     r->dir.toHtmlEscaped());
+                     folder.toHtmlEscaped());
     monitor_panel_->setStatusHtml(text);
     monitor_panel_->setProgress(h.step(), h.maxSteps());
     RunMonitorPanel::Actions a;

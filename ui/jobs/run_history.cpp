@@ -168,8 +168,11 @@ bool RunHistory::apply(const QJsonObject& e) {
                                                  .toString(QStringLiteral("HH:mm:ss "))
                                            : QString();
     addLog(stamp + e.value(QLatin1String("message")).toString());
-    if (state_ == State::Waiting || state_ == State::Finished || state_ == State::Stopped || state_ == State::Failed)
-      state_ = State::Running;  // a (re)started job logs first
+    // A (re)started training job logs first. make-dataset also logs its summary after "done":
+    // a dataset job is running again when images or progress arrive.
+    if (state_ == State::Waiting || (!dataset_ && (state_ == State::Finished || state_ == State::Stopped ||
+                                                   state_ == State::Failed)))
+      state_ = State::Running;
   } else if (kind == QLatin1String("done")) {
     const bool stopped = e.value(QLatin1String("stopped")).toBool();
     state_ = stopped ? State::Stopped : State::Finished;
