@@ -586,6 +586,41 @@ class TestDatasetJobs : public QObject {
     QCOMPARE(d.runner(i)->exitCode(), 0);
     QCOMPARE(d.follower(i)->history().doneSummary().value("already_done").toInt(), 2);
   }
+
+  // Stop finishes the current image (make-dataset exits 130 then): shown as stopped, not failed;
+  // Resume runs the same command and does the rest.
+  void stopAndResumeADatasetJob() {
+    GLIGEN_SLOW_TEST();
+    const QString images = dir_.filePath("stop-images");
+    QDir().mkpath(images);
+    for (const QString& name : QDir(fixture("datagen/pipeline/images")).entryList(QDir::Files))
+      QVERIFY(QFile::copy(fixture("datagen/pipeline/images/") + name, images + "/" + name));
+    const int count = QDir(images).entryList(QDir::Files).size();
+    QVERIFY(count >= 4);
+    TrainingDashboard::Options o;
+    o.trainerProgram = trainer();
+    o.persistRuns = false;
+    o.pollIntervalMs = 100;
+    TrainingDashboard d(o);
+    const int i = d.launchDataset(fixtureSpec(images, dir_.filePath("stop.sqlite")));
+    QVERIFY(i >= 0);
+    QTRY_VERIFY_WITH_TIMEOUT(d.follower(i)->history().imagesReported() >= 1, 300000);
+    d.stopRun(i);
+    QTRY_VERIFY_WITH_TIMEOUT(!d.runner(i)->isRunning(), 300000);
+    d.refreshNow();
+    const qint64 first = d.follower(i)->history().imagesReported();
+    QVERIFY2(first < count, "the job finished before the stop arrived");
+    QCOMPARE(d.follower(i)->history().state(), RunHistory::State::Stopped);
+    QVERIFY2(!d.statusLabel()->text().contains("Error"), qPrintable(d.statusLabel()->text()));
+    QVERIFY2(d.statusLabel()->text().contains("stopped after the current image"), qPrintable(d.statusLabel()->text()));
+    QCOMPARE(d.resumeRun(i), i);
+    QTRY_VERIFY_WITH_TIMEOUT(!d.runner(i)->isRunning(), 600000);
+    d.refreshNow();
+    QCOMPARE(d.runner(i)->exitCode(), 0);
+    QCOMPARE(d.follower(i)->history().state(), RunHistory::State::Finished);
+    const QJsonObject done = d.follower(i)->history().doneSummary();
+    QCOMPARE(done.value("already_done").toInt() + done.value("processed").toInt(), count);
+  }
 };
 
 GLIGEN_TEST_MAIN(TestDatasetJobs)
