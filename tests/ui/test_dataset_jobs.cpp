@@ -25,6 +25,7 @@
 
 #include "core/annotations/dataset_io.h"
 #include "support/fixtures.h"
+#include "support/free_port.h"
 #include "support/studio_window.h"
 #include "support/test_main.h"
 #include "ui/dashboard/dataset_image_strip.h"
@@ -620,6 +621,37 @@ class TestDatasetJobs : public QObject {
     QCOMPARE(d.follower(i)->history().state(), RunHistory::State::Finished);
     const QJsonObject done = d.follower(i)->history().doneSummary();
     QCOMPARE(done.value("already_done").toInt() + done.value("processed").toInt(), count);
+  }
+
+  // Two ranks through `gligen-trainer launch`: the dashboard follows rank 0's events to the end.
+  void twoRanksFromTheDashboard() {
+    GLIGEN_SLOW_TEST();
+    const QString images = dir_.filePath("ranks-images");
+    QDir().mkpath(images);
+    for (const char* name : {"c0_landscape_320x200_RGB.png", "portrait_trailing_dot.png", "c_thin_wide.png",
+                             "c4_gray_small_97x61_L.png"})
+      QVERIFY(QFile::copy(fixture("datagen/pipeline/images/") + name, images + "/" + name));
+    DatasetJobSpec spec = fixtureSpec(images, dir_.filePath("ranks.sqlite"));
+    spec.processes = 2;
+    spec.masterPort = gligen::test::free_tcp_port();
+    TrainingDashboard::Options o;
+    o.trainerProgram = trainer();
+    o.persistRuns = false;
+    o.pollIntervalMs = 100;
+    TrainingDashboard d(o);
+    const int i = d.launchDataset(spec);
+    QVERIFY(i >= 0);
+    QCOMPARE(d.runner(i)->arguments().mid(0, 2), (QStringList{"launch", "--nproc-per-node"}));
+    QTRY_VERIFY_WITH_TIMEOUT(!d.runner(i)->isRunning(), 600000);
+    d.refreshNow();
+    QVERIFY2(d.runner(i)->exitCode() == 0, qPrintable(d.runner(i)->recentErrorLines().join("\n")));
+    QCOMPARE(d.follower(i)->history().state(), RunHistory::State::Finished);
+    QCOMPARE(d.follower(i)->config().value("world_size").toInt(), 2);
+    // Rank 0 reports its share; the merge brings every image into the dataset.
+    QVERIFY(d.follower(i)->history().imagesReported() >= 1);
+    QCOMPARE(d.follower(i)->history().doneSummary().value("images_in_folder").toInt(), 4);
+    QVERIFY(d.isDatasetJob(i));
+    QVERIFY(d.monitorPanel()->openInReviewButton()->isEnabled());
   }
 };
 
