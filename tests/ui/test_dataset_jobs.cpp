@@ -403,9 +403,9 @@ class TestDatasetJobs : public QObject {
     QCOMPARE(h.step(), qint64(7));
     QCOMPARE(h.maxSteps(), qint64(10));
     QCOMPARE(h.points().size(), 7);
-    QCOMPARE(h.points()[2].detectSeconds, 1.2);
-    QCOMPARE(h.points()[2].detections, 5.0);
-    QCOMPARE(h.points()[6].imagesPerSecond, 0.37);
+    QCOMPARE(h.points()[2].detectSeconds, 1.2f);
+    QCOMPARE(h.points()[2].detections, 5.0f);
+    QCOMPARE(h.points()[6].imagesPerSecond, 0.37f);
     // The dataset charts, not the training ones; a failed image has no stage times.
     QVERIFY(d.monitorPanel()->datasetMode());
     QTRY_COMPARE_WITH_TIMEOUT(d.chart(RunMetric::ImagesPerSecond)->seriesPoints(), 7, 5000);

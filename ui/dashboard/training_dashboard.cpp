@@ -560,7 +560,10 @@ void TrainingDashboard::updateHeader() {
     if (r->running()) state = r->runner->stopRequested() ? QStringLiteral("stopping after the current image…") : QStringLiteral("running");
     else if (h.state() == RunHistory::State::Running && !r->runner) state = QStringLiteral("running elsewhere (attached)");
     parts << QStringLiteral("dataset job: ") + state;
-    if (h.maxSteps() > 0) parts << QStringLiteral("image %1 of %2").arg(h.step()).arg(h.maxSteps());
+    const int ranks = r->follower->config().value(QStringLiteral("world_size")).toInt(1);
+    if (h.maxSteps() > 0)
+      parts << QStringLiteral("image %1 of %2").arg(h.step()).arg(h.maxSteps()) +
+                   (ranks > 1 ? QStringLiteral(" (rank 0's share of %1 ranks)").arg(ranks) : QString());
     if (!h.points().isEmpty() && std::isfinite(h.points().last().imagesPerSecond))
       parts << QStringLiteral("%1 images/s").arg(h.points().last().imagesPerSecond, 0, 'f', 2);
     if (h.imagesReported() > 0) parts << QStringLiteral("%1 boxes kept").arg(h.boxesKept());

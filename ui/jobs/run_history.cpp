@@ -105,12 +105,12 @@ bool RunHistory::apply(const QJsonObject& e) {
     p.t = std::isfinite(t) ? t : 0;
     if (img.ok) {
       const QJsonObject sec = e.value(QLatin1String("seconds")).toObject();
-      p.tagSeconds = number(sec, "tag");
-      p.detectSeconds = number(sec, "detect");
-      p.captionSeconds = number(sec, "caption");
-      p.embedSeconds = number(sec, "embed");
-      p.detections = img.detections;
-      p.boxes = img.boxes;
+      p.tagSeconds = static_cast<float>(number(sec, "tag"));
+      p.detectSeconds = static_cast<float>(number(sec, "detect"));
+      p.captionSeconds = static_cast<float>(number(sec, "caption"));
+      p.embedSeconds = static_cast<float>(number(sec, "embed"));
+      p.detections = static_cast<float>(img.detections);
+      p.boxes = static_cast<float>(img.boxes);
       boxes_kept_ += img.boxes;
     } else {
       ++images_failed_;
@@ -126,7 +126,7 @@ bool RunHistory::apply(const QJsonObject& e) {
     const double total = number(e, "images_total");
     if (std::isfinite(total)) max_steps_ = static_cast<qint64>(total);
     const double speed = number(e, "images_per_s");
-    if (!points_.isEmpty() && std::isfinite(speed)) points_.last().imagesPerSecond = speed;
+    if (!points_.isEmpty() && std::isfinite(speed)) points_.last().imagesPerSecond = static_cast<float>(speed);
     eta_s_ = std::isfinite(speed) && speed > 0 && max_steps_ > step_ ? (max_steps_ - step_) / speed : 0;
     state_ = State::Running;
   } else if (kind == QLatin1String("progress")) {

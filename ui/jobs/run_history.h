@@ -28,13 +28,14 @@ struct RunPoint {
   double memoryMb = std::numeric_limits<double>::quiet_NaN();
   double gpuUtil = std::numeric_limits<double>::quiet_NaN();  // percent, when the trainer reports it
   // Dataset jobs: one point per image ("step" counts the images of the run folder's events).
-  double imagesPerSecond = std::numeric_limits<double>::quiet_NaN();
-  double tagSeconds = std::numeric_limits<double>::quiet_NaN();
-  double detectSeconds = std::numeric_limits<double>::quiet_NaN();
-  double captionSeconds = std::numeric_limits<double>::quiet_NaN();
-  double embedSeconds = std::numeric_limits<double>::quiet_NaN();
-  double detections = std::numeric_limits<double>::quiet_NaN();  // detector boxes above the threshold
-  double boxes = std::numeric_limits<double>::quiet_NaN();       // kept after NMS (captioned)
+  // Floats: plenty for a chart, and a training run's million points stay small.
+  float imagesPerSecond = std::numeric_limits<float>::quiet_NaN();
+  float tagSeconds = std::numeric_limits<float>::quiet_NaN();
+  float detectSeconds = std::numeric_limits<float>::quiet_NaN();
+  float captionSeconds = std::numeric_limits<float>::quiet_NaN();
+  float embedSeconds = std::numeric_limits<float>::quiet_NaN();
+  float detections = std::numeric_limits<float>::quiet_NaN();  // detector boxes above the threshold
+  float boxes = std::numeric_limits<float>::quiet_NaN();       // kept after NMS (captioned)
 };
 
 // The metrics a chart can show; `value` reads one from a point.
