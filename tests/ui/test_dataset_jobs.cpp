@@ -6,6 +6,7 @@
 // a real make-dataset run on the fixture models launched from the dashboard.
 // Screenshots go to $GLIGEN_SCREENSHOT_DIR (default: the test's working folder).
 #include <QApplication>
+#include <QClipboard>
 #include <QComboBox>
 #include <QDoubleSpinBox>
 #include <QJsonArray>
@@ -516,6 +517,13 @@ class TestDatasetJobs : public QObject {
     QVERIFY(d.monitorPanel()->datasetMode());
     QTRY_COMPARE_WITH_TIMEOUT(d.datasetStrip()->count(), 3, 5000);
     QTRY_COMPARE_WITH_TIMEOUT(d.chart(RunMetric::ImagesPerSecond)->seriesPoints(), 3, 5000);
+    // Copy Command: the make-dataset command that runs this job again, from its run.json.
+    for (QPushButton* b : d.findChildren<QPushButton*>())
+      if (b->text() == "Copy Command") b->click();
+    const QString copied = QGuiApplication::clipboard()->text();
+    QVERIFY2(copied.startsWith(trainer() + " make-dataset --images " + job.imagesDir + " --db " + job.db + " --text 'a cat. a dog'"),
+             qPrintable(copied));
+    QVERIFY(!copied.contains("--output-dir"));  // the default run folder stays implicit
     // New Job from a dataset job: its settings on the dataset page, its dataset on the training page.
     const TrainingJobSpec next = d.newJobSpec();
     QCOMPARE(next.value("data-path"), QDir::cleanPath(job.db));

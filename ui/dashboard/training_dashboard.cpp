@@ -509,7 +509,6 @@ void TrainingDashboard::updateRunItem(int index) {
   }
   if (r->dataset()) {
     // Dataset jobs say so, count images, and have a square mark.
-    if (state == QLatin1String("stopping…")) state = QStringLiteral("stopping after this image…");
     const QString images = h.maxSteps() > 0 ? QStringLiteral(" · %1/%2 images").arg(h.step()).arg(h.maxSteps())
                                             : QString();
     run_list_->setRow(index, r->name(), QStringLiteral("dataset job · ") + state + images, dot,
