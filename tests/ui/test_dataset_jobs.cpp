@@ -363,6 +363,19 @@ class TestDatasetJobs : public QObject {
     QVERIFY(form->modelCheck("detector").isEmpty());
     QCOMPARE(d.datasetSpec().arguments(), fixtureSpec(images, db).arguments());
     QCOMPARE(d.commandLine(), fixtureSpec(images, db).commandLine(trainer()));
+    // The trainer's own check reads the configs and tokenizers as loading would.
+    QSignalSpy checked(form, &DatasetJobForm::checkFinished);
+    QVERIFY(form->runTrainerCheck());
+    QTRY_COMPARE_WITH_TIMEOUT(checked.count(), 1, 60000);
+    QVERIFY2(checked.at(0).at(0).toBool(), qPrintable(checked.at(0).at(1).toString()));
+    QCOMPARE(form->checkText(), QStringLiteral("the models look loadable"));
+    qobject_cast<QLineEdit*>(form->field("captioner"))->setText(fixture("tiny-gligen"));
+    QVERIFY(form->runTrainerCheck());
+    QTRY_COMPARE_WITH_TIMEOUT(checked.count(), 2, 60000);
+    QVERIFY(!checked.at(1).at(0).toBool());
+    QVERIFY2(form->checkText().startsWith("BLIP-2: "), qPrintable(form->checkText()));
+    qobject_cast<QLineEdit*>(form->field("captioner"))->setText(fixture("datagen/blip2/model"));
+    QVERIFY(form->checkText().isEmpty());  // a check of other paths is not shown
     qobject_cast<QSpinBox*>(form->field("ranks"))->setValue(2);
     QVERIFY(d.commandLine().contains("launch --nproc-per-node 2 --master-port 29500 -- make-dataset --images"));
     qobject_cast<QComboBox*>(form->field("precision"))->setCurrentText("bf16");
@@ -380,6 +393,12 @@ class TestDatasetJobs : public QObject {
     QVERIFY2(form->minimumSizeHint().height() <= form->height() + 2,
              qPrintable(QString("%1 > %2").arg(form->minimumSizeHint().height()).arg(form->height())));
     screenshot(d, "dataset-new-job.png");
+    qobject_cast<QLineEdit*>(form->field("text-encoder"))->setText(fixture("datagen"));
+    qobject_cast<QLineEdit*>(form->field("detector"))->setText(fixture("datagen/blip2/model"));
+    QVERIFY(form->runTrainerCheck());
+    QTRY_COMPARE_WITH_TIMEOUT(checked.count(), 3, 60000);
+    QVERIFY(form->checkResult()->toolTip().contains("CLIP text encoder: "));
+    screenshot(d, "dataset-new-job-check.png");
   }
 
   void monitorFollowsADatasetJob() {

@@ -4,12 +4,15 @@
 #include <QComboBox>
 #include <QDir>
 #include <QDoubleSpinBox>
+#include <QEvent>
 #include <QFileDialog>
 #include <QFormLayout>
 #include <QGroupBox>
 #include <QHBoxLayout>
 #include <QLabel>
 #include <QLineEdit>
+#include <QProcess>
+#include <QPushButton>
 #include <QRadioButton>
 #include <QSpinBox>
 #include <QToolButton>
@@ -126,6 +129,20 @@ DatasetJobForm::DatasetJobForm(QWidget* parent) : QWidget(parent) {
                             QStringLiteral("required: clip-vit-large-patch14, or a diffusers pipeline folder"),
                             QStringLiteral("CLIP folder as released, or a diffusers pipeline folder (text_encoder/, tokenizer/)"),
                             kFolder));
+  auto* checkRow = new QHBoxLayout;
+  check_button_ = new QPushButton(QStringLiteral("Check with the Trainer"), models);
+  check_button_->setToolTip(QStringLiteral("Run 'gligen-trainer make-dataset --check': it reads each model's configs and "
+                                           "tokenizer as loading would, without loading the weights"));
+  check_result_ = new QLabel(models);
+  // One line, elided to the width; the tooltip holds the trainer's whole report.
+  check_result_->setMinimumWidth(50);
+  check_result_->setSizePolicy(QSizePolicy::Ignored, QSizePolicy::Preferred);
+  check_result_->installEventFilter(this);
+  check_result_->setTextInteractionFlags(Qt::TextSelectableByMouse);
+  checkRow->addWidget(check_button_, 0, Qt::AlignTop);
+  checkRow->addWidget(check_result_, 1);
+  modelForm->addRow(checkRow);
+  connect(check_button_, &QPushButton::clicked, this, [this] { runTrainerCheck(); });
   layout->addWidget(models);
 
   auto* run = new QGroupBox(QStringLiteral("Detection and hardware"), this);
@@ -194,6 +211,67 @@ DatasetJobForm::DatasetJobForm(QWidget* parent) : QWidget(parent) {
   write();
 }
 
+DatasetJobForm::~DatasetJobForm() {
+  if (check_) {
+    check_->disconnect(this);
+    check_->kill();
+    check_->waitForFinished(2000);
+  }
+}
+
+void DatasetJobForm::elideCheckResult() {
+  check_result_->setText(check_result_->fontMetrics().elidedText(check_text_, Qt::ElideRight, check_result_->width()));
+}
+
+bool DatasetJobForm::eventFilter(QObject* watched, QEvent* event) {
+  if (watched == check_result_ && event->type() == QEvent::Resize) elideCheckResult();
+  return QWidget::eventFilter(watched, event);
+}
+
+bool DatasetJobForm::runTrainerCheck() {
+  if (check_) return false;
+  QStringList args{QStringLiteral("make-dataset"), QStringLiteral("--check")};
+  if (spec_.useText) args << QStringLiteral("--text") << spec_.text.trimmed();
+  else args << QStringLiteral("--ram") << spec_.ram.trimmed();
+  args << QStringLiteral("--detector") << spec_.detector.trimmed() << QStringLiteral("--captioner")
+       << spec_.captioner.trimmed() << QStringLiteral("--text-encoder") << spec_.textEncoder.trimmed();
+  auto* p = new QProcess(this);
+  check_ = p;
+  check_button_->setEnabled(false);
+  check_result_->setStyleSheet(QString());
+  check_text_ = QStringLiteral("checking…");
+  elideCheckResult();
+  const auto report = [this, p](bool ok, const QString& text) {
+    check_ = nullptr;
+    p->deleteLater();
+    check_button_->setEnabled(true);
+    check_result_->setStyleSheet(ok ? QStringLiteral("color: #2e9d4f;") : QStringLiteral("color: #c0392b;"));
+    check_text_ = text;
+    check_result_->setToolTip(text);
+    elideCheckResult();
+    Q_EMIT checkFinished(ok, text);
+  };
+  connect(p, &QProcess::finished, this, [p, report](int code, QProcess::ExitStatus status) {
+    const QString out = QString::fromUtf8(p->readAllStandardOutput()).trimmed();
+    const QString err = QString::fromUtf8(p->readAllStandardError()).trimmed();
+    if (status == QProcess::NormalExit && code == 0) {
+      report(true, out.split(QLatin1Char('\n')).last());
+      return;
+    }
+    // "gligen-trainer make-dataset: error: <problems>"
+    QString why = err.isEmpty() ? out : err.split(QLatin1Char('\n')).last();
+    const qsizetype at = why.indexOf(QLatin1String("error: "));
+    if (at >= 0) why = why.mid(at + 7);
+    report(false, why.isEmpty() ? QStringLiteral("the trainer's check failed (exit status %1)").arg(code) : why);
+  });
+  connect(p, &QProcess::errorOccurred, this, [this, p, report](QProcess::ProcessError e) {
+    if (e == QProcess::FailedToStart)
+      report(false, QStringLiteral("cannot run %1: %2 (is gligen-trainer built?)").arg(program_, p->errorString()));
+  });
+  p->start(program_.isEmpty() ? QStringLiteral("gligen-trainer") : program_, args);
+  return true;
+}
+
 void DatasetJobForm::setSpec(const DatasetJobSpec& spec) {
   spec_ = spec;
   write();
@@ -228,6 +306,12 @@ void DatasetJobForm::read() {
   spec_.batch = integer("batch");
   spec_.device = choice("device");
   spec_.precision = choice("precision");
+  // A trainer check of other paths says nothing about these.
+  if (!check_ && !check_text_.isEmpty()) {
+    check_text_.clear();
+    check_result_->clear();
+    check_result_->setToolTip(QString());
+  }
   updateChecks();
   Q_EMIT changed();
 }

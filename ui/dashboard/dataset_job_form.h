@@ -1,6 +1,8 @@
 // DatasetJobForm: the dataset-job page of the new-job dialog: images folder, dataset database,
 // the models (RAM or a fixed detector text, Grounding DINO, BLIP-2, CLIP text encoder) each with a
-// mark saying whether the folder looks loadable, the thresholds, and ranks / device / precision.
+// mark saying whether the folder looks loadable (a check of the files present, on every edit; and
+// on request `gligen-trainer make-dataset --check`, which reads the configs and tokenizers as
+// loading would, in its own process), the thresholds, and ranks / device / precision.
 // It edits a DatasetJobSpec and says when it changed; the dialog shows the problems and the
 // command line.
 #pragma once
@@ -13,6 +15,8 @@ class QComboBox;
 class QDoubleSpinBox;
 class QLabel;
 class QLineEdit;
+class QProcess;
+class QPushButton;
 class QRadioButton;
 class QSpinBox;
 
@@ -22,6 +26,16 @@ class DatasetJobForm : public QWidget {
   Q_OBJECT
  public:
   explicit DatasetJobForm(QWidget* parent = nullptr);
+  ~DatasetJobForm() override;
+
+  // The trainer that "Check with the Trainer" runs.
+  void setTrainerProgram(const QString& program) { program_ = program; }
+  // Runs `make-dataset --check` with the models of the form; the result goes to checkResult()
+  // and checkFinished(). False when one is already running.
+  bool runTrainerCheck();
+  QLabel* checkResult() const { return check_result_; }  // elided; checkText() is all of it
+  QString checkText() const { return check_text_; }
+  QPushButton* checkButton() const { return check_button_; }
 
   DatasetJobSpec spec() const { return spec_; }
   void setSpec(const DatasetJobSpec& spec);
@@ -37,8 +51,13 @@ class DatasetJobForm : public QWidget {
 
  Q_SIGNALS:
   void changed();
+  void checkFinished(bool ok, const QString& text);
+
+ protected:
+  bool eventFilter(QObject* watched, QEvent* event) override;
 
  private:
+  void elideCheckResult();
   QWidget* pathRow(const QString& name, const QString& placeholder, const QString& tip, int browse);
   void read();
   void write();
@@ -49,6 +68,11 @@ class DatasetJobForm : public QWidget {
   QMap<QString, QLabel*> marks_;
   QRadioButton* use_ram_;
   QRadioButton* use_text_;
+  QPushButton* check_button_;
+  QLabel* check_result_;
+  QProcess* check_ = nullptr;  // the trainer's check while it runs
+  QString check_text_;
+  QString program_;
   bool writing_ = false;
 };
 

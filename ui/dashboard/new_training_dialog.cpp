@@ -49,6 +49,7 @@ NewTrainingDialog::NewTrainingDialog(QString trainerProgram, QWidget* parent, QS
   layout->setContentsMargins(0, 0, 0, 0);
   pages_->addWidget(trainingPage);
   dataset_form_ = new DatasetJobForm(pages_);
+  dataset_form_->setTrainerProgram(program_);
   pages_->addWidget(dataset_form_);
   connect(dataset_form_, &DatasetJobForm::changed, this, [this] { updateState(); });
   connect(kind_, &QComboBox::currentIndexChanged, this, [this](int i) {
@@ -146,7 +147,7 @@ NewTrainingDialog::NewTrainingDialog(QString trainerProgram, QWidget* parent, QS
   connect(preset_, &QComboBox::activated, this, [this](int i) {
     if (i > 0) applyPreset(i - 1);
   });
-  resize(780, 680);
+  resize(780, 700);
   writeFields();
   updateState();
   detectGpus();
