@@ -42,7 +42,7 @@ MetricChart::MetricChart(RunMetric metric, QWidget* parent)
   plot_->plotLayout()->insertRow(0);
   auto* title = new QCPTextElement(plot_, metricTitle(metric), QFont(font().family(), font().pointSize(), QFont::Bold));
   plot_->plotLayout()->addElement(0, 0, title);
-  plot_->xAxis->setLabel(QStringLiteral("step"));
+  plot_->xAxis->setLabel(isDatasetMetric(metric) ? QStringLiteral("image") : QStringLiteral("step"));
   plot_->legend->setVisible(false);  // one legend for all charts lives in the dashboard
   const QPalette pal = palette();
   plot_->setBackground(pal.color(QPalette::Base));
@@ -222,7 +222,10 @@ void MetricChart::redraw() {
         const double span = yhi - ylo;
         const double pad = span > 1e-12 * std::max(std::fabs(yhi), 1e-300) ? span * 0.06
                                                                            : std::max(std::fabs(yhi) * 0.05, 1e-12);
-        plot_->yAxis->setRange(ylo - pad, yhi + pad);
+        // All zero (a stage that takes no time, e.g. tagging with a fixed detector text): a plain
+        // 0..1 axis rather than ticks of 1e-12.
+        if (ylo == 0 && yhi == 0) plot_->yAxis->setRange(-0.05, 1);
+        else plot_->yAxis->setRange(ylo - pad, yhi + pad);
       }
     }
   }
@@ -230,7 +233,8 @@ void MetricChart::redraw() {
   empty_->setVisible(noData);
   if (noData) {
     empty_->setText(metric_ == RunMetric::GpuUtil ? QStringLiteral("GPU utilisation: not reported by this run")
-                                                  : metricTitle(metric_) + QStringLiteral(": no steps yet"));
+                                                  : metricTitle(metric_) + (isDatasetMetric(metric_) ? QStringLiteral(": no images yet")
+                                                                                                    : QStringLiteral(": no steps yet")));
   }
   plot_->setVisible(!noData);
   plot_->replot(QCustomPlot::rpImmediateRefresh);

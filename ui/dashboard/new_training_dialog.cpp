@@ -18,9 +18,12 @@
 #include <QPushButton>
 #include <QRegularExpression>
 #include <QSpinBox>
+#include <QStackedWidget>
 #include <QTabWidget>
 #include <QToolButton>
 #include <QVBoxLayout>
+
+#include "ui/dashboard/dataset_job_form.h"
 
 namespace gligen::ui {
 
@@ -28,8 +31,31 @@ using K = TrainingFlag::Kind;
 
 NewTrainingDialog::NewTrainingDialog(QString trainerProgram, QWidget* parent, QString tinyModelFolder)
     : QDialog(parent), program_(std::move(trainerProgram)), presets_(TrainingJobSpec::presets(tinyModelFolder)) {
-  setWindowTitle(QStringLiteral("New Training Job"));
-  auto* layout = new QVBoxLayout(this);
+  setWindowTitle(QStringLiteral("New Job"));
+  auto* outer = new QVBoxLayout(this);
+  auto* kindRow = new QHBoxLayout;
+  kindRow->addWidget(new QLabel(QStringLiteral("Job:"), this));
+  kind_ = new QComboBox(this);
+  kind_->addItem(QStringLiteral("Train GLIGEN (gligen-trainer train)"));
+  kind_->addItem(QStringLiteral("Make a dataset from images (gligen-trainer make-dataset)"));
+  kind_->setToolTip(QStringLiteral("A training run, or a dataset job: RAM tags, Grounding DINO boxes, BLIP-2 captions "
+                                   "and CLIP embeddings of a folder of images into an annotation dataset"));
+  kindRow->addWidget(kind_, 1);
+  outer->addLayout(kindRow);
+  pages_ = new QStackedWidget(this);
+  outer->addWidget(pages_, 1);
+  auto* trainingPage = new QWidget(pages_);
+  auto* layout = new QVBoxLayout(trainingPage);
+  layout->setContentsMargins(0, 0, 0, 0);
+  pages_->addWidget(trainingPage);
+  dataset_form_ = new DatasetJobForm(pages_);
+  dataset_form_->setTrainerProgram(program_);
+  pages_->addWidget(dataset_form_);
+  connect(dataset_form_, &DatasetJobForm::changed, this, [this] { updateState(); });
+  connect(kind_, &QComboBox::currentIndexChanged, this, [this](int i) {
+    pages_->setCurrentIndex(i);
+    updateState();
+  });
 
   auto* presetRow = new QHBoxLayout;
   presetRow->addWidget(new QLabel(QStringLiteral("Preset:"), this));
@@ -83,6 +109,7 @@ NewTrainingDialog::NewTrainingDialog(QString trainerProgram, QWidget* parent, QS
   connect(processes_, &QSpinBox::valueChanged, this, [this] { readFields(); });
   connect(port_, &QSpinBox::valueChanged, this, [this] { readFields(); });
   layout->addWidget(tabs_, 1);
+  layout = outer;  // what follows serves both kinds of job
 
   warning_ = new QLabel(this);
   warning_->setWordWrap(true);
@@ -97,7 +124,7 @@ NewTrainingDialog::NewTrainingDialog(QString trainerProgram, QWidget* parent, QS
   command_ = new QPlainTextEdit(this);
   command_->setReadOnly(true);
   command_->setFont(QFontDatabase::systemFont(QFontDatabase::FixedFont));
-  command_->setFixedHeight(command_->fontMetrics().lineSpacing() * 5 + 12);
+  command_->setFixedHeight(command_->fontMetrics().lineSpacing() * 6 + 12);
   command_->setToolTip(QStringLiteral("The exact command this job runs; paste it into a shell on a server to run it there."));
   cmdRow->addWidget(command_, 1);
   copy_ = new QPushButton(QStringLiteral("Copy"), this);
@@ -112,7 +139,7 @@ NewTrainingDialog::NewTrainingDialog(QString trainerProgram, QWidget* parent, QS
   launch_->setDefault(true);
   connect(buttons, &QDialogButtonBox::accepted, this, [this] {
     readFields();
-    if (spec_.problems().isEmpty()) accept();
+    if (problems().isEmpty()) accept();
   });
   connect(buttons, &QDialogButtonBox::rejected, this, &QDialog::reject);
   layout->addWidget(buttons);
@@ -120,7 +147,7 @@ NewTrainingDialog::NewTrainingDialog(QString trainerProgram, QWidget* parent, QS
   connect(preset_, &QComboBox::activated, this, [this](int i) {
     if (i > 0) applyPreset(i - 1);
   });
-  resize(760, 640);
+  resize(780, 700);
   writeFields();
   updateState();
   detectGpus();
@@ -239,6 +266,7 @@ void NewTrainingDialog::writeFields() {
 }
 
 void NewTrainingDialog::setSpec(const TrainingJobSpec& spec) {
+  setJobKind(JobKind::Training);
   spec_ = spec;
   writeFields();
   preset_->setCurrentIndex(0);
@@ -252,9 +280,45 @@ void NewTrainingDialog::applyPreset(int index) {
   preset_text_->setText(presets_[index].description);
 }
 
-QString NewTrainingDialog::commandLine() const { return spec_.commandLine(program_); }
+QString NewTrainingDialog::commandLine() const {
+  return jobKind() == JobKind::Dataset ? datasetSpec().commandLine(program_) : spec_.commandLine(program_);
+}
+
+QStringList NewTrainingDialog::problems() const {
+  return jobKind() == JobKind::Dataset ? datasetSpec().problems() : spec_.problems();
+}
+
+NewTrainingDialog::JobKind NewTrainingDialog::jobKind() const {
+  return kind_->currentIndex() == 1 ? JobKind::Dataset : JobKind::Training;
+}
+
+void NewTrainingDialog::setJobKind(JobKind kind) { kind_->setCurrentIndex(kind == JobKind::Dataset ? 1 : 0); }
+
+DatasetJobSpec NewTrainingDialog::datasetSpec() const { return dataset_form_->spec(); }
+
+void NewTrainingDialog::setDatasetSpec(const DatasetJobSpec& spec) {
+  dataset_form_->setSpec(spec);
+  setJobKind(JobKind::Dataset);
+  updateState();
+}
 
 void NewTrainingDialog::updateState() {
+  if (jobKind() == JobKind::Dataset) {
+    const DatasetJobSpec d = datasetSpec();
+    const QStringList problems = d.problems();
+    problems_->setText(problems.isEmpty() ? QString() : QStringLiteral("• ") + problems.join(QStringLiteral("\n• ")));
+    problems_->setVisible(!problems.isEmpty());
+    launch_->setEnabled(problems.isEmpty());
+    command_->setPlainText(commandLine());
+    QStringList warn;
+    if (!d.db.trimmed().isEmpty() && QFileInfo(d.db.trimmed()).isFile())
+      warn << QStringLiteral("The dataset exists: images already in it are skipped, new ones are added.");
+    if (!d.db.trimmed().isEmpty() && QFileInfo::exists(QDir(d.runDirectory()).filePath(QStringLiteral("events.jsonl"))))
+      warn << QStringLiteral("The run folder %1 already holds this job's events: its charts continue.").arg(d.runDirectory());
+    warning_->setText(warn.join(QLatin1Char(' ')));
+    warning_->setVisible(!warn.isEmpty());
+    return;
+  }
   const QStringList problems = spec_.problems();
   problems_->setText(problems.isEmpty() ? QString() : QStringLiteral("• ") + problems.join(QStringLiteral("\n• ")));
   problems_->setVisible(!problems.isEmpty());

@@ -1,10 +1,13 @@
-// NewTrainingDialog: the form for a new training job, built from trainingFlags(): one tab per
-// group (data, model, optimisation, schedule, checkpoints, validation, hardware), presets, the
-// problems that block launching, and the exact command line (copyable, to run it on a server).
+// NewTrainingDialog: the form for a new job. A training job (`gligen-trainer train`) is built
+// from trainingFlags(): one tab per group (data, model, optimisation, schedule, checkpoints,
+// validation, hardware) and presets; a dataset job (`make-dataset`) has its own page
+// (DatasetJobForm). Both show the problems that block launching and the exact command line
+// (copyable, to run it on a server).
 #pragma once
 #include <QDialog>
 #include <QMap>
 
+#include "ui/jobs/dataset_job_spec.h"
 #include "ui/jobs/training_job_spec.h"
 
 class QCheckBox;
@@ -14,9 +17,12 @@ class QProcess;
 class QPlainTextEdit;
 class QPushButton;
 class QSpinBox;
+class QStackedWidget;
 class QTabWidget;
 
 namespace gligen::ui {
+
+class DatasetJobForm;
 
 class NewTrainingDialog : public QDialog {
   Q_OBJECT
@@ -24,15 +30,25 @@ class NewTrainingDialog : public QDialog {
   NewTrainingDialog(QString trainerProgram, QWidget* parent = nullptr, QString tinyModelFolder = QString());
   ~NewTrainingDialog() override;
 
+  enum class JobKind { Training, Dataset };
+  JobKind jobKind() const;
+  void setJobKind(JobKind kind);
+  QComboBox* jobKindChoice() const { return kind_; }
+
   TrainingJobSpec spec() const { return spec_; }
-  void setSpec(const TrainingJobSpec& spec);
+  void setSpec(const TrainingJobSpec& spec);  // also switches to a training job
+  DatasetJobSpec datasetSpec() const;
+  void setDatasetSpec(const DatasetJobSpec& spec);  // also switches to a dataset job
+  DatasetJobForm* datasetForm() const { return dataset_form_; }
   void applyPreset(int index);
   // Detected CUDA devices (from `gligen-trainer system-info`); shown as checkboxes.
   void setGpuCount(int count);
 
   QWidget* field(const QString& flag) const { return fields_.value(flag); }
+  // Of the job kind shown.
   QString commandLine() const;
-  QStringList problems() const { return spec_.problems(); }
+  QStringList problems() const;
+  QLabel* problemsLabel() const { return problems_; }
   QPushButton* launchButton() const { return launch_; }
   QTabWidget* tabs() const { return tabs_; }
 
@@ -45,6 +61,9 @@ class NewTrainingDialog : public QDialog {
 
   QString program_;
   TrainingJobSpec spec_;
+  QComboBox* kind_;
+  QStackedWidget* pages_;
+  DatasetJobForm* dataset_form_;
   QVector<TrainingJobPreset> presets_;
   QMap<QString, QWidget*> fields_;  // flag -> its editor (QLineEdit, QComboBox, QCheckBox, QPlainTextEdit)
   QComboBox* preset_;

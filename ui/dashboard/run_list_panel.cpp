@@ -21,7 +21,7 @@ RunListPanel::RunListPanel(QWidget* parent) : QWidget(parent) {
   list_->setSpacing(2);
   layout->addWidget(list_, 1);
   auto* newJob = new QPushButton(QStringLiteral("New Job…"), this);
-  newJob->setToolTip(QStringLiteral("Set up and launch a training job"));
+  newJob->setToolTip(QStringLiteral("Set up and launch a training job or a dataset job (make-dataset)"));
   auto* attach = new QPushButton(QStringLiteral("Attach Run…"), this);
   attach->setToolTip(QStringLiteral("Follow a run folder started elsewhere (a cluster, a shell)"));
   auto* buttons = new QHBoxLayout;
@@ -41,7 +41,7 @@ void RunListPanel::appendRow() {
 void RunListPanel::removeRow(int index) { delete list_->takeItem(index); }
 
 void RunListPanel::setRow(int index, const QString& name, const QString& state, const QColor& dot,
-                          const QString& tooltip) {
+                          const QString& tooltip, bool datasetJob) {
   QListWidgetItem* item = list_->item(index);
   if (!item) return;
   item->setText(name + QLatin1Char('\n') + state);
@@ -52,7 +52,8 @@ void RunListPanel::setRow(int index, const QString& name, const QString& state, 
   p.setRenderHint(QPainter::Antialiasing);
   p.setBrush(dot);
   p.setPen(Qt::NoPen);
-  p.drawEllipse(1, 1, 8, 8);
+  if (datasetJob) p.drawRect(QRectF(1, 1, 8, 8));
+  else p.drawEllipse(1, 1, 8, 8);
   item->setIcon(QIcon(pm));
 }
 

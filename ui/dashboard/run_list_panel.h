@@ -1,5 +1,5 @@
 // RunListPanel: the dashboard's left column. One row per run (name, state and step, a coloured
-// state dot, the folder as tooltip), and the New Job / Attach Run buttons. It knows nothing of
+// state mark — a dot for a training run, a square for a dataset job — the folder as tooltip), and the New Job / Attach Run buttons. It knows nothing of
 // runs: TrainingDashboard fills the rows and reacts to the signals.
 #pragma once
 #include <QColor>
@@ -17,7 +17,8 @@ class RunListPanel : public QWidget {
   void appendRow();
   void removeRow(int index);
   // Row `index`: `name` on the first line, `state` (e.g. "running · 12/400") on the second.
-  void setRow(int index, const QString& name, const QString& state, const QColor& dot, const QString& tooltip);
+  void setRow(int index, const QString& name, const QString& state, const QColor& dot, const QString& tooltip,
+              bool datasetJob = false);
   int currentRow() const;
   void setCurrentRow(int index);
 

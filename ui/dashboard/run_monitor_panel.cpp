@@ -8,6 +8,7 @@
 #include <QProgressBar>
 #include <QPushButton>
 #include <QSlider>
+#include <QStackedWidget>
 #include <QVBoxLayout>
 #include <algorithm>
 #include <climits>
@@ -49,7 +50,10 @@ RunMonitorPanel::RunMonitorPanel(QWidget* parent) : QWidget(parent) {
   relaunch_->setToolTip(QStringLiteral("Open this run's settings in the job form, change them and launch again"));
   remove_ = new QPushButton(QStringLiteral("Delete…"), this);
   remove_->setToolTip(QStringLiteral("Remove the run from the list, or delete its folder"));
-  for (QPushButton* b : {stop_, resume_, relaunch_, copy_command_, remove_}) header->addWidget(b, 0, Qt::AlignTop);
+  open_review_ = new QPushButton(QStringLiteral("Open in Review"), this);
+  open_review_->setToolTip(QStringLiteral("Open the job's dataset in the studio's review window"));
+  open_review_->setVisible(false);
+  for (QPushButton* b : {open_review_, stop_, resume_, relaunch_, copy_command_, remove_}) header->addWidget(b, 0, Qt::AlignTop);
   mon->addLayout(header);
   progress_ = new QProgressBar(this);
   progress_->setTextVisible(true);
@@ -59,6 +63,7 @@ RunMonitorPanel::RunMonitorPanel(QWidget* parent) : QWidget(parent) {
   connect(copy_command_, &QPushButton::clicked, this, &RunMonitorPanel::copyCommandClicked);
   connect(relaunch_, &QPushButton::clicked, this, &RunMonitorPanel::relaunchClicked);
   connect(remove_, &QPushButton::clicked, this, &RunMonitorPanel::removeClicked);
+  connect(open_review_, &QPushButton::clicked, this, &RunMonitorPanel::openInReviewClicked);
 
   // --- chart toolbar ---------------------------------------------------------------------------
   auto* chartBar = new QHBoxLayout;
@@ -69,8 +74,10 @@ RunMonitorPanel::RunMonitorPanel(QWidget* parent) : QWidget(parent) {
   log_scale_ = new QCheckBox(QStringLiteral("Log scale"), this);
   log_scale_->setToolTip(QStringLiteral("Logarithmic value axis for loss, learning rate and gradient norm"));
   chartBar->addWidget(log_scale_);
-  chartBar->addWidget(new QLabel(QStringLiteral("Smoothing:"), this));
+  smoothing_label_ = new QLabel(QStringLiteral("Smoothing:"), this);
+  chartBar->addWidget(smoothing_label_);
   auto* smoothing = new QSlider(Qt::Horizontal, this);
+  smoothing_ = smoothing;
   smoothing->setRange(0, 99);
   smoothing->setValue(90);
   smoothing->setMaximumWidth(140);
@@ -98,14 +105,33 @@ RunMonitorPanel::RunMonitorPanel(QWidget* parent) : QWidget(parent) {
   grid->addWidget(charts_[2], 0, 3);
   for (int i = 3; i < 7; ++i) grid->addWidget(charts_[i], 1, i - 3);
   for (int c = 0; c < 4; ++c) grid->setColumnStretch(c, 1);
-  mon->addWidget(chartArea, 1);
+
+  // Dataset jobs: speed and detections on top, the seconds of each stage below.
+  auto* datasetArea = new QWidget(this);
+  auto* dgrid = new QGridLayout(datasetArea);
+  dgrid->setContentsMargins(0, 0, 0, 0);
+  dgrid->setSpacing(4);
+  const RunMetric datasetOrder[] = {RunMetric::ImagesPerSecond, RunMetric::Detections,    RunMetric::TagSeconds,
+                                    RunMetric::DetectSeconds,   RunMetric::CaptionSeconds, RunMetric::EmbedSeconds};
+  for (int i = 0; i < 6; ++i) {
+    auto* c = new MetricChart(datasetOrder[i], datasetArea);
+    charts_.push_back(c);
+    if (i < 2) dgrid->addWidget(c, 0, 2 * i, 1, 2);
+    else dgrid->addWidget(c, 1, i - 2);
+  }
+  for (int c = 0; c < 4; ++c) dgrid->setColumnStretch(c, 1);
+
+  chart_stack_ = new QStackedWidget(this);
+  chart_stack_->addWidget(chartArea);
+  chart_stack_->addWidget(datasetArea);
+  mon->addWidget(chart_stack_, 1);
 
   connect(compare_box_, &QComboBox::activated, this,
           [this](int i) { Q_EMIT compareChosen(compare_box_->itemData(i).toInt()); });
   connect(log_scale_, &QCheckBox::toggled, this, &RunMonitorPanel::setLogScale);
   connect(smoothing, &QSlider::valueChanged, this, [this](int v) { chart(RunMetric::Loss)->setSmoothing(v / 100.0); });
   connect(fit, &QPushButton::clicked, this, [this] {
-    for (MetricChart* c : charts_) c->fit();
+    for (MetricChart* c : activeCharts()) c->fit();
   });
 }
 
@@ -126,6 +152,28 @@ void RunMonitorPanel::setActions(const Actions& a) {
   remove_->setEnabled(a.remove);
   copy_command_->setEnabled(a.copyCommand);
   relaunch_->setEnabled(a.relaunch);
+  open_review_->setEnabled(a.openInReview);
+  if (!a.openInReviewTip.isEmpty()) open_review_->setToolTip(a.openInReviewTip);
+}
+
+void RunMonitorPanel::setDatasetMode(bool on) {
+  dataset_mode_ = on;
+  chart_stack_->setCurrentIndex(on ? 1 : 0);
+  open_review_->setVisible(on);
+  log_scale_->setVisible(!on);
+  smoothing_label_->setVisible(!on);
+  smoothing_->setVisible(!on);
+  resume_->setToolTip(on ? QStringLiteral("Run the job again: it continues with the images not done yet")
+                         : QStringLiteral("Continue from the newest complete checkpoint"));
+  relaunch_->setToolTip(on ? QStringLiteral("Open this job's settings in the job form, change them and run it again")
+                           : QStringLiteral("Open this run's settings in the job form, change them and launch again"));
+}
+
+std::vector<MetricChart*> RunMonitorPanel::activeCharts() const {
+  std::vector<MetricChart*> out;
+  for (MetricChart* c : charts_)
+    if (isDatasetMetric(c->metric()) == dataset_mode_) out.push_back(c);
+  return out;
 }
 
 void RunMonitorPanel::setCompareChoices(const QVector<QPair<QString, int>>& runs, int current) {

@@ -1,7 +1,8 @@
 // RunMonitorPanel: the selected run's header (name, state line, progress bar, Stop / Resume /
 // Copy Command / Delete) and its live charts with their toolbar (compare with another run, log
 // scale, loss smoothing, fit, legend). It shows what TrainingDashboard gives it and reports the
-// user's clicks as signals.
+// user's clicks as signals. A dataset job (make-dataset) gets its own charts (images/s, seconds
+// per stage, detections per image) and an Open in Review button instead of the training ones.
 #pragma once
 #include <QVector>
 #include <QWidget>
@@ -14,6 +15,7 @@ class QComboBox;
 class QLabel;
 class QProgressBar;
 class QPushButton;
+class QStackedWidget;
 
 namespace gligen::ui {
 
@@ -24,7 +26,8 @@ class RunMonitorPanel : public QWidget {
  public:
   struct Actions {
     bool stop = false, resume = false, remove = false, copyCommand = false, relaunch = false;
-    QString stopTip;
+    bool openInReview = false;
+    QString stopTip, openInReviewTip;
   };
 
   explicit RunMonitorPanel(QWidget* parent = nullptr);
@@ -39,9 +42,15 @@ class RunMonitorPanel : public QWidget {
   void setCompareChoices(const QVector<QPair<QString, int>>& runs, int current);
   void setLegendHtml(const QString& html);
   void setLogScale(bool on);
+  // Dataset jobs: their charts, Open in Review, no log scale or smoothing.
+  void setDatasetMode(bool on);
+  bool datasetMode() const { return dataset_mode_; }
 
   MetricChart* chart(RunMetric metric) const;
   const std::vector<MetricChart*>& charts() const { return charts_; }
+  // The charts of the current mode (training or dataset).
+  std::vector<MetricChart*> activeCharts() const;
+  QPushButton* openInReviewButton() const { return open_review_; }
 
  Q_SIGNALS:
   void stopClicked();
@@ -49,6 +58,7 @@ class RunMonitorPanel : public QWidget {
   void copyCommandClicked();
   void relaunchClicked();
   void removeClicked();
+  void openInReviewClicked();
   void compareChosen(int runIndex);  // -1: none
 
  private:
@@ -60,8 +70,13 @@ class RunMonitorPanel : public QWidget {
   QPushButton* remove_;
   QPushButton* copy_command_;
   QPushButton* relaunch_;
+  QPushButton* open_review_;
   QComboBox* compare_box_;
   QCheckBox* log_scale_;
+  QWidget* smoothing_label_;
+  QWidget* smoothing_;
+  QStackedWidget* chart_stack_;
+  bool dataset_mode_ = false;
   QLabel* legend_;
   std::vector<MetricChart*> charts_;
 };

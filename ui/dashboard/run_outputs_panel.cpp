@@ -14,6 +14,7 @@
 #include <QTreeWidget>
 #include <QVBoxLayout>
 
+#include "ui/dashboard/dataset_image_strip.h"
 #include "ui/jobs/run_history.h"
 #include "ui/jobs/training_job_runner.h"
 
@@ -64,12 +65,31 @@ RunOutputsPanel::RunOutputsPanel(QWidget* parent) : QWidget(parent) {
   connect(checkpoints_, &QTreeWidget::itemDoubleClicked, this, &RunOutputsPanel::generateRequested);
   connect(checkpoints_, &QTreeWidget::itemSelectionChanged, this, &RunOutputsPanel::checkpointSelectionChanged);
   tabs_->addTab(page, QStringLiteral("Checkpoints"));
+  checkpoint_page_ = page;
 
   log_ = new QPlainTextEdit(tabs_);
   log_->setReadOnly(true);
   log_->setFont(QFontDatabase::systemFont(QFontDatabase::FixedFont));
   log_->setMaximumBlockCount(RunHistory::kLogTailLines + TrainingJobRunner::kTailLines);
   tabs_->addTab(log_, QStringLiteral("Log"));
+
+  dataset_strip_ = new DatasetImageStrip(tabs_);
+  tabs_->insertTab(0, dataset_strip_, QStringLiteral("Latest images"));
+  tabs_->setTabVisible(0, false);
+  tabs_->setCurrentWidget(images_);
+}
+
+void RunOutputsPanel::setDatasetMode(bool on) {
+  const int strip = tabs_->indexOf(dataset_strip_);
+  const bool was = tabs_->isTabVisible(strip);
+  tabs_->setTabVisible(tabs_->indexOf(images_), !on);
+  tabs_->setTabVisible(tabs_->indexOf(checkpoint_page_), !on);
+  tabs_->setTabVisible(strip, on);
+  if (on != was) tabs_->setCurrentWidget(on ? static_cast<QWidget*>(dataset_strip_) : images_);
+}
+
+void RunOutputsPanel::setDatasetImageCount(qint64 processed) {
+  tabs_->setTabText(tabs_->indexOf(dataset_strip_), QStringLiteral("Latest images (%1 processed)").arg(processed));
 }
 
 void RunOutputsPanel::clearImages() { images_->clear(); }
@@ -90,7 +110,7 @@ void RunOutputsPanel::addImage(qint64 step, const QString& path) {
 }
 
 void RunOutputsPanel::setImageCount(int count) {
-  tabs_->setTabText(0, QStringLiteral("Validation images (%1)").arg(count));
+  tabs_->setTabText(tabs_->indexOf(images_), QStringLiteral("Validation images (%1)").arg(count));
 }
 
 void RunOutputsPanel::setCheckpoints(const QVector<CheckpointRow>& rows) {
@@ -112,7 +132,7 @@ void RunOutputsPanel::setCheckpoints(const QVector<CheckpointRow>& rows) {
   if (!checkpoints_->currentItem() && !items.isEmpty()) checkpoints_->setCurrentItem(items.first());
   checkpoints_->resizeColumnToContents(0);
   checkpoints_->resizeColumnToContents(1);
-  tabs_->setTabText(1, QStringLiteral("Checkpoints (%1)").arg(items.size()));
+  tabs_->setTabText(tabs_->indexOf(checkpoint_page_), QStringLiteral("Checkpoints (%1)").arg(items.size()));
 }
 
 bool RunOutputsPanel::hasSelectedCheckpoint() const { return checkpoints_->currentItem() != nullptr; }

@@ -1,6 +1,7 @@
 // RunOutputsPanel: what a run has produced, in three tabs: validation images by step (double-click
 // opens one in the studio), checkpoints (Generate with This Checkpoint, Resume from Here) and the
-// log. TrainingDashboard decides what is shown; the panel keeps the selection and the scroll
+// log; for a dataset job, the latest images with their boxes and captions, and the log.
+// TrainingDashboard decides what is shown; the panel keeps the selection and the scroll
 // position across refreshes and reports the user's clicks as signals.
 #pragma once
 #include <QDateTime>
@@ -14,6 +15,8 @@ class QTabWidget;
 class QTreeWidget;
 
 namespace gligen::ui {
+
+class DatasetImageStrip;
 
 class RunOutputsPanel : public QWidget {
   Q_OBJECT
@@ -31,6 +34,11 @@ class RunOutputsPanel : public QWidget {
   QListWidget* imageStrip() const { return images_; }
   QTreeWidget* checkpointList() const { return checkpoints_; }
   QPlainTextEdit* logView() const { return log_; }
+  DatasetImageStrip* datasetStrip() const { return dataset_strip_; }
+
+  // Dataset jobs: the latest-images tab instead of validation images and checkpoints.
+  void setDatasetMode(bool on);
+  void setDatasetImageCount(qint64 processed);  // the tab's title
 
   void clearImages();
   void addImage(qint64 step, const QString& path);  // reads a thumbnail
@@ -59,6 +67,8 @@ class RunOutputsPanel : public QWidget {
   QPushButton* generate_;
   QPushButton* resume_;
   QPlainTextEdit* log_;
+  DatasetImageStrip* dataset_strip_;
+  QWidget* checkpoint_page_;
 };
 
 }  // namespace gligen::ui

@@ -22,11 +22,13 @@
 #include <algorithm>
 #include <cmath>
 
+#include "ui/dashboard/dataset_image_strip.h"
 #include "ui/dashboard/metric_chart.h"
 #include "ui/dashboard/new_training_dialog.h"
 #include "ui/dashboard/run_list_panel.h"
 #include "ui/dashboard/run_monitor_panel.h"
 #include "ui/dashboard/run_outputs_panel.h"
+#include "ui/jobs/dataset_job_spec.h"
 #include "ui/jobs/run_follower.h"
 #include "ui/jobs/training_job_runner.h"
 #include "ui/jobs/training_job_spec.h"
@@ -70,9 +72,24 @@ struct TrainingDashboard::Run {
   int imagesShown = 0;
   QString checkpointsShown;  // what the checkpoint list was built from (rebuilt when it changes)
   bool comparable = false;   // has data to draw: offered under "Compare with"
+  bool launchedAsDataset = false;  // started here as a make-dataset job (before its run.json exists)
+  QString datasetDb;               // its --db as launched
 
   QString name() const { return QFileInfo(dir).fileName(); }
   bool running() const { return runner && runner->isRunning(); }
+  bool dataset() const {
+    return launchedAsDataset || DatasetJobSpec::isDatasetRun(follower->config()) || follower->history().isDataset();
+  }
+  // run.json's paths as the trainer got them: relative ones are relative to where it ran (the
+  // studio's working folder for jobs started here).
+  QString configPath(const char* key) const {
+    const QString v = follower->config().value(QLatin1String(key)).toString();
+    return v.isEmpty() ? v : QDir::cleanPath(QFileInfo(v).absoluteFilePath());
+  }
+  QString db() const {
+    const QString fromRun = configPath("db");
+    return fromRun.isEmpty() && !datasetDb.isEmpty() ? QDir::cleanPath(QFileInfo(datasetDb).absoluteFilePath()) : fromRun;
+  }
 };
 
 TrainingDashboard::TrainingDashboard(const Options& options, QWidget* parent) : QWidget(parent), options_(options) {
@@ -102,6 +119,7 @@ TrainingDashboard::TrainingDashboard(const Options& options, QWidget* parent) : 
   connect(monitor_panel_, &RunMonitorPanel::copyCommandClicked, this, [this] { copyCommand(currentRun()); });
   connect(monitor_panel_, &RunMonitorPanel::relaunchClicked, this, [this] { editAndRelaunch(currentRun()); });
   connect(monitor_panel_, &RunMonitorPanel::compareChosen, this, &TrainingDashboard::setCompareRun);
+  connect(monitor_panel_, &RunMonitorPanel::openInReviewClicked, this, [this] { openInReview(currentRun()); });
   connect(outputs_, &RunOutputsPanel::openImage, this, &TrainingDashboard::openImage);
   connect(outputs_, &RunOutputsPanel::generateRequested, this, &TrainingDashboard::generateFromSelectedCheckpoint);
   connect(outputs_, &RunOutputsPanel::resumeRequested, this, &TrainingDashboard::resumeFromSelectedCheckpoint);
@@ -120,8 +138,10 @@ TrainingDashboard::TrainingDashboard(const Options& options, QWidget* parent) : 
   });
 
   placeholder_ = new QLabel(
-      QStringLiteral("<h3>No training runs yet</h3><p>New Job… sets up a training run (presets: the seed's COCO "
-                     "recipe, or a quick CPU smoke run on a tiny model) and shows its exact command line.</p>"
+      QStringLiteral("<h3>No runs yet</h3><p>New Job… sets up a training run (presets: the seed's COCO "
+                     "recipe, or a quick CPU smoke run on a tiny model) or a dataset job that turns a folder of "
+                     "images into annotations (RAM, Grounding DINO, BLIP-2, CLIP), and shows its exact command "
+                     "line.</p>"
                      "<p>Attach Run… follows a run folder started elsewhere — on a cluster with torchrun, or by "
                      "hand — through its events.jsonl.</p>"),
       this);
@@ -163,7 +183,8 @@ void TrainingDashboard::copyCommand(int i) {
   if (!r) return;
   QString cmd = r->command;
   if (cmd.isEmpty() && !r->follower->config().isEmpty())
-    cmd = TrainingJobSpec::fromRunJson(r->follower->config(), QString()).commandLine(options_.trainerProgram);
+    cmd = r->dataset() ? DatasetJobSpec::fromRunJson(r->follower->config(), r->dir).commandLine(options_.trainerProgram)
+                       : TrainingJobSpec::fromRunJson(r->follower->config(), QString()).commandLine(options_.trainerProgram);
   QGuiApplication::clipboard()->setText(cmd);
   Q_EMIT message(QStringLiteral("Command line copied"));
 }
@@ -194,6 +215,32 @@ QTreeWidget* TrainingDashboard::checkpointList() const { return outputs_->checkp
 QListWidget* TrainingDashboard::imageStrip() const { return outputs_->imageStrip(); }
 QPlainTextEdit* TrainingDashboard::logView() const { return outputs_->logView(); }
 QLabel* TrainingDashboard::statusLabel() const { return monitor_panel_->statusLabel(); }
+DatasetImageStrip* TrainingDashboard::datasetStrip() const { return outputs_->datasetStrip(); }
+
+bool TrainingDashboard::isDatasetJob(int index) const {
+  Run* r = run(index);
+  return r && r->dataset();
+}
+
+QString TrainingDashboard::datasetOf(int index) const {
+  Run* r = run(index);
+  return r && r->dataset() ? r->db() : QString();
+}
+
+void TrainingDashboard::openInReview(int index) {
+  Run* r = run(index);
+  if (!r || !r->dataset()) return;
+  const QString db = r->db();
+  if (db.isEmpty()) {
+    Q_EMIT message(QStringLiteral("%1 has no run.json yet: which dataset it writes is unknown").arg(r->dir));
+    return;
+  }
+  if (!QFileInfo(db).isFile()) {
+    Q_EMIT message(QStringLiteral("The dataset %1 does not exist yet: the job creates it with its first image").arg(db));
+    return;
+  }
+  Q_EMIT openDatasetForReview(db);
+}
 
 int TrainingDashboard::currentRun() const { return run_list_->currentRow(); }
 
@@ -243,6 +290,11 @@ int TrainingDashboard::attach(const QString& runDirectory) {
 }
 
 bool TrainingDashboard::startJob(Run& r, const TrainingJobSpec& spec) {
+  return startProcess(r, spec.arguments(), spec.environment(), spec.commandLine(options_.trainerProgram));
+}
+
+bool TrainingDashboard::startProcess(Run& r, const QStringList& args, const QMap<QString, QString>& env,
+                                     const QString& command) {
   if (!r.runner) {
     r.runner = std::make_unique<TrainingJobRunner>();
     Run* raw = &r;
@@ -252,7 +304,13 @@ bool TrainingDashboard::startJob(Run& r, const TrainingJobSpec& spec) {
       if (raw->processLines.size() > TrainingJobRunner::kTailLines) raw->processLines.removeFirst();
       if (run(currentRun()) == raw) updateLog();
     });
-    connect(r.runner.get(), &TrainingJobRunner::finished, this, [this, raw](bool ok, const QString& msg) {
+    connect(r.runner.get(), &TrainingJobRunner::finished, this, [this, raw](bool ok, const QString& msgIn) {
+      QString msg = msgIn;
+      if (raw->dataset()) {
+        // make-dataset exits with 130 when a stop request ended it after the current image.
+        if (!ok && raw->runner->stopRequested() && raw->runner->exitCode() == 130) ok = true;
+        if (ok && raw->runner->stopRequested()) msg = QStringLiteral("stopped after the current image");
+      }
       raw->exitOk = ok;
       raw->exitMessage = msg;
       raw->follower->poll();  // the last events
@@ -260,12 +318,12 @@ bool TrainingDashboard::startJob(Run& r, const TrainingJobSpec& spec) {
       onRunChanged(raw);
     });
   }
-  r.command = spec.commandLine(options_.trainerProgram);
+  r.command = command;
   r.exitMessage.clear();
   r.exitOk = true;
   r.processLines.clear();
   r.processLines.append(QStringLiteral("$ ") + r.command);
-  if (!r.runner->start(options_.trainerProgram, spec.arguments(), spec.environment())) {
+  if (!r.runner->start(options_.trainerProgram, args, env)) {
     r.exitOk = false;
     r.exitMessage = r.runner->errorMessage();
     Q_EMIT message(r.exitMessage);
@@ -298,11 +356,34 @@ int TrainingDashboard::launch(const TrainingJobSpec& spec) {
   return i;
 }
 
+int TrainingDashboard::launchDataset(const DatasetJobSpec& spec) {
+  const QStringList problems = spec.problems();
+  if (!problems.isEmpty()) {
+    Q_EMIT message(QStringLiteral("Cannot launch: ") + problems.join(QStringLiteral("; ")));
+    return -1;
+  }
+  const QString dir = QDir::cleanPath(QFileInfo(spec.runDirectory()).absoluteFilePath());
+  for (int i = 0; i < runCount(); ++i) {
+    if (run(i)->dir == dir && run(i)->running()) {
+      Q_EMIT message(QStringLiteral("A job is already running in %1").arg(dir));
+      return -1;
+    }
+  }
+  const int i = addRun(dir);
+  Run* r = run(i);
+  r->launchedAsDataset = true;
+  r->datasetDb = spec.db.trimmed();
+  startProcess(*r, spec.arguments(), spec.environment(), spec.commandLine(options_.trainerProgram));
+  selectRun(i);
+  return i;
+}
+
 void TrainingDashboard::stopRun(int index) {
   Run* r = run(index);
   if (!r || !r->running()) return;
   r->runner->stop();
-  r->processLines.append(QStringLiteral("stop requested: finishing the step and writing a checkpoint…"));
+  r->processLines.append(r->dataset() ? QStringLiteral("stop requested: finishing the current image…")
+                                      : QStringLiteral("stop requested: finishing the step and writing a checkpoint…"));
   onRunChanged(r);
 }
 
@@ -316,6 +397,17 @@ int TrainingDashboard::resumeRun(int index, const QString& checkpoint) {
   if (r->follower->config().isEmpty()) {
     Q_EMIT message(QStringLiteral("%1 has no run.json: its settings are unknown, so it cannot be resumed here").arg(r->dir));
     return -1;
+  }
+  if (r->dataset()) {
+    // A dataset job continues by running the same command: done images are skipped.
+    const DatasetJobSpec spec = DatasetJobSpec::fromRunJson(r->follower->config(), r->dir);
+    const QStringList problems = spec.problems();
+    if (!problems.isEmpty()) {
+      Q_EMIT message(QStringLiteral("Cannot run %1 again: %2").arg(r->name(), problems.join(QStringLiteral("; "))));
+      return -1;
+    }
+    startProcess(*r, spec.arguments(), spec.environment(), spec.commandLine(options_.trainerProgram));
+    return index;
   }
   TrainingJobSpec spec = TrainingJobSpec::fromRunJson(r->follower->config(), checkpoint);
   spec.set(QStringLiteral("output-dir"), r->dir);
@@ -371,6 +463,7 @@ bool TrainingDashboard::stopAllAndWait(int timeoutMs) {
 void TrainingDashboard::refreshNow() {
   for (auto& r : runs_) r->follower->poll();
   chart_timer_->stop();
+  updateHeader();  // also what is not in the events (a dataset database that appeared)
   updateCharts();
 }
 
@@ -383,6 +476,7 @@ void TrainingDashboard::onRunChanged(Run* r) {
       updateCompareChoices();
     }
     if (i == currentRun()) {
+      syncMode();
       updateHeader();
       scheduleCharts();
       updateImages();
@@ -413,6 +507,14 @@ void TrainingDashboard::updateRunItem(int index) {
     state = QStringLiteral("running elsewhere");
     dot = QColor(0x2e, 0x9d, 0x4f);
   }
+  if (r->dataset()) {
+    // Dataset jobs say so, count images, and have a square mark.
+    const QString images = h.maxSteps() > 0 ? QStringLiteral(" · %1/%2 images").arg(h.step()).arg(h.maxSteps())
+                                            : QString();
+    run_list_->setRow(index, r->name(), QStringLiteral("dataset job · ") + state + images, dot,
+                      QStringLiteral("Dataset job (make-dataset) in %1\ndataset: %2").arg(r->dir, r->db()), true);
+    return;
+  }
   const QString steps = h.maxSteps() > 0 ? QStringLiteral(" · %1/%2").arg(h.step()).arg(h.maxSteps()) : QString();
   run_list_->setRow(index, r->name(), state + steps, dot, r->dir);
 }
@@ -421,10 +523,12 @@ void TrainingDashboard::showRun(int index) {
   auto* stack = qobject_cast<QStackedWidget*>(monitor_->parentWidget());
   if (stack) stack->setCurrentWidget(index >= 0 ? static_cast<QWidget*>(monitor_) : placeholder_);
   outputs_->clearImages();
+  outputs_->datasetStrip()->clearImages();
   for (auto& r : runs_) {
     r->imagesShown = 0;
     r->checkpointsShown.clear();
   }
+  syncMode();
   if (compare_ == index) compare_ = -1;
   updateCompareChoices();
   updateHeader();
@@ -434,11 +538,75 @@ void TrainingDashboard::showRun(int index) {
   updateLog();
 }
 
+void TrainingDashboard::syncMode() {
+  Run* r = run(currentRun());
+  const bool dataset = r && r->dataset();
+  if (dataset != monitor_panel_->datasetMode()) {
+    monitor_panel_->setDatasetMode(dataset);
+    scheduleCharts();
+  }
+  outputs_->setDatasetMode(dataset);
+}
+
 void TrainingDashboard::updateHeader() {
   Run* r = run(currentRun());
   if (!r) return;
   const RunHistory& h = r->follower->history();
   monitor_panel_->setTitle(r->name());
+  if (r->dataset()) {
+    QStringList parts;
+    QString state = h.stateText();
+    if (r->running()) state = r->runner->stopRequested() ? QStringLiteral("stopping after the current image…") : QStringLiteral("running");
+    else if (h.state() == RunHistory::State::Running && !r->runner) state = QStringLiteral("running elsewhere (attached)");
+    parts << QStringLiteral("dataset job: ") + state;
+    const int ranks = r->follower->config().value(QStringLiteral("world_size")).toInt(1);
+    if (h.maxSteps() > 0)
+      parts << QStringLiteral("image %1 of %2").arg(h.step()).arg(h.maxSteps()) +
+                   (ranks > 1 ? QStringLiteral(" (rank 0's share of %1 ranks)").arg(ranks) : QString());
+    if (!h.points().isEmpty() && std::isfinite(h.points().last().imagesPerSecond))
+      parts << QStringLiteral("%1 images/s").arg(h.points().last().imagesPerSecond, 0, 'f', 2);
+    if (h.imagesReported() > 0) parts << QStringLiteral("%1 boxes kept").arg(h.boxesKept());
+    if (h.imagesFailed() > 0) parts << QStringLiteral("%1 unreadable").arg(h.imagesFailed());
+    const bool active = h.state() == RunHistory::State::Running;
+    if (active && h.maxSteps() > 0) parts << QStringLiteral("ETA ") + duration(h.etaSeconds());
+    const QJsonObject& done = h.doneSummary();
+    if (!active && !done.isEmpty()) {
+      parts << QStringLiteral("%1 processed, %2 already done, %3 in the folder")
+                   .arg(done.value(QStringLiteral("processed")).toInteger())
+                   .arg(done.value(QStringLiteral("already_done")).toInteger())
+                   .arg(done.value(QStringLiteral("images_in_folder")).toInteger());
+    }
+    if (r->follower->skippedLines() > 0) parts << QStringLiteral("%1 unreadable event lines skipped").arg(r->follower->skippedLines());
+    QString text = parts.join(QStringLiteral(" · ")).toHtmlEscaped();
+    QString error = h.state() == RunHistory::State::Failed ? h.errorMessage() : QString();
+    if (!r->exitOk && !r->exitMessage.isEmpty()) error = r->exitMessage;
+    if (!error.isEmpty()) text += QStringLiteral("<br><span style='color:#c0392b'><b>Error:</b> %1</span>").arg(error.toHtmlEscaped());
+    else if (!r->exitMessage.isEmpty() && !r->running() && r->exitMessage != QLatin1String("finished"))
+      text += QStringLiteral("<br>process: %1").arg(r->exitMessage.toHtmlEscaped());
+    const QString db = r->db();
+    // The run folder usually sits beside the database: its name is enough then.
+    const QString folder = !db.isEmpty() && QFileInfo(r->dir).absolutePath() == QFileInfo(db).absolutePath()
+                               ? QFileInfo(r->dir).fileName() + QLatin1Char('/')
+                               : r->dir;
+    text += QStringLiteral("<br><span style='color:palette(mid)'>dataset %1 · run folder %2</span>")
+                .arg((db.isEmpty() ? QStringLiteral("(unknown until run.json is written)") : db).toHtmlEscaped(),
+                     folder.toHtmlEscaped());
+    monitor_panel_->setStatusHtml(text);
+    monitor_panel_->setProgress(h.step(), h.maxSteps());
+    RunMonitorPanel::Actions a;
+    a.stop = r->running() && !r->runner->stopRequested();
+    a.stopTip = r->runner || !active ? QStringLiteral("Finish the current image and stop; Resume continues with the next")
+                                     : QStringLiteral("Started outside the studio: stop it where it runs");
+    a.resume = !r->running() && !r->follower->config().isEmpty() && !(active && !r->runner);
+    a.remove = !r->running();
+    a.copyCommand = !r->command.isEmpty() || !r->follower->config().isEmpty();
+    a.relaunch = a.resume;
+    a.openInReview = !db.isEmpty() && QFileInfo(db).isFile();
+    a.openInReviewTip = a.openInReview ? QStringLiteral("Open %1 in the studio's review window").arg(db)
+                                       : QStringLiteral("The dataset does not exist yet: the job creates it with its first image");
+    monitor_panel_->setActions(a);
+    return;
+  }
   QStringList parts;
   QString state = h.stateText();
   if (r->running()) state = r->runner->stopRequested() ? QStringLiteral("stopping (writing a checkpoint)…") : QStringLiteral("running");
@@ -492,7 +660,14 @@ void TrainingDashboard::updateCharts() {
                     .arg(MetricChart::seriesColor(slot).name(), (slot == 0 ? r : c)->name().toHtmlEscaped());
   }
   monitor_panel_->setLegendHtml(legend);
-  for (MetricChart* chart : monitor_panel_->charts()) {
+  const int mode = monitor_panel_->datasetMode() ? 1 : 0;
+  if (mode != charts_mode_) {
+    // The hidden set lets go of the histories (a run may be removed while they are hidden).
+    charts_mode_ = mode;
+    for (MetricChart* chart : monitor_panel_->charts())
+      if (isDatasetMetric(chart->metric()) != (mode == 1)) chart->setRuns(nullptr, QString());
+  }
+  for (MetricChart* chart : monitor_panel_->activeCharts()) {
     chart->setRuns(r ? &r->follower->history() : nullptr, r ? r->name() : QString(),
                    c ? &c->follower->history() : nullptr, c ? c->name() : QString());
   }
@@ -506,6 +681,7 @@ void TrainingDashboard::setLogScale(bool on) { monitor_panel_->setLogScale(on); 
 
 void TrainingDashboard::setCompareRun(int index) {
   compare_ = (index == currentRun() || !run(index)) ? -1 : index;
+  if (compare_ >= 0 && run(currentRun()) && run(compare_)->dataset() != run(currentRun())->dataset()) compare_ = -1;
   updateCompareChoices();
   updateCharts();
 }
@@ -514,13 +690,20 @@ void TrainingDashboard::updateCompareChoices() {
   // Only runs with data to draw: a run that failed before its first step has nothing to compare.
   QVector<QPair<QString, int>> choices;
   for (int i = 0; i < runCount(); ++i)
-    if (i != currentRun() && !run(i)->follower->history().points().isEmpty()) choices.append({run(i)->name(), i});
+    if (i != currentRun() && !run(i)->follower->history().points().isEmpty() &&
+        (!run(currentRun()) || run(i)->dataset() == run(currentRun())->dataset()))
+      choices.append({run(i)->name(), i});
   monitor_panel_->setCompareChoices(choices, compare_);
 }
 
 void TrainingDashboard::updateImages() {
   Run* r = run(currentRun());
   if (!r) return;
+  if (r->dataset()) {
+    outputs_->datasetStrip()->showHistory(r->follower->history(), r->configPath("images"));
+    outputs_->setDatasetImageCount(r->follower->history().imagesReported());
+    return;
+  }
   const auto& list = r->follower->history().images();
   if (r->imagesShown > list.size()) {  // the history was reset (run folder reused)
     outputs_->clearImages();
@@ -545,7 +728,7 @@ void TrainingDashboard::updateCheckpoints() {
     if (key == r->checkpointsShown && checkpointList()->topLevelItemCount() > 0) return;
     r->checkpointsShown = key;
   }
-  if (!r) {
+  if (!r || r->dataset()) {
     outputs_->setCheckpoints({});
     return;
   }
@@ -656,6 +839,16 @@ void TrainingDashboard::setStudioContext(const QString& modelFolder, const QStri
 
 TrainingJobSpec TrainingDashboard::newJobSpec() const {
   Run* r = run(currentRun());
+  if (r && r->dataset()) {
+    // The usual next job after making a dataset: train on it.
+    TrainingJobSpec spec;
+    if (!context_model_.isEmpty()) spec.set(QStringLiteral("pretrained-model"), context_model_);
+    if (!r->db().isEmpty()) {
+      spec.set(QStringLiteral("data-path"), r->db());
+      spec.set(QStringLiteral("embed-with-model"), QStringLiteral("1"));
+    }
+    return spec;
+  }
   if (r && !r->follower->config().isEmpty()) {
     // Start from the selected run's settings: the usual next job is a variation of it.
     TrainingJobSpec spec = TrainingJobSpec::fromRunJson(r->follower->config(), QString());
@@ -674,10 +867,22 @@ TrainingJobSpec TrainingDashboard::newJobSpec() const {
   return spec;
 }
 
-void TrainingDashboard::newJobDialog() {
+void TrainingDashboard::newJobDialog() { runNewJobDialog(false); }
+
+void TrainingDashboard::newDatasetJobDialog() { runNewJobDialog(true); }
+
+void TrainingDashboard::runNewJobDialog(bool datasetPage) {
   NewTrainingDialog dialog(options_.trainerProgram, this, options_.tinyModelFolder);
   dialog.setSpec(newJobSpec());
-  if (dialog.exec() == QDialog::Accepted) launch(dialog.spec());
+  Run* r = run(currentRun());
+  if (r && r->dataset() && !r->follower->config().isEmpty()) {
+    // The selected dataset job's settings; its dataset also seeds the training page.
+    dialog.setDatasetSpec(DatasetJobSpec::fromRunJson(r->follower->config(), r->dir));
+  }
+  if (datasetPage) dialog.setJobKind(NewTrainingDialog::JobKind::Dataset);
+  if (dialog.exec() != QDialog::Accepted) return;
+  if (dialog.jobKind() == NewTrainingDialog::JobKind::Dataset) launchDataset(dialog.datasetSpec());
+  else launch(dialog.spec());
 }
 
 void TrainingDashboard::editAndRelaunch(int index) {
@@ -688,11 +893,20 @@ void TrainingDashboard::editAndRelaunch(int index) {
     return;
   }
   NewTrainingDialog dialog(options_.trainerProgram, this, options_.tinyModelFolder);
+  dialog.setWindowTitle(QStringLiteral("Edit and Relaunch — %1").arg(r->name()));
+  if (r->dataset()) {
+    dialog.setDatasetSpec(DatasetJobSpec::fromRunJson(r->follower->config(), r->dir));
+    if (dialog.exec() != QDialog::Accepted) return;
+    if (dialog.jobKind() == NewTrainingDialog::JobKind::Dataset) launchDataset(dialog.datasetSpec());
+    else launch(dialog.spec());
+    return;
+  }
   TrainingJobSpec spec = TrainingJobSpec::fromRunJson(r->follower->config(), QString());
   spec.set(QStringLiteral("output-dir"), r->dir);
   dialog.setSpec(spec);
-  dialog.setWindowTitle(QStringLiteral("Edit and Relaunch — %1").arg(r->name()));
-  if (dialog.exec() == QDialog::Accepted) launch(dialog.spec());
+  if (dialog.exec() != QDialog::Accepted) return;
+  if (dialog.jobKind() == NewTrainingDialog::JobKind::Dataset) launchDataset(dialog.datasetSpec());
+  else launch(dialog.spec());
 }
 
 void TrainingDashboard::attachDialog() {

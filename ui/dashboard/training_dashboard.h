@@ -6,6 +6,10 @@
 // from one), and the log. Stop is graceful (the trainer checkpoints, then exits).
 // Everything shown comes from the run folder (RunFollower) and the process's exit status
 // (TrainingJobRunner), so a run started elsewhere looks the same.
+// Dataset jobs (`gligen-trainer make-dataset`, run.json "command": "make-dataset") are launched
+// and followed the same way; they are marked in the list, and show their own charts (images/s,
+// seconds per stage, detections per image), the latest images with boxes and captions, and
+// Open in Review (the dataset in the studio's review window).
 #pragma once
 #include <QPointer>
 #include <QWidget>
@@ -28,7 +32,9 @@ class RunFollower;
 class RunListPanel;
 class RunMonitorPanel;
 class RunOutputsPanel;
+class DatasetImageStrip;
 class TrainingJobRunner;
+struct DatasetJobSpec;
 struct TrainingJobSpec;
 
 class TrainingDashboard : public QWidget {
@@ -46,6 +52,12 @@ class TrainingDashboard : public QWidget {
 
   // Launches a job; returns its index in the run list, or -1 (the reason goes to message()).
   int launch(const TrainingJobSpec& spec);
+  int launchDataset(const DatasetJobSpec& spec);
+  // Whether the run is a dataset job, and its dataset database ("" when unknown).
+  bool isDatasetJob(int index) const;
+  QString datasetOf(int index) const;
+  // Emits openDatasetForReview with the job's database (a message instead when it does not exist yet).
+  void openInReview(int index);
   // Follows an existing run folder; returns its index (an already listed folder is selected).
   int attach(const QString& runDirectory);
   void stopRun(int index);
@@ -74,6 +86,8 @@ class TrainingDashboard : public QWidget {
   QListWidget* imageStrip() const;
   QPlainTextEdit* logView() const;
   QLabel* statusLabel() const;
+  DatasetImageStrip* datasetStrip() const;
+  RunMonitorPanel* monitorPanel() const { return monitor_panel_; }
   void setLogScale(bool on);
 
   // What the studio has open: New Job starts from this model and dataset when no run is selected.
@@ -86,6 +100,7 @@ class TrainingDashboard : public QWidget {
 
  public Q_SLOTS:
   void newJobDialog();
+  void newDatasetJobDialog();  // the same dialog, on the dataset-job page
   void attachDialog();
   void refreshNow();  // polls every run at once (tests)
 
@@ -93,6 +108,8 @@ class TrainingDashboard : public QWidget {
   // "Generate with this checkpoint": the model folder and the checkpoint (or trained UNet) folder.
   void generateWithCheckpoint(const QString& modelFolder, const QString& unetFolder);
   void openImage(const QString& path);  // a validation image (its PNG carries the layout)
+  // "Open in Review" on a dataset job: the annotation database to review.
+  void openDatasetForReview(const QString& databasePath);
   void message(const QString& text);    // for the status bar: launch problems, exits, warnings
 
  private:
@@ -100,6 +117,8 @@ class TrainingDashboard : public QWidget {
   Run* run(int index) const;
   int addRun(const QString& dir);
   bool startJob(Run& r, const TrainingJobSpec& spec);
+  bool startProcess(Run& r, const QStringList& args, const QMap<QString, QString>& env, const QString& command);
+  void syncMode();  // the monitor's training or dataset layout, for the run shown
   void onRunChanged(Run* r);
   void updateRunItem(int index);
   void showRun(int index);
@@ -117,6 +136,7 @@ class TrainingDashboard : public QWidget {
   void resumeFromSelectedCheckpoint();
 
   void confirmAndRemove(int index);
+  void runNewJobDialog(bool datasetPage);
   void copyCommand(int index);
 
   Options options_;
@@ -124,6 +144,7 @@ class TrainingDashboard : public QWidget {
   std::vector<std::unique_ptr<Run>> runs_;
   int compare_ = -1;
   QString context_model_, context_dataset_;
+  int charts_mode_ = -1;  // 0: training charts drawn, 1: dataset charts
 
   RunListPanel* run_list_;
   RunMonitorPanel* monitor_panel_;

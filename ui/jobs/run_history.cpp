@@ -1,6 +1,7 @@
 #include "ui/jobs/run_history.h"
 
 #include <QDateTime>
+#include <QJsonArray>
 #include <QJsonValue>
 #include <algorithm>
 #include <cmath>
@@ -25,6 +26,12 @@ double metricValue(const RunPoint& p, RunMetric m) {
     case RunMetric::DataWaitShare: return p.dataWaitShare * 100.0;
     case RunMetric::MemoryMb: return p.memoryMb;
     case RunMetric::GpuUtil: return p.gpuUtil;
+    case RunMetric::ImagesPerSecond: return p.imagesPerSecond;
+    case RunMetric::Detections: return p.detections;
+    case RunMetric::TagSeconds: return p.tagSeconds;
+    case RunMetric::DetectSeconds: return p.detectSeconds;
+    case RunMetric::CaptionSeconds: return p.captionSeconds;
+    case RunMetric::EmbedSeconds: return p.embedSeconds;
   }
   return std::numeric_limits<double>::quiet_NaN();
 }
@@ -38,9 +45,17 @@ QString metricTitle(RunMetric m) {
     case RunMetric::DataWaitShare: return QStringLiteral("Data wait (% of step)");
     case RunMetric::MemoryMb: return QStringLiteral("Memory (MB)");
     case RunMetric::GpuUtil: return QStringLiteral("GPU utilisation (%)");
+    case RunMetric::ImagesPerSecond: return QStringLiteral("Images/s");
+    case RunMetric::Detections: return QStringLiteral("Detections per image");
+    case RunMetric::TagSeconds: return QStringLiteral("Tagging (s per image)");
+    case RunMetric::DetectSeconds: return QStringLiteral("Detection (s per image)");
+    case RunMetric::CaptionSeconds: return QStringLiteral("Captions (s per image)");
+    case RunMetric::EmbedSeconds: return QStringLiteral("Embedding (s per image)");
   }
   return {};
 }
+
+bool isDatasetMetric(RunMetric m) { return static_cast<int>(m) >= static_cast<int>(RunMetric::ImagesPerSecond); }
 
 void RunHistory::clear() {
   const int next = revision_ + 1;
@@ -65,7 +80,56 @@ bool RunHistory::apply(const QJsonObject& e) {
     return std::isfinite(s) ? static_cast<qint64>(s) : fallback;
   };
 
-  if (kind == QLatin1String("progress")) {
+  if (kind == QLatin1String("datagen_image")) {
+    dataset_ = true;
+    DatasetImage img;
+    img.path = e.value(QLatin1String("image")).toString();
+    img.ok = e.value(QLatin1String("ok")).toBool();
+    img.error = e.value(QLatin1String("error")).toString();
+    img.detections = e.value(QLatin1String("detections")).toInt();
+    img.boxes = e.value(QLatin1String("boxes")).toInt();
+    img.tags = e.value(QLatin1String("tags")).toString();
+    for (const QJsonValue& v : e.value(QLatin1String("annotations")).toArray()) {
+      const QJsonObject a = v.toObject();
+      const QJsonArray xy = a.value(QLatin1String("box")).toArray();
+      if (xy.size() != 4) continue;
+      DatasetBox b;
+      for (int k = 0; k < 4; ++k) b.box[k] = xy[k].toDouble();
+      b.score = a.value(QLatin1String("score")).toDouble();
+      b.label = a.value(QLatin1String("label")).toString();
+      b.caption = a.value(QLatin1String("caption")).toString();
+      img.annotations.append(b);
+    }
+    RunPoint p;
+    p.step = static_cast<double>(++images_reported_);
+    p.t = std::isfinite(t) ? t : 0;
+    if (img.ok) {
+      const QJsonObject sec = e.value(QLatin1String("seconds")).toObject();
+      p.tagSeconds = static_cast<float>(number(sec, "tag"));
+      p.detectSeconds = static_cast<float>(number(sec, "detect"));
+      p.captionSeconds = static_cast<float>(number(sec, "caption"));
+      p.embedSeconds = static_cast<float>(number(sec, "embed"));
+      p.detections = static_cast<float>(img.detections);
+      p.boxes = static_cast<float>(img.boxes);
+      boxes_kept_ += img.boxes;
+    } else {
+      ++images_failed_;
+    }
+    points_.append(p);
+    recent_.append(img);
+    if (recent_.size() > kRecentImages) recent_.erase(recent_.begin(), recent_.begin() + (recent_.size() - kRecentImages));
+    state_ = State::Running;
+  } else if (kind == QLatin1String("progress") && e.contains(QLatin1String("images_done"))) {
+    // A dataset job's progress follows its image's datagen_image event: the speed goes on that point.
+    dataset_ = true;
+    step_ = static_cast<qint64>(number(e, "images_done"));
+    const double total = number(e, "images_total");
+    if (std::isfinite(total)) max_steps_ = static_cast<qint64>(total);
+    const double speed = number(e, "images_per_s");
+    if (!points_.isEmpty() && std::isfinite(speed)) points_.last().imagesPerSecond = static_cast<float>(speed);
+    eta_s_ = std::isfinite(speed) && speed > 0 && max_steps_ > step_ ? (max_steps_ - step_) / speed : 0;
+    state_ = State::Running;
+  } else if (kind == QLatin1String("progress")) {
     RunPoint p;
     p.step = stepOf(step_ + 1);
     p.t = std::isfinite(t) ? t : 0;
@@ -104,11 +168,16 @@ bool RunHistory::apply(const QJsonObject& e) {
                                                  .toString(QStringLiteral("HH:mm:ss "))
                                            : QString();
     addLog(stamp + e.value(QLatin1String("message")).toString());
-    if (state_ == State::Waiting || state_ == State::Finished || state_ == State::Stopped || state_ == State::Failed)
-      state_ = State::Running;  // a (re)started job logs first
+    // A (re)started training job logs first. make-dataset also logs its summary after "done":
+    // a dataset job is running again when images or progress arrive.
+    if (state_ == State::Waiting || (!dataset_ && (state_ == State::Finished || state_ == State::Stopped ||
+                                                   state_ == State::Failed)))
+      state_ = State::Running;
   } else if (kind == QLatin1String("done")) {
     const bool stopped = e.value(QLatin1String("stopped")).toBool();
     state_ = stopped ? State::Stopped : State::Finished;
+    done_ = e;
+    if (e.contains(QLatin1String("processed"))) dataset_ = true;
     step_ = stepOf(step_);
     final_unet_ = e.value(QLatin1String("unet")).toString();
     eta_s_ = 0;
@@ -132,7 +201,9 @@ QString RunHistory::stateText() const {
     case State::Waiting: return QStringLiteral("waiting for events");
     case State::Running: return QStringLiteral("running");
     case State::Finished: return QStringLiteral("finished");
-    case State::Stopped: return QStringLiteral("stopped (checkpoint written)");
+    case State::Stopped:
+      return dataset_ ? QStringLiteral("stopped (running it again continues with the next image)")
+                      : QStringLiteral("stopped (checkpoint written)");
     case State::Failed: return QStringLiteral("failed");
   }
   return {};

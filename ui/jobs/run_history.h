@@ -1,5 +1,7 @@
-// RunHistory: what a training run's events.jsonl says, as plain data for the dashboard: metric
-// series by step, validation images, checkpoints, the log tail and the run's state.
+// RunHistory: what a run's events.jsonl says, as plain data for the dashboard: metric series by
+// step, validation images, checkpoints, the log tail and the run's state. A dataset job
+// (`make-dataset`) reports per image instead: its points are numbered by image (speed, seconds
+// per stage, detections), and the last images with their boxes and captions are kept.
 // RunFollower (run_follower.h) feeds it line by line; it knows nothing about files or widgets.
 //
 // A run directory can be resumed from an earlier checkpoint (the trainer appends to the same
@@ -25,12 +27,41 @@ struct RunPoint {
   double dataWaitShare = std::numeric_limits<double>::quiet_NaN();  // data wait / step time, 0..1
   double memoryMb = std::numeric_limits<double>::quiet_NaN();
   double gpuUtil = std::numeric_limits<double>::quiet_NaN();  // percent, when the trainer reports it
+  // Dataset jobs: one point per image ("step" counts the images of the run folder's events).
+  // Floats: plenty for a chart, and a training run's million points stay small.
+  float imagesPerSecond = std::numeric_limits<float>::quiet_NaN();
+  float tagSeconds = std::numeric_limits<float>::quiet_NaN();
+  float detectSeconds = std::numeric_limits<float>::quiet_NaN();
+  float captionSeconds = std::numeric_limits<float>::quiet_NaN();
+  float embedSeconds = std::numeric_limits<float>::quiet_NaN();
+  float detections = std::numeric_limits<float>::quiet_NaN();  // detector boxes above the threshold
+  float boxes = std::numeric_limits<float>::quiet_NaN();       // kept after NMS (captioned)
 };
 
 // The metrics a chart can show; `value` reads one from a point.
-enum class RunMetric { Loss, LearningRate, GradNorm, SamplesPerSecond, DataWaitShare, MemoryMb, GpuUtil };
+enum class RunMetric {
+  Loss, LearningRate, GradNorm, SamplesPerSecond, DataWaitShare, MemoryMb, GpuUtil,
+  // dataset jobs
+  ImagesPerSecond, Detections, TagSeconds, DetectSeconds, CaptionSeconds, EmbedSeconds,
+};
 double metricValue(const RunPoint& p, RunMetric m);
 QString metricTitle(RunMetric m);
+bool isDatasetMetric(RunMetric m);
+
+// One image of a dataset job as its datagen_image event reports it.
+struct DatasetBox {
+  double box[4] = {0, 0, 0, 0};  // x0, y0, x1, y1 in pixels of the image
+  double score = 0;
+  QString label, caption;
+};
+struct DatasetImage {
+  QString path;  // relative to the job's images folder (run.json "images")
+  bool ok = false;
+  QString error;
+  int detections = 0, boxes = 0;
+  QString tags;
+  QVector<DatasetBox> annotations;
+};
 
 struct RunImage {
   qint64 step = 0;
@@ -63,12 +94,20 @@ class RunHistory {
   qint64 maxSteps() const { return max_steps_; }
   double etaSeconds() const { return eta_s_; }
   double lastEventTime() const { return last_t_; }
+  // Dataset jobs: true once a datagen_image or an images_done progress event arrived.
+  bool isDataset() const { return dataset_; }
+  const QVector<DatasetImage>& recentImages() const { return recent_; }  // oldest first, at most kRecentImages
+  qint64 imagesReported() const { return images_reported_; }               // datagen_image events
+  qint64 imagesFailed() const { return images_failed_; }
+  qint64 boxesKept() const { return boxes_kept_; }
+  const QJsonObject& doneSummary() const { return done_; }  // the last "done" event
   int eventCount() const { return events_; }
   // Changes whenever points were removed (a rewind on resume, a reset); between two equal
   // revisions the points only grew at the end, so views may append instead of rebuilding.
   int revision() const { return revision_; }
 
   static constexpr int kLogTailLines = 500;
+  static constexpr int kRecentImages = 24;
 
  private:
   void addLog(const QString& line);
@@ -83,6 +122,10 @@ class RunHistory {
   double eta_s_ = 0, last_t_ = 0;
   int events_ = 0;
   int revision_ = 0;
+  bool dataset_ = false;
+  QVector<DatasetImage> recent_;
+  qint64 images_reported_ = 0, images_failed_ = 0, boxes_kept_ = 0;
+  QJsonObject done_;
 };
 
 }  // namespace gligen::ui

@@ -277,6 +277,10 @@ void MainWindow::buildMenus() {
     showTrainingDashboard();
     trainingDashboard()->newJobDialog();
   });
+  train->addAction(tr("New Dataset &Job…"), this, [this]() {
+    showTrainingDashboard();
+    trainingDashboard()->newDatasetJobDialog();
+  });
   train->addAction(tr("&Attach Run Folder…"), this, [this]() {
     showTrainingDashboard();
     trainingDashboard()->attachDialog();
@@ -889,6 +893,8 @@ TrainingDashboard* MainWindow::trainingDashboard() {
     activateWindow();
     if (loadModel(RecentModel{model, unet})) statusBar()->showMessage(tr("Loading %1 with %2 …").arg(model, unet), 8000);
   });
+  // "Open in Review" on a dataset job: the same path as File > Open Dataset for Review….
+  connect(dashboard_, &TrainingDashboard::openDatasetForReview, this, [this](const QString& db) { openReviewDataset(db); });
   connect(dashboard_, &TrainingDashboard::openImage, this, [this](const QString& path) {
     raise();
     activateWindow();
