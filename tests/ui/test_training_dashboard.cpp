@@ -535,6 +535,50 @@ class TestTrainingDashboard : public QObject {
     QVERIFY(QFileInfo::exists(d.runDirectory(branch) + "/unet/config.json"));
   }
 
+  void groundingMetricIsChartedBesideTheLoss() {
+    // A run trained with --grounding-detector: its validation checks become a chart beside the loss.
+    const QString run = dir_.filePath("grounded-run");
+    QDir().mkpath(run);
+    {
+      QFile cfg(run + "/run.json");
+      QVERIFY(cfg.open(QIODevice::WriteOnly));
+      cfg.write(QJsonDocument(QJsonObject{{"pretrained_model", fixture("tiny-gligen")},
+                                          {"data_path", fixture("dataset/train_data.json")},
+                                          {"output_dir", run},
+                                          {"max_train_steps", 6}})
+                    .toJson());
+    }
+    QByteArray all;
+    for (int s = 1; s <= 6; ++s) {
+      all += progressLine(s, 0.5 - 0.05 * s, 6);
+      if (s % 2 == 0) {
+        all += QByteArray("{\"t\":1.7e9,\"kind\":\"metric\",\"step\":") + QByteArray::number(s) +
+               ",\"name\":\"grounding_fraction_found\",\"value\":" + QByteArray::number(s / 8.0) +
+               ",\"boxes_found\":" + QByteArray::number(s) + ",\"boxes\":8}\n";
+      }
+    }
+    appendText(run + "/events.jsonl", all);
+    TrainingDashboard::Options o;
+    o.trainerProgram = trainer();
+    o.pollIntervalMs = 100;
+    TrainingDashboard d(o);
+    d.resize(1280, 820);
+    d.show();
+    const int i = d.attach(run);
+    QVERIFY(i >= 0);
+    const RunHistory& h = d.follower(i)->history();
+    QVERIFY(h.hasGrounding());
+    QCOMPARE(h.points().size(), 6);  // the metrics sit on their steps' points
+    QCOMPARE(h.points()[3].groundingFound, 0.5f);
+    QVERIFY(std::isnan(h.points()[2].groundingFound));
+    QVERIFY(waitFor([&] { return d.chart(RunMetric::GroundingFound) != nullptr; }, 5000));
+    QVERIFY(waitFor([&] { return d.chart(RunMetric::GroundingFound)->seriesPoints() == 3; }, 5000));
+    QCOMPARE(d.chart(RunMetric::Loss)->seriesPoints(), 6);
+    const QByteArray shots = qgetenv("GLIGEN_SCREENSHOT_DIR");
+    if (!shots.isEmpty()) QVERIFY(d.grab().save(QString::fromLocal8Bit(shots) + "/dashboard-grounding-metric.png"));
+    QVERIFY(d.removeRun(i, /*deleteFolder=*/false, /*ask=*/false));
+  }
+
   void attachPreparedRunAndRemember() {
     // A run folder written elsewhere: run.json, 120000 progress events, a checkpoint, an image.
     const QString run = dir_.filePath("cluster-run");

@@ -100,6 +100,10 @@ RunMonitorPanel::RunMonitorPanel(QWidget* parent) : QWidget(parent) {
                              RunMetric::SamplesPerSecond, RunMetric::DataWaitShare, RunMetric::MemoryMb,
                              RunMetric::GpuUtil};
   for (RunMetric m : order) charts_.push_back(new MetricChart(m, chartArea));
+  training_grid_ = grid;
+  // The validation grounding check sits beside the loss when the run has one (setGroundingShown).
+  grounding_chart_ = new MetricChart(RunMetric::GroundingFound, chartArea);
+  grounding_chart_->hide();
   grid->addWidget(charts_[0], 0, 0, 1, 2);
   grid->addWidget(charts_[1], 0, 2);
   grid->addWidget(charts_[2], 0, 3);
@@ -133,6 +137,24 @@ RunMonitorPanel::RunMonitorPanel(QWidget* parent) : QWidget(parent) {
   connect(fit, &QPushButton::clicked, this, [this] {
     for (MetricChart* c : activeCharts()) c->fit();
   });
+}
+
+void RunMonitorPanel::setGroundingShown(bool shown) {
+  if (shown == grounding_shown_) return;
+  grounding_shown_ = shown;
+  training_grid_->removeWidget(charts_[0]);
+  if (shown) {
+    training_grid_->addWidget(charts_[0], 0, 0);
+    training_grid_->addWidget(grounding_chart_, 0, 1);
+    charts_.push_back(grounding_chart_);
+    grounding_chart_->show();
+  } else {
+    training_grid_->removeWidget(grounding_chart_);
+    grounding_chart_->hide();
+    grounding_chart_->setRuns(nullptr, QString());
+    charts_.erase(std::remove(charts_.begin(), charts_.end(), grounding_chart_), charts_.end());
+    training_grid_->addWidget(charts_[0], 0, 0, 1, 2);
+  }
 }
 
 void RunMonitorPanel::setTitle(const QString& title) { title_->setText(title); }

@@ -12,6 +12,7 @@
 
 class QCheckBox;
 class QComboBox;
+class QGridLayout;
 class QLabel;
 class QProgressBar;
 class QPushButton;
@@ -50,6 +51,9 @@ class RunMonitorPanel : public QWidget {
   const std::vector<MetricChart*>& charts() const { return charts_; }
   // The charts of the current mode (training or dataset).
   std::vector<MetricChart*> activeCharts() const;
+  // Shows the validation grounding chart beside the loss (a run trained with --grounding-detector).
+  void setGroundingShown(bool shown);
+  bool groundingShown() const { return grounding_shown_; }
   QPushButton* openInReviewButton() const { return open_review_; }
 
  Q_SIGNALS:
@@ -79,6 +83,9 @@ class RunMonitorPanel : public QWidget {
   bool dataset_mode_ = false;
   QLabel* legend_;
   std::vector<MetricChart*> charts_;
+  QGridLayout* training_grid_ = nullptr;
+  MetricChart* grounding_chart_ = nullptr;
+  bool grounding_shown_ = false;
 };
 
 }  // namespace gligen::ui

@@ -27,6 +27,8 @@ struct RunPoint {
   double dataWaitShare = std::numeric_limits<double>::quiet_NaN();  // data wait / step time, 0..1
   double memoryMb = std::numeric_limits<double>::quiet_NaN();
   double gpuUtil = std::numeric_limits<double>::quiet_NaN();  // percent, when the trainer reports it
+  // The grounding check of the validation images at this step (--grounding-detector): 0..1.
+  float groundingFound = std::numeric_limits<float>::quiet_NaN();
   // Dataset jobs: one point per image ("step" counts the images of the run folder's events).
   // Floats: plenty for a chart, and a training run's million points stay small.
   float imagesPerSecond = std::numeric_limits<float>::quiet_NaN();
@@ -40,7 +42,7 @@ struct RunPoint {
 
 // The metrics a chart can show; `value` reads one from a point.
 enum class RunMetric {
-  Loss, LearningRate, GradNorm, SamplesPerSecond, DataWaitShare, MemoryMb, GpuUtil,
+  Loss, LearningRate, GradNorm, SamplesPerSecond, DataWaitShare, MemoryMb, GpuUtil, GroundingFound,
   // dataset jobs
   ImagesPerSecond, Detections, TagSeconds, DetectSeconds, CaptionSeconds, EmbedSeconds,
 };
@@ -83,6 +85,8 @@ class RunHistory {
   void clear();
 
   const QVector<RunPoint>& points() const { return points_; }
+  // True once a grounding_fraction_found metric arrived (the run checks its validation images).
+  bool hasGrounding() const { return grounding_; }
   const QVector<RunImage>& images() const { return images_; }
   const QVector<RunCheckpoint>& checkpoints() const { return checkpoints_; }
   const QStringList& logTail() const { return log_; }
@@ -123,6 +127,7 @@ class RunHistory {
   int events_ = 0;
   int revision_ = 0;
   bool dataset_ = false;
+  bool grounding_ = false;
   QVector<DatasetImage> recent_;
   qint64 images_reported_ = 0, images_failed_ = 0, boxes_kept_ = 0;
   QJsonObject done_;

@@ -119,6 +119,10 @@ QVector<TrainingFlag> buildFlags() {
            "One box per line, \"phrase: x0,y0,x1,y1\" in [0, 1]; empty: the seed's four boxes."),
       ranged(flag("validation-inference-steps", val, K::Integer, "Denoising steps", "50", ""), 1, 1000),
       ranged(flag("validation-images", val, K::Integer, "Images per validation", "4", ""), 1, 16),
+      flag("grounding-detector", val, K::Folder, "Grounding detector", "",
+           "A Grounding DINO folder: each validation checks whether the boxes came out (chart beside the loss)."),
+      ranged(flag("grounding-iou", val, K::Real, "Found when IoU ≥", "0.5", "How much a detection must overlap its box."),
+             0.01, 1),
 
       choice(flag("device", hw, K::Choice, "Device", "cpu",
                   "cuda means cuda:LOCAL_RANK for each process of a multi-process job."),
