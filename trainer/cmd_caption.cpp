@@ -11,6 +11,7 @@
 
 #include "core/detect/grounding_dino_processor.h"
 #include "core/nets/blip2_captioner.h"
+#include "core/io/device_options.h"
 #include "core/util/error.h"
 #include "trainer/cli.h"
 #include "trainer/commands.h"
@@ -71,25 +72,9 @@ int run_caption(const std::vector<std::string>& argv) {
   const int threads = static_cast<int>(args->get_int("threads", 0, 0, 1024));
   const int64_t max_batch = args->get_int("max-batch", 0, 0, 1 << 20);
 
-  const std::string device_name = args->get_string("device", "cpu");
-  torch::Device device(torch::kCPU);
-  try {
-    device = torch::Device(device_name);
-  } catch (const std::exception&) {
-    throw Error("--device: \"" + device_name + "\" is not a device (cpu, cuda, cuda:1)");
-  }
-  if (device.is_cuda() && !torch::cuda::is_available()) {
-    throw Error("--device " + device_name + ": CUDA is not available in this build or on this machine; use --device cpu");
-  }
+  const torch::Device device = io::parse_device(args->get_string("device", "cpu"));
   const std::string precision = args->get_string("precision", "fp32");
-  torch::ScalarType dtype = torch::kFloat32;
-  if (precision == "fp16" || precision == "float16") {
-    dtype = torch::kFloat16;
-  } else if (precision == "bf16" || precision == "bfloat16") {
-    dtype = torch::kBFloat16;
-  } else if (precision != "fp32" && precision != "float32") {
-    throw Error("--precision must be fp32, fp16 or bf16 (got \"" + precision + "\")");
-  }
+  const torch::ScalarType dtype = io::parse_dtype(precision, "--precision");
   if (dtype == torch::kFloat16 && !device.is_cuda()) {
     throw Error("--precision fp16 needs --device cuda (LibTorch has no float16 kernels for the CPU); "
                 "use fp32 or bf16 on the CPU");

@@ -7,6 +7,7 @@
 
 #include "core/data/grounding_dataset.h"
 #include "core/tag/ram_tagger.h"
+#include "core/io/device_options.h"
 #include "core/util/error.h"
 #include "trainer/cli.h"
 #include "trainer/commands.h"
@@ -44,24 +45,8 @@ int run_tag(const std::vector<std::string>& argv) {
   const int threads = static_cast<int>(args->get_int("threads", 0, 0, 1024));
   if (threads > 0) torch::set_num_threads(threads);
 
-  const std::string device_name = args->get_string("device", "cpu");
-  torch::Device device(torch::kCPU);
-  try {
-    device = torch::Device(device_name);
-  } catch (const std::exception&) {
-    throw Error("--device: \"" + device_name + "\" is not a device (cpu, cuda, cuda:1)");
-  }
-  if (device.is_cuda() && !torch::cuda::is_available())
-    throw Error("--device " + device_name + ": CUDA is not available");
-  const std::string dtype_name = args->get_string("dtype", "float32");
-  torch::ScalarType dtype = torch::kFloat32;
-  if (dtype_name == "float16" || dtype_name == "fp16") {
-    dtype = torch::kFloat16;
-  } else if (dtype_name == "bfloat16" || dtype_name == "bf16") {
-    dtype = torch::kBFloat16;
-  } else if (dtype_name != "float32" && dtype_name != "fp32") {
-    throw Error("--dtype must be float32, float16 or bfloat16");
-  }
+  const torch::Device device = io::parse_device(args->get_string("device", "cpu"));
+  const torch::ScalarType dtype = io::parse_dtype(args->get_string("dtype", "float32"));
 
   const auto ram = tag::RamTagger::load(ram_path, device, dtype, args->get_string("tags-dir", ""));
   const bool json = args->has("json");

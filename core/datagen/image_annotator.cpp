@@ -7,6 +7,7 @@
 
 #include "core/annotations/caption_embedder.h"
 #include "core/detect/grounding_dino.h"
+#include "core/io/device_options.h"
 #include "core/nets/blip2_captioner.h"
 #include "core/nets/clip_text.h"
 #include "core/tokenizer/clip_tokenizer.h"
@@ -47,30 +48,10 @@ std::unique_ptr<ImageTagger> fixed_text_tagger(const std::string& detector_text)
   return std::make_unique<FixedTextTagger>(detector_text);
 }
 
-torch::Device parse_device(const std::string& name) {
-  torch::Device device(torch::kCPU);
-  try {
-    device = torch::Device(name);
-  } catch (const std::exception&) {
-    throw Error("device \"" + name + "\" is not a device: use cpu, cuda or cuda:N");
-  }
-  if (device.is_cuda() && !torch::cuda::is_available()) {
-    throw Error("device " + name + ": CUDA is not available in this build or on this machine (use --device cpu)");
-  }
-  return device;
-}
+torch::Device parse_device(const std::string& name) { return io::parse_device(name, "device"); }
 
 torch::ScalarType parse_precision(const std::string& name, const torch::Device& device) {
-  torch::ScalarType dtype;
-  if (name == "fp32" || name == "float32") {
-    dtype = torch::kFloat32;
-  } else if (name == "fp16" || name == "float16") {
-    dtype = torch::kFloat16;
-  } else if (name == "bf16" || name == "bfloat16") {
-    dtype = torch::kBFloat16;
-  } else {
-    throw Error("precision \"" + name + "\" is unknown: use fp32, fp16 or bf16");
-  }
+  const torch::ScalarType dtype = io::parse_dtype(name, "precision");
   if (dtype != torch::kFloat32 && !device.is_cuda()) {
     throw Error("precision " + name + " needs a CUDA device: on the CPU use fp32");
   }
