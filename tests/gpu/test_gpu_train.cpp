@@ -9,6 +9,8 @@
 
 #include "core/io/safetensors.h"
 #include "support/fixtures.h"
+#include "support/free_port.h"
+#include "support/test_main.h"
 #include "support/trainer_process.h"
 
 using namespace gligen;
@@ -46,7 +48,7 @@ class TestGpuTrain : public QObject {
 
  private Q_SLOTS:
   void initTestCase() {
-    if (!torch::cuda::is_available()) QSKIP("no CUDA device visible (or a CPU-only LibTorch): gpu test skipped");
+    if (!torch::cuda::is_available()) QFAIL("this test is labelled gpu and needs a CUDA device (and a CUDA LibTorch: packaging/dev.sh build --torch pip); on a machine without one run the suite as the README does: ctest -LE gpu");
     GLIGEN_REQUIRE_FIXTURE(test::fixture("tiny-gligen"));
   }
 
@@ -86,12 +88,15 @@ class TestGpuTrain : public QObject {
   }
 
   void ncclTwoRanksEqualOneRank() {
-    if (torch::cuda::device_count() < 2) QSKIP("needs 2 CUDA devices");
+    // Its own CTest entry, test_gpu_train_multigpu (labels gpu, multigpu).
+    if (torch::cuda::device_count() < 2) {
+      QFAIL("this test needs 2 CUDA devices: on a one-GPU machine run ctest -L gpu -LE multigpu");
+    }
     const int steps = 3;
     const QString one = dir_.filePath("one"), two = dir_.filePath("two");
     auto a = test::run_trainer(train_flags(one, 4, steps, "cuda:0"), 900000);
     QVERIFY2(a.exit_code == 0, qPrintable(a.err));
-    const QString port = QString::number(32700 + ::getpid() % 1000);
+    const QString port = QString::number(test::free_tcp_port());
     auto b = test::run_trainer(QStringList{"launch", "--nproc-per-node", "2", "--master-port", port, "--"} +
                                    train_flags(two, 2, steps, "cuda"),
                                900000);
@@ -110,5 +115,5 @@ class TestGpuTrain : public QObject {
   }
 };
 
-QTEST_GUILESS_MAIN(TestGpuTrain)
+GLIGEN_TEST_GUILESS_MAIN(TestGpuTrain)
 #include "test_gpu_train.moc"

@@ -21,43 +21,13 @@
 #include "core/detect/grounding_dino_processor.h"
 #include "core/nets/blip2_captioner.h"
 #include "core/util/error.h"
+#include "core/io/device_options.h"
+#include "trainer/bench/bench_util.h"
 #include "trainer/cli.h"
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
-double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
-
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v.empty() ? 0.0 : v[v.size() / 2];
-}
-
-double cpu_seconds() {
-  rusage u{};
-  getrusage(RUSAGE_SELF, &u);
-  return double(u.ru_utime.tv_sec + u.ru_stime.tv_sec) + 1e-6 * double(u.ru_utime.tv_usec + u.ru_stime.tv_usec);
-}
-
-double peak_rss_mib() {
-  rusage u{};
-  getrusage(RUSAGE_SELF, &u);
-  return double(u.ru_maxrss) / 1024.0;
-}
-
-// Current resident set (VmRSS) in MiB, from /proc.
-double rss_mib() {
-  std::ifstream in("/proc/self/status");
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind("VmRSS:", 0) == 0) return std::stod(line.substr(6)) / 1024.0;
-  }
-  return 0.0;
-}
-
-void sync(const torch::Device& device) {
-  if (device.is_cuda()) torch::cuda::synchronize();
-}
+using namespace gligen::bench;
 
 int run(const std::vector<std::string>& argv) {
   gligen::cli::Parser p("gligen-caption-bench", "Time the BLIP-2 captioner (prints JSON).",
@@ -80,16 +50,9 @@ int run(const std::vector<std::string>& argv) {
   const int runs = static_cast<int>(args->get_int("runs", 3, 1, 1000));
   const int warmup = static_cast<int>(args->get_int("warmup", 1, 0, 1000));
   const int boxes_n = static_cast<int>(args->get_int("boxes", 1, 1, 4096));
-  const torch::Device device(args->get_string("device", "cpu"));
+  const torch::Device device = gligen::io::parse_device(args->get_string("device", "cpu"));
   const std::string precision = args->get_string("precision", "fp32");
-  torch::ScalarType dtype = torch::kFloat32;
-  if (precision == "fp16" || precision == "float16") {
-    dtype = torch::kFloat16;
-  } else if (precision == "bf16" || precision == "bfloat16") {
-    dtype = torch::kBFloat16;
-  } else if (precision != "fp32" && precision != "float32") {
-    throw gligen::Error("--precision must be fp32, fp16 or bf16");
-  }
+  const torch::ScalarType dtype = gligen::io::parse_dtype(precision, "--precision");
 
   gligen::data::Rgb8Image image;
   if (args->has("image")) {

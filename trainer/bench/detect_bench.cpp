@@ -17,35 +17,13 @@
 
 #include "core/detect/grounding_dino.h"
 #include "core/util/error.h"
+#include "core/io/device_options.h"
+#include "trainer/bench/bench_util.h"
 #include "trainer/cli.h"
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
-double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
-
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v.empty() ? 0.0 : v[v.size() / 2];
-}
-
-// User + system CPU seconds of this process (all threads): on a busy machine the wall time
-// says little, the CPU time still says how much work an image is.
-double cpu_seconds() {
-  rusage u{};
-  getrusage(RUSAGE_SELF, &u);
-  return double(u.ru_utime.tv_sec + u.ru_stime.tv_sec) + 1e-6 * double(u.ru_utime.tv_usec + u.ru_stime.tv_usec);
-}
-
-double peak_rss_mib() {
-  rusage u{};
-  getrusage(RUSAGE_SELF, &u);
-  return double(u.ru_maxrss) / 1024.0;
-}
-
-void sync(const torch::Device& device) {
-  if (device.is_cuda()) torch::cuda::synchronize();
-}
+using namespace gligen::bench;
 
 int run(const std::vector<std::string>& argv) {
   gligen::cli::Parser p("gligen-detect-bench", "Time the Grounding DINO detector (prints JSON).",
@@ -65,11 +43,9 @@ int run(const std::vector<std::string>& argv) {
   const int threads = static_cast<int>(args->get_int("threads", 0, 0, 1024));
   if (threads > 0) torch::set_num_threads(threads);
   const int runs = static_cast<int>(args->get_int("runs", 3, 1, 1000));
-  const torch::Device device(args->get_string("device", "cpu"));
+  const torch::Device device = gligen::io::parse_device(args->get_string("device", "cpu"));
   const std::string dtype_name = args->get_string("dtype", "float32");
-  const torch::ScalarType dtype = dtype_name == "float16"    ? torch::kFloat16
-                                  : dtype_name == "bfloat16" ? torch::kBFloat16
-                                                             : torch::kFloat32;
+  const torch::ScalarType dtype = gligen::io::parse_dtype(dtype_name);
 
   gligen::data::Rgb8Image image;
   if (args->has("image")) {

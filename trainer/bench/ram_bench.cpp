@@ -18,33 +18,13 @@
 
 #include "core/tag/ram_tagger.h"
 #include "core/util/error.h"
+#include "core/io/device_options.h"
+#include "trainer/bench/bench_util.h"
 #include "trainer/cli.h"
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
-double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
-
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v.empty() ? 0.0 : v[v.size() / 2];
-}
-
-double cpu_seconds() {
-  rusage u{};
-  getrusage(RUSAGE_SELF, &u);
-  return double(u.ru_utime.tv_sec + u.ru_stime.tv_sec) + 1e-6 * double(u.ru_utime.tv_usec + u.ru_stime.tv_usec);
-}
-
-double peak_rss_mib() {
-  rusage u{};
-  getrusage(RUSAGE_SELF, &u);
-  return double(u.ru_maxrss) / 1024.0;
-}
-
-void sync(const torch::Device& device) {
-  if (device.is_cuda()) torch::cuda::synchronize();
-}
+using namespace gligen::bench;
 
 std::vector<std::string> split_commas(const std::string& s) {
   std::vector<std::string> out;
@@ -70,7 +50,7 @@ int run(const std::vector<std::string>& argv) {
   const int threads = static_cast<int>(args->get_int("threads", 0, 0, 1024));
   if (threads > 0) torch::set_num_threads(threads);
   const int runs = static_cast<int>(args->get_int("runs", 3, 1, 1000));
-  const torch::Device device(args->get_string("device", "cpu"));
+  const torch::Device device = gligen::io::parse_device(args->get_string("device", "cpu"));
   if (device.is_cuda() && !torch::cuda::is_available()) throw gligen::Error("--device: CUDA is not available");
   auto dtypes = split_commas(args->get_string("dtypes", device.is_cuda() ? "float32,float16,bfloat16" : "float32"));
   std::vector<int64_t> batches;
@@ -99,12 +79,7 @@ int run(const std::vector<std::string>& argv) {
   gligen::tag::RamConfig real;  // the released architecture
   nlohmann::json results = nlohmann::json::array();
   for (const auto& dtype_name : dtypes) {
-    const torch::ScalarType dtype = dtype_name == "float16"    ? torch::kFloat16
-                                    : dtype_name == "bfloat16" ? torch::kBFloat16
-                                                               : torch::kFloat32;
-    if (dtype_name != "float16" && dtype_name != "bfloat16" && dtype_name != "float32") {
-      throw gligen::Error("--dtypes: unknown dtype " + dtype_name);
-    }
+    const torch::ScalarType dtype = gligen::io::parse_dtype(dtype_name, "--dtypes");
     auto t0 = Clock::now();
     std::optional<gligen::tag::RamTagger> loaded;
     if (!path.empty()) {
