@@ -13,6 +13,7 @@
 #include <QUndoStack>
 #include <cstdio>
 
+#include "core/io/cpu_runtime.h"
 #include "core/util/version.h"
 #include "resources/resources.h"
 #include "ui/commands/change_settings.h"
@@ -32,6 +33,7 @@ int saveScreenshot(QWidget& window, const QString& path) {
 
 int main(int argc, char** argv) {
   QApplication app(argc, argv);
+  gligen::io::configure_cpu_runtime();
   gligen::initResources();
   QApplication::setApplicationName(QStringLiteral("GLIGEN Studio"));
   QApplication::setOrganizationName(QStringLiteral("gligen-studio"));

@@ -9,6 +9,7 @@
 #include <iostream>
 #include <sstream>
 
+#include "core/io/cpu_runtime.h"
 #include "core/detect/grounding_dino_processor.h"
 #include "core/nets/blip2_captioner.h"
 #include "core/io/device_options.h"
@@ -79,7 +80,7 @@ int run_caption(const std::vector<std::string>& argv) {
     throw Error("--precision fp16 needs --device cuda (LibTorch has no float16 kernels for the CPU); "
                 "use fp32 or bf16 on the CPU");
   }
-  if (threads > 0) torch::set_num_threads(threads);
+  gligen::io::configure_cpu_runtime(threads);
 
   const auto image = detect::load_image_rgb(image_path);
   if (boxes.empty()) boxes.push_back({0.0, 0.0, double(image.width), double(image.height)});

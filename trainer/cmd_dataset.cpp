@@ -8,6 +8,7 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 
+#include "core/io/cpu_runtime.h"
 #include "core/annotations/annotation_store.h"
 #include "core/annotations/caption_embedder.h"
 #include "core/annotations/dataset_io.h"
@@ -200,7 +201,7 @@ int run_embed(const std::vector<std::string>& argv) {
   o.device = args->get_string("device", "cpu");
   o.all = args->has("all");
   o.limit = args->get_int("limit", -1, 0, std::numeric_limits<long long>::max());
-  if (args->has("threads")) at::set_num_threads(static_cast<int>(args->get_int("threads", 1, 1, 1024)));
+  if (args->has("threads")) gligen::io::configure_cpu_runtime(static_cast<int>(args->get_int("threads", 1, 1, 1024)));
   auto store = AnnotationStore::open(db);
   ProgressReporter progress("embed", args->has("events"));
   o.progress = [&](int64_t d, int64_t t) { progress.update(static_cast<long>(d), static_cast<long>(t)); };

@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <iostream>
 
+#include "core/io/cpu_runtime.h"
 #include "core/detect/detection_drawing.h"
 #include "core/detect/grounding_dino.h"
 #include "core/io/device_options.h"
@@ -45,7 +46,7 @@ int run_detect(const std::vector<std::string>& argv) {
   options.text_threshold = args->get_double("text-threshold", 0.2, 0.0, 1.0);
   options.nms_iou = args->get_double("nms-iou", 0.5, -1.0, 1.0);
   const int threads = static_cast<int>(args->get_int("threads", 0, 0, 1024));
-  if (threads > 0) torch::set_num_threads(threads);
+  gligen::io::configure_cpu_runtime(threads);
 
   const torch::Device device = io::parse_device(args->get_string("device", "cpu"));
   const torch::ScalarType dtype = io::parse_dtype(args->get_string("dtype", "float32"));

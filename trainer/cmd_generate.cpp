@@ -8,6 +8,7 @@
 #include <random>
 #include <sstream>
 
+#include "core/io/cpu_runtime.h"
 #include "core/detect/grounding_check.h"
 #include "core/detect/grounding_dino.h"
 #include "core/pipeline/gligen_pipeline.h"
@@ -139,7 +140,7 @@ int run_generate(const std::vector<std::string>& argv) {
       throw Error("--out: the folder '" + parent.string() + "' does not exist");
     }
   }
-  if (args.has("threads")) at::set_num_threads(static_cast<int>(args.get_int("threads", 1, 1, 1024)));
+  if (args.has("threads")) gligen::io::configure_cpu_runtime(static_cast<int>(args.get_int("threads", 1, 1, 1024)));
   const bool events = args.has("events");
   ProgressReporter progress("generate", events);
   auto pipe = GligenPipeline::load(layout.model, layout.unet, options_from_args(args),

@@ -8,6 +8,7 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 
+#include "core/io/cpu_runtime.h"
 #include "core/annotations/caption_embedder.h"
 #include "core/datagen/dataset_job.h"
 #include "core/detect/grounding_dino_config.h"
@@ -169,7 +170,7 @@ int run_make_dataset(const std::vector<std::string>& argv) {
   a.precision = args->get_string("precision", "fp32");
   a.max_caption_batch = static_cast<int>(args->get_int("batch", 0, 0, 4096));
   const int threads = static_cast<int>(args->get_int("threads", 0, 0, 1024));
-  if (threads > 0) torch::set_num_threads(threads);
+  gligen::io::configure_cpu_runtime(threads);
 
   const auto env = distributed::launch_environment_from_env();
   std::string device = args->get_string("device", "cpu");

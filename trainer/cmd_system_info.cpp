@@ -4,6 +4,7 @@
 #include <iostream>
 #include <thread>
 
+#include "core/io/cpu_runtime.h"
 #include "core/distributed/launch_environment.h"
 #include "core/distributed/torch_build.h"
 #include "core/util/version.h"
@@ -27,7 +28,8 @@ int run_system_info(const std::vector<std::string>& argv) {
   std::cout << "\n"
             << "mixed precision fp16, bf16 on CUDA" << (tb.cpu_bf16_autocast ? "; bf16 autocast on the CPU" : "") << "\n"
             << "cpu threads (intra-op) " << at::get_num_threads() << " of " << std::thread::hardware_concurrency()
-            << " hardware threads\n";
+            << " hardware threads\n"
+            << "cpu runtime " << io::describe(io::configure_cpu_runtime()) << "\n";
   try {
     const auto env = distributed::launch_environment_from_env();
     std::cout << "launcher " << env.launcher;

@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <iostream>
 
+#include "core/io/cpu_runtime.h"
 #include "core/data/grounding_dataset.h"
 #include "core/tag/ram_tagger.h"
 #include "core/io/device_options.h"
@@ -43,7 +44,7 @@ int run_tag(const std::vector<std::string>& argv) {
   if (images.empty()) throw Error("--image FILE is required");
   const auto batch = static_cast<size_t>(args->get_int("batch", 8, 1, 4096));
   const int threads = static_cast<int>(args->get_int("threads", 0, 0, 1024));
-  if (threads > 0) torch::set_num_threads(threads);
+  gligen::io::configure_cpu_runtime(threads);
 
   const torch::Device device = io::parse_device(args->get_string("device", "cpu"));
   const torch::ScalarType dtype = io::parse_dtype(args->get_string("dtype", "float32"));

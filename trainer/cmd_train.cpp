@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "core/io/cpu_runtime.h"
 #include "core/train/trainer.h"
 #include "core/util/error.h"
 #include "trainer/cli.h"
@@ -127,7 +128,7 @@ int run_train(const std::vector<std::string>& argv) {
   if (!parsed) return 0;
   const cli::Args& args = *parsed;
   train::TrainingConfig config = config_from_args(args);
-  if (args.has("threads")) at::set_num_threads(static_cast<int>(args.get_int("threads", 1, 1, 1024)));
+  if (args.has("threads")) gligen::io::configure_cpu_runtime(static_cast<int>(args.get_int("threads", 1, 1, 1024)));
   const bool events = args.has("events");
   ProgressReporter progress("train", events);
   train::TrainingCallbacks cb;

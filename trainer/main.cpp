@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "core/io/cpu_runtime.h"
 #include "core/util/error.h"
 #include "core/util/version.h"
 #include "trainer/commands.h"
@@ -50,6 +51,7 @@ int main(int argc, char** argv) {
     std::cout << "gligen-trainer " << gligen::version() << "\n";
     return 0;
   }
+  gligen::io::configure_cpu_runtime();  // a command's --threads overrides the thread count
   for (const auto& c : command_registry()) {
     if (c.name == args[0]) {
       try {

@@ -38,14 +38,15 @@ constexpr int64_t kMaxScoreBytes = int64_t(128) << 20;
 torch::Tensor attention_core_slice(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
                                    double scale, bool upcast_scores, bool upcast_softmax) {
   const auto dtype = q.scalar_type();
-  torch::Tensor scores;
-  // The product is computed first and scaled after (diffusers' baddbmm(0, q, kᵀ, alpha=scale)),
-  // never with baddbmm on an uninitialised buffer (LibTorch 1.13 CPU can then produce NaN).
-  if (upcast_scores && dtype != torch::kFloat32)
-    scores = torch::matmul(q.to(torch::kFloat32), k.to(torch::kFloat32).transpose(-1, -2));
-  else
-    scores = torch::matmul(q, k.transpose(-1, -2));  // [B, H, N, M]
-  scores.mul_(scale);  // fresh matmul output: matmul's backward does not read it
+  torch::Tensor qs = q, ks = k;
+  if (upcast_scores && dtype != torch::kFloat32) qs = q.to(torch::kFloat32), ks = k.to(torch::kFloat32);
+  // diffusers scales inside the product (baddbmm(0, q, kᵀ, alpha=scale)); baddbmm on an
+  // uninitialised buffer can produce NaN on LibTorch 1.13's CPU, so the scale goes on whichever is
+  // smaller: the queries [.., N, d] (self-attention: M > d, one pass over N·d values instead of
+  // N·M) or the scores. The two orders differ by a rounding of the last bit.
+  const bool scale_queries = k.size(-2) > q.size(-1);
+  torch::Tensor scores = torch::matmul(scale_queries ? qs * scale : qs, ks.transpose(-1, -2));  // [B, H, N, M]
+  if (!scale_queries) scores.mul_(scale);  // fresh matmul output: matmul's backward does not read it
   torch::Tensor probs;
   if (upcast_softmax && scores.scalar_type() != torch::kFloat32)
     probs = torch::softmax(scores.to(torch::kFloat32), -1);

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 #include <random>
 
+#include "core/io/cpu_runtime.h"
 #include "core/io/resident_weights.h"
 #include "core/io/safetensors.h"
 #include "core/nets/clip_text.h"
@@ -382,6 +383,7 @@ GenerationResult GligenPipeline::generate(const GenerationRequest& request, cons
   result.latents = latents;
   result.images = decode(latents);
   result.layout = layout;
+  io::trim_heap();  // the step temporaries kept for reuse (core/io/cpu_runtime.h) go back to the system
   return result;
 }
 

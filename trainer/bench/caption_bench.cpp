@@ -18,6 +18,7 @@
 #include <random>
 #include <sstream>
 
+#include "core/io/cpu_runtime.h"
 #include "core/detect/grounding_dino_processor.h"
 #include "core/nets/blip2_captioner.h"
 #include "core/util/error.h"
@@ -46,7 +47,7 @@ int run(const std::vector<std::string>& argv) {
   const std::string dir = args->get_string("captioner", "");
   if (dir.empty()) throw gligen::Error("--captioner DIR is required");
   const int threads = static_cast<int>(args->get_int("threads", 0, 0, 1024));
-  if (threads > 0) torch::set_num_threads(threads);
+  gligen::io::configure_cpu_runtime(threads);
   const int runs = static_cast<int>(args->get_int("runs", 3, 1, 1000));
   const int warmup = static_cast<int>(args->get_int("warmup", 1, 0, 1000));
   const int boxes_n = static_cast<int>(args->get_int("boxes", 1, 1, 4096));

@@ -15,6 +15,7 @@
 #include <random>
 #include <sstream>
 
+#include "core/io/cpu_runtime.h"
 #include "core/detect/grounding_dino.h"
 #include "core/util/error.h"
 #include "core/io/device_options.h"
@@ -41,7 +42,7 @@ int run(const std::vector<std::string>& argv) {
   const std::string dir = args->get_string("detector", "");
   if (dir.empty()) throw gligen::Error("--detector DIR is required");
   const int threads = static_cast<int>(args->get_int("threads", 0, 0, 1024));
-  if (threads > 0) torch::set_num_threads(threads);
+  gligen::io::configure_cpu_runtime(threads);
   const int runs = static_cast<int>(args->get_int("runs", 3, 1, 1000));
   const torch::Device device = gligen::io::parse_device(args->get_string("device", "cpu"));
   const std::string dtype_name = args->get_string("dtype", "float32");

@@ -1,10 +1,14 @@
 // gligen-bench: prints JSON timings of the engine's parts on a model folder.
 //   gligen-bench --model DIR [--sizes 256,512] [--steps 3] [--batch 1] [--threads 2] [--boxes 4]
+//                [--parts unet,vae] [--keep-weights] [--profile FILE]
 // For each image size: text encoding (prompt, negative prompt, phrases), UNet steps with the
-// fuser on and off (CFG batch = 2 x batch), VAE decode, and the peak resident memory (VmHWM, reset
-// before each size) — the numbers the engine issue compares against diffusers. Weights are
-// streamed as GligenPipeline does on the CPU (read-only mappings, each component's and each UNet
-// block's pages released after use); --keep-weights keeps them all resident instead.
+// fuser on and off (CFG batch = 2 x batch), VAE decode (each a warm-up run, then the median of
+// --steps timed runs), and the peak resident memory (VmHWM, reset before each size): the numbers
+// trainer/bench/diffusers_side.py measures on diffusers, with the same keys. Weights are streamed
+// as GligenPipeline does on the CPU (read-only mappings, each component's and each UNet block's
+// pages released after use, the VAE's after each decode); --keep-weights keeps them all resident.
+// --profile FILE writes LibTorch's per-operator trace (Chrome trace JSON) of the first timed
+// fuser-on step of the first size.
 #include <malloc.h>
 #include <sys/resource.h>
 
@@ -16,6 +20,9 @@
 #include <sstream>
 #include <string>
 
+#include <torch/csrc/autograd/profiler_legacy.h>
+
+#include "core/io/cpu_runtime.h"
 #include "core/io/resident_weights.h"
 #include "core/nets/clip_text.h"
 #include "core/nets/unet.h"
@@ -79,22 +86,30 @@ int main(int argc, char** argv) {
       .flag({"batch", "N", "images per prompt (the UNet batch is twice this: CFG)", "1"})
       .flag({"boxes", "N", "grounded boxes", "4"})
       .flag({"threads", "N", "LibTorch intra-op threads", "LibTorch's default"})
-      .flag({"keep-weights", "", "keep every weight resident (no release after use)", "off: release"});
+      .flag({"keep-weights", "", "keep every weight resident (no release after use)", "off: release"})
+      .flag({"parts", "LIST", "what to time: unet, vae or both", "unet,vae"})
+      .flag({"profile", "FILE", "write the per-operator trace (Chrome JSON) of one fuser-on UNet step", ""});
   try {
     auto args = parser.parse(std::vector<std::string>(argv + 1, argv + argc));
     if (!args) return 0;
     const std::string model = args->get_string("model", "");
     if (model.empty()) throw Error("--model DIR is required");
-    if (args->has("threads")) at::set_num_threads(static_cast<int>(args->get_int("threads", 1, 1, 256)));
+    gligen::io::configure_cpu_runtime(args->has("threads") ? static_cast<int>(args->get_int("threads", 1, 1, 256)) : 0);
     const auto sizes = parse_sizes(args->get_string("sizes", "256,512"));
     const int steps = static_cast<int>(args->get_int("steps", 3, 1, 100));
     const int64_t batch = args->get_int("batch", 1, 1, 16);
     const int64_t n_boxes = args->get_int("boxes", 4, 0, 30);
     const bool release = !args->has("keep-weights");
+    const std::string parts = args->get_string("parts", "unet,vae");
+    const bool time_unet = parts.find("unet") != std::string::npos;
+    const bool time_vae = parts.find("vae") != std::string::npos;
+    if (!time_unet && !time_vae) throw Error("--parts: '" + parts + "' names neither unet nor vae");
+    std::string profile_path = args->get_string("profile", "");
     const MapAccess mapping = release ? MapAccess::ReadOnly : MapAccess::CopyOnWrite;
     torch::NoGradGuard no_grad;
 
     nlohmann::json report;
+    report["side"] = "gligen";
     report["release_weights"] = release;
     report["model"] = model;
     report["threads"] = at::get_num_threads();
@@ -145,25 +160,40 @@ int main(int argc, char** argv) {
       auto t = torch::tensor(501, torch::kLong);
       nlohmann::json entry;
       entry["size"] = size;
-      for (bool fuser : {true, false}) {
-        unet->set_fusers_enabled(fuser);
-        unet->forward(latents, t, enc, &grounding);  // warm-up: first-touch of weights and allocator
+      if (time_unet) {
+        for (bool fuser : {true, false}) {
+          unet->set_fusers_enabled(fuser);
+          unet->forward(latents, t, enc, &grounding);  // warm-up: first-touch of weights and allocator
+          std::vector<double> times;
+          for (int s = 0; s < steps; ++s) {
+            std::unique_ptr<torch::autograd::profiler::RecordProfile> profile;
+            if (fuser && s == 0 && !profile_path.empty()) {
+              profile = std::make_unique<torch::autograd::profiler::RecordProfile>(profile_path);
+              profile_path.clear();
+            }
+            auto ts = Clock::now();
+            auto out = unet->forward(latents, t, enc, &grounding);
+            times.push_back(seconds_since(ts));
+          }
+          entry[fuser ? "unet_step_fuser_on_ms" : "unet_step_fuser_off_ms"] = 1000.0 * median(times);
+        }
+        unet->set_fusers_enabled(true);
+        entry["peak_rss_unet_mib"] = proc_status_mib("VmHWM:");  // the peak before the VAE decode
+      }
+      if (time_vae) {
+        auto z = torch::randn({batch, vae->config().latent_channels, size / f, size / f});
+        vae->decode(z);  // warm-up
+        if (release) io::release_mapped_weights(*vae);
         std::vector<double> times;
         for (int s = 0; s < steps; ++s) {
-          auto ts = Clock::now();
-          auto out = unet->forward(latents, t, enc, &grounding);
-          times.push_back(seconds_since(ts));
+          auto td = Clock::now();
+          auto image = vae->decode(z);
+          times.push_back(seconds_since(td));
+          if (release) io::release_mapped_weights(*vae);  // as the pipeline after each image
         }
-        entry[fuser ? "unet_step_fuser_on_ms" : "unet_step_fuser_off_ms"] = 1000.0 * median(times);
+        entry["vae_decode_ms"] = 1000.0 * median(times);
+        entry["vae_decode_batch"] = batch;
       }
-      unet->set_fusers_enabled(true);
-      entry["peak_rss_unet_mib"] = proc_status_mib("VmHWM:");  // the peak before the VAE decode
-      auto z = torch::randn({batch, vae->config().latent_channels, size / f, size / f});
-      auto td = Clock::now();
-      auto image = vae->decode(z);
-      entry["vae_decode_ms"] = 1000.0 * seconds_since(td);
-      if (release) io::release_mapped_weights(*vae);
-      entry["vae_decode_batch"] = batch;
       entry["peak_rss_mib"] = proc_status_mib("VmHWM:");
       per_size.push_back(entry);
       std::cerr << "gligen-bench: " << entry.dump() << std::endl;

@@ -16,6 +16,7 @@
 #include <random>
 #include <sstream>
 
+#include "core/io/cpu_runtime.h"
 #include "core/tag/ram_tagger.h"
 #include "core/util/error.h"
 #include "core/io/device_options.h"
@@ -48,7 +49,7 @@ int run(const std::vector<std::string>& argv) {
   auto args = p.parse(argv);
   if (!args) return 0;
   const int threads = static_cast<int>(args->get_int("threads", 0, 0, 1024));
-  if (threads > 0) torch::set_num_threads(threads);
+  gligen::io::configure_cpu_runtime(threads);
   const int runs = static_cast<int>(args->get_int("runs", 3, 1, 1000));
   const torch::Device device = gligen::io::parse_device(args->get_string("device", "cpu"));
   if (device.is_cuda() && !torch::cuda::is_available()) throw gligen::Error("--device: CUDA is not available");
