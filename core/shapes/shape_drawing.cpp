@@ -275,7 +275,7 @@ ShapesScene draw_shapes_scene(const DrawingOptions& options, std::uint64_t seed,
     if (!placed) continue;  // the image is full: fewer shapes
 
     const ShapeColour& c = colours[static_cast<size_t>(colour)];
-    // Slightly darker or lighter and a touch off the nominal colour; the hue barely moves.
+    // Up to 12% darker and a touch off the nominal colour; the hue barely moves.
     const double shade = rng.uniform(0.88, 1.0);
     DrawnShape drawn;
     for (int k = 0; k < 3; ++k) {
