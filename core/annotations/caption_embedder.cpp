@@ -38,22 +38,59 @@ std::string encoder_name_for(const std::string& model_dir) {
   return "clip-text:" + (ec ? model_dir : p.string());
 }
 
+struct CaptionEncoder::Impl {
+  std::string name;
+  torch::Device device{torch::kCPU};
+  std::unique_ptr<tokenizer::ClipTokenizer> tok;
+  nets::CLIPTextModel model{nullptr};
+};
+
+CaptionEncoder::CaptionEncoder(const std::string& model_dir, const std::string& device)
+    : impl_(std::make_unique<Impl>()) {
+  const auto [encoder_dir, tokenizer_dir] = clip_text_folders(model_dir);
+  try {
+    impl_->device = torch::Device(device);
+  } catch (const std::exception&) {
+    throw Error("unknown device '" + device + "' (use cpu, cuda or cuda:N)");
+  }
+  if (impl_->device.is_cuda() && !torch::cuda::is_available())
+    throw Error("CUDA is not available in this build or machine");
+  impl_->tok = std::make_unique<tokenizer::ClipTokenizer>(tokenizer_dir);
+  impl_->model = nets::load_clip_text_model(encoder_dir, impl_->device);
+  impl_->name = encoder_name_for(model_dir);
+}
+
+CaptionEncoder::~CaptionEncoder() = default;
+
+const std::string& CaptionEncoder::name() const { return impl_->name; }
+
+std::vector<std::vector<float>> CaptionEncoder::encode(const std::vector<std::string>& captions) const {
+  if (captions.empty()) return {};
+  torch::NoGradGuard no_grad;
+  const auto& tok = *impl_->tok;
+  const auto batch =
+      tok.tokenize(captions, tokenizer::Padding::Longest, static_cast<int>(tok.model_max_length()), true);
+  auto ids = torch::tensor(batch.flat_input_ids(), torch::kInt64).view({batch.batch_size(), batch.length()});
+  auto mask = torch::tensor(batch.flat_attention_mask(), torch::kInt64).view({batch.batch_size(), batch.length()});
+  // pooled: [B, D]
+  const torch::Tensor pooled = impl_->model->forward(ids.to(impl_->device), mask.to(impl_->device))
+                                   .pooler_output.to(torch::kCPU, torch::kFloat32)
+                                   .contiguous();
+  const int64_t dim = pooled.size(1);
+  std::vector<std::vector<float>> rows;
+  for (int64_t k = 0; k < pooled.size(0); ++k) {
+    const float* row = pooled.data_ptr<float>() + k * dim;
+    rows.emplace_back(row, row + dim);
+  }
+  return rows;
+}
+
 EmbedReport embed_captions(AnnotationStore& store, const EmbedOptions& options) {
   if (options.batch_size < 1) throw Error("the embedding batch size must be at least 1");
-  const auto [encoder_dir, tokenizer_dir] = clip_text_folders(options.model_dir);
-  torch::Device device(torch::kCPU);
-  try {
-    device = torch::Device(options.device);
-  } catch (const std::exception&) {
-    throw Error("unknown device '" + options.device + "' (use cpu, cuda or cuda:N)");
-  }
-  if (device.is_cuda() && !torch::cuda::is_available()) throw Error("CUDA is not available in this build or machine");
-  tokenizer::ClipTokenizer tok(tokenizer_dir);
-  nets::CLIPTextModel model = nets::load_clip_text_model(encoder_dir, device);
-  torch::NoGradGuard no_grad;
+  const CaptionEncoder encoder(options.model_dir, options.device);
 
   EmbedReport report;
-  report.encoder = encoder_name_for(options.model_dir);
+  report.encoder = encoder.name();
   const int64_t total = store.count_needing_embedding(report.encoder, options.all);
   const int64_t goal = options.limit >= 0 ? std::min(options.limit, total) : total;
   int64_t after = 0;
@@ -64,18 +101,12 @@ EmbedReport embed_captions(AnnotationStore& store, const EmbedOptions& options) 
     if (boxes.empty()) break;
     std::vector<std::string> captions;
     for (const auto& b : boxes) captions.push_back(b.caption);
-    const auto batch = tok.tokenize(captions, tokenizer::Padding::Longest, static_cast<int>(tok.model_max_length()), true);
-    auto ids = torch::tensor(batch.flat_input_ids(), torch::kInt64).view({batch.batch_size(), batch.length()});
-    auto mask = torch::tensor(batch.flat_attention_mask(), torch::kInt64).view({batch.batch_size(), batch.length()});
-    // pooled: [B, D]
-    const torch::Tensor pooled =
-        model->forward(ids.to(device), mask.to(device)).pooler_output.to(torch::kCPU, torch::kFloat32).contiguous();
-    report.dim = pooled.size(1);
+    const auto vectors = encoder.encode(captions);
+    report.dim = static_cast<int64_t>(vectors.front().size());
     store.begin();
     try {
       for (size_t k = 0; k < boxes.size(); ++k) {
-        const float* row = pooled.data_ptr<float>() + k * report.dim;
-        store.set_embedding(boxes[k].id, {report.encoder, boxes[k].caption, std::vector<float>(row, row + report.dim), false});
+        store.set_embedding(boxes[k].id, {report.encoder, boxes[k].caption, vectors[k], false});
       }
       store.commit();
     } catch (...) {

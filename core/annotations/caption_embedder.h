@@ -7,8 +7,10 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "core/annotations/annotation_store.h"
 
@@ -33,6 +35,25 @@ struct EmbedReport {
 
 // Throws gligen::Error when the model folder has no CLIP text encoder or tokenizer.
 EmbedReport embed_captions(AnnotationStore& store, const EmbedOptions& options);
+
+// The text encoder embed_captions uses, for callers that embed texts of their own (e.g. the
+// phrases of a generated dataset). Throws gligen::Error like embed_captions.
+class CaptionEncoder {
+ public:
+  CaptionEncoder(const std::string& model_dir, const std::string& device = "cpu");
+  ~CaptionEncoder();
+  CaptionEncoder(const CaptionEncoder&) = delete;
+  CaptionEncoder& operator=(const CaptionEncoder&) = delete;
+  // The name stored with its embeddings (encoder_name_for(model_dir)).
+  const std::string& name() const;
+  // One pooled vector per caption, float32. The captions of one call are padded to the longest:
+  // the same caption in another batch may differ in the last bits.
+  std::vector<std::vector<float>> encode(const std::vector<std::string>& captions) const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
 
 // The text encoder and tokenizer folders of `model_dir`: a diffusers pipeline folder (its
 // text_encoder/ and tokenizer/), a CLIP folder as released (config, weights and tokenizer files

@@ -1,7 +1,7 @@
 // The review panel on the fixtures' dataset: filters (status, label, live score threshold),
 // keyboard review, caption edit, move, draw, delete, merge, undo/redo through the store, open as
-// layout, statistics, and errors for a foreign file. With GLIGEN_REVIEW_SCREENSHOTS=DIR set it
-// also saves screenshots of the panel there.
+// layout, statistics, a make-shapes-dataset store, and errors for a foreign file. With
+// GLIGEN_REVIEW_SCREENSHOTS=DIR set it also saves screenshots of the panel there.
 #include <QApplication>
 #include <QFileInfo>
 #include <QLabel>
@@ -18,6 +18,7 @@
 #include <numeric>
 
 #include "core/annotations/dataset_io.h"
+#include "core/shapes/shapes_dataset.h"
 #include "support/fixtures.h"
 #include "ui/review/review_image_view.h"
 #include "ui/review/review_panel.h"
@@ -406,6 +407,54 @@ class TestReviewPanel : public QObject {
     QVERIFY(!f.panel.imageView()->isBoxVisible(lowest.id));
     f.panel.imageView()->selectBox(f.boxes()[1].id);
     save_screenshot(f.panel, "review-panel-threshold.png");
+  }
+
+  void shapesDatasetOpensForReview() {
+    // make-shapes-dataset's store: listed, its boxes shown, and an image opens as its layout
+    // (every box is accepted, so the layout is the scene: caption, phrases, tight boxes).
+    qRegisterMetaType<gligen::Layout>();
+    GLIGEN_REQUIRE_FIXTURE(test::fixture("tiny-gligen/text_encoder"));
+    QTemporaryDir dir;
+    shapes::ShapesDatasetOptions o;
+    o.out_dir = dir.filePath("shapes").toStdString();
+    o.count = 5;
+    o.seed = 4;
+    o.text_encoder = test::fixture("tiny-gligen");
+    shapes::make_shapes_dataset(o);
+    ReviewPanel panel;
+    QString error;
+    QVERIFY2(panel.openDataset(QString::fromStdString(shapes::shapes_db_path(o.out_dir)), &error), qPrintable(error));
+    panel.resize(1240, 740);
+    panel.show();
+    QVERIFY(QTest::qWaitForWindowExposed(&panel));
+    QCOMPARE(panel.listedImages().size(), size_t(5));
+    const shapes::ShapesScene scene = shapes::draw_shapes_scene(o.drawing, o.seed, 2);
+    const int64_t id = *panel.store()->find_image(shapes::shapes_image_name(2));
+    panel.showImage(id);
+    QCOMPARE(panel.currentImageId(), id);
+    const auto boxes = panel.store()->annotations_of(id);
+    QCOMPARE(boxes.size(), scene.shapes.size());
+    for (const auto& b : boxes) QVERIFY(panel.imageView()->isBoxVisible(b.id));
+    QSignalSpy spy(&panel, &ReviewPanel::openAsLayoutRequested);
+    panel.openAsLayout();
+    QCOMPARE(spy.count(), 1);
+    const auto layout = spy.at(0).at(0).value<gligen::Layout>();
+    QCOMPARE(layout.prompt, scene.caption);
+    QVERIFY(QFileInfo(QString::fromStdString(layout.inpaint_image)).isFile());
+    QCOMPARE(layout.boxes.size(), scene.shapes.size());
+    for (size_t i = 0; i < layout.boxes.size(); ++i) {
+      QCOMPARE(layout.boxes[i].phrase, scene.shapes[i].phrase);
+      QCOMPARE(layout.boxes[i].x0 * o.drawing.size, float(scene.shapes[i].box[0]));
+      QCOMPARE(layout.boxes[i].y1 * o.drawing.size, float(scene.shapes[i].box[3]));
+    }
+    // The label filter finds shapes by name ("red circle", ...).
+    const std::string label = boxes[0].label;
+    panel.setLabelFilter(QString::fromStdString(label));
+    QVERIFY(!panel.listedImages().empty());
+    for (const int64_t listed : panel.listedImages()) {
+      const auto of = panel.store()->annotations_of(listed);
+      QVERIFY(std::any_of(of.begin(), of.end(), [&](const BoxAnnotation& b) { return b.label == label; }));
+    }
   }
 
   void foreignFileIsRefusedClearly() {
