@@ -118,7 +118,9 @@ def main():
                                 f.write(prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=40))
                                 f.write("\n")
                             prof = torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU])
-                    entry["unet_step_fuser_on_ms" if fuser else "unet_step_fuser_off_ms"] = 1000 * statistics.median(times)
+                    key = "unet_step_fuser_on" if fuser else "unet_step_fuser_off"
+                    entry[key + "_ms"] = 1000 * statistics.median(times)
+                    entry[key + "_runs_ms"] = [1000 * x for x in times]
                 for m in fusers:
                     m.enabled = True
                 entry["peak_rss_unet_mib"] = status_mib("VmHWM:")
@@ -131,6 +133,7 @@ def main():
                     vae.decode(z)
                     times.append(time.perf_counter() - ts)
                 entry["vae_decode_ms"] = 1000 * statistics.median(times)
+                entry["vae_decode_runs_ms"] = [1000 * x for x in times]
                 entry["vae_decode_batch"] = a.batch
             entry["peak_rss_mib"] = status_mib("VmHWM:")
             print("diffusers_side: " + json.dumps(entry), file=sys.stderr, flush=True)

@@ -175,7 +175,10 @@ int main(int argc, char** argv) {
             auto out = unet->forward(latents, t, enc, &grounding);
             times.push_back(seconds_since(ts));
           }
-          entry[fuser ? "unet_step_fuser_on_ms" : "unet_step_fuser_off_ms"] = 1000.0 * median(times);
+          const std::string key = fuser ? "unet_step_fuser_on" : "unet_step_fuser_off";
+          entry[key + "_ms"] = 1000.0 * median(times);
+          for (double& t : times) t *= 1000.0;
+          entry[key + "_runs_ms"] = times;  // every timed step: side_by_side.sh pools them over rounds
         }
         unet->set_fusers_enabled(true);
         entry["peak_rss_unet_mib"] = proc_status_mib("VmHWM:");  // the peak before the VAE decode
@@ -192,6 +195,8 @@ int main(int argc, char** argv) {
           if (release) io::release_mapped_weights(*vae);  // as the pipeline after each image
         }
         entry["vae_decode_ms"] = 1000.0 * median(times);
+        for (double& t : times) t *= 1000.0;
+        entry["vae_decode_runs_ms"] = times;
         entry["vae_decode_batch"] = batch;
       }
       entry["peak_rss_mib"] = proc_status_mib("VmHWM:");

@@ -4,8 +4,8 @@
 #                                 [--rounds 1] [--batch 1] [--boxes 4]
 # Each round runs gligen-bench (weights released after use, as the pipeline does),
 # gligen-bench --keep-weights and trainer/bench/diffusers_side.py one after the other with the
-# same model, shapes and thread count, then prints the medians over the rounds and the ratios
-# ours / diffusers (below 1: we are faster). Raw JSON goes to $OUT_DIR (default /tmp/side-by-side).
+# same model, shapes and thread count, then prints the medians (of all timed runs of all rounds;
+# memory: of the rounds) and the ratios ours / diffusers (below 1: we are faster). Raw JSON goes to $OUT_DIR (default /tmp/side-by-side).
 # Environment: BENCH (default build/trainer/gligen-bench), PYTHON (a python with diffusers 0.27.2
 # on the same torch, default /work/venv-diffusers/bin/python; see diffusers_side.py for setup).
 set -euo pipefail
@@ -50,8 +50,11 @@ def load(kind):
     for run in runs:
         for e in run["sizes"]:
             for k, v in e.items():
-                if k != "size":
-                    table.setdefault((e["size"], k), []).append(v)
+                if k == "size" or k.endswith("_runs_ms"):
+                    continue
+                runs_key = k[:-3] + "_runs_ms"
+                # Timings: every timed run of every round pooled; memory: one value per round.
+                table.setdefault((e["size"], k), []).extend(e[runs_key] if runs_key in e else [v])
     return {k: statistics.median(v) for k, v in table.items()}, runs[0]
 ours, meta = load("ours-release")
 keep, _ = load("ours-keep")
