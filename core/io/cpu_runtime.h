@@ -3,9 +3,9 @@
 // - intra-op threads: LibTorch's own default is what cpuinfo calls physical cores, which is 1 on
 //   some virtual machines with 2 usable cores; without OMP_NUM_THREADS / MKL_NUM_THREADS in the
 //   environment we use the physical cores this process may run on (affinity mask and sysfs
-//   topology), divided among the ranks of a job on this machine (LOCAL_WORLD_SIZE). OpenBLAS gets the same count, so BLAS and LibTorch's OpenMP pool never
-//   oversubscribe each other. LibTorch's inter-op pool stays at its default: the engine never
-//   launches inter-op tasks, so its threads sleep.
+//   topology), divided among the ranks of a job on this machine (LOCAL_WORLD_SIZE). OpenBLAS gets the same count, so
+//   BLAS and LibTorch's OpenMP pool never oversubscribe each other. LibTorch's inter-op pool stays at its default: the
+//   engine never launches inter-op tasks, so its threads sleep.
 // - glibc malloc: by default every block above 32 MiB is a fresh mmap, so each large temporary of a
 //   step (attention scores, oneDNN's reordered convolution weights, VAE activations) costs page
 //   faults and the kernel zeroing its pages, on every call. We raise the mmap and trim thresholds
