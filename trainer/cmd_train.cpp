@@ -1,11 +1,13 @@
 // `gligen-trainer train`: GLIGEN training as the seed's train_gligen_text.py, with its flag names
 // (dashes instead of underscores). One process, or one rank of a torchrun-style launch.
 #include <csignal>
+#include <filesystem>
 #include <iostream>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
 #include "core/io/cpu_runtime.h"
+#include "core/train/shapes_validation.h"
 #include "core/train/trainer.h"
 #include "core/util/error.h"
 #include "trainer/cli.h"
@@ -19,7 +21,8 @@ namespace {
 cli::Parser make_parser() {
   cli::Parser p("gligen-trainer train",
                 "Train the grounding layers (fusers and position net) of a GLIGEN text-box UNet, as the diffusers\n"
-                "GLIGEN training example does. Everything else stays frozen. The run directory (--output-dir) gets\n"
+                "GLIGEN training example does. Everything else stays frozen; --trainable unet trains the whole UNet\n"
+                "instead (a model from scratch, e.g. init-model --preset shapes-tiny). The run directory (--output-dir) gets\n"
                 "run.json, events.jsonl, log.txt, checkpoints/ and images/; the trained UNet goes to <output-dir>/unet.\n"
                 "Distributed: start one process per device with torchrun-style variables (RANK, WORLD_SIZE, ...),\n"
                 "or use 'gligen-trainer launch --nproc-per-node N -- train ...'. SIGINT/SIGTERM: the current step\n"
@@ -58,6 +61,19 @@ cli::Parser make_parser() {
       .flag({"grounding-detector", "DIR", "Grounding DINO folder: check the validation images' boxes (metric "
                                           "grounding_fraction_found in events.jsonl)", ""})
       .flag({"grounding-iou", "F", "a validation box is found when its detection overlaps it this much", "0.5"})
+      .flag({"shapes-heldout", "FILE",
+             "held-out layouts of make-shapes-dataset (--heldout-layouts): each validation "
+             "generates them and writes the metric shapes_hit_rate (boxes whose colour's "
+             "object has IoU >= --shapes-iou) and shapes_boxes; they also become the "
+             "validation layout unless --validation-prompt/--validation-phrase is given",
+             ""})
+      .flag(
+          {"shapes-heldout-count", "N", "how many of the held-out layouts (the first N) each validation checks", "32"})
+      .flag({"shapes-iou", "F", "a held-out box is hit when its colour's object overlaps it this much", "0.5"})
+      .flag({"trainable", "SET",
+             "grounding (fusers and position net, the GLIGEN recipe) or unet (every UNet "
+             "parameter: training from scratch)",
+             "grounding"})
       .flag({"validation-prompt", "TEXT", "validation prompt", "the seed's landscape prompt"})
       .flag({"validation-negative-prompt", "TEXT", "validation negative prompt", "the seed's"})
       .flag({"validation-phrase", "TEXT", "phrase of the next --validation-box", "", true})
@@ -108,6 +124,18 @@ train::TrainingConfig config_from_args(const cli::Args& a) {
   c.validation_layout = train::seed_validation_layout();
   c.grounding_detector = a.get_string("grounding-detector", "");
   c.grounding_iou = a.get_double("grounding-iou", 0.5, 0.0, 1.0);
+  c.shapes_heldout = a.get_string("shapes-heldout", "");
+  c.shapes_heldout_count = static_cast<int>(a.get_int("shapes-heldout-count", 32, 1, 100000));
+  c.shapes_iou = a.get_double("shapes-iou", 0.5, 1e-6, 1.0);
+  c.trainable = a.get_string("trainable", "grounding");
+  if (!c.shapes_heldout.empty() && c.validation_steps > 0 && !a.has("validation-prompt") &&
+      !a.has("validation-phrase") && std::filesystem::is_regular_file(c.shapes_heldout)) {
+    // A shapes run's validation images show a shapes layout rather than the seed's landscape.
+    const auto first = train::read_shapes_heldout(c.shapes_heldout, 1).layouts.at(0);
+    c.validation_layout.prompt = first.prompt;
+    c.validation_layout.negative_prompt.clear();
+    c.validation_layout.boxes = first.boxes;
+  }
   if (auto v = a.get("validation-prompt")) c.validation_layout.prompt = *v;
   if (auto v = a.get("validation-negative-prompt")) c.validation_layout.negative_prompt = *v;
   auto boxes = cli::phrase_boxes(a, "validation-phrase", "validation-box", /*check_range=*/true);
@@ -158,6 +186,6 @@ int run_train(const std::vector<std::string>& argv) {
 
 }  // namespace
 
-GLIGEN_TRAINER_COMMAND("train", "train the GLIGEN grounding layers (fusers, position net) on a dataset", run_train, 30);
+GLIGEN_TRAINER_COMMAND("train", "train the GLIGEN grounding layers (fusers, position net), or the whole UNet, on a dataset", run_train, 30);
 
 }  // namespace gligen::trainer

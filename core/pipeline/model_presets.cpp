@@ -2,6 +2,9 @@
 
 #include <filesystem>
 #include <fstream>
+#include <map>
+#include <set>
+#include <algorithm>
 #include <nlohmann/json.hpp>
 
 #include "core/io/safetensors.h"
@@ -23,7 +26,18 @@ namespace {
 json unet_config(const std::string& preset) {
   json j = {{"_class_name", "UNet2DConditionModel"}, {"attention_type", "gated"}, {"in_channels", 4},
             {"out_channels", 4}, {"flip_sin_to_cos", true}, {"freq_shift", 0}};
-  if (preset == "tiny") {
+  if (preset == "shapes-tiny") {
+    // 16x16 latents (64x64 images through the 4x VAE); three levels, attention on the two finer;
+    // 8 normalisation groups at every level. About 3 M parameters (12 MB in float32).
+    j.update({{"sample_size", 16},
+              {"block_out_channels", {32, 64, 96}},
+              {"layers_per_block", 1},
+              {"norm_num_groups", 8},
+              {"down_block_types", {"CrossAttnDownBlock2D", "CrossAttnDownBlock2D", "DownBlock2D"}},
+              {"up_block_types", {"UpBlock2D", "CrossAttnUpBlock2D", "CrossAttnUpBlock2D"}},
+              {"cross_attention_dim", 64},
+              {"attention_head_dim", 4}});
+  } else if (preset == "tiny") {
     j.update({{"sample_size", 32}, {"block_out_channels", {32, 64}}, {"layers_per_block", 1},
               {"down_block_types", {"CrossAttnDownBlock2D", "DownBlock2D"}},
               {"up_block_types", {"UpBlock2D", "CrossAttnUpBlock2D"}}, {"cross_attention_dim", 32},
@@ -39,9 +53,19 @@ json unet_config(const std::string& preset) {
 
 json vae_config(const std::string& preset) {
   json j = {{"_class_name", "AutoencoderKL"}, {"latent_channels", 4}, {"scaling_factor", 0.18215}};
-  if (preset == "tiny") {
+  if (preset == "shapes-tiny") {
+    // Three levels: a downscale factor of 4, so 64x64 images have 16x16 latents. Random here; the
+    // shapes recipe trains it before the UNet, and sets scaling_factor from its latents then.
+    j.update({{"block_out_channels", {32, 64, 64}},
+              {"layers_per_block", 1},
+              {"sample_size", 64},
+              {"norm_num_groups", 8},
+              {"down_block_types", {"DownEncoderBlock2D", "DownEncoderBlock2D", "DownEncoderBlock2D"}},
+              {"up_block_types", {"UpDecoderBlock2D", "UpDecoderBlock2D", "UpDecoderBlock2D"}}});
+  } else if (preset == "tiny") {
     j.update({{"block_out_channels", {32, 64}}, {"layers_per_block", 1}, {"sample_size", 64},
               {"down_block_types", {"DownEncoderBlock2D", "DownEncoderBlock2D"}},
+
               {"up_block_types", {"UpDecoderBlock2D", "UpDecoderBlock2D"}}});
   } else {
     j.update({{"block_out_channels", {128, 256, 512, 512}}, {"layers_per_block", 2}, {"sample_size", 512},
@@ -51,11 +75,21 @@ json vae_config(const std::string& preset) {
   return j;
 }
 
-json text_encoder_config(const std::string& preset) {
+// `vocab_size`: the tokenizer's (shapes-tiny sizes its embedding table to the tokenizer it wrote).
+json text_encoder_config(const std::string& preset, int64_t vocab_size) {
   json j = {{"architectures", {"CLIPTextModel"}}, {"model_type", "clip_text_model"}, {"hidden_act", "quick_gelu"},
             {"vocab_size", 49408}, {"max_position_embeddings", 77}, {"bos_token_id", 0}, {"pad_token_id", 1},
             {"eos_token_id", 2}, {"layer_norm_eps", 1e-5}};
-  if (preset == "tiny") {
+  if (preset == "shapes-tiny") {
+    // Random and frozen: it only has to tell the phrases apart. eos_token_id 2 pools at the highest
+    // id, which is <|endoftext|> as in CLIP's own vocabulary.
+    j.update({{"vocab_size", vocab_size},
+              {"hidden_size", 64},
+              {"intermediate_size", 128},
+              {"num_hidden_layers", 2},
+              {"num_attention_heads", 4},
+              {"projection_dim", 64}});
+  } else if (preset == "tiny") {
     j.update({{"hidden_size", 32}, {"intermediate_size", 64}, {"num_hidden_layers", 3}, {"num_attention_heads", 4},
               {"projection_dim", 32}});
   } else {
@@ -64,7 +98,6 @@ json text_encoder_config(const std::string& preset) {
   }
   return j;
 }
-
 
 io::StateDict module_state(const torch::nn::Module& module) {
   io::StateDict out;
@@ -88,11 +121,116 @@ void open_gates(torch::nn::Module& unet) {
 }  // namespace
 
 const std::vector<std::string>& model_preset_names() {
-  static const std::vector<std::string> names = {"tiny", "sd14"};
+  static const std::vector<std::string> names = {"tiny", "shapes-tiny", "sd14"};
   return names;
 }
 
-void write_byte_level_tokenizer(const std::string& dir) {
+const char* shapes_tiny_preset_note() {
+  return "random weights, the shapes demo model's architecture: 64x64 images, a 4x VAE (16x16x4 latents; to be "
+         "trained), a 3-level gated UNet (32/64/96 channels), a 2-layer 64-d CLIP text encoder and a tokenizer "
+         "whose vocabulary has the shapes words; train it with 'train --trainable unet' on make-shapes-dataset";
+}
+
+namespace {
+
+// CLIP's BPE on one word (pieces, last one ending in "</w>"): merge the lowest-ranked adjacent
+// pair everywhere, until no adjacent pair is a merge.
+std::vector<std::string> byte_pair_merge(std::vector<std::string> pieces,
+                                         const std::map<std::pair<std::string, std::string>, int>& ranks) {
+  while (pieces.size() > 1) {
+    int best = -1;
+    std::pair<std::string, std::string> pair;
+    for (size_t i = 0; i + 1 < pieces.size(); ++i) {
+      auto it = ranks.find({pieces[i], pieces[i + 1]});
+      if (it != ranks.end() && (best < 0 || it->second < best)) {
+        best = it->second;
+        pair = it->first;
+      }
+    }
+    if (best < 0) break;
+    std::vector<std::string> merged;
+    for (size_t i = 0; i < pieces.size(); ++i) {
+      if (i + 1 < pieces.size() && pieces[i] == pair.first && pieces[i + 1] == pair.second) {
+        merged.push_back(pieces[i] + pieces[i + 1]);
+        ++i;
+      } else {
+        merged.push_back(pieces[i]);
+      }
+    }
+    pieces = std::move(merged);
+  }
+  return pieces;
+}
+
+std::vector<std::string> word_pieces(const std::string& word) {
+  std::vector<std::string> p;
+  for (size_t i = 0; i < word.size(); ++i) p.push_back(std::string(1, word[i]) + (i + 1 == word.size() ? "</w>" : ""));
+  return p;
+}
+
+using MergeRanks = std::map<std::pair<std::string, std::string>, int>;
+
+// Appends the merges that build `word` left to right ("c i", "ci r", ..., "circl e</w>"); true
+// when, with them, the word reads as one token.
+bool add_word_chain(const std::string& word, std::vector<std::pair<std::string, std::string>>& merges,
+                    MergeRanks& ranks) {
+  const auto pieces = word_pieces(word);
+  std::string prefix = pieces[0];
+  for (size_t i = 1; i < pieces.size(); ++i) {
+    std::pair<std::string, std::string> m{prefix, pieces[i]};
+    if (!ranks.count(m)) {
+      ranks[m] = static_cast<int>(merges.size());
+      merges.push_back(m);
+    }
+    prefix += pieces[i];
+  }
+  return byte_pair_merge(pieces, ranks).size() == 1;
+}
+
+// Places the words' chains one word at a time, backtracking over the order: a word's chain must
+// come before any merge that would cut into it. A word placed stays one token whatever follows,
+// since every merge of its chain outranks later ones.
+bool place_words(std::vector<std::string>& todo, std::vector<std::pair<std::string, std::string>>& merges,
+                 MergeRanks& ranks) {
+  if (todo.empty()) return true;
+  for (size_t k = 0; k < todo.size(); ++k) {
+    auto trial_merges = merges;
+    auto trial_ranks = ranks;
+    if (!add_word_chain(todo[k], trial_merges, trial_ranks)) continue;
+    auto rest = todo;
+    rest.erase(rest.begin() + static_cast<std::ptrdiff_t>(k));
+    if (place_words(rest, trial_merges, trial_ranks)) {
+      merges = std::move(trial_merges);
+      ranks = std::move(trial_ranks);
+      return true;
+    }
+  }
+  return false;
+}
+
+std::vector<std::pair<std::string, std::string>> whole_word_merges(const std::vector<std::string>& words) {
+  std::vector<std::string> todo;
+  for (const auto& w : words) {
+    if (w.empty() || w.find_first_not_of("abcdefghijklmnopqrstuvwxyz") != std::string::npos) {
+      throw Error("tokenizer word '" + w + "' must be lowercase letters a-z");
+    }
+    if (w.size() > 1 && std::find(todo.begin(), todo.end(), w) == todo.end()) todo.push_back(w);
+  }
+  // Longer words first: they are the ones shorter words' merges cut into.
+  std::stable_sort(todo.begin(), todo.end(),
+                   [](const std::string& a, const std::string& b) { return a.size() > b.size(); });
+  std::vector<std::pair<std::string, std::string>> merges;
+  MergeRanks ranks;
+  if (!place_words(todo, merges, ranks)) {
+    throw Error("cannot make the tokenizer words " + (todo.empty() ? std::string() : "'" + todo[0] + "', ...") +
+                " single tokens together");
+  }
+  return merges;
+}
+
+}  // namespace
+
+void write_byte_level_tokenizer(const std::string& dir, const std::vector<std::string>& words) {
   json vocab = json::object();
   // CLIP's order: the byte symbols (printable ones first, as bytes_to_unicode lists them), the
   // same with "</w>", the merges (none here), then the special tokens.
@@ -108,13 +246,21 @@ void write_byte_level_tokenizer(const std::string& dir) {
   int64_t id = 0;
   for (const auto& s : symbols) vocab[s] = id++;
   for (const auto& s : symbols) vocab[s + "</w>"] = id++;
+  std::string merges = "#version: 0.2\n";
+  std::set<std::pair<std::string, std::string>> merged;  // each merge once (a repeat would re-rank it)
+  for (const auto& [a, b] : whole_word_merges(words)) {
+    merged.insert({a, b});
+    merges += a + " " + b + "\n";
+    if (!vocab.contains(a + b)) vocab[a + b] = id++;
+  }
   // A small merge table (every two-letter word end, "c" + "at</w>" style pieces stay unmerged)
   // so the BPE machinery has work to do; real CLIP has 48,894 merges.
-  std::string merges = "#version: 0.2\n";
   for (char x = 'a'; x <= 'z'; ++x) {
     for (char y = 'a'; y <= 'z'; ++y) {
+      const std::string piece = std::string(1, x) + std::string(1, y) + "</w>";
+      if (!merged.insert({std::string(1, x), std::string(1, y) + "</w>"}).second) continue;
       merges += std::string(1, x) + " " + std::string(1, y) + "</w>\n";
-      vocab[std::string(1, x) + std::string(1, y) + "</w>"] = id++;
+      if (!vocab.contains(piece)) vocab[piece] = id++;
     }
   }
   vocab["<|startoftext|>"] = id++;
@@ -141,25 +287,32 @@ void write_model_preset(const std::string& preset, const std::string& out_dir, c
   };
   bool known = false;
   for (const auto& n : model_preset_names()) known = known || n == preset;
-  if (!known) throw Error("unknown preset '" + preset + "' (choose tiny or sd14)");
+  if (!known) throw Error("unknown preset '" + preset + "' (choose tiny, shapes-tiny or sd14)");
   const fs::path root(out_dir);
   create_empty_output_folder(out_dir);
   torch::manual_seed(options.seed);
 
   write_json_file(root / "model_index.json",
-             {{"_class_name", "StableDiffusionGLIGENPipeline"}, {"_diffusers_version", "0.27.2"},
-              {"feature_extractor", {nullptr, nullptr}}, {"safety_checker", {nullptr, nullptr}},
-              {"requires_safety_checker", false}, {"scheduler", {"diffusers", "PNDMScheduler"}},
-              {"text_encoder", {"transformers", "CLIPTextModel"}}, {"tokenizer", {"transformers", "CLIPTokenizer"}},
-              {"unet", {"diffusers", "UNet2DConditionModel"}}, {"vae", {"diffusers", "AutoencoderKL"}},
-              {"_gligen_studio_preset", preset}, {"_gligen_studio_note", "random weights: produces noise"}});
+                  {{"_class_name", "StableDiffusionGLIGENPipeline"},
+                   {"_diffusers_version", "0.27.2"},
+                   {"feature_extractor", {nullptr, nullptr}},
+                   {"safety_checker", {nullptr, nullptr}},
+                   {"requires_safety_checker", false},
+                   {"scheduler", {"diffusers", "PNDMScheduler"}},
+                   {"text_encoder", {"transformers", "CLIPTextModel"}},
+                   {"tokenizer", {"transformers", "CLIPTokenizer"}},
+                   {"unet", {"diffusers", "UNet2DConditionModel"}},
+                   {"vae", {"diffusers", "AutoencoderKL"}},
+                   {"_gligen_studio_preset", preset},
+                   {"_gligen_studio_note",
+                    preset == "shapes-tiny" ? shapes_tiny_preset_note() : "random weights: produces noise"}});
   write_json_file(root / "scheduler" / "scheduler_config.json",
              {{"_class_name", "PNDMScheduler"}, {"beta_start", 0.00085}, {"beta_end", 0.012},
               {"beta_schedule", "scaled_linear"}, {"num_train_timesteps", 1000}, {"set_alpha_to_one", false},
               {"skip_prk_steps", true}, {"steps_offset", 1}, {"clip_sample", false}});
   say("writing tokenizer");
   if (options.tokenizer_from.empty()) {
-    write_byte_level_tokenizer((root / "tokenizer").string());
+    write_byte_level_tokenizer((root / "tokenizer").string(), options.tokenizer_words);
   } else {
     fs::create_directories(root / "tokenizer");
     for (const char* f : {"vocab.json", "merges.txt", "tokenizer_config.json", "special_tokens_map.json"}) {
@@ -176,7 +329,11 @@ void write_model_preset(const std::string& preset, const std::string& out_dir, c
 
   {
     say("writing text encoder");
-    const json cfg = text_encoder_config(preset);
+    // The embedding table covers every id of the tokenizer written above.
+    int64_t vocab_size = 0;
+    const json vocab = read_json_file((root / "tokenizer" / "vocab.json").string(), "tokenizer vocab.json");
+    for (const auto& item : vocab.items()) vocab_size = std::max<int64_t>(vocab_size, item.value().get<int64_t>() + 1);
+    const json cfg = text_encoder_config(preset, vocab_size);
     write_json_file(root / "text_encoder" / "config.json", cfg);
     nets::CLIPTextModel model(nets::clip_text_config_from_json(cfg, "text_encoder config"));
     io::write_safetensors((root / "text_encoder" / "model.safetensors").string(), module_state(*model));

@@ -170,4 +170,11 @@ std::vector<ShapeKind> parse_shape_list(const std::string& list, const std::stri
   return out;
 }
 
+std::vector<std::string> shapes_tokenizer_words() {
+  std::vector<std::string> words = {"a", "an", "and"};
+  for (const auto& c : all_shape_colours()) words.push_back(c.name);
+  for (ShapeKind k : all_shape_kinds()) words.push_back(shape_kind_name(k));
+  return words;
+}
+
 }  // namespace gligen::shapes

@@ -54,6 +54,10 @@ std::string shape_label(const ShapePhrase& p);
 // "a red circle, a blue square and a green star".
 std::string shapes_caption(const std::vector<std::string>& phrases);
 
+// Every word of the phrases and captions ("a", "an", "and", the colours, the shapes): the words the
+// shapes-tiny preset's tokenizer reads as single tokens.
+std::vector<std::string> shapes_tokenizer_words();
+
 // Parses a comma-separated list of colour names ("red,blue") or shape names ("circle,star") for
 // flags; `what` names the flag in errors. Unknown names and repeats are gligen::Error.
 std::vector<ShapeColour> parse_colour_list(const std::string& list, const std::string& what);

@@ -27,6 +27,7 @@
 #include "core/train/lr_schedule.h"
 #include "core/train/optimizer.h"
 #include "core/train/run_directory.h"
+#include "core/train/shapes_validation.h"
 #include "core/train/training_records.h"
 #include "core/train/training_step.h"
 #include "core/util/error.h"
@@ -230,8 +231,17 @@ TrainingSummary run_training(const TrainingConfig& cfg, const TrainingCallbacks&
     const torch::ScalarType frozen_dtype = cfg.mixed_precision == "fp16"   ? torch::kFloat16
                                            : cfg.mixed_precision == "bf16" ? torch::kBFloat16
                                                                            : torch::kFloat32;
+    // The held-out shapes layouts are read before anything heavy, so a bad file fails at once.
+    ShapesHeldoutSet shapes_heldout;
+    if (!cfg.shapes_heldout.empty()) {
+      shapes_heldout = read_shapes_heldout(cfg.shapes_heldout, cfg.shapes_heldout_count);
+      log("shapes metric: " + std::to_string(shapes_heldout.layouts.size()) + " held-out layouts (" +
+          std::to_string(shapes_heldout.boxes) + " boxes) from " + cfg.shapes_heldout);
+    }
+    const TrainableSet trainable = trainable_set_from_name(cfg.trainable);
     log("loading the model from " + cfg.pretrained_model);
-    TrainingModels models = load_training_models(cfg.pretrained_model, cfg.unet_override, device, frozen_dtype);
+    TrainingModels models =
+        load_training_models(cfg.pretrained_model, cfg.unet_override, device, frozen_dtype, trainable);
 
     TrainingRecords source = load_training_records(cfg.data_path, cfg.image_path);
     for (const auto& note : source.notes) log(note);
@@ -310,6 +320,12 @@ TrainingSummary run_training(const TrainingConfig& cfg, const TrainingCallbacks&
       }
       if (path) {
         CheckpointState st = read_checkpoint(*path);
+        const std::string written_for = st.extra.value("trainable", std::string("grounding"));
+        if (written_for != cfg.trainable) {
+          throw Error("the checkpoint " + *path + " was written by a run with --trainable " + written_for +
+                      "; resume it with --trainable " + written_for + " (this run has --trainable " + cfg.trainable +
+                      ")");
+        }
         load_trainable_state(models, st.trainable, *path);
         optimizer.load_state_dict(st.optimizer);
         global_step = st.global_step;
@@ -368,6 +384,7 @@ TrainingSummary run_training(const TrainingConfig& cfg, const TrainingCallbacks&
                     {"pretrained_model", fs::absolute(cfg.pretrained_model).string()},
                     {"base_unet", cfg.unet_override.empty() ? std::string() : fs::absolute(cfg.unet_override).string()},
                     {"good_steps", good_steps},
+                    {"trainable", cfg.trainable},
                     {"world_size", env.world_size},
                     {"train_batch_size", cfg.train_batch_size},
                     {"lr_schedule", lr_schedule_name(schedule.kind)},
@@ -428,6 +445,23 @@ TrainingSummary run_training(const TrainingConfig& cfg, const TrainingCallbacks&
                              {"iou_threshold", cfg.grounding_iou}});
         log("step " + std::to_string(global_step) + ": grounding check found " + std::to_string(found) + " of " +
             std::to_string(total) + " validation boxes");
+      }
+      if (!shapes_heldout.layouts.empty()) {
+        ShapesValidationOptions so;
+        so.size = cfg.resolution;
+        so.steps = cfg.validation_inference_steps;
+        so.iou_threshold = cfg.shapes_iou;
+        const auto shapes = run_shapes_validation(*pipe, shapes_heldout, so);
+        // The first few held-out images in one row, to see what the metric saw.
+        std::vector<RgbImage> row(shapes.images.begin(),
+                                  shapes.images.begin() + std::min<size_t>(8, shapes.images.size()));
+        std::snprintf(name, sizeof name, "shapes-heldout-%06lld.png", static_cast<long long>(global_step));
+        const std::string shapes_path = (fs::path(run.images_dir()) / name).string();
+        write_png(shapes_path, horizontal_grid(row));
+        run.event("image", {{"step", global_step}, {"path", shapes_path}, {"what", "shapes_heldout"}});
+        run.event("metric", shapes_metric_event(shapes, global_step, cfg.shapes_iou));
+        log("step " + std::to_string(global_step) + ": shapes hit rate " + std::to_string(shapes.hit_rate) + " (" +
+            std::to_string(shapes.found) + " of " + std::to_string(shapes.boxes) + " held-out boxes)");
       }
       models.unet->set_fusers_enabled(true);  // the pipeline's scheduled sampling is not ours
     };

@@ -53,6 +53,16 @@ struct TrainingConfig {
   // DINO folder; each validation writes a "metric" event grounding_fraction_found.
   std::string grounding_detector;
   double grounding_iou = 0.5;
+  // The shapes grounding metric (core/train/shapes_validation.h): a gligen-layout-set file from
+  // make-shapes-dataset --heldout-layouts; each validation generates its first
+  // `shapes_heldout_count` layouts with the current UNet and writes a "metric" event
+  // shapes_hit_rate (fraction of boxes whose colour's object has IoU >= shapes_iou) with
+  // shapes_boxes (how many boxes were checked).
+  std::string shapes_heldout;
+  int shapes_heldout_count = 32;
+  double shapes_iou = 0.5;
+  // What trains: "grounding" (fusers + position_net, the recipe) or "unet" (every UNet parameter).
+  std::string trainable = "grounding";
   bool reset_grounding_params = true;
   bool embed_with_model = false;
   std::string device = "cpu";

@@ -5,6 +5,7 @@
 #include "core/train/lr_schedule.h"
 #include "core/train/trainer.h"
 #include "core/train/training_records.h"
+#include "core/train/training_step.h"
 #include "core/annotations/annotation_store.h"
 #include "core/util/error.h"
 
@@ -81,6 +82,17 @@ void TrainingConfig::validate() const {
   need(grounding_detector.empty() || validation_steps > 0,
        "--grounding-detector checks the validation images: also give --validation-steps N");
   need(grounding_iou > 0 && grounding_iou <= 1, "--grounding-iou must be in (0, 1]");
+  trainable_set_from_name(trainable);
+  if (!shapes_heldout.empty()) {
+    need(std::filesystem::is_regular_file(shapes_heldout),
+         "--shapes-heldout '" + shapes_heldout +
+             "' is not a file (give the layout set written by make-shapes-dataset "
+             "--heldout-layouts)");
+    need(validation_steps > 0, "--shapes-heldout is checked at each validation: also give --validation-steps N");
+  }
+  need(shapes_heldout_count >= 1 && shapes_heldout_count <= 100000,
+       "--shapes-heldout-count must be in [1, 100000], got " + std::to_string(shapes_heldout_count));
+  need(shapes_iou > 0 && shapes_iou <= 1, "--shapes-iou must be in (0, 1]");
   need(validation_images >= 1 && validation_images <= 16, "--validation-images must be in [1, 16]");
   need(max_boxes >= 1 && max_boxes <= 30, "max boxes must be in [1, 30]");
 }
@@ -119,6 +131,10 @@ nlohmann::json TrainingConfig::to_json() const {
       {"validation_images", validation_images},
       {"grounding_detector", grounding_detector},
       {"grounding_iou", grounding_iou},
+      {"shapes_heldout", shapes_heldout},
+      {"shapes_heldout_count", shapes_heldout_count},
+      {"shapes_iou", shapes_iou},
+      {"trainable", trainable},
       {"validation_prompt", validation_layout.prompt},
       {"validation_negative_prompt", validation_layout.negative_prompt},
       {"reset_grounding_params", reset_grounding_params},

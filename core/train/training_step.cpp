@@ -8,6 +8,17 @@ namespace gligen::train {
 
 namespace fs = std::filesystem;
 
+TrainableSet trainable_set_from_name(const std::string& name) {
+  if (name == "grounding") return TrainableSet::Grounding;
+  if (name == "unet") return TrainableSet::Unet;
+  throw Error(
+      "--trainable must be grounding (the fusers and position net, the GLIGEN recipe) or unet (every UNet "
+      "parameter, e.g. a model trained from scratch), got '" +
+      name + "'");
+}
+
+const char* trainable_set_name(TrainableSet set) { return set == TrainableSet::Unet ? "unet" : "grounding"; }
+
 bool is_grounding_parameter(const std::string& name) {
   return name.find("fuser") != std::string::npos || name.find("position_net") != std::string::npos;
 }
@@ -25,7 +36,7 @@ int64_t TrainingModels::trainable_count() const {
 }
 
 TrainingModels load_training_models(const std::string& model_dir, const std::string& unet_override,
-                                    torch::Device device, torch::ScalarType frozen_dtype) {
+                                    torch::Device device, torch::ScalarType frozen_dtype, TrainableSet trainable) {
   const fs::path root(model_dir);
   if (!fs::is_directory(root)) {
     throw Error("--pretrained-model '" + model_dir + "' is not a folder (give a diffusers GLIGEN pipeline folder)");
@@ -49,7 +60,7 @@ TrainingModels load_training_models(const std::string& model_dir, const std::str
   for (auto& p : m.vae->parameters()) p.set_requires_grad(false);
   for (auto& p : m.text_encoder->parameters()) p.set_requires_grad(false);
   for (auto& item : m.unet->named_parameters()) {
-    const bool train = is_grounding_parameter(item.key());
+    const bool train = trainable == TrainableSet::Unet || is_grounding_parameter(item.key());
     item.value().set_requires_grad(train);
     if (train) m.trainable.emplace_back(item.key(), item.value());
   }

@@ -4,7 +4,10 @@
 //   ehs     = text_encoder(input_ids)[0]                  (no attention mask)
 //   pred    = unet(noisy, timesteps, ehs, gligen={boxes, positive_embeddings, masks})
 //   loss    = mse(pred, noise | velocity), mean
-// Only parameters whose name contains "fuser" or "position_net" train; the rest is frozen.
+// What trains (TrainableSet): the grounding layers only, the recipe's rule (parameters whose name
+// contains "fuser" or "position_net"; the rest of the UNet is frozen), or every UNet parameter
+// (a GLIGEN UNet trained from scratch, as for the shapes model). The VAE and text encoder stay
+// frozen either way.
 #pragma once
 #include <torch/torch.h>
 
@@ -32,15 +35,21 @@ struct TrainingModels {
   int64_t trainable_count() const;  // number of values
 };
 
+enum class TrainableSet { Grounding, Unet };
+// "grounding" | "unet"; throws gligen::Error naming --trainable for anything else.
+TrainableSet trainable_set_from_name(const std::string& name);
+const char* trainable_set_name(TrainableSet set);
+
 // True for names the recipe trains ("fuser" or "position_net" anywhere in the name).
 bool is_grounding_parameter(const std::string& name);
 
 // Loads unet/ (or `unet_override`), vae/, text_encoder/ and scheduler/ of a diffusers GLIGEN
 // folder. The UNet is float32 and in train mode; the VAE and text encoder are frozen in
-// `frozen_dtype`. Marks the trainable parameters (requires_grad) and freezes everything else.
+// `frozen_dtype`. Marks the parameters of `trainable` (requires_grad) and freezes everything else.
 // Throws gligen::Error when the UNet has no GLIGEN layers.
 TrainingModels load_training_models(const std::string& model_dir, const std::string& unet_override,
-                                    torch::Device device, torch::ScalarType frozen_dtype = torch::kFloat32);
+                                    torch::Device device, torch::ScalarType frozen_dtype = torch::kFloat32,
+                                    TrainableSet trainable = TrainableSet::Grounding);
 
 // The seed re-initialises every Linear and LayerNorm inside fuser / position_net modules before
 // training (PyTorch's default initialisation); this does the same from torch's default generator,

@@ -579,6 +579,56 @@ class TestTrainingDashboard : public QObject {
     QVERIFY(d.removeRun(i, /*deleteFolder=*/false, /*ask=*/false));
   }
 
+  void shapesHitRateIsChartedBesideTheLoss() {
+    // A run trained with --shapes-heldout (and a grounding detector): both validation checks get a
+    // chart in the column beside the loss, each on its own steps.
+    const QString run = dir_.filePath("shapes-run");
+    QDir().mkpath(run);
+    {
+      QFile cfg(run + "/run.json");
+      QVERIFY(cfg.open(QIODevice::WriteOnly));
+      cfg.write(QJsonDocument(QJsonObject{{"pretrained_model", fixture("tiny-gligen")},
+                                          {"data_path", fixture("dataset/train_data.json")},
+                                          {"output_dir", run},
+                                          {"trainable", "unet"},
+                                          {"max_train_steps", 6}})
+                    .toJson());
+    }
+    QByteArray all;
+    for (int s = 1; s <= 6; ++s) {
+      all += progressLine(s, 0.5 - 0.05 * s, 6);
+      if (s % 3 == 0) {
+        all += QByteArray("{\"t\":1.7e9,\"kind\":\"metric\",\"step\":") + QByteArray::number(s) +
+               ",\"name\":\"shapes_hit_rate\",\"value\":" + QByteArray::number(s / 12.0) +
+               ",\"boxes_found\":" + QByteArray::number(s) + ",\"shapes_boxes\":12}\n";
+      }
+    }
+    appendText(run + "/events.jsonl", all);
+    TrainingDashboard::Options o;
+    o.trainerProgram = trainer();
+    o.pollIntervalMs = 100;
+    TrainingDashboard d(o);
+    d.resize(1280, 820);
+    d.show();
+    const int i = d.attach(run);
+    QVERIFY(i >= 0);
+    const RunHistory& h = d.follower(i)->history();
+    QVERIFY(h.hasShapesHitRate());
+    QVERIFY(!h.hasGrounding());
+    QCOMPARE(h.points().size(), 6);
+    QCOMPARE(h.points()[5].shapesHitRate, 0.5f);
+    QVERIFY(std::isnan(h.points()[4].shapesHitRate));
+    QVERIFY(std::isnan(h.points()[5].groundingFound));
+    QVERIFY(h.logTail().join('\n').contains("held-out shapes hit 50.0% (6 of 12 boxes)"));
+    QVERIFY(waitFor([&] { return d.chart(RunMetric::ShapesHitRate) != nullptr; }, 5000));
+    QVERIFY(waitFor([&] { return d.chart(RunMetric::ShapesHitRate)->seriesPoints() == 2; }, 5000));
+    QVERIFY(d.chart(RunMetric::GroundingFound) == nullptr);  // this run has no detector check
+    QCOMPARE(d.chart(RunMetric::Loss)->seriesPoints(), 6);
+    const QByteArray shots = qgetenv("GLIGEN_SCREENSHOT_DIR");
+    if (!shots.isEmpty()) QVERIFY(d.grab().save(QString::fromLocal8Bit(shots) + "/dashboard-shapes-metric.png"));
+    QVERIFY(d.removeRun(i, /*deleteFolder=*/false, /*ask=*/false));
+  }
+
   void attachPreparedRunAndRemember() {
     // A run folder written elsewhere: run.json, 120000 progress events, a checkpoint, an image.
     const QString run = dir_.filePath("cluster-run");

@@ -101,9 +101,19 @@ RunMonitorPanel::RunMonitorPanel(QWidget* parent) : QWidget(parent) {
                              RunMetric::GpuUtil};
   for (RunMetric m : order) charts_.push_back(new MetricChart(m, chartArea));
   training_grid_ = grid;
-  // The validation grounding check sits beside the loss when the run has one (setGroundingShown).
-  grounding_chart_ = new MetricChart(RunMetric::GroundingFound, chartArea);
+  // The validation checks (the grounding detector's, the shapes hit rate) sit in a column beside
+  // the loss when the run has them (setValidationChartsShown).
+  validation_column_ = new QWidget(chartArea);
+  auto* validationLayout = new QVBoxLayout(validation_column_);
+  validationLayout->setContentsMargins(0, 0, 0, 0);
+  validationLayout->setSpacing(4);
+  grounding_chart_ = new MetricChart(RunMetric::GroundingFound, validation_column_);
+  shapes_chart_ = new MetricChart(RunMetric::ShapesHitRate, validation_column_);
+  validationLayout->addWidget(grounding_chart_);
+  validationLayout->addWidget(shapes_chart_);
   grounding_chart_->hide();
+  shapes_chart_->hide();
+  validation_column_->hide();
   grid->addWidget(charts_[0], 0, 0, 1, 2);
   grid->addWidget(charts_[1], 0, 2);
   grid->addWidget(charts_[2], 0, 3);
@@ -139,20 +149,36 @@ RunMonitorPanel::RunMonitorPanel(QWidget* parent) : QWidget(parent) {
   });
 }
 
-void RunMonitorPanel::setGroundingShown(bool shown) {
-  if (shown == grounding_shown_) return;
-  grounding_shown_ = shown;
+void RunMonitorPanel::setGroundingShown(bool shown) { setValidationChartsShown(shown, shapes_shown_); }
+
+void RunMonitorPanel::setValidationChartsShown(bool grounding, bool shapes) {
+  if (grounding == grounding_shown_ && shapes == shapes_shown_) return;
+  const bool wasShown = grounding_shown_ || shapes_shown_;
+  auto place = [this](MetricChart* chart, bool on) {
+    const bool listed = std::find(charts_.begin(), charts_.end(), chart) != charts_.end();
+    if (on && !listed) {
+      charts_.push_back(chart);
+      chart->show();
+    } else if (!on && listed) {
+      chart->hide();
+      chart->setRuns(nullptr, QString());
+      charts_.erase(std::remove(charts_.begin(), charts_.end(), chart), charts_.end());
+    }
+  };
+  place(grounding_chart_, grounding);
+  place(shapes_chart_, shapes);
+  grounding_shown_ = grounding;
+  shapes_shown_ = shapes;
+  const bool shown = grounding || shapes;
+  if (shown == wasShown) return;
   training_grid_->removeWidget(charts_[0]);
   if (shown) {
     training_grid_->addWidget(charts_[0], 0, 0);
-    training_grid_->addWidget(grounding_chart_, 0, 1);
-    charts_.push_back(grounding_chart_);
-    grounding_chart_->show();
+    training_grid_->addWidget(validation_column_, 0, 1);
+    validation_column_->show();
   } else {
-    training_grid_->removeWidget(grounding_chart_);
-    grounding_chart_->hide();
-    grounding_chart_->setRuns(nullptr, QString());
-    charts_.erase(std::remove(charts_.begin(), charts_.end(), grounding_chart_), charts_.end());
+    training_grid_->removeWidget(validation_column_);
+    validation_column_->hide();
     training_grid_->addWidget(charts_[0], 0, 0, 1, 2);
   }
 }

@@ -54,6 +54,10 @@ class RunMonitorPanel : public QWidget {
   // Shows the validation grounding chart beside the loss (a run trained with --grounding-detector).
   void setGroundingShown(bool shown);
   bool groundingShown() const { return grounding_shown_; }
+  // Shows the validation checks' charts in a column beside the loss: the grounding detector's
+  // (--grounding-detector) and the shapes hit rate on held-out layouts (--shapes-heldout).
+  void setValidationChartsShown(bool grounding, bool shapes);
+  bool shapesShown() const { return shapes_shown_; }
   QPushButton* openInReviewButton() const { return open_review_; }
 
  Q_SIGNALS:
@@ -84,8 +88,11 @@ class RunMonitorPanel : public QWidget {
   QLabel* legend_;
   std::vector<MetricChart*> charts_;
   QGridLayout* training_grid_ = nullptr;
+  QWidget* validation_column_ = nullptr;
   MetricChart* grounding_chart_ = nullptr;
+  MetricChart* shapes_chart_ = nullptr;
   bool grounding_shown_ = false;
+  bool shapes_shown_ = false;
 };
 
 }  // namespace gligen::ui

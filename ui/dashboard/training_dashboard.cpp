@@ -667,7 +667,8 @@ void TrainingDashboard::updateCharts() {
     for (MetricChart* chart : monitor_panel_->charts())
       if (isDatasetMetric(chart->metric()) != (mode == 1)) chart->setRuns(nullptr, QString());
   }
-  monitor_panel_->setGroundingShown(r && r->follower->history().hasGrounding());
+  monitor_panel_->setValidationChartsShown(r && r->follower->history().hasGrounding(),
+                                           r && r->follower->history().hasShapesHitRate());
   for (MetricChart* chart : monitor_panel_->activeCharts()) {
     chart->setRuns(r ? &r->follower->history() : nullptr, r ? r->name() : QString(),
                    c ? &c->follower->history() : nullptr, c ? c->name() : QString());

@@ -27,6 +27,7 @@ double metricValue(const RunPoint& p, RunMetric m) {
     case RunMetric::MemoryMb: return p.memoryMb;
     case RunMetric::GpuUtil: return p.gpuUtil;
     case RunMetric::GroundingFound: return p.groundingFound * 100.0;
+    case RunMetric::ShapesHitRate: return p.shapesHitRate * 100.0;
     case RunMetric::ImagesPerSecond: return p.imagesPerSecond;
     case RunMetric::Detections: return p.detections;
     case RunMetric::TagSeconds: return p.tagSeconds;
@@ -47,6 +48,7 @@ QString metricTitle(RunMetric m) {
     case RunMetric::MemoryMb: return QStringLiteral("Memory (MB)");
     case RunMetric::GpuUtil: return QStringLiteral("GPU utilisation (%)");
     case RunMetric::GroundingFound: return QStringLiteral("Validation boxes found (%)");
+    case RunMetric::ShapesHitRate: return QStringLiteral("Held-out shapes hit (%)");
     case RunMetric::ImagesPerSecond: return QStringLiteral("Images/s");
     case RunMetric::Detections: return QStringLiteral("Detections per image");
     case RunMetric::TagSeconds: return QStringLiteral("Tagging (s per image)");
@@ -187,13 +189,18 @@ bool RunHistory::apply(const QJsonObject& e) {
     state_ = State::Failed;
     error_ = e.value(QLatin1String("message")).toString();
     addLog(QStringLiteral("error: ") + error_);
-  } else if (kind == QLatin1String("metric") && e.value(QLatin1String("name")).toString() == QLatin1String("grounding_fraction_found")) {
-    // The validation images' grounding check: on the point of its step (a point of its own when
-    // no progress event has that step).
+  } else if (kind == QLatin1String("metric") &&
+             (e.value(QLatin1String("name")).toString() == QLatin1String("grounding_fraction_found") ||
+              e.value(QLatin1String("name")).toString() == QLatin1String("shapes_hit_rate"))) {
+    // A validation check (the grounding detector's on the validation images, or the shapes
+    // checker's on held-out layouts): on the point of its step (a point of its own when no
+    // progress event has that step).
+    const bool shapes = e.value(QLatin1String("name")).toString() == QLatin1String("shapes_hit_rate");
+    float RunPoint::*field = shapes ? &RunPoint::shapesHitRate : &RunPoint::groundingFound;
     const double value = number(e, "value");
     const qint64 step = stepOf(step_);
     if (std::isfinite(value)) {
-      grounding_ = true;
+      (shapes ? shapes_ : grounding_) = true;
       if (points_.isEmpty() || points_.last().step < step) {
         RunPoint p;
         p.step = static_cast<double>(step);
@@ -202,17 +209,25 @@ bool RunHistory::apply(const QJsonObject& e) {
       }
       for (int i = points_.size() - 1; i >= 0; --i) {
         if (points_[i].step == step) {
-          points_[i].groundingFound = static_cast<float>(value);
+          points_[i].*field = static_cast<float>(value);
           break;
         }
         if (points_[i].step < step) break;
       }
     }
-    addLog(QStringLiteral("step %1: validation boxes found %2% (%3 of %4)")
-               .arg(step)
-               .arg(value * 100, 0, 'f', 1)
-               .arg(e.value(QLatin1String("boxes_found")).toInt())
-               .arg(e.value(QLatin1String("boxes")).toInt()));
+    if (shapes) {
+      addLog(QStringLiteral("step %1: held-out shapes hit %2% (%3 of %4 boxes)")
+                 .arg(step)
+                 .arg(value * 100, 0, 'f', 1)
+                 .arg(e.value(QLatin1String("boxes_found")).toInt())
+                 .arg(e.value(QLatin1String("shapes_boxes")).toInt()));
+    } else {
+      addLog(QStringLiteral("step %1: validation boxes found %2% (%3 of %4)")
+                 .arg(step)
+                 .arg(value * 100, 0, 'f', 1)
+                 .arg(e.value(QLatin1String("boxes_found")).toInt())
+                 .arg(e.value(QLatin1String("boxes")).toInt()));
+    }
   } else if (kind == QLatin1String("metric")) {
     // Free-form metrics are not charted yet; they are kept in the log tail.
     QStringList parts;

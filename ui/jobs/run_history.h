@@ -29,6 +29,8 @@ struct RunPoint {
   double gpuUtil = std::numeric_limits<double>::quiet_NaN();  // percent, when the trainer reports it
   // The grounding check of the validation images at this step (--grounding-detector): 0..1.
   float groundingFound = std::numeric_limits<float>::quiet_NaN();
+  // The shapes checker's hit rate on held-out layouts at this step (--shapes-heldout): 0..1.
+  float shapesHitRate = std::numeric_limits<float>::quiet_NaN();
   // Dataset jobs: one point per image ("step" counts the images of the run folder's events).
   // Floats: plenty for a chart, and a training run's million points stay small.
   float imagesPerSecond = std::numeric_limits<float>::quiet_NaN();
@@ -42,7 +44,7 @@ struct RunPoint {
 
 // The metrics a chart can show; `value` reads one from a point.
 enum class RunMetric {
-  Loss, LearningRate, GradNorm, SamplesPerSecond, DataWaitShare, MemoryMb, GpuUtil, GroundingFound,
+  Loss, LearningRate, GradNorm, SamplesPerSecond, DataWaitShare, MemoryMb, GpuUtil, GroundingFound, ShapesHitRate,
   // dataset jobs
   ImagesPerSecond, Detections, TagSeconds, DetectSeconds, CaptionSeconds, EmbedSeconds,
 };
@@ -87,6 +89,8 @@ class RunHistory {
   const QVector<RunPoint>& points() const { return points_; }
   // True once a grounding_fraction_found metric arrived (the run checks its validation images).
   bool hasGrounding() const { return grounding_; }
+  // True once a shapes_hit_rate metric arrived (the run checks held-out shapes layouts).
+  bool hasShapesHitRate() const { return shapes_; }
   const QVector<RunImage>& images() const { return images_; }
   const QVector<RunCheckpoint>& checkpoints() const { return checkpoints_; }
   const QStringList& logTail() const { return log_; }
@@ -128,6 +132,7 @@ class RunHistory {
   int revision_ = 0;
   bool dataset_ = false;
   bool grounding_ = false;
+  bool shapes_ = false;
   QVector<DatasetImage> recent_;
   qint64 images_reported_ = 0, images_failed_ = 0, boxes_kept_ = 0;
   QJsonObject done_;

@@ -71,6 +71,10 @@ QVector<TrainingFlag> buildFlags() {
       flag("no-reset-grounding-params", model, K::Switch, "Keep the grounding layers' weights", "",
            "Continue fine-tuning the model's fuser / position_net weights instead of re-initialising them "
            "(the seed re-initialises)."),
+      choice(flag("trainable", model, K::Choice, "Train", "grounding",
+                  "grounding: the fusers and position net (the GLIGEN recipe); unet: every UNet parameter (a model "
+                  "from scratch, e.g. init-model --preset shapes-tiny)."),
+             {"grounding", "unet"}),
 
       ranged(flag("train-batch-size", opt, K::Integer, "Batch size per process", "4", "Images per step and process."),
              1, 4096),
@@ -122,6 +126,13 @@ QVector<TrainingFlag> buildFlags() {
       flag("grounding-detector", val, K::Folder, "Grounding detector", "",
            "A Grounding DINO folder: each validation checks whether the boxes came out (chart beside the loss)."),
       ranged(flag("grounding-iou", val, K::Real, "Found when IoU ≥", "0.5", "How much a detection must overlap its box."),
+             0.01, 1),
+      flag("shapes-heldout", val, K::File, "Held-out shapes layouts", "",
+           "make-shapes-dataset's --heldout-layouts file: each validation generates them and charts the shapes hit "
+           "rate (boxes whose colour's object came out there) beside the loss."),
+      ranged(flag("shapes-heldout-count", val, K::Integer, "Held-out layouts checked", "32", "The first N of the file."),
+             1, 100000),
+      ranged(flag("shapes-iou", val, K::Real, "Shapes hit when IoU ≥", "0.5", "How much the object must overlap its box."),
              0.01, 1),
 
       choice(flag("device", hw, K::Choice, "Device", "cpu",

@@ -1,0 +1,71 @@
+#include "core/train/shapes_validation.h"
+
+#include "core/pipeline/gligen_pipeline.h"
+#include "core/shapes/shape_checker.h"
+#include "core/shapes/shapes_dataset.h"
+#include "core/util/error.h"
+
+namespace gligen::train {
+
+ShapesHeldoutSet read_shapes_heldout(const std::string& path, int count) {
+  ShapesHeldoutSet set;
+  set.path = path;
+  std::vector<Layout> all;
+  try {
+    all = shapes::read_layout_set(path);
+  } catch (const Error& e) {
+    throw Error(std::string("--shapes-heldout: ") + e.what());
+  }
+  if (all.empty()) throw Error("--shapes-heldout '" + path + "' holds no layouts");
+  for (size_t i = 0; i < all.size() && static_cast<int>(i) < count; ++i) {
+    for (const auto& b : all[i].active_boxes()) {
+      try {
+        shapes::parse_shape_phrase(b.phrase);
+      } catch (const Error& e) {
+        throw Error("--shapes-heldout '" + path + "', layout " + std::to_string(i) + ": " + e.what() +
+                    " (the shapes metric reads shapes-world layouts from make-shapes-dataset --heldout-layouts)");
+      }
+      ++set.boxes;
+    }
+    set.layouts.push_back(all[i]);
+  }
+  return set;
+}
+
+ShapesValidationResult run_shapes_validation(GligenPipeline& pipeline, const ShapesHeldoutSet& set,
+                                             const ShapesValidationOptions& options) {
+  ShapesValidationResult r;
+  shapes::CheckerOptions checker;
+  checker.iou_threshold = options.iou_threshold;
+  for (const auto& layout : set.layouts) {
+    GenerationRequest req;
+    req.layout = layout;
+    req.layout.width = req.layout.height = options.size;
+    req.layout.steps = options.steps;
+    req.layout.batch = 1;
+    req.layout.beta = 1.0;
+    if (!req.layout.seed) req.layout.seed = static_cast<std::uint64_t>(r.layouts);
+    auto result = pipeline.generate(req);
+    auto images = result.rgb();
+    TORCH_CHECK(images.size() == 1, "shapes validation: one image per layout expected");
+    const auto& im = images[0];
+    const auto check =
+        shapes::check_shape_boxes(data::Rgb8Image{im.width, im.height, im.pixels}, layout.boxes, checker);
+    r.boxes += static_cast<int>(check.boxes.size());
+    r.found += check.found;
+    r.found_with_shape += check.found_with_shape;
+    ++r.layouts;
+    r.images.push_back(im);
+  }
+  r.hit_rate = r.boxes > 0 ? static_cast<double>(r.found) / r.boxes : 1.0;
+  return r;
+}
+
+nlohmann::json shapes_metric_event(const ShapesValidationResult& r, int64_t step, double iou_threshold) {
+  return {{"step", step},           {"name", "shapes_hit_rate"},
+          {"value", r.hit_rate},    {"shapes_boxes", r.boxes},
+          {"boxes_found", r.found}, {"boxes_found_with_shape", r.found_with_shape},
+          {"layouts", r.layouts},   {"iou_threshold", iou_threshold}};
+}
+
+}  // namespace gligen::train
