@@ -156,8 +156,9 @@ class TestNetsUnet : public QObject {
     const auto k = torch::randn({2, 3000, 5, 40}).transpose(1, 2);
     const auto v = torch::randn({2, 3000, 5, 40}).transpose(1, 2);
     const double scale = 1.0 / std::sqrt(40.0);
-    auto scores = torch::matmul(q, k.transpose(-1, -2));
-    scores.mul_(scale);
+    // The one-shot form as attention_core computes it: with more keys than head width (3000 > 40)
+    // the scale goes on the queries, the smaller pass.
+    auto scores = torch::matmul(q * scale, k.transpose(-1, -2));
     const auto expected = torch::matmul(torch::softmax(scores, -1), v);
     scores = torch::Tensor();
     const auto out = gligen::nets::attention_core(q, k, v, scale, false, false);
