@@ -199,6 +199,9 @@ Layout GligenPipeline::resolve(const Layout& in) const {
 
 torch::Tensor GligenPipeline::decode(const torch::Tensor& latents) {
   torch::NoGradGuard no_grad;
+  // The UNet's freed temporaries, kept in the heap for the next step, would otherwise stay resident
+  // under the decoder's own (the peak RSS at 512x512 went from 2.9 to 4.4 GB without this).
+  io::trim_heap();
   auto& vae = impl_->vae;
   auto image = vae->decode(latents.to(impl_->options.device, impl_->options.dtype) / vae->config().scaling_factor);
   impl_->done_with(*vae);

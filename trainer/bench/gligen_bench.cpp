@@ -120,7 +120,7 @@ int main(int argc, char** argv) {
     auto unet = nets::load_unet(model + "/unet", torch::kCPU, torch::kFloat32, mapping);
     unet->set_release_weights(release);
     auto vae = nets::load_vae(model + "/vae", torch::kCPU, torch::kFloat32, "", mapping);
-    malloc_trim(0);  // as GligenPipeline::load: return the freed construction-time tensors
+    io::trim_heap();  // as GligenPipeline::load: return the freed construction-time tensors
     report["load_s"] = seconds_since(t0);
     report["rss_after_load_mib"] = proc_status_mib("VmRSS:");
 
@@ -185,10 +185,12 @@ int main(int argc, char** argv) {
       }
       if (time_vae) {
         auto z = torch::randn({batch, vae->config().latent_channels, size / f, size / f});
-        vae->decode(z);  // warm-up
+        io::trim_heap();  // as GligenPipeline::decode, before every decode
+        vae->decode(z);   // warm-up
         if (release) io::release_mapped_weights(*vae);
         std::vector<double> times;
         for (int s = 0; s < steps; ++s) {
+          io::trim_heap();
           auto td = Clock::now();
           auto image = vae->decode(z);
           times.push_back(seconds_since(td));
