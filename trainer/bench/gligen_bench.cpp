@@ -9,7 +9,6 @@
 // pages released after use, the VAE's after each decode); --keep-weights keeps them all resident.
 // --profile FILE writes LibTorch's per-operator trace (Chrome trace JSON) of the first timed
 // fuser-on step of the first size.
-#include <malloc.h>
 #include <sys/resource.h>
 
 #include <algorithm>

@@ -76,6 +76,7 @@ bool RunHistory::apply(const QJsonObject& e) {
   const QJsonValue kindValue = e.value(QLatin1String("kind"));
   if (!kindValue.isString()) return false;
   const QString kind = kindValue.toString();
+  const QString metricName = e.value(QLatin1String("name")).toString();  // metric events only
   ++events_;
   const double t = number(e, "t");
   if (std::isfinite(t)) last_t_ = t;
@@ -190,12 +191,11 @@ bool RunHistory::apply(const QJsonObject& e) {
     error_ = e.value(QLatin1String("message")).toString();
     addLog(QStringLiteral("error: ") + error_);
   } else if (kind == QLatin1String("metric") &&
-             (e.value(QLatin1String("name")).toString() == QLatin1String("grounding_fraction_found") ||
-              e.value(QLatin1String("name")).toString() == QLatin1String("shapes_hit_rate"))) {
+             (metricName == QLatin1String("grounding_fraction_found") || metricName == QLatin1String("shapes_hit_rate"))) {
     // A validation check (the grounding detector's on the validation images, or the shapes
     // checker's on held-out layouts): on the point of its step (a point of its own when no
     // progress event has that step).
-    const bool shapes = e.value(QLatin1String("name")).toString() == QLatin1String("shapes_hit_rate");
+    const bool shapes = metricName == QLatin1String("shapes_hit_rate");
     float RunPoint::*field = shapes ? &RunPoint::shapesHitRate : &RunPoint::groundingFound;
     const double value = number(e, "value");
     const qint64 step = stepOf(step_);
@@ -215,19 +215,12 @@ bool RunHistory::apply(const QJsonObject& e) {
         if (points_[i].step < step) break;
       }
     }
-    if (shapes) {
-      addLog(QStringLiteral("step %1: held-out shapes hit %2% (%3 of %4 boxes)")
-                 .arg(step)
-                 .arg(value * 100, 0, 'f', 1)
-                 .arg(e.value(QLatin1String("boxes_found")).toInt())
-                 .arg(e.value(QLatin1String("shapes_boxes")).toInt()));
-    } else {
-      addLog(QStringLiteral("step %1: validation boxes found %2% (%3 of %4)")
-                 .arg(step)
-                 .arg(value * 100, 0, 'f', 1)
-                 .arg(e.value(QLatin1String("boxes_found")).toInt())
-                 .arg(e.value(QLatin1String("boxes")).toInt()));
-    }
+    addLog(QStringLiteral("step %1: %2 %3% (%4 of %5 boxes)")
+               .arg(step)
+               .arg(shapes ? QStringLiteral("held-out shapes hit") : QStringLiteral("validation boxes found"))
+               .arg(value * 100, 0, 'f', 1)
+               .arg(e.value(QLatin1String("boxes_found")).toInt())
+               .arg(e.value(QLatin1String(shapes ? "shapes_boxes" : "boxes")).toInt()));
   } else if (kind == QLatin1String("metric")) {
     // Free-form metrics are not charted yet; they are kept in the log tail.
     QStringList parts;
