@@ -12,6 +12,7 @@
 #include "core/detect/grounding_check.h"
 #include "core/detect/grounding_dino.h"
 #include "core/pipeline/gligen_pipeline.h"
+#include "core/pipeline/model_folder.h"
 #include "core/pipeline/layout.h"
 #include "core/pipeline/png_io.h"
 #include "core/util/error.h"
@@ -28,9 +29,9 @@ cli::Parser make_parser() {
                 "Generate images from a prompt and (phrase, box) pairs with a GLIGEN model. Each --phrase pairs with\n"
                 "the --box that follows it; boxes are x0,y0,x1,y1 in [0, 1] of the image size. Flags override the\n"
                 "values of --layout. The layout is embedded in every PNG written (re-open it with --layout FILE.png).",
-                "gligen-trainer generate --model DIR (--layout FILE | --prompt TEXT [--phrase TEXT --box x0,y0,x1,y1]...) "
+                "gligen-trainer generate [--model DIR] (--layout FILE | --prompt TEXT [--phrase TEXT --box x0,y0,x1,y1]...) "
                 "--out FILE.png [options]");
-  p.flag({"model", "DIR", "diffusers GLIGEN pipeline folder (model_index.json, unet/, vae/, ...)", ""})
+  p.flag({"model", "DIR", "diffusers GLIGEN pipeline folder (model_index.json, unet/, vae/, ...)", "the shipped shapes demo model"})
       .flag({"unet", "DIR", "UNet override folder (config.json + weights), e.g. a retrained GLIGEN UNet", ""})
       .flag({"layout", "FILE", "layout JSON, or a PNG written by GLIGEN Studio", ""})
       .flag({"prompt", "TEXT", "the image prompt", ""})
@@ -93,7 +94,16 @@ Layout layout_from_args(const cli::Args& args) {
   l.unet = args.get_string("unet", l.unet);
   l.inpaint_image = args.get_string("inpaint-image", l.inpaint_image);
   validate_layout(l, "command line");
-  if (l.model.empty()) throw Error("--model DIR is required (a diffusers GLIGEN pipeline folder)");
+  if (l.model.empty()) {
+    // The shipped shapes demo model, when no layout file or flag names one.
+    l.model = default_model_dir();
+    if (l.model.empty()) {
+      std::string where;
+      for (const auto& p : default_model_search_paths()) where += "\n  " + p;
+      throw Error("--model DIR is required (a diffusers GLIGEN pipeline folder): the shipped shapes demo model is not in "
+                  "any of:" + where);
+    }
+  }
   return l;
 }
 

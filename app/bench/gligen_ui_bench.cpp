@@ -2,7 +2,7 @@
 //   gligen-ui-bench charts [--points 1000,100000,1000000] [--repeats 20]
 //     redraw time of a dashboard chart (loss: raw + smoothed) at each series length, with our
 //     decimation and with the whole series handed to QCustomPlot (its own adaptive sampling).
-//   gligen-ui-bench stall --model DIR [--steps N] [--size N] [--runs N]
+//   gligen-ui-bench stall [--model DIR] [--steps N] [--size N] [--runs N]
 //     the studio window generating on a worker thread while a 1 ms timer measures the GUI event
 //     loop: the longest gap between timer ticks, and percentiles (the target is under 50 ms).
 // Run it offscreen: QT_QPA_PLATFORM=offscreen.
@@ -19,6 +19,7 @@
 #include <cstdio>
 #include <random>
 
+#include "core/pipeline/model_folder.h"
 #include "resources/resources.h"
 #include "ui/commands/change_settings.h"
 #include "ui/studio/layout_document.h"
@@ -193,7 +194,8 @@ int main(int argc, char** argv) {
                             QStringLiteral("1000,100000,1000000"));
   QCommandLineOption repeats(QStringLiteral("repeats"), QStringLiteral("Repeats per length (charts)."), QStringLiteral("n"),
                              QStringLiteral("20"));
-  QCommandLineOption model(QStringLiteral("model"), QStringLiteral("Model folder (stall)."), QStringLiteral("dir"));
+  QCommandLineOption model(QStringLiteral("model"), QStringLiteral("Model folder (stall; default: the shipped shapes model)."),
+                           QStringLiteral("dir"));
   QCommandLineOption steps(QStringLiteral("steps"), QStringLiteral("Denoising steps (stall)."), QStringLiteral("n"),
                            QStringLiteral("20"));
   QCommandLineOption size(QStringLiteral("size"), QStringLiteral("Image size, 0 = the model's (stall)."),
@@ -209,11 +211,13 @@ int main(int argc, char** argv) {
     return benchCharts(sizes, std::max(1, p.value(repeats).toInt()));
   }
   if (mode == QLatin1String("stall")) {
-    if (!p.isSet(model)) {
-      std::fprintf(stderr, "gligen-ui-bench stall: --model DIR is required\n");
+    // Without --model: the shipped shapes demo model, the studio's first-run model.
+    const QString dir = p.isSet(model) ? p.value(model) : QString::fromStdString(gligen::default_model_dir());
+    if (dir.isEmpty()) {
+      std::fprintf(stderr, "gligen-ui-bench stall: no --model DIR given and no shipped model found\n");
       return 2;
     }
-    return benchStall(p.value(model), p.value(steps).toInt(), p.value(size).toInt(), std::max(1, p.value(runs).toInt()));
+    return benchStall(dir, p.value(steps).toInt(), p.value(size).toInt(), std::max(1, p.value(runs).toInt()));
   }
   std::fprintf(stderr, "gligen-ui-bench: give a mode: charts or stall (see --help)\n");
   return 2;

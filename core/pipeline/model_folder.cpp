@@ -1,5 +1,6 @@
 #include "core/pipeline/model_folder.h"
 
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -177,6 +178,31 @@ ModelFolderReport inspect_model_folder(const std::string& folder, const std::str
 void require_loadable_model_folder(const std::string& folder, const std::string& unet_override) {
   auto report = inspect_model_folder(folder, unet_override);
   if (!report.ok()) throw Error(report.describe());
+}
+
+}  // namespace gligen
+
+namespace gligen {
+
+std::vector<std::string> default_model_search_paths() {
+  std::vector<std::string> out;
+  if (const char* env = std::getenv("GLIGEN_DEFAULT_MODEL"); env && *env) out.emplace_back(env);
+  std::error_code ec;
+  const auto exe = std::filesystem::read_symlink("/proc/self/exe", ec);
+  if (!ec) out.push_back((exe.parent_path().parent_path() / "share/gligen-studio/models/shapes-demo").string());
+#ifdef GLIGEN_SOURCE_MODELS_DIR
+  out.push_back(std::string(GLIGEN_SOURCE_MODELS_DIR) + "/shapes-demo");
+#endif
+  return out;
+}
+
+std::string default_model_dir() {
+  for (const auto& p : default_model_search_paths()) {
+    std::error_code ec;
+    if (std::filesystem::is_regular_file(std::filesystem::path(p) / "model_index.json", ec))
+      return std::filesystem::weakly_canonical(p, ec).string();
+  }
+  return "";
 }
 
 }  // namespace gligen

@@ -42,3 +42,15 @@ ModelFolderReport inspect_model_folder(const std::string& folder, const std::str
 void require_loadable_model_folder(const std::string& folder, const std::string& unet_override = "");
 
 }  // namespace gligen
+
+namespace gligen {
+
+// The model used when none is given (`generate` without --model, the studio's first run): the
+// shapes demo model shipped with the program (resources/models/shapes-demo). Looked for, in order:
+// $GLIGEN_DEFAULT_MODEL, <executable>/../share/gligen-studio/models/shapes-demo (installed), the
+// source tree it was built from. "" when none of them holds a model_index.json.
+std::string default_model_dir();
+// The places default_model_dir() looks, in order (for messages).
+std::vector<std::string> default_model_search_paths();
+
+}  // namespace gligen

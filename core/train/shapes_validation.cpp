@@ -32,23 +32,33 @@ ShapesHeldoutSet read_shapes_heldout(const std::string& path, int count) {
   return set;
 }
 
+namespace {
+
+RgbImage generate_one(GligenPipeline& pipeline, const Layout& layout, int index, const ShapesValidationOptions& options,
+                      bool with_boxes) {
+  GenerationRequest req;
+  req.layout = layout;
+  if (options.size > 0) req.layout.width = req.layout.height = options.size;
+  if (options.steps > 0) req.layout.steps = options.steps;
+  req.layout.batch = 1;
+  if (options.beta >= 0) req.layout.beta = options.beta;
+  if (!req.layout.seed) req.layout.seed = static_cast<std::uint64_t>(index);
+  if (!with_boxes) req.layout.boxes.clear();
+  auto result = pipeline.generate(req);
+  auto images = result.rgb();
+  TORCH_CHECK(images.size() == 1, "shapes validation: one image per layout expected");
+  return images[0];
+}
+
+}  // namespace
+
 ShapesValidationResult run_shapes_validation(GligenPipeline& pipeline, const ShapesHeldoutSet& set,
                                              const ShapesValidationOptions& options) {
   ShapesValidationResult r;
   shapes::CheckerOptions checker;
   checker.iou_threshold = options.iou_threshold;
   for (const auto& layout : set.layouts) {
-    GenerationRequest req;
-    req.layout = layout;
-    req.layout.width = req.layout.height = options.size;
-    req.layout.steps = options.steps;
-    req.layout.batch = 1;
-    req.layout.beta = 1.0;
-    if (!req.layout.seed) req.layout.seed = static_cast<std::uint64_t>(r.layouts);
-    auto result = pipeline.generate(req);
-    auto images = result.rgb();
-    TORCH_CHECK(images.size() == 1, "shapes validation: one image per layout expected");
-    const auto& im = images[0];
+    const auto im = generate_one(pipeline, layout, r.layouts, options, /*with_boxes=*/true);
     const auto check =
         shapes::check_shape_boxes(data::Rgb8Image{im.width, im.height, im.pixels}, layout.boxes, checker);
     r.boxes += static_cast<int>(check.boxes.size());
@@ -58,6 +68,35 @@ ShapesValidationResult run_shapes_validation(GligenPipeline& pipeline, const Sha
     r.images.push_back(im);
   }
   r.hit_rate = r.boxes > 0 ? static_cast<double>(r.found) / r.boxes : 1.0;
+  return r;
+}
+
+ShapesControlResult run_shapes_control(GligenPipeline& pipeline, const ShapesHeldoutSet& set,
+                                       const ShapesValidationOptions& options) {
+  ShapesControlResult r;
+  shapes::CheckerOptions checker;
+  checker.iou_threshold = options.iou_threshold;
+  for (const auto& layout : set.layouts) {
+    const auto im = generate_one(pipeline, layout, r.layouts, options, /*with_boxes=*/false);
+    const data::Rgb8Image rgb{im.width, im.height, im.pixels};
+    const auto check = shapes::check_shape_boxes(rgb, layout.boxes, checker);
+    const auto objects = shapes::find_shape_objects(rgb, checker);
+    for (const auto& b : check.boxes) {
+      ++r.phrases;
+      for (const auto& o : objects)
+        if (o.colour == b.expected.colour) {
+          ++r.appeared;
+          break;
+        }
+    }
+    r.in_box += check.found;
+    ++r.layouts;
+    r.images.push_back(im);
+  }
+  if (r.phrases > 0) {
+    r.appeared_rate = static_cast<double>(r.appeared) / r.phrases;
+    r.in_box_rate = static_cast<double>(r.in_box) / r.phrases;
+  }
   return r;
 }
 

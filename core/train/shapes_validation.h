@@ -35,8 +35,9 @@ struct ShapesHeldoutSet {
 ShapesHeldoutSet read_shapes_heldout(const std::string& path, int count);
 
 struct ShapesValidationOptions {
-  int size = 64;   // generated image side (the training resolution)
-  int steps = 50;  // denoising steps
+  int size = 64;      // generated image side (the training resolution); 0: each layout's own
+  int steps = 50;     // denoising steps; 0: each layout's own
+  double beta = 1.0;  // scheduled sampling; negative: each layout's own
   double iou_threshold = 0.5;
 };
 
@@ -51,6 +52,23 @@ struct ShapesValidationResult {
 
 ShapesValidationResult run_shapes_validation(GligenPipeline& pipeline, const ShapesHeldoutSet& set,
                                              const ShapesValidationOptions& options);
+
+// The control without boxes: each layout generated from its prompt alone (same seed and settings,
+// no grounding). `appeared`: phrases whose colour's object shows up anywhere in the image;
+// `in_box`: boxes hit anyway (where the objects land by chance). A model that follows its boxes
+// has a high hit rate with them and a low `in_box` rate here, with the objects still appearing.
+struct ShapesControlResult {
+  int layouts = 0;
+  int phrases = 0;
+  int appeared = 0;
+  int in_box = 0;
+  double appeared_rate = 0;
+  double in_box_rate = 0;
+  std::vector<RgbImage> images;
+};
+
+ShapesControlResult run_shapes_control(GligenPipeline& pipeline, const ShapesHeldoutSet& set,
+                                       const ShapesValidationOptions& options);
 
 // The events.jsonl "metric" line: name shapes_hit_rate, value, shapes_boxes, boxes_found,
 // boxes_found_with_shape, layouts, iou_threshold, step.

@@ -1,0 +1,113 @@
+#!/usr/bin/env bash
+# The shapes demo model, from nothing: the recipe of resources/models/shapes-demo.
+#
+#   trainer/recipes/shapes-demo.sh [--work DIR] [--out DIR] [--device cpu|cuda]
+#
+# Stages (each one skipped when its result is there, each training stage resumed from its newest
+# checkpoint, so the command can be stopped with Ctrl+C and run again at any point):
+#   1. init-model --preset shapes-tiny      random 64x64 model: VAE, UNet, 2-layer CLIP, tokenizer
+#   2. make-shapes-dataset                  20000 scenes + 256 held-out layouts, phrases embedded
+#   3. train-vae                            the VAE on the scenes (sets the latent scaling_factor)
+#   4. train --trainable unet               the whole UNet on the scenes, grounding included, with
+#                                           the shapes hit rate on held-out layouts in events.jsonl
+#   5. the model folder                     init's text encoder/tokenizer/scheduler + both trained
+#                                           parts, and <out>-heldout.json beside it
+#   6. shapes-eval                          hit rate on the held-out layouts, and the no-boxes control
+# Smaller runs (tests, a quick look): --images N --vae-steps N --unet-steps N --heldout N.
+# Environment: GLIGEN_TRAINER (default: gligen-trainer next to this checkout's build, else on PATH),
+# THREADS (default: all cores).
+set -euo pipefail
+
+WORK=shapes-demo-work
+OUT=
+DEVICE=cpu
+IMAGES=20000
+VAE_STEPS=2000
+UNET_STEPS=4000
+HELDOUT=256
+while [[ $# -gt 0 ]]; do
+  case "$1" in
+    --work) WORK=$2; shift 2 ;;
+    --out) OUT=$2; shift 2 ;;
+    --device) DEVICE=$2; shift 2 ;;
+    --images) IMAGES=$2; shift 2 ;;
+    --vae-steps) VAE_STEPS=$2; shift 2 ;;
+    --unet-steps) UNET_STEPS=$2; shift 2 ;;
+    --heldout) HELDOUT=$2; shift 2 ;;
+    -h|--help) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) echo "shapes-demo.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
+  esac
+done
+OUT=${OUT:-$WORK/model}
+# Validation and checkpoint intervals follow the run's length (the shipped run: 500 and 250).
+every() { local n=$(( $1 / $2 )); echo $(( n > 0 ? n : 1 )); }
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+T=${GLIGEN_TRAINER:-}
+if [[ -z "$T" ]]; then
+  if [[ -x "$here/../../build/trainer/gligen-trainer" ]]; then T="$here/../../build/trainer/gligen-trainer"
+  elif command -v gligen-trainer >/dev/null; then T=gligen-trainer
+  else echo "shapes-demo.sh: gligen-trainer not found (build it, or set GLIGEN_TRAINER)" >&2; exit 2; fi
+fi
+threads=()
+[[ -n "${THREADS:-}" ]] && threads=(--threads "$THREADS")
+
+mkdir -p "$WORK"
+stage() { printf '\n== %s  (%s)\n' "$1" "$(date -u +%H:%M:%S)"; }
+start=$(date +%s)
+
+stage "1/6 random shapes-tiny model"
+if [[ ! -f "$WORK/init/model_index.json" ]]; then
+  rm -rf "$WORK/init"
+  "$T" init-model --preset shapes-tiny --seed 0 --out "$WORK/init"
+fi
+
+stage "2/6 dataset: $IMAGES scenes, $HELDOUT held-out layouts"
+"$T" make-shapes-dataset --out "$WORK/data" --count "$IMAGES" --seed 1 --model "$WORK/init" \
+  --heldout-layouts "$WORK/heldout.json" --heldout-count "$HELDOUT" "${threads[@]}"
+
+stage "3/6 VAE: $VAE_STEPS steps"
+if [[ ! -f "$WORK/vae-run/vae/config.json" ]]; then
+  "$T" train-vae --pretrained-model "$WORK/init" --image-dir "$WORK/data/images" --output-dir "$WORK/vae-run" \
+    --resolution 64 --train-batch-size 16 --max-train-steps "$VAE_STEPS" --learning-rate 2e-3 --lr-scheduler cosine \
+    --lr-warmup-steps "$(every "$VAE_STEPS" 20)" --checkpointing-steps "$(every "$VAE_STEPS" 8)" \
+    --checkpoints-total-limit 2 --seed 2 --holdout-images "$(( IMAGES < 640 ? IMAGES / 10 : 64 ))" \
+    --resume-from-checkpoint latest --device "$DEVICE" "${threads[@]}"
+fi
+stopped() { echo "shapes-demo.sh: $1 stopped before its last step; run the same command again to resume" >&2; exit 130; }
+[[ -f "$WORK/vae-run/vae/config.json" ]] || stopped "the VAE training"
+
+stage "4/6 UNet (from scratch, with grounding): $UNET_STEPS steps"
+if [[ ! -f "$WORK/with-vae/model_index.json" ]]; then
+  rm -rf "$WORK/with-vae.partial"
+  cp -r "$WORK/init" "$WORK/with-vae.partial"
+  rm -rf "$WORK/with-vae.partial/vae"
+  cp -r "$WORK/vae-run/vae" "$WORK/with-vae.partial/vae"
+  mv "$WORK/with-vae.partial" "$WORK/with-vae"
+fi
+if [[ ! -f "$WORK/unet-run/unet/config.json" ]]; then
+  "$T" train --pretrained-model "$WORK/with-vae" --data-path "$WORK/data/shapes.pth" --image-path "$WORK/data" \
+    --output-dir "$WORK/unet-run" --trainable unet --resolution 64 --train-batch-size 32 \
+    --max-train-steps "$UNET_STEPS" --learning-rate 5e-4 --lr-scheduler cosine \
+    --lr-warmup-steps "$(every "$UNET_STEPS" 20)" --checkpointing-steps "$(every "$UNET_STEPS" 16)" \
+    --checkpoints-total-limit 2 --seed 3 \
+    --validation-steps "$(every "$UNET_STEPS" 8)" --validation-inference-steps 25 --validation-images 4 \
+    --shapes-heldout "$WORK/heldout.json" --shapes-heldout-count 32 \
+    --resume-from-checkpoint latest --device "$DEVICE" "${threads[@]}"
+fi
+[[ -f "$WORK/unet-run/unet/config.json" ]] || stopped "the UNet training"
+
+stage "5/6 model folder $OUT"
+rm -rf "$OUT.partial"
+cp -r "$WORK/with-vae" "$OUT.partial"
+rm -rf "$OUT.partial/unet"
+cp -r "$WORK/unet-run/unet" "$OUT.partial/unet"
+rm -rf "$OUT"
+mv "$OUT.partial" "$OUT"
+cp "$WORK/heldout.json" "$OUT-heldout.json"
+
+stage "6/6 grounding check on the held-out layouts"
+"$T" shapes-eval --model "$OUT" --layouts "$OUT-heldout.json" --no-boxes-control \
+  --out "$WORK/eval" "${threads[@]}"
+
+printf '\nshapes demo model: %s (%d min)\n' "$OUT" $(( ($(date +%s) - start) / 60 ))
