@@ -95,8 +95,9 @@ int main(int argc, char** argv) {
     window.openExample(gligen::ui::MainWindow::exampleResources().front());
   if (shooting && shotState == QLatin1String("layout") && window.document()->boxCount() > 1)
     window.document()->setSelectedIds({window.document()->boxes()[1].id});  // show the handles
-  if (shooting && shotState == QLatin1String("results")) {
-    // Generate at the model's own size with fewer steps: demo models are small.
+  if (shooting && shotState == QLatin1String("results") && !parser.isSet(layout)) {
+    // Generate at the model's own size with fewer steps: demo models are small. A --layout keeps
+    // its own settings.
     gligen::ui::LayoutDocument* doc = window.document();
     gligen::ui::GenerationSettings s = doc->settings();
     s.width = s.height = 0;

@@ -2,7 +2,10 @@
 
 #include <torch/torch.h>
 
+#include <algorithm>
+#include <cstdio>
 #include <filesystem>
+#include <fstream>
 
 #include "core/nets/clip_text.h"
 #include "core/tokenizer/clip_tokenizer.h"
@@ -32,10 +35,59 @@ std::pair<std::string, std::string> clip_text_folders(const std::string& model_d
               "(e.g. the GLIGEN or Stable Diffusion 1.4 folder, or openai/clip-vit-large-patch14)");
 }
 
+namespace {
+
+// A fingerprint of the text encoder's files (FNV-1a over each file's name, size and first and last
+// MiB): a folder rewritten with other weights gets another encoder name, so embeddings made with
+// the old weights count as stale and are made again.
+std::string weights_fingerprint(const std::string& model_dir) {
+  std::string encoder_dir;
+  try {
+    encoder_dir = clip_text_folders(model_dir).first;
+  } catch (const std::exception&) {
+    return "";
+  }
+  std::error_code ec;
+  std::vector<fs::path> files;
+  for (const auto& e : fs::directory_iterator(encoder_dir, ec))
+    if (e.is_regular_file(ec)) files.push_back(e.path());
+  if (files.empty()) return "";
+  std::sort(files.begin(), files.end());
+  std::uint64_t h = 1469598103934665603ull;
+  auto mix = [&h](const char* data, size_t n) {
+    for (size_t i = 0; i < n; ++i) {
+      h ^= static_cast<unsigned char>(data[i]);
+      h *= 1099511628211ull;
+    }
+  };
+  constexpr std::uintmax_t kSpan = 1 << 20;
+  std::vector<char> buf(kSpan);
+  for (const auto& f : files) {
+    const std::string name = f.filename().string();
+    mix(name.data(), name.size());
+    const std::uintmax_t size = fs::file_size(f, ec);
+    if (ec) continue;
+    mix(reinterpret_cast<const char*>(&size), sizeof size);
+    std::ifstream in(f, std::ios::binary);
+    for (const std::uintmax_t at : {std::uintmax_t(0), size > kSpan ? size - kSpan : std::uintmax_t(0)}) {
+      in.clear();
+      in.seekg(static_cast<std::streamoff>(at));
+      in.read(buf.data(), static_cast<std::streamsize>(std::min(kSpan, size)));
+      mix(buf.data(), static_cast<size_t>(in.gcount()));
+    }
+  }
+  char hex[17];
+  std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(h));
+  return hex;
+}
+
+}  // namespace
+
 std::string encoder_name_for(const std::string& model_dir) {
   std::error_code ec;
   auto p = fs::weakly_canonical(fs::path(model_dir), ec);
-  return "clip-text:" + (ec ? model_dir : p.string());
+  const std::string fingerprint = weights_fingerprint(model_dir);
+  return "clip-text:" + (ec ? model_dir : p.string()) + (fingerprint.empty() ? "" : "@" + fingerprint);
 }
 
 struct CaptionEncoder::Impl {

@@ -16,6 +16,7 @@
 #include "core/annotations/annotation_store.h"
 #include "core/annotations/caption_embedder.h"
 #include "core/annotations/dataset_io.h"
+#include "core/pipeline/model_presets.h"
 #include "core/pipeline/png_io.h"
 #include "core/shapes/shape_checker.h"
 #include "core/shapes/shape_drawing.h"
@@ -383,6 +384,39 @@ class TestShapesDataset : public QObject {
         trainer({"make-shapes-dataset", "--out", a, "--count", "9", "--seed", "22", "--text-encoder", encoder_model()});
     QCOMPARE(other.exit_code, 2);
     QVERIFY2(other.err.contains("other settings"), qPrintable(other.err));
+  }
+
+  // A text encoder folder rewritten in place with other weights (init-model again, another seed)
+  // is another encoder: the next run replaces every stored embedding and the .pth changes.
+  void anEncoderRewrittenInPlaceReembeds() {
+    QTemporaryDir tmp;
+    const std::string model = tmp.filePath("model").toStdString(), other = tmp.filePath("other").toStdString();
+    ModelPresetOptions po;
+    po.tokenizer_words = shapes_tokenizer_words();
+    po.seed = 1;
+    write_model_preset("shapes-tiny", model, po);
+    po.seed = 2;
+    write_model_preset("shapes-tiny", other, po);
+    ShapesDatasetOptions d;
+    d.out_dir = tmp.filePath("data").toStdString();
+    d.count = 4;
+    d.seed = 5;
+    d.text_encoder = model;
+    const auto first = make_shapes_dataset(d);
+    QVERIFY(first.embedded > 0);
+    const QByteArray pth_before = file_bytes(QString::fromStdString(first.pth_path));
+    const std::string name_before = annotations::encoder_name_for(model);
+
+    fs::copy_file(other + "/text_encoder/model.safetensors", model + "/text_encoder/model.safetensors",
+                  fs::copy_options::overwrite_existing);
+    QVERIFY(annotations::encoder_name_for(model) != name_before);
+    const auto second = make_shapes_dataset(d);
+    QCOMPARE(second.drawn, std::int64_t(0));
+    QCOMPARE(second.embedded, first.boxes);
+    QVERIFY(file_bytes(QString::fromStdString(second.pth_path)) != pth_before);
+    // Unchanged weights: nothing to redo.
+    const auto third = make_shapes_dataset(d);
+    QCOMPARE(third.embedded, std::int64_t(0));
   }
 
   void badFlags_data() {

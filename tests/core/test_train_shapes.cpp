@@ -13,6 +13,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 
+#include "core/annotations/caption_embedder.h"
 #include "core/io/safetensors.h"
 #include "core/nets/unet.h"
 #include "core/pipeline/gligen_pipeline.h"
@@ -139,6 +140,27 @@ class TestTrainShapes : public QObject {
     QCOMPARE(text.at("vocab_size").get<std::int64_t>(), tok.vocab_size());
     QCOMPARE(text.at("hidden_size").get<std::int64_t>(),
              read_json_file(model_ + "/unet/config.json", "").at("cross_attention_dim").get<std::int64_t>());
+
+    // Its random text encoder still tells the phrases apart: the pooled embeddings GLIGEN's
+    // position net reads differ by colour and by shape (not all nearly parallel, as a plain random
+    // CLIP's are, where the end token and its position dominate).
+    {
+      std::vector<std::string> phrases;
+      for (const auto& c : shapes::all_shape_colours())
+        for (const auto k : shapes::all_shape_kinds()) phrases.push_back(shapes::shape_phrase({c.name, k}));
+      annotations::CaptionEncoder encoder(model_);
+      const auto vectors = encoder.encode(phrases);
+      auto e = torch::empty({static_cast<int64_t>(vectors.size()), static_cast<int64_t>(vectors[0].size())});
+      for (size_t i = 0; i < vectors.size(); ++i)
+        e[static_cast<int64_t>(i)] = torch::tensor(vectors[i]);
+      e = e / e.norm(2, 1, true);
+      const auto cos = e.matmul(e.t());
+      const int64_t n = cos.size(0);
+      const double mean_off_diagonal = (cos.sum().item<double>() - n) / static_cast<double>(n * (n - 1));
+      const double max_off_diagonal = (cos - 2 * torch::eye(n)).max().item<double>();
+      QVERIFY2(mean_off_diagonal < 0.9, std::to_string(mean_off_diagonal).c_str());
+      QVERIFY2(max_off_diagonal < 0.98, std::to_string(max_off_diagonal).c_str());
+    }
 
     auto pipe = GligenPipeline::load(model_);
     QCOMPARE(pipe->default_width(), image_size_);

@@ -57,17 +57,36 @@ ModelDialog::ModelDialog(const QVector<RecentModel>& recent, QWidget* parent)
 
   auto* getBox = new QGroupBox(tr("No model yet?"), this);
   auto* getLayout = new QVBoxLayout(getBox);
+  // The shapes demo model that comes with the program (core/pipeline/model_folder.h).
+  const QString shipped = QString::fromStdString(gligen::default_model_dir());
+  if (!shipped.isEmpty()) {
+    auto* shapesText = new QLabel(
+        tr("<p><b>Start with the shapes demo model</b> that comes with GLIGEN Studio (trained from scratch by our own trainer): "
+           "it draws circles, squares, triangles and stars in red, green, blue, yellow, orange and purple, "
+           "each where its box is. Draw a box, call it <i>a red circle</i>, draw another, call it "
+           "<i>a blue square</i>, and press Generate.</p>"),
+        this);
+    shapesText->setWordWrap(true);
+    auto* useShapes = new QPushButton(tr("Use the Shapes Demo Model"), this);
+    useShapes->setObjectName(QStringLiteral("useShapesDemo"));
+    auto* shapesRow = new QHBoxLayout;
+    shapesRow->addWidget(useShapes);
+    shapesRow->addStretch();
+    getLayout->addWidget(shapesText);
+    getLayout->addLayout(shapesRow);
+    connect(useShapes, &QPushButton::clicked, this, [this, shipped]() { setFolder(shipped); });
+  }
   auto* howTo = new QLabel(
       tr("<p>GLIGEN's text-box model (Stable Diffusion 1.4 with grounding layers, about 5 GB) is published on "
          "Hugging Face. With the <tt>hf</tt> command-line tool:</p>"
          "<pre>hf download masterful/gligen-1-4-generation-text-box --local-dir gligen-text-box</pre>"
          "<p>then choose the <tt>gligen-text-box</tt> folder above.</p>"
-         "<p>To try the studio right away, create a <b>tiny demo model</b>: it has random weights, so it "
-         "produces coloured noise, not pictures, but every part of the studio works with it.</p>"),
+         "<p>A <b>tiny random model</b> (coloured noise, not pictures) is also there for checking the "
+         "studio's parts at SD's 512×512 layout.</p>"),
       this);
   howTo->setWordWrap(true);
   howTo->setTextInteractionFlags(Qt::TextSelectableByMouse);
-  auto* demo = new QPushButton(tr("Create Tiny Demo Model…"), this);
+  auto* demo = new QPushButton(tr("Create Tiny Random Model…"), this);
   auto* demoRow = new QHBoxLayout;
   demoRow->addWidget(demo);
   demoRow->addStretch();
@@ -97,6 +116,8 @@ ModelDialog::ModelDialog(const QVector<RecentModel>& recent, QWidget* parent)
   connect(demo, &QPushButton::clicked, this, &ModelDialog::askForDemoModel);
   connect(buttons, &QDialogButtonBox::accepted, this, &QDialog::accept);
   connect(buttons, &QDialogButtonBox::rejected, this, &QDialog::reject);
+  // First run: nothing opened yet, so the shipped model is the suggestion.
+  if (recent.isEmpty() && !shipped.isEmpty()) folder_->setText(shipped);
   inspect();
   resize(680, sizeHint().height());
 }
