@@ -61,7 +61,8 @@ class CaptionEncoder {
 // tokenizer/. Throws gligen::Error saying what the folder lacks.
 std::pair<std::string, std::string> clip_text_folders(const std::string& model_dir);
 
-// The encoder name stored with embeddings made from `model_dir` ("clip-text:<absolute path>").
+// The encoder name stored with embeddings made from `model_dir` ("clip-text:<absolute path>@<a
+// fingerprint of the weight files>": the same folder rewritten with other weights is another encoder).
 std::string encoder_name_for(const std::string& model_dir);
 
 }  // namespace gligen::annotations
