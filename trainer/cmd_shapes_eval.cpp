@@ -38,6 +38,7 @@ cli::Parser make_parser() {
       .flag({"steps", "N", "denoising steps", "each layout's"})
       .flag({"beta", "F", "scheduled sampling: grounding on for this fraction of the steps", "each layout's"})
       .flag({"size", "N", "image size", "each layout's"})
+      .flag({"guidance", "F", "classifier-free guidance scale (1: none)", "each layout's"})
       .flag({"iou", "F", "a box is hit when its colour's object overlaps it this much", "0.5"})
       .flag({"no-boxes-control", "", "also generate every layout without its boxes", ""})
       .flag({"out", "DIR", "write report.json, boxes.png and (with the control) no-boxes.png here", ""})
@@ -91,6 +92,7 @@ int run_shapes_eval(const std::vector<std::string>& argv) {
   o.steps = static_cast<int>(a.get_int("steps", 0, 1, 1000));
   o.beta = a.has("beta") ? a.get_double("beta", 1.0, 0.0, 1.0) : -1.0;
   o.iou_threshold = a.get_double("iou", 0.5, 1e-6, 1.0);
+  o.guidance = a.has("guidance") ? a.get_double("guidance", 7.5, 0.0, 100.0) : -1.0;
   const std::string out = a.get_string("out", "");
   const bool json = a.has("json");
 
@@ -118,6 +120,7 @@ int run_shapes_eval(const std::vector<std::string>& argv) {
                            {"seconds_per_image", boxes.layouts ? boxes_s / boxes.layouts : 0.0}};
   if (o.steps > 0) report["steps"] = o.steps;
   if (o.beta >= 0) report["beta"] = o.beta;
+  if (o.guidance >= 0) report["guidance"] = o.guidance;
   train::ShapesControlResult control;
   if (a.has("no-boxes-control")) {
     control = train::run_shapes_control(*pipe, set, o);

@@ -42,6 +42,7 @@ RgbImage generate_one(GligenPipeline& pipeline, const Layout& layout, int index,
   if (options.steps > 0) req.layout.steps = options.steps;
   req.layout.batch = 1;
   if (options.beta >= 0) req.layout.beta = options.beta;
+  if (options.guidance >= 0) req.layout.guidance = options.guidance;
   if (!req.layout.seed) req.layout.seed = static_cast<std::uint64_t>(index);
   if (!with_boxes) req.layout.boxes.clear();
   auto result = pipeline.generate(req);
