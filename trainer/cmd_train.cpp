@@ -83,6 +83,8 @@ cli::Parser make_parser() {
       .flag({"reset-grounding-params", "", "re-initialise fuser/position_net layers before training (default)", ""})
       .flag({"no-reset-grounding-params", "", "keep the model's fuser/position_net weights (continue fine-tuning)", ""})
       .flag({"embed-with-model", "", "re-embed the annotation captions with the model's text encoder (cached)", ""})
+      .flag({"prob-drop-captions", "F", "chance that a sample's caption is replaced by the empty one", "0.5"})
+      .flag({"prob-drop-boxes", "F", "chance that a sample's boxes are all dropped", "0.1"})
       .flag({"device", "DEV", "cpu, cuda or cuda:N (distributed: cuda means cuda:LOCAL_RANK)", "cpu"})
       .flag({"threads", "N", "CPU threads for LibTorch", "all cores"})
       .flag({"events", "", "print the run's events as JSON lines on stdout instead of a progress bar", ""});
@@ -145,6 +147,8 @@ train::TrainingConfig config_from_args(const cli::Args& a) {
   }
   c.reset_grounding_params = !a.has("no-reset-grounding-params");
   c.embed_with_model = a.has("embed-with-model");
+  c.prob_drop_captions = a.get_double("prob-drop-captions", 0.5, 0.0, 1.0);
+  c.prob_drop_boxes = a.get_double("prob-drop-boxes", 0.1, 0.0, 1.0);
   c.device = a.get_string("device", "cpu");
   if (!a.positional().empty()) throw Error("unexpected argument '" + a.positional()[0] + "'");
   c.validate();

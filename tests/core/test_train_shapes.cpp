@@ -302,6 +302,8 @@ class TestTrainShapes : public QObject {
                                    << "--shapes-heldout-count";
     QTest::newRow("not shapes") << QStringList{"--shapes-heldout", "NOT_SHAPES", "--validation-steps", "1"}
                                 << "layout 0";
+    QTest::newRow("caption drop above 1") << QStringList{"--prob-drop-captions", "1.5"} << "--prob-drop-captions";
+    QTest::newRow("box drop not a number") << QStringList{"--prob-drop-boxes", "often"} << "--prob-drop-boxes";
   }
   void badValuesAreRefused() {
     QFETCH(QStringList, extra);

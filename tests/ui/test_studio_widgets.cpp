@@ -19,6 +19,7 @@
 #include <functional>
 #include <QUndoStack>
 
+#include "core/pipeline/model_folder.h"
 #include "core/annotations/annotation_store.h"
 #include "core/annotations/dataset_io.h"
 #include "support/fixtures.h"
@@ -169,6 +170,32 @@ class TestStudioWidgets : public QObject {
     QVERIFY2(dialog.folderLoadable(), qPrintable(dialog.reportText()));
     QVERIFY(dialog.reportText().contains("can be loaded"));
     QCOMPARE(dialog.chosenModel().folder, QDir::cleanPath(tiny));
+  }
+
+  // First run (nothing opened yet): the dialog suggests the default model (the shipped shapes
+  // demo model; here $GLIGEN_DEFAULT_MODEL names the tiny fixture), ready to load; "Use the Shapes
+  // Demo Model" brings it back after another folder was typed; with recent models the folder
+  // starts empty.
+  void modelDialogSuggestsTheDefaultModel() {
+    const QString tiny = QString::fromStdString(gligen::test::fixture("tiny-gligen"));
+    GLIGEN_REQUIRE_FIXTURE(tiny.toStdString());
+    qputenv("GLIGEN_DEFAULT_MODEL", tiny.toUtf8());
+    const QString suggested = QString::fromStdString(gligen::default_model_dir());
+    QVERIFY(!suggested.isEmpty());
+    ModelDialog first({});
+    QCOMPARE(first.chosenModel().folder, QDir::cleanPath(suggested));
+    QVERIFY2(first.folderLoadable(), qPrintable(first.reportText()));
+    auto* use = first.findChild<QPushButton*>(QStringLiteral("useShapesDemo"));
+    QVERIFY(use);
+    first.setFolder(QStringLiteral("/nonexistent"));
+    QVERIFY(!first.folderLoadable());
+    use->click();
+    QCOMPARE(first.chosenModel().folder, QDir::cleanPath(suggested));
+    QVERIFY(first.folderLoadable());
+
+    ModelDialog later({RecentModel{QStringLiteral("/somewhere/else"), QString()}});
+    QVERIFY(later.chosenModel().folder.isEmpty() || later.chosenModel().folder == QLatin1String("."));
+    qunsetenv("GLIGEN_DEFAULT_MODEL");
   }
 
   // Closing the window (Ctrl+Q too) with unsaved layout edits asks Save / Discard / Cancel;

@@ -6,7 +6,8 @@
 # Stages (each one skipped when its result is there, each training stage resumed from its newest
 # checkpoint, so the command can be stopped with Ctrl+C and run again at any point):
 #   1. init-model --preset shapes-tiny      random 64x64 model: VAE, UNet, 2-layer CLIP, tokenizer
-#   2. make-shapes-dataset                  20000 scenes + 256 held-out layouts, phrases embedded
+#   2. make-shapes-dataset                  20000 scenes + 256 held-out layouts, phrases embedded:
+#                                           circle, square, triangle in red, green, blue, yellow
 #   3. train-vae                            the VAE on the scenes (sets the latent scaling_factor)
 #   4. train --trainable unet               the whole UNet on the scenes, grounding included, with
 #                                           the shapes hit rate on held-out layouts in events.jsonl
@@ -23,7 +24,7 @@ OUT=
 DEVICE=cpu
 IMAGES=20000
 VAE_STEPS=2000
-UNET_STEPS=4000
+UNET_STEPS=16000
 HELDOUT=256
 while [[ $# -gt 0 ]]; do
   case "$1" in
@@ -34,12 +35,12 @@ while [[ $# -gt 0 ]]; do
     --vae-steps) VAE_STEPS=$2; shift 2 ;;
     --unet-steps) UNET_STEPS=$2; shift 2 ;;
     --heldout) HELDOUT=$2; shift 2 ;;
-    -h|--help) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "shapes-demo.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
   esac
 done
 OUT=${OUT:-$WORK/model}
-# Validation and checkpoint intervals follow the run's length (the shipped run: 500 and 250).
+# Warm-up, checkpoint and validation intervals follow the run's length (UNet: 800, 250, 500).
 every() { local n=$(( $1 / $2 )); echo $(( n > 0 ? n : 1 )); }
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -64,6 +65,7 @@ fi
 
 stage "2/6 dataset: $IMAGES scenes, $HELDOUT held-out layouts"
 "$T" make-shapes-dataset --out "$WORK/data" --count "$IMAGES" --seed 1 --model "$WORK/init" \
+  --colours red,green,blue,yellow --shapes circle,square,triangle \
   --heldout-layouts "$WORK/heldout.json" --heldout-count "$HELDOUT" "${threads[@]}"
 
 stage "3/6 VAE: $VAE_STEPS steps"
@@ -89,9 +91,9 @@ if [[ ! -f "$WORK/unet-run/unet/config.json" ]]; then
   "$T" train --pretrained-model "$WORK/with-vae" --data-path "$WORK/data/shapes.pth" --image-path "$WORK/data" \
     --output-dir "$WORK/unet-run" --trainable unet --resolution 64 --train-batch-size 32 \
     --max-train-steps "$UNET_STEPS" --learning-rate 5e-4 --lr-scheduler cosine \
-    --lr-warmup-steps "$(every "$UNET_STEPS" 20)" --checkpointing-steps "$(every "$UNET_STEPS" 16)" \
+    --lr-warmup-steps "$(every "$UNET_STEPS" 20)" --checkpointing-steps "$(every "$UNET_STEPS" 64)" \
     --checkpoints-total-limit 2 --seed 3 \
-    --validation-steps "$(every "$UNET_STEPS" 8)" --validation-inference-steps 25 --validation-images 4 \
+    --validation-steps "$(every "$UNET_STEPS" 32)" --validation-inference-steps 25 --validation-images 4 \
     --shapes-heldout "$WORK/heldout.json" --shapes-heldout-count 32 \
     --resume-from-checkpoint latest --device "$DEVICE" "${threads[@]}"
 fi

@@ -61,6 +61,12 @@ QVector<TrainingFlag> buildFlags() {
       ranged(flag("dataloader-num-workers", data, K::Integer, "Decoding threads", "0",
                   "Threads that decode and augment images ahead of the model (0: on the training thread)."),
              0, 256),
+      ranged(flag("prob-drop-captions", data, K::Real, "Caption drop chance", "0.5",
+                  "Chance that a sample trains with the empty caption (the boxes alone carry its objects)."),
+             0, 1),
+      ranged(flag("prob-drop-boxes", data, K::Real, "Box drop chance", "0.1",
+                  "Chance that a sample trains with no boxes at all."),
+             0, 1),
       flag("embed-with-model", data, K::Switch, "Re-embed captions with the model", "",
            "Embed the box captions with the model's own text encoder (cached in the run folder) instead of "
            "using the stored embeddings; needed when they were made for another encoder size."),

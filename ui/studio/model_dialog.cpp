@@ -62,7 +62,7 @@ ModelDialog::ModelDialog(const QVector<RecentModel>& recent, QWidget* parent)
   if (!shipped.isEmpty()) {
     auto* shapesText = new QLabel(
         tr("<p><b>Start with the shapes demo model</b> that comes with GLIGEN Studio (trained from scratch by our own trainer): "
-           "it draws circles, squares, triangles and stars in red, green, blue, yellow, orange and purple, "
+           "it draws circles, squares and triangles in red, green, blue and yellow, "
            "each where its box is. Draw a box, call it <i>a red circle</i>, draw another, call it "
            "<i>a blue square</i>, and press Generate.</p>"),
         this);
