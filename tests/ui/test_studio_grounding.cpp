@@ -127,7 +127,7 @@ class TestStudioGrounding : public QObject {
     QSignalSpy detector(&window, &MainWindow::detectorReady);
     window.setGroundingCheck(detectorFolder(), 0.5, 3);
     QVERIFY(detector.wait(120000));
-    QVERIFY(detector.at(0).at(0).toBool());
+    QVERIFY2(detector.at(0).at(0).toBool(), qPrintable(detector.at(0).at(1).toString()));
     window.document()->loadLayout(twoBoxes(), "test layout");
     window.generationPanel()->setSeedMode(SeedMode::Fixed);
     QSignalSpy finished(&window, &MainWindow::generationFinished);

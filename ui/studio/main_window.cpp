@@ -418,10 +418,16 @@ void MainWindow::connectJob() {
   connect(job_, &GenerationJob::detectorFailed, this, [this](const QString& message) {
     detector_folder_.clear();
     settings_.detectorFolder.set(QString());
-    QMessageBox::warning(this, tr("Cannot load the detector"),
-                         tr("The grounding check is off: %1\n\nChoose a Grounding DINO folder (config.json, "
-                            "model.safetensors, vocab.txt) in Generate > Grounding Check.").arg(message));
+    qWarning("gligen-studio: cannot load the detector: %s", qPrintable(message));
     Q_EMIT detectorReady(false, message);
+    // Window-modal but not blocking: the event loop (and whoever waits on detectorReady) goes on.
+    auto* box = new QMessageBox(QMessageBox::Warning, tr("Cannot load the detector"),
+                                tr("The grounding check is off: %1\n\nChoose a Grounding DINO folder (config.json, "
+                                   "model.safetensors, vocab.txt) in Generate > Grounding Check.")
+                                    .arg(message),
+                                QMessageBox::Ok, this);
+    box->setAttribute(Qt::WA_DeleteOnClose);
+    box->open();
   });
   connect(job_, &GenerationJob::generationFailed, this, [this](const QString& message) {
     setBusy(false);
