@@ -184,4 +184,13 @@ CheckpointState read_checkpoint(const std::string& folder) {
   return s;
 }
 
+std::optional<std::string> resolve_resume_checkpoint(const std::string& resume, const std::string& checkpoints_dir,
+                                                     const std::function<void(const std::string&)>& log) {
+  if (resume.empty()) return std::nullopt;
+  if (resume != "latest") return resume;
+  auto path = latest_checkpoint(checkpoints_dir);
+  if (!path && log) log("no complete checkpoint in " + checkpoints_dir + ": starting a new run");
+  return path;
+}
+
 }  // namespace gligen::train

@@ -11,6 +11,7 @@
 #pragma once
 #include <nlohmann/json.hpp>
 
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -43,6 +44,11 @@ std::string checkpoint_problem(const std::string& folder);
 
 // The newest complete checkpoint in `checkpoints_dir`, or nullopt.
 std::optional<std::string> latest_checkpoint(const std::string& checkpoints_dir);
+
+// The checkpoint `resume` names: "" (none), "latest" (the newest complete one in
+// `checkpoints_dir`; nullopt, after telling `log`, when there is none yet) or a folder.
+std::optional<std::string> resolve_resume_checkpoint(const std::string& resume, const std::string& checkpoints_dir,
+                                                     const std::function<void(const std::string&)>& log);
 
 // Reads a complete checkpoint. Throws gligen::Error saying why a folder is not usable.
 CheckpointState read_checkpoint(const std::string& folder);

@@ -310,14 +310,8 @@ TrainingSummary run_training(const TrainingConfig& cfg, const TrainingCallbacks&
     int64_t global_step = 0, epoch = 0, micro = 0;
     double loss_scale = frozen_dtype == torch::kFloat16 ? 65536.0 : 1.0;
     int64_t good_steps = 0;
-    if (!cfg.resume_from_checkpoint.empty()) {
-      std::optional<std::string> path;
-      if (cfg.resume_from_checkpoint == "latest") {
-        path = latest_checkpoint(run.checkpoints_dir());
-        if (!path) log("no complete checkpoint in " + run.checkpoints_dir() + ": starting a new run");
-      } else {
-        path = cfg.resume_from_checkpoint;
-      }
+    {
+      const auto path = resolve_resume_checkpoint(cfg.resume_from_checkpoint, run.checkpoints_dir(), log);
       if (path) {
         CheckpointState st = read_checkpoint(*path);
         const std::string written_for = st.extra.value("trainable", std::string("grounding"));

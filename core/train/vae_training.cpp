@@ -229,14 +229,8 @@ VaeTrainingSummary run_vae_training(const VaeTrainingConfig& cfg, const VaeTrain
     schedule.validate();
 
     int64_t global_step = 0;
-    if (!cfg.resume_from_checkpoint.empty()) {
-      std::optional<std::string> path;
-      if (cfg.resume_from_checkpoint == "latest") {
-        path = latest_checkpoint(run.checkpoints_dir());
-        if (!path) log("no checkpoint in " + run.checkpoints_dir() + " yet: starting from step 0");
-      } else {
-        path = cfg.resume_from_checkpoint;
-      }
+    {
+      const auto path = resolve_resume_checkpoint(cfg.resume_from_checkpoint, run.checkpoints_dir(), log);
       if (path) {
         const auto st = read_checkpoint(*path);
         if (st.extra.value("kind", std::string()) != "vae")

@@ -14,34 +14,19 @@
 #include "core/io/safetensors.h"
 #include "core/pipeline/model_folder.h"
 #include "core/util/json_config.h"
+#include "support/trainer_process.h"
 
 using namespace gligen;
 namespace fs = std::filesystem;
 
 namespace {
 
-struct ScriptRun {
-  int exit_code = -1;
-  QString out, err;
-};
-
 QString recipe_path() {
   return QDir::cleanPath(qEnvironmentVariable("GLIGEN_TEST_DATA") + "/../../trainer/recipes/shapes-demo.sh");
 }
 
-ScriptRun run_recipe(const QStringList& args, int timeout_ms = 600000) {
-  QProcess p;
-  auto env = QProcessEnvironment::systemEnvironment();
-  env.insert("THREADS", "2");
-  p.setProcessEnvironment(env);
-  p.start("bash", QStringList{recipe_path()} + args);
-  if (!p.waitForFinished(timeout_ms)) {
-    p.kill();
-    p.waitForFinished();
-    return {-1, QString::fromUtf8(p.readAllStandardOutput()), "timed out"};
-  }
-  return {p.exitStatus() == QProcess::NormalExit ? p.exitCode() : -2, QString::fromUtf8(p.readAllStandardOutput()),
-          QString::fromUtf8(p.readAllStandardError())};
+test::TrainerRun run_recipe(const QStringList& args, int timeout_ms = 600000) {
+  return test::run_program("bash", QStringList{recipe_path()} + args, timeout_ms, {"THREADS=2"});
 }
 
 std::string file_bytes(const std::string& path) {

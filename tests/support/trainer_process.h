@@ -1,6 +1,7 @@
 // Runs the built gligen-trainer ($GLIGEN_TRAINER, set by CTest) and collects what it said.
 #pragma once
 #include <QProcess>
+#include <QProcessEnvironment>
 #include <QString>
 #include <QStringList>
 
@@ -11,9 +12,16 @@ struct TrainerRun {
   QString out, err;
 };
 
-inline TrainerRun run_trainer(const QStringList& args, int timeout_ms = 600000) {
+// Runs `program` with `args` (and `env` added to this process's environment).
+inline TrainerRun run_program(const QString& program, const QStringList& args, int timeout_ms = 600000,
+                              const QStringList& env = {}) {
   QProcess p;
-  p.start(QString::fromLocal8Bit(qgetenv("GLIGEN_TRAINER")), args);
+  if (!env.isEmpty()) {
+    auto e = QProcessEnvironment::systemEnvironment();
+    for (const QString& kv : env) e.insert(kv.section('=', 0, 0), kv.section('=', 1));
+    p.setProcessEnvironment(e);
+  }
+  p.start(program, args);
   if (!p.waitForFinished(timeout_ms)) {
     p.kill();
     p.waitForFinished();
@@ -21,6 +29,10 @@ inline TrainerRun run_trainer(const QStringList& args, int timeout_ms = 600000) 
   }
   return {p.exitStatus() == QProcess::NormalExit ? p.exitCode() : -2, QString::fromUtf8(p.readAllStandardOutput()),
           QString::fromUtf8(p.readAllStandardError())};
+}
+
+inline TrainerRun run_trainer(const QStringList& args, int timeout_ms = 600000) {
+  return run_program(QString::fromLocal8Bit(qgetenv("GLIGEN_TRAINER")), args, timeout_ms);
 }
 
 }  // namespace gligen::test
