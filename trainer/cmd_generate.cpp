@@ -94,16 +94,8 @@ Layout layout_from_args(const cli::Args& args) {
   l.unet = args.get_string("unet", l.unet);
   l.inpaint_image = args.get_string("inpaint-image", l.inpaint_image);
   validate_layout(l, "command line");
-  if (l.model.empty()) {
-    // The shipped shapes demo model, when no layout file or flag names one.
-    l.model = default_model_dir();
-    if (l.model.empty()) {
-      std::string where;
-      for (const auto& p : default_model_search_paths()) where += "\n  " + p;
-      throw Error("--model DIR is required (a diffusers GLIGEN pipeline folder): the shipped shapes demo model is not in "
-                  "any of:" + where);
-    }
-  }
+  // The shipped shapes demo model, when no layout file or flag names one.
+  if (l.model.empty()) l.model = require_default_model("--model DIR is required (a diffusers GLIGEN pipeline folder)");
   return l;
 }
 

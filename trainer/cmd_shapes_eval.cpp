@@ -75,15 +75,7 @@ int run_shapes_eval(const std::vector<std::string>& argv) {
   if (!a.positional().empty()) throw Error("unexpected argument '" + a.positional()[0] + "'");
   if (a.has("threads")) io::configure_cpu_runtime(static_cast<int>(a.get_int("threads", 1, 1, 1024)));
   std::string model = a.get_string("model", "");
-  if (model.empty()) {
-    model = default_model_dir();
-    if (model.empty()) {
-      std::string where;
-      for (const auto& p : default_model_search_paths()) where += "\n  " + p;
-      throw Error("no --model given and the shipped shapes demo model is not in any of:" + where +
-                  "\n(give --model DIR, or set GLIGEN_DEFAULT_MODEL)");
-    }
-  }
+  if (model.empty()) model = require_default_model("--model DIR is required");
   const std::string layouts = a.get_string("layouts", "");
   if (layouts.empty()) throw Error("--layouts FILE is required (make-shapes-dataset --heldout-layouts writes one)");
   const int count = static_cast<int>(a.get_int("count", 1 << 30, 1, 1 << 30));

@@ -4,6 +4,7 @@
 #include <dlfcn.h>
 #include <malloc.h>
 #include <sched.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstdlib>
@@ -83,6 +84,13 @@ CpuRuntime configure_cpu_runtime(int requested_threads) {
 }
 
 void trim_heap() { malloc_trim(0); }
+
+double resident_memory_mib() {
+  std::ifstream statm("/proc/self/statm");
+  long pages = 0, resident = 0;
+  if (!(statm >> pages >> resident)) return 0;
+  return resident * static_cast<double>(::sysconf(_SC_PAGESIZE)) / (1024.0 * 1024.0);
+}
 
 std::string describe(const CpuRuntime& rt) {
   return std::to_string(rt.intra_op_threads) + " intra-op threads (" + rt.threads_from + "; " +

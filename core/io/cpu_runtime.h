@@ -34,6 +34,9 @@ int physical_cpu_cores();
 // Returns free heap memory to the system (malloc_trim), for the end of a job or an image.
 void trim_heap();
 
+// This process's resident memory now (/proc/self/statm), in MiB; 0 when it cannot be read.
+double resident_memory_mib();
+
 // One line for system-info and logs: "2 intra-op threads (physical cores), malloc tuned".
 std::string describe(const CpuRuntime& runtime);
 

@@ -196,6 +196,15 @@ std::vector<std::string> default_model_search_paths() {
   return out;
 }
 
+std::string require_default_model(const std::string& missing) {
+  std::string dir = default_model_dir();
+  if (!dir.empty()) return dir;
+  std::string where;
+  for (const auto& p : default_model_search_paths()) where += "\n  " + p;
+  throw Error(missing + ": no default model is installed; looked for the shapes demo model in:" + where +
+              "\n(give a diffusers GLIGEN folder, or set GLIGEN_DEFAULT_MODEL to one)");
+}
+
 std::string default_model_dir() {
   for (const auto& p : default_model_search_paths()) {
     std::error_code ec;

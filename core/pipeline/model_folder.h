@@ -52,5 +52,8 @@ namespace gligen {
 std::string default_model_dir();
 // The places default_model_dir() looks, in order (for messages).
 std::vector<std::string> default_model_search_paths();
+// default_model_dir(), or a gligen::Error that starts with `missing` (e.g. "--model DIR is
+// required") and lists every place looked at and how to set one.
+std::string require_default_model(const std::string& missing);
 
 }  // namespace gligen

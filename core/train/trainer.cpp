@@ -18,6 +18,7 @@
 #include "core/detect/grounding_dino.h"
 #include "core/distributed/process_group.h"
 #include "core/distributed/torch_build.h"
+#include "core/io/cpu_runtime.h"
 #include "core/io/safetensors.h"
 #include "core/pipeline/gligen_pipeline.h"
 #include "core/pipeline/png_io.h"
@@ -39,13 +40,6 @@ namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 
 namespace {
-
-double resident_memory_mb() {
-  std::ifstream statm("/proc/self/statm");
-  long pages = 0, resident = 0;
-  statm >> pages >> resident;
-  return resident * static_cast<double>(::sysconf(_SC_PAGESIZE)) / (1024.0 * 1024.0);
-}
 
 // The draws of one sample at `position` of the epoch's global order: VAE latent sample, noise,
 // timestep, in that order, from a CPU generator keyed by (seed, epoch, position).
@@ -560,7 +554,7 @@ TrainingSummary run_training(const TrainingConfig& cfg, const TrainingCallbacks&
         pr.data_wait_seconds = wait_sum;
         pr.samples_per_second = elapsed > 0 ? samples_done * env.world_size / elapsed : 0;
         pr.eta_seconds = summary.steps_done > 0 ? elapsed / summary.steps_done * (max_steps - global_step) : 0;
-        pr.memory_mb = resident_memory_mb();
+        pr.memory_mb = io::resident_memory_mib();
         nlohmann::json gpu_fields = gpu ? gpu_progress_fields(*gpu, group.get(), env) : nlohmann::json::object();
         if (main_rank) {
           nlohmann::json progress = {{"step", pr.step}, {"max_steps", pr.max_steps}, {"epoch", pr.epoch}, {"loss", pr.loss},

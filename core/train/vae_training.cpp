@@ -1,7 +1,6 @@
 #include "core/train/vae_training.h"
 
 #include <torch/torch.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
@@ -10,6 +9,7 @@
 #include <fstream>
 
 #include "core/data/grounding_dataset.h"
+#include "core/io/cpu_runtime.h"
 #include "core/io/device_options.h"
 #include "core/io/safetensors.h"
 #include "core/nets/vae.h"
@@ -83,13 +83,6 @@ std::vector<std::string> list_training_images(const std::string& dir) {
 }
 
 namespace {
-
-double resident_memory_mb() {
-  std::ifstream statm("/proc/self/statm");
-  long pages = 0, resident = 0;
-  statm >> pages >> resident;
-  return resident * static_cast<double>(::sysconf(_SC_PAGESIZE)) / (1024.0 * 1024.0);
-}
 
 at::Generator keyed_generator(std::uint64_t seed, std::uint64_t a, std::uint64_t b, std::uint64_t stream) {
   data::SeededSampleRandom key(seed, a, b, stream);
@@ -274,7 +267,6 @@ VaeTrainingSummary run_vae_training(const VaeTrainingConfig& cfg, const VaeTrain
       if (cfg.checkpoints_total_limit) prune_checkpoints(run.checkpoints_dir(), *cfg.checkpoints_total_limit);
       run.event("checkpoint", {{"step", global_step}, {"path", summary.last_checkpoint}});
       if (!holdout.empty()) {
-        vae->eval();
         const double psnr = holdout_psnr(vae, holdout, cfg.resolution, cfg.batch_size, device);
         run.event("metric", {{"step", global_step}, {"name", "vae_psnr_db"}, {"value", psnr},
                              {"images", holdout.size()}});
@@ -284,15 +276,16 @@ VaeTrainingSummary run_vae_training(const VaeTrainingConfig& cfg, const VaeTrain
 
     // The permutation of each epoch, computed once per epoch.
     int64_t perm_epoch = -1;
-    torch::Tensor perm;
+    std::vector<int64_t> perm;
     auto index_of = [&](int64_t position) {
       const int64_t ep = position / N;
       if (ep != perm_epoch) {
         auto gen = keyed_generator(cfg.seed, static_cast<std::uint64_t>(ep), 0, /*stream=*/5);
-        perm = torch::randperm(N, gen, torch::TensorOptions().dtype(torch::kLong));
+        const auto p = torch::randperm(N, gen, torch::TensorOptions().dtype(torch::kLong)).contiguous();
+        perm.assign(p.data_ptr<int64_t>(), p.data_ptr<int64_t>() + N);
         perm_epoch = ep;
       }
-      return perm[position % N].item<int64_t>();
+      return perm[static_cast<size_t>(position % N)];
     };
 
     const auto run_start = Clock::now();
@@ -336,12 +329,11 @@ VaeTrainingSummary run_vae_training(const VaeTrainingConfig& cfg, const VaeTrain
                              {"samples_per_s", summary.steps_done * cfg.batch_size / std::max(elapsed, 1e-9)},
                              {"step_time_s", step_s},
                              {"data_wait_s", 0.0},
-                             {"memory_mb", resident_memory_mb()},
+                             {"memory_mb", io::resident_memory_mib()},
                              {"eta_s", elapsed / summary.steps_done * (cfg.max_steps - global_step)}});
       if (cb.progress) cb.progress(global_step, cfg.max_steps);
       stop = cb.stop_requested && cb.stop_requested();
       if (global_step % cfg.checkpointing_steps == 0 || stop || global_step == cfg.max_steps) save_checkpoint();
-      vae->train();
     }
 
     summary.global_step = global_step;
@@ -349,7 +341,6 @@ VaeTrainingSummary run_vae_training(const VaeTrainingConfig& cfg, const VaeTrain
     if (summary.stopped_early) {
       log("stopped at step " + std::to_string(global_step) + " after writing a checkpoint");
     } else {
-      vae->eval();
       summary.scaling_factor =
           measure_scaling_factor(vae, files, cfg.scale_images, cfg.resolution, cfg.batch_size, cfg.seed, device);
       vae_config["scaling_factor"] = summary.scaling_factor;

@@ -27,6 +27,7 @@
 #include "core/train/training_step.h"
 #include "core/util/error.h"
 #include "core/util/json_config.h"
+#include "support/shapes_model.h"
 #include "support/trainer_process.h"
 
 using namespace gligen;
@@ -95,27 +96,13 @@ class TestTrainShapes : public QObject {
   void initTestCase() {
     at::set_num_threads(2);
     QVERIFY(dir_.isValid());
-    model_ = dir_.filePath("shapes-tiny").toStdString();
-    ModelPresetOptions o;
-    o.seed = 3;
-    o.tokenizer_words = shapes::shapes_tokenizer_words();
-    write_model_preset("shapes-tiny", model_, o);
-    const auto unet = read_json_file(model_ + "/unet/config.json", "unet config");
-    const auto vae = read_json_file(model_ + "/vae/config.json", "vae config");
-    image_size_ = unet.at("sample_size").get<int>() << (vae.at("block_out_channels").size() - 1);
-
     // A few scenes at the model's size, embedded with its own text encoder, and held-out layouts.
-    data_ = dir_.filePath("shapes-data").toStdString();
-    heldout_ = data_ + "/heldout.json";
-    shapes::ShapesDatasetOptions d;
-    d.out_dir = data_;
-    d.count = 6;
-    d.seed = 11;
-    d.drawing.size = image_size_;
-    d.text_encoder = model_;
-    d.heldout_path = heldout_;
-    d.heldout_count = 5;
-    const auto report = shapes::make_shapes_dataset(d);
+    const auto m = test::make_shapes_test_model(dir_.path().toStdString(), 3, 6, 11, 5);
+    model_ = m.model;
+    data_ = m.data;
+    heldout_ = m.heldout;
+    image_size_ = m.image_size;
+    const auto& report = m.report;
     QCOMPARE(report.images, std::int64_t(6));
   }
 

@@ -19,6 +19,7 @@
 #include "core/train/vae_training.h"
 #include "core/util/error.h"
 #include "core/util/json_config.h"
+#include "support/shapes_model.h"
 #include "support/trainer_process.h"
 
 using namespace gligen;
@@ -69,24 +70,11 @@ class TestTrainVae : public QObject {
   void initTestCase() {
     at::set_num_threads(2);
     QVERIFY(dir_.isValid());
-    model_ = dir_.filePath("shapes-tiny").toStdString();
-    ModelPresetOptions o;
-    o.seed = 4;
-    o.tokenizer_words = shapes::shapes_tokenizer_words();
-    write_model_preset("shapes-tiny", model_, o);
-    const auto unet = read_json_file(model_ + "/unet/config.json", "unet config");
-    const auto vae = read_json_file(model_ + "/vae/config.json", "vae config");
-    image_size_ = unet.at("sample_size").get<int>() << (vae.at("block_out_channels").size() - 1);
-
-    const std::string data = dir_.filePath("shapes-data").toStdString();
-    shapes::ShapesDatasetOptions d;
-    d.out_dir = data;
-    d.count = image_count_;
-    d.seed = 12;
-    d.drawing.size = image_size_;
-    d.text_encoder = model_;
-    QCOMPARE(shapes::make_shapes_dataset(d).images, std::int64_t(image_count_));
-    images_ = data + "/images";
+    const auto m = test::make_shapes_test_model(dir_.path().toStdString(), 4, image_count_, 12);
+    model_ = m.model;
+    image_size_ = m.image_size;
+    QCOMPARE(m.report.images, std::int64_t(image_count_));
+    images_ = m.data + "/images";
     QCOMPARE(train::list_training_images(images_).size(), size_t(image_count_));
   }
 
