@@ -117,15 +117,18 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "gligen-studio: %s\n", qPrintable(message));
       });
       QObject::connect(&window, &gligen::ui::MainWindow::generationFinished, &window, [&window, path](bool ok) {
-        QTimer::singleShot(100, &window, [&window, path, ok]() { QApplication::exit(ok ? saveScreenshot(window, path) : 1); });
+        QTimer::singleShot(100, &window,
+                           [&window, path, ok]() { QApplication::exit(ok ? saveScreenshot(window, path) : 1); });
       });
     } else {
       // Models load in the background; a screenshot with --model waits until it is ready.
       auto shoot = [&window, path]() {
         QTimer::singleShot(100, &window, [&window, path]() { QApplication::exit(saveScreenshot(window, path)); });
       };
-      if (parser.isSet(model)) QObject::connect(&window, &gligen::ui::MainWindow::modelReady, &window, shoot);
-      else shoot();
+      if (parser.isSet(model))
+        QObject::connect(&window, &gligen::ui::MainWindow::modelReady, &window, shoot);
+      else
+        shoot();
     }
   }
   return app.exec();

@@ -26,7 +26,7 @@ else
 fi
 
 packages=(
-  build-essential cmake ninja-build pkg-config git
+  build-essential cmake ninja-build pkg-config git clang-format
   libtorch-dev libgloo-dev libopenblas0-openmp
   libopencv-dev nlohmann-json3-dev libsqlite3-dev libutf8proc-dev libsentencepiece-dev zlib1g-dev libpng-dev
 )

@@ -43,8 +43,7 @@ long long Args::get_int(const std::string& name, long long fallback, long long l
     throw Error("--" + name + " expects a whole number, got '" + *v + "'");
   }
   if (x < lo || x > hi) {
-    throw Error("--" + name + " must be between " + std::to_string(lo) + " and " + std::to_string(hi) +
-                ", got " + *v);
+    throw Error("--" + name + " must be between " + std::to_string(lo) + " and " + std::to_string(hi) + ", got " + *v);
   }
   return x;
 }
@@ -95,8 +94,8 @@ std::optional<Args> Parser::parse(const std::vector<std::string>& argv) const {
     }
     if (a.rfind("--", 0) != 0 || a.size() == 2) {
       if (positional_name_.empty()) {
-        throw Error("unexpected argument '" + a + "' for '" + command_ + "' (flags start with --; see '" +
-                    command_ + " --help')");
+        throw Error("unexpected argument '" + a + "' for '" + command_ + "' (flags start with --; see '" + command_ +
+                    " --help')");
       }
       args.positional_.push_back(a);
       continue;
@@ -179,7 +178,8 @@ std::vector<GroundedBox> phrase_boxes(const Args& args, const std::string& phras
                                       bool check_range) {
   std::vector<GroundedBox> boxes;
   std::optional<std::string> pending;
-  const std::string no_box = "' has no --" + box_flag + " after it (each --" + phrase_flag + " needs one --" + box_flag + ")";
+  const std::string no_box =
+      "' has no --" + box_flag + " after it (each --" + phrase_flag + " needs one --" + box_flag + ")";
   for (const auto& [flag, value] : args.ordered()) {
     if (flag == phrase_flag) {
       if (pending) throw Error("--" + phrase_flag + " '" + *pending + no_box);

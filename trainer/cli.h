@@ -13,10 +13,10 @@
 namespace gligen::cli {
 
 struct FlagSpec {
-  std::string name;         // without the leading dashes: "steps"
-  std::string value_name;   // "N", "FILE"; empty for a switch
+  std::string name;        // without the leading dashes: "steps"
+  std::string value_name;  // "N", "FILE"; empty for a switch
   std::string help;
-  std::string default_text; // shown in --help; empty when none
+  std::string default_text;  // shown in --help; empty when none
   bool repeatable = false;
 };
 

@@ -22,7 +22,8 @@ namespace {
 
 // "x0,y0,x1,y1" in pixels: four finite numbers (decimal or hex floats), x0 < x1 and y0 < y1.
 data::CropBox parse_pixel_box(const std::string& text) {
-  const std::string usage = "--box '" + text + "': expected four pixel coordinates x0,y0,x1,y1 (left, top, right, bottom; "
+  const std::string usage = "--box '" + text +
+                            "': expected four pixel coordinates x0,y0,x1,y1 (left, top, right, bottom; "
                             "floats, as `detect --json` prints them), e.g. --box 12.5,30,200,180.4";
   double v[4];
   int n = 0;
@@ -66,7 +67,8 @@ int run_caption(const std::vector<std::string>& argv) {
   if (!args) return 0;
   const std::string folder = args->get_string("captioner", "");
   const std::string image_path = args->get_string("image", "");
-  if (folder.empty()) throw Error("--captioner DIR is required (a downloaded BLIP-2 folder, e.g. Salesforce/blip2-flan-t5-xxl)");
+  if (folder.empty())
+    throw Error("--captioner DIR is required (a downloaded BLIP-2 folder, e.g. Salesforce/blip2-flan-t5-xxl)");
   if (image_path.empty()) throw Error("--image FILE is required");
   std::vector<data::CropBox> boxes;
   for (const auto& text : args->all("box")) boxes.push_back(parse_pixel_box(text));
@@ -77,8 +79,9 @@ int run_caption(const std::vector<std::string>& argv) {
   const std::string precision = args->get_string("precision", "fp32");
   const torch::ScalarType dtype = io::parse_dtype(precision, "--precision");
   if (dtype == torch::kFloat16 && !device.is_cuda()) {
-    throw Error("--precision fp16 needs --device cuda (LibTorch has no float16 kernels for the CPU); "
-                "use fp32 or bf16 on the CPU");
+    throw Error(
+        "--precision fp16 needs --device cuda (LibTorch has no float16 kernels for the CPU); "
+        "use fp32 or bf16 on the CPU");
   }
   gligen::io::configure_cpu_runtime(threads);
 

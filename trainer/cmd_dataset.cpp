@@ -51,7 +51,8 @@ int run_import(const std::vector<std::string>& argv) {
                 "gligen-trainer dataset import --db DB --from FILE [--from FILE]... [--images DIR]");
   p.flag({"db", "DB", "dataset database file", ""})
       .flag({"from", "FILE", "file (or folder of per-image .pth files) to import; repeatable", "", true})
-      .flag({"images", "DIR", "folder the records' image paths are relative to", "the dataset's, else the file's folder"})
+      .flag(
+          {"images", "DIR", "folder the records' image paths are relative to", "the dataset's, else the file's folder"})
       .flag({"no-hash", "", "do not compute image content hashes (faster on huge datasets)", ""})
       .flag({"events", "", "print JSON lines instead of a progress bar", ""});
   auto args = p.parse(argv);
@@ -111,9 +112,11 @@ int run_export(const std::vector<std::string>& argv) {
     return 0;
   }
   const auto parent = fs::path(to).parent_path();
-  if (!parent.empty() && !fs::is_directory(parent)) throw Error("--to: the folder '" + parent.string() + "' does not exist");
+  if (!parent.empty() && !fs::is_directory(parent))
+    throw Error("--to: the folder '" + parent.string() + "' does not exist");
   const std::string ext = fs::path(to).extension().string();
-  if (ext != ".pth" && ext != ".pt" && ext != ".json") throw Error("--to must end in .pth (seed format) or .json (COCO)");
+  if (ext != ".pth" && ext != ".pt" && ext != ".json")
+    throw Error("--to must end in .pth (seed format) or .json (COCO)");
   auto store = AnnotationStore::open(db, AnnotationStore::Mode::ReadOnly);
   ProgressReporter progress("export", args->has("events"));
   ExportOptions o;
@@ -122,7 +125,8 @@ int run_export(const std::vector<std::string>& argv) {
   const ExportReport r = ext == ".json" ? export_coco_json(*store, to, o) : export_seed_pth(*store, to, o);
   progress.finish();
   if (args->has("events")) {
-    progress.event("done", "\"images\":" + std::to_string(r.images) + ",\"annotations\":" + std::to_string(r.annotations) +
+    progress.event("done", "\"images\":" + std::to_string(r.images) +
+                               ",\"annotations\":" + std::to_string(r.annotations) +
                                ",\"missing_embeddings\":" + std::to_string(r.missing_embeddings));
   } else {
     std::cout << r.summary() << "\n";
@@ -155,7 +159,8 @@ int run_stats(const std::vector<std::string>& argv) {
                       {"image_root", store->image_root()}};
   for (const auto& [st, n] : s.by_status) j["by_status"][review_status_name(st)] = n;
   j["labels"] = s.by_label.size();
-  for (size_t k = 0; k < std::min(top, s.by_label.size()); ++k) j["top_labels"].push_back({s.by_label[k].first, s.by_label[k].second});
+  for (size_t k = 0; k < std::min(top, s.by_label.size()); ++k)
+    j["top_labels"].push_back({s.by_label[k].first, s.by_label[k].second});
   if (args->has("check")) j["integrity"] = store->check_integrity();
   if (args->has("json")) {
     print_report_json(j);

@@ -70,7 +70,8 @@ int run_detect(const std::vector<std::string>& argv) {
       std::cout << line << d.label << "\n";
     }
   }
-  if (args->has("draw")) detect::write_rgb_image(args->get_string("draw", ""), detect::draw_detections(image, detections));
+  if (args->has("draw"))
+    detect::write_rgb_image(args->get_string("draw", ""), detect::draw_detections(image, detections));
   return 0;
 }
 

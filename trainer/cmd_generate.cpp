@@ -25,13 +25,15 @@ namespace gligen::trainer {
 namespace {
 
 cli::Parser make_parser() {
-  cli::Parser p("gligen-trainer generate",
-                "Generate images from a prompt and (phrase, box) pairs with a GLIGEN model. Each --phrase pairs with\n"
-                "the --box that follows it; boxes are x0,y0,x1,y1 in [0, 1] of the image size. Flags override the\n"
-                "values of --layout. The layout is embedded in every PNG written (re-open it with --layout FILE.png).",
-                "gligen-trainer generate [--model DIR] (--layout FILE | --prompt TEXT [--phrase TEXT --box x0,y0,x1,y1]...) "
-                "--out FILE.png [options]");
-  p.flag({"model", "DIR", "diffusers GLIGEN pipeline folder (model_index.json, unet/, vae/, ...)", "the shipped shapes demo model"})
+  cli::Parser p(
+      "gligen-trainer generate",
+      "Generate images from a prompt and (phrase, box) pairs with a GLIGEN model. Each --phrase pairs with\n"
+      "the --box that follows it; boxes are x0,y0,x1,y1 in [0, 1] of the image size. Flags override the\n"
+      "values of --layout. The layout is embedded in every PNG written (re-open it with --layout FILE.png).",
+      "gligen-trainer generate [--model DIR] (--layout FILE | --prompt TEXT [--phrase TEXT --box x0,y0,x1,y1]...) "
+      "--out FILE.png [options]");
+  p.flag({"model", "DIR", "diffusers GLIGEN pipeline folder (model_index.json, unet/, vae/, ...)",
+          "the shipped shapes demo model"})
       .flag({"unet", "DIR", "UNet override folder (config.json + weights), e.g. a retrained GLIGEN UNet", ""})
       .flag({"layout", "FILE", "layout JSON, or a PNG written by GLIGEN Studio", ""})
       .flag({"prompt", "TEXT", "the image prompt", ""})
@@ -56,8 +58,10 @@ cli::Parser make_parser() {
       .flag({"check", "", "check each image with the detector: was every box's phrase found in its box?", ""})
       .flag({"detector", "DIR", "Grounding DINO folder for --check / --max-tries", ""})
       .flag({"check-iou", "F", "a box is found when the detection of its phrase overlaps it this much (IoU)", "0.5"})
-      .flag({"max-tries", "N", "generate until grounded: try up to N seeds (seed, seed+1, ...), keep the best by boxes "
-                               "found, stop early when all are found (implies --check)", "1"})
+      .flag({"max-tries", "N",
+             "generate until grounded: try up to N seeds (seed, seed+1, ...), keep the best by boxes "
+             "found, stop early when all are found (implies --check)",
+             "1"})
       .flag({"events", "", "print JSON lines (progress, log, image, check, done) instead of a progress bar", ""})
       .flag({"out", "FILE.png", "output image; with --batch N, FILE-1.png ... FILE-N.png", ""});
   return p;
@@ -70,7 +74,8 @@ Layout layout_from_args(const cli::Args& args) {
     if (ext == ".png" || ext == ".PNG") {
       auto text = read_png_text(*path);
       auto it = text.find(kLayoutPngKey);
-      if (it == text.end()) throw Error("'" + *path + "' carries no GLIGEN layout (it was not written by GLIGEN Studio)");
+      if (it == text.end())
+        throw Error("'" + *path + "' carries no GLIGEN layout (it was not written by GLIGEN Studio)");
       l = layout_from_json(it->second, *path);
     } else {
       l = read_layout_file(*path);
@@ -81,7 +86,8 @@ Layout layout_from_args(const cli::Args& args) {
   // Pair each --phrase with the --box after it.
   auto boxes = cli::phrase_boxes(args, "phrase", "box", /*check_range=*/false);
   if (!boxes.empty()) l.boxes = boxes;
-  if (args.has("seed")) l.seed = static_cast<std::uint64_t>(args.get_int("seed", 0, 0, std::numeric_limits<long long>::max()));
+  if (args.has("seed"))
+    l.seed = static_cast<std::uint64_t>(args.get_int("seed", 0, 0, std::numeric_limits<long long>::max()));
   l.steps = static_cast<int>(args.get_int("steps", l.steps, 1, 1000));
   l.guidance = args.get_double("guidance", l.guidance, 0, 100);
   l.beta = args.get_double("beta", l.beta, 0, 1);
@@ -155,8 +161,9 @@ int run_generate(const std::vector<std::string>& argv) {
   const std::string detector_dir = args.get_string("detector", "");
   if (check) {
     if (detector_dir.empty()) {
-      throw Error(std::string(max_tries > 1 ? "--max-tries" : "--check") +
-                  " needs a detector: give --detector DIR (a Grounding DINO folder, e.g. IDEA-Research/grounding-dino-base)");
+      throw Error(
+          std::string(max_tries > 1 ? "--max-tries" : "--check") +
+          " needs a detector: give --detector DIR (a Grounding DINO folder, e.g. IDEA-Research/grounding-dino-base)");
     }
     if (max_tries > 1 && layout.batch > 1) throw Error("--max-tries works on one image at a time: use --batch 1");
     detector = std::make_unique<detect::GroundingDino>(detect::GroundingDino::load(detector_dir));
@@ -209,7 +216,8 @@ int run_generate(const std::vector<std::string>& argv) {
         line << "]";
       }
       if (events) {
-        nlohmann::json e = {{"try", attempt + 1}, {"seed", result.layout.seed.value_or(0)}, {"fraction_found", fraction}};
+        nlohmann::json e = {
+            {"try", attempt + 1}, {"seed", result.layout.seed.value_or(0)}, {"fraction_found", fraction}};
         nlohmann::json cj = nlohmann::json::array();
         for (const auto& c : checks) cj.push_back(detect::grounding_check_to_json(c));
         e["checks"] = cj;

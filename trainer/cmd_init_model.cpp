@@ -15,40 +15,45 @@ namespace gligen::trainer {
 namespace {
 
 int run_init_model(const std::vector<std::string>& argv) {
-  cli::Parser p("gligen-trainer init-model",
-                "Write a model folder with random weights (for trying and timing without downloads). Presets:\n"
-                "  tiny  the test fixtures' architecture, 64x64 images, ~2 MB\n"
-                "  shapes-tiny  the shapes demo model to train from scratch (train --trainable unet on\n"
-                "               make-shapes-dataset): 64x64 images, 4x VAE (16x16 latents), 3-level gated UNet\n"
-                "               (32/64/96 channels), 2-layer 64-d CLIP text encoder, a tokenizer with the shapes\n"
-                "               words as single tokens; ~17 MB\n"
-                "  sd14  SD 1.4 + GLIGEN text-box sizes (1.07 G UNet parameters), ~4.6 GB, for benchmarks\n"
-                "  grounding-dino-base  the detector's real architecture (Swin-B, 232 M parameters, ~0.93 GB)\n"
-                "  grounding-dino-tiny  the same with Swin-T\n"
-                "  ram-swin-l  the RAM tagger's release checkpoint (ram_swin_large_14m.pth names and shapes, ~1.9 GB)\n"
-                "              with synthetic tag lists\n"
-                "  blip2-flan-t5-xl   the captioner's BLIP-2 with Flan-T5-XL (3.9 G parameters, 15.8 GB in float32)\n"
-                "  blip2-flan-t5-xxl  the same with Flan-T5-XXL, the dataset job's (12.2 G parameters, 48.9 GB in\n"
-                "                     float32, in 5 GB shards + index as save_pretrained writes them); written tensor\n"
-                "                     by tensor, in little memory.\n"
-                "                     Without --tokenizer the T5 vocabulary is synthetic (same ids, meaningless pieces).",
-                "gligen-trainer init-model --preset tiny|shapes-tiny|sd14|grounding-dino-base|grounding-dino-tiny|ram-swin-l|"
-                "blip2-flan-t5-xl|blip2-flan-t5-xxl --out DIR [--seed N] [--tokenizer DIR] [--dtype float32|float16|bfloat16]");
-  p.flag({"preset", "NAME", "tiny, shapes-tiny, sd14, grounding-dino-base, grounding-dino-tiny, ram-swin-l, "
-                            "blip2-flan-t5-xl or blip2-flan-t5-xxl", ""})
+  cli::Parser p(
+      "gligen-trainer init-model",
+      "Write a model folder with random weights (for trying and timing without downloads). Presets:\n"
+      "  tiny  the test fixtures' architecture, 64x64 images, ~2 MB\n"
+      "  shapes-tiny  the shapes demo model to train from scratch (train --trainable unet on\n"
+      "               make-shapes-dataset): 64x64 images, 4x VAE (16x16 latents), 3-level gated UNet\n"
+      "               (32/64/96 channels), 2-layer 64-d CLIP text encoder, a tokenizer with the shapes\n"
+      "               words as single tokens; ~17 MB\n"
+      "  sd14  SD 1.4 + GLIGEN text-box sizes (1.07 G UNet parameters), ~4.6 GB, for benchmarks\n"
+      "  grounding-dino-base  the detector's real architecture (Swin-B, 232 M parameters, ~0.93 GB)\n"
+      "  grounding-dino-tiny  the same with Swin-T\n"
+      "  ram-swin-l  the RAM tagger's release checkpoint (ram_swin_large_14m.pth names and shapes, ~1.9 GB)\n"
+      "              with synthetic tag lists\n"
+      "  blip2-flan-t5-xl   the captioner's BLIP-2 with Flan-T5-XL (3.9 G parameters, 15.8 GB in float32)\n"
+      "  blip2-flan-t5-xxl  the same with Flan-T5-XXL, the dataset job's (12.2 G parameters, 48.9 GB in\n"
+      "                     float32, in 5 GB shards + index as save_pretrained writes them); written tensor\n"
+      "                     by tensor, in little memory.\n"
+      "                     Without --tokenizer the T5 vocabulary is synthetic (same ids, meaningless pieces).",
+      "gligen-trainer init-model --preset tiny|shapes-tiny|sd14|grounding-dino-base|grounding-dino-tiny|ram-swin-l|"
+      "blip2-flan-t5-xl|blip2-flan-t5-xxl --out DIR [--seed N] [--tokenizer DIR] [--dtype float32|float16|bfloat16]");
+  p.flag({"preset", "NAME",
+          "tiny, shapes-tiny, sd14, grounding-dino-base, grounding-dino-tiny, ram-swin-l, "
+          "blip2-flan-t5-xl or blip2-flan-t5-xxl",
+          ""})
       .flag({"out", "DIR", "folder to create (must not exist, or be empty)", ""})
       .flag({"seed", "N", "random seed of the weights", "0"})
       .flag({"tokenizer", "DIR",
              "copy this tokenizer folder (CLIP; BERT for grounding-dino-*; Flan-T5 for blip2-*) instead of writing a "
-             "synthetic one", ""})
+             "synthetic one",
+             ""})
       .flag({"dtype", "NAME", "blip2-* only: float32 (as released), float16 or bfloat16 weights", "float32"});
   auto args = p.parse(argv);
   if (!args) return 0;
   const std::string preset = args->get_string("preset", "");
   const std::string out = args->get_string("out", "");
   if (preset.empty()) {
-    throw Error("--preset is required (tiny, shapes-tiny, sd14, grounding-dino-base, grounding-dino-tiny, ram-swin-l, "
-                "blip2-flan-t5-xl or blip2-flan-t5-xxl)");
+    throw Error(
+        "--preset is required (tiny, shapes-tiny, sd14, grounding-dino-base, grounding-dino-tiny, ram-swin-l, "
+        "blip2-flan-t5-xl or blip2-flan-t5-xxl)");
   }
   if (out.empty()) throw Error("--out DIR is required");
   auto status = [](const std::string& s) { std::cerr << "init-model: " << s << "\n"; };
@@ -88,6 +93,9 @@ int run_init_model(const std::vector<std::string>& argv) {
 
 }  // namespace
 
-GLIGEN_TRAINER_COMMAND("init-model", "write a random-initialised model folder (GLIGEN tiny / shapes-tiny / sd14, Grounding DINO, RAM, BLIP-2)", run_init_model, 20);
+GLIGEN_TRAINER_COMMAND(
+    "init-model",
+    "write a random-initialised model folder (GLIGEN tiny / shapes-tiny / sd14, Grounding DINO, RAM, BLIP-2)",
+    run_init_model, 20);
 
 }  // namespace gligen::trainer

@@ -25,11 +25,12 @@ volatile std::sig_atomic_t g_forward = 0;
 void on_signal(int sig) { g_forward = sig; }
 
 cli::Parser make_parser() {
-  cli::Parser p("gligen-trainer launch",
-                "Start one process per device on this machine for a distributed subcommand (train, make-dataset), like\n"
-                "torchrun --no-python. The arguments after -- are the subcommand and its flags. One failing rank\n"
-                "stops all of them; the exit status is the failing rank's.",
-                "gligen-trainer launch --nproc-per-node N [--master-port P] -- train [train options]");
+  cli::Parser p(
+      "gligen-trainer launch",
+      "Start one process per device on this machine for a distributed subcommand (train, make-dataset), like\n"
+      "torchrun --no-python. The arguments after -- are the subcommand and its flags. One failing rank\n"
+      "stops all of them; the exit status is the failing rank's.",
+      "gligen-trainer launch --nproc-per-node N [--master-port P] -- train [train options]");
   p.flag({"nproc-per-node", "N", "processes (ranks) to start", ""})
       .flag({"nnodes", "N", "machines in the job (each runs its own launch)", "1"})
       .flag({"node-rank", "N", "this machine's index among --nnodes", "0"})
@@ -78,7 +79,8 @@ int run_launch(const std::vector<std::string>& argv) {
   struct sigaction sa {};
   sa.sa_handler = on_signal;
   sigemptyset(&sa.sa_mask);
-  struct sigaction old_int {}, old_term {};
+  struct sigaction old_int {
+  }, old_term{};
   sigaction(SIGINT, &sa, &old_int);
   sigaction(SIGTERM, &sa, &old_term);
 

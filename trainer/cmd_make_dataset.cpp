@@ -40,7 +40,9 @@ bool has_weight_files(const fs::path& dir) {
   std::error_code ec;
   for (const auto& e : fs::directory_iterator(dir, ec)) {
     const std::string n = e.path().filename().string();
-    const auto ends = [&](const std::string& x) { return n.size() >= x.size() && n.compare(n.size() - x.size(), x.size(), x) == 0; };
+    const auto ends = [&](const std::string& x) {
+      return n.size() >= x.size() && n.compare(n.size() - x.size(), x.size(), x) == 0;
+    };
     if (ends(".safetensors") || ends(".bin") || ends(".safetensors.index.json") || ends(".bin.index.json")) return true;
   }
   return false;
@@ -51,7 +53,8 @@ bool has_weight_files(const fs::path& dir) {
 // model; the first problem of each is reported, and any problem makes the command fail.
 int check_models(const cli::Args& args) {
   std::vector<std::string> problems;
-  const auto check = [&](const std::string& what, const std::string& flag, const std::function<std::string(const std::string&)>& fn) {
+  const auto check = [&](const std::string& what, const std::string& flag,
+                         const std::function<std::string(const std::string&)>& fn) {
     const std::string dir = args.get_string(flag, "");
     if (dir.empty()) {
       problems.push_back(what + ": --" + flag + " is not given");
@@ -92,7 +95,8 @@ int check_models(const cli::Args& args) {
     need_dir(dir);
     nets::load_blip2_config(dir);
     nets::load_blip_image_processor_config(dir);
-    if (!fs::exists(fs::path(dir) / "spiece.model")) throw Error(dir + " has no spiece.model (the language model's tokenizer)");
+    if (!fs::exists(fs::path(dir) / "spiece.model"))
+      throw Error(dir + " has no spiece.model (the language model's tokenizer)");
     need_weights(dir);
     return std::string("config, image processor, tokenizer and weight files present");
   });
@@ -114,24 +118,25 @@ int check_models(const cli::Args& args) {
 }
 
 int run_make_dataset(const std::vector<std::string>& argv) {
-  cli::Parser p(
-      "gligen-trainer make-dataset",
-      "Turn a folder of images into GLIGEN training data, as the seed's make_datasets.py does: RAM tags\n"
-      "each image, Grounding DINO finds the tags (\"tag1. tag2\"), NMS keeps the best boxes, BLIP-2\n"
-      "captions each box and CLIP embeds each caption. Results go into the annotation dataset (--db) with\n"
-      "the detector's scores and labels and the image's tags, one transaction per image: run the same\n"
-      "command again after a stop or a crash and it continues; new images in the folder are added.\n"
-      "Several ranks: gligen-trainer launch --nproc-per-node N -- make-dataset ..., torchrun or Slurm.",
-      "gligen-trainer make-dataset --images DIR --db DATASET.sqlite --ram FILE|DIR --detector DIR "
-      "--captioner DIR --text-encoder DIR [options]");
+  cli::Parser p("gligen-trainer make-dataset",
+                "Turn a folder of images into GLIGEN training data, as the seed's make_datasets.py does: RAM tags\n"
+                "each image, Grounding DINO finds the tags (\"tag1. tag2\"), NMS keeps the best boxes, BLIP-2\n"
+                "captions each box and CLIP embeds each caption. Results go into the annotation dataset (--db) with\n"
+                "the detector's scores and labels and the image's tags, one transaction per image: run the same\n"
+                "command again after a stop or a crash and it continues; new images in the folder are added.\n"
+                "Several ranks: gligen-trainer launch --nproc-per-node N -- make-dataset ..., torchrun or Slurm.",
+                "gligen-trainer make-dataset --images DIR --db DATASET.sqlite --ram FILE|DIR --detector DIR "
+                "--captioner DIR --text-encoder DIR [options]");
   p.flag({"images", "DIR", "the pictures (searched recursively)", ""})
       .flag({"db", "FILE", "the annotation dataset to fill (created when missing)", ""})
-      .flag({"ram", "FILE|DIR", "RAM checkpoint (ram_swin_large_14m.pth) or a folder with it, its configs and tag lists", ""})
+      .flag({"ram", "FILE|DIR",
+             "RAM checkpoint (ram_swin_large_14m.pth) or a folder with it, its configs and tag lists", ""})
       .flag({"ram-tags", "DIR", "folder of RAM's tag-list files", "next to the checkpoint"})
       .flag({"text", "TEXT", "use this detector text (\"cat. dog\") for every image instead of RAM's tags", ""})
       .flag({"detector", "DIR", "Grounding DINO folder (IDEA-Research/grounding-dino-base)", ""})
       .flag({"captioner", "DIR", "BLIP-2 folder (Salesforce/blip2-flan-t5-xxl)", ""})
-      .flag({"text-encoder", "DIR", "CLIP folder as released (openai/clip-vit-large-patch14) or a diffusers pipeline folder", ""})
+      .flag({"text-encoder", "DIR",
+             "CLIP folder as released (openai/clip-vit-large-patch14) or a diffusers pipeline folder", ""})
       .flag({"box-threshold", "X", "keep detections scoring above X", "0.25"})
       .flag({"text-threshold", "X", "label tokens are those above X", "0.2"})
       .flag({"nms-iou", "X", "drop boxes overlapping a better one by IoU above X", "0.5"})
@@ -140,7 +145,8 @@ int run_make_dataset(const std::vector<std::string>& argv) {
       .flag({"batch", "N", "crops per captioner pass (0: all boxes of an image)", "0"})
       .flag({"limit", "N", "stop after N images (per rank)", ""})
       .flag({"threads", "N", "CPU threads (0: LibTorch's default)", "0"})
-      .flag({"output-dir", "DIR", "run folder: run.json, events.jsonl, log.txt, shards/", "<db name>-make-dataset next to the db"})
+      .flag({"output-dir", "DIR", "run folder: run.json, events.jsonl, log.txt, shards/",
+             "<db name>-make-dataset next to the db"})
       .flag({"events", "", "print JSON lines instead of a progress bar", ""})
       .flag({"check", "", "only check the model folders (configs, tokenizers, weight files present) and exit", ""});
   auto args = p.parse(argv);
@@ -157,8 +163,9 @@ int run_make_dataset(const std::vector<std::string>& argv) {
   const bool fixed_text = args->has("text");
   const std::string ram = args->get_string("ram", "");
   if (!fixed_text && ram.empty()) {
-    throw Error("--ram FILE|DIR is required (RAM tags each image; or give --text \"cat. dog\" to use one detector "
-                "text for every image)");
+    throw Error(
+        "--ram FILE|DIR is required (RAM tags each image; or give --text \"cat. dog\" to use one detector "
+        "text for every image)");
   }
   if (fixed_text && !ram.empty()) throw Error("give either --ram or --text, not both");
   a.detector = need("detector", "DIR");
@@ -284,10 +291,11 @@ int run_make_dataset(const std::vector<std::string>& argv) {
                                  {"unreadable", unreadable},
                                  {"stopped", r.stopped},
                                  {"merged_images", r.merged_images},
-                                 {"seconds", {{"tag", r.seconds.tag},
-                                              {"detect", r.seconds.detect},
-                                              {"caption", r.seconds.caption},
-                                              {"embed", r.seconds.embed}}}};
+                                 {"seconds",
+                                  {{"tag", r.seconds.tag},
+                                   {"detect", r.seconds.detect},
+                                   {"caption", r.seconds.caption},
+                                   {"embed", r.seconds.embed}}}};
     if (env.is_main()) {
       run.event("done", done);
       run.log(r.summary());

@@ -95,8 +95,9 @@ int run_shapes_eval(const std::vector<std::string>& argv) {
   auto pipe = GligenPipeline::load(model, "", popt);
 
   ProgressReporter progress("shapes-eval", false);
-  if (!json) progress.log("model " + model + ": " + std::to_string(set.layouts.size()) + " layouts, " +
-                          std::to_string(set.boxes) + " boxes");
+  if (!json)
+    progress.log("model " + model + ": " + std::to_string(set.layouts.size()) + " layouts, " +
+                 std::to_string(set.boxes) + " boxes");
   auto t0 = Clock::now();
   const auto boxes = train::run_shapes_validation(*pipe, set, o);
   const double boxes_s = std::chrono::duration<double>(Clock::now() - t0).count();
@@ -132,8 +133,9 @@ int run_shapes_eval(const std::vector<std::string>& argv) {
     std::cout << report.dump() << std::endl;
   } else {
     char line[512];
-    std::snprintf(line, sizeof line, "with boxes: %d of %d boxes hit (%.1f%%; right shape too: %.1f%%), %.2f s per image",
-                  boxes.found, boxes.boxes, 100.0 * boxes.hit_rate, 100.0 * report["shape_rate"].get<double>(),
+    std::snprintf(line, sizeof line,
+                  "with boxes: %d of %d boxes hit (%.1f%%; right shape too: %.1f%%), %.2f s per image", boxes.found,
+                  boxes.boxes, 100.0 * boxes.hit_rate, 100.0 * report["shape_rate"].get<double>(),
                   report["seconds_per_image"].get<double>());
     std::cout << line << "\n";
     if (a.has("no-boxes-control")) {
@@ -148,7 +150,8 @@ int run_shapes_eval(const std::vector<std::string>& argv) {
 
 }  // namespace
 
-GLIGEN_TRAINER_COMMAND("shapes-eval", "grounding check of a shapes model: box hit rate on held-out layouts (and without boxes)",
+GLIGEN_TRAINER_COMMAND("shapes-eval",
+                       "grounding check of a shapes model: box hit rate on held-out layouts (and without boxes)",
                        run_shapes_eval, 37);
 
 }  // namespace gligen::trainer

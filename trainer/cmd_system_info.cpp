@@ -26,7 +26,8 @@ int run_system_info(const std::vector<std::string>& argv) {
   for (const auto& b : tb.backends) std::cout << " " << b;
   if (!tb.nccl) std::cout << " (no nccl: " << tb.nccl_absent_reason << ")";
   std::cout << "\n"
-            << "mixed precision fp16, bf16 on CUDA" << (tb.cpu_bf16_autocast ? "; bf16 autocast on the CPU" : "") << "\n"
+            << "mixed precision fp16, bf16 on CUDA" << (tb.cpu_bf16_autocast ? "; bf16 autocast on the CPU" : "")
+            << "\n"
             << "cpu threads (intra-op) " << at::get_num_threads() << " of " << std::thread::hardware_concurrency()
             << " hardware threads\n"
             << "cpu runtime " << io::describe(io::configure_cpu_runtime()) << "\n";
@@ -50,7 +51,7 @@ int run_system_info(const std::vector<std::string>& argv) {
 
 }  // namespace
 
-GLIGEN_TRAINER_COMMAND("system-info", "print version, LibTorch build, CPU threads and CUDA devices",
-                       run_system_info, 90);
+GLIGEN_TRAINER_COMMAND("system-info", "print version, LibTorch build, CPU threads and CUDA devices", run_system_info,
+                       90);
 
 }  // namespace gligen::trainer

@@ -19,21 +19,26 @@ namespace gligen::trainer {
 namespace {
 
 cli::Parser make_parser() {
-  cli::Parser p("gligen-trainer train",
-                "Train the grounding layers (fusers and position net) of a GLIGEN text-box UNet, as the diffusers\n"
-                "GLIGEN training example does. Everything else stays frozen; --trainable unet trains the whole UNet\n"
-                "instead (a model from scratch, e.g. init-model --preset shapes-tiny). The run directory (--output-dir) gets\n"
-                "run.json, events.jsonl, log.txt, checkpoints/ and images/; the trained UNet goes to <output-dir>/unet.\n"
-                "Distributed: start one process per device with torchrun-style variables (RANK, WORLD_SIZE, ...),\n"
-                "or use 'gligen-trainer launch --nproc-per-node N -- train ...'. SIGINT/SIGTERM: the current step\n"
-                "finishes, a checkpoint is written, and the run ends cleanly (resume with --resume-from-checkpoint latest).",
-                "gligen-trainer train --pretrained-model DIR --data-path FILE --image-path DIR --output-dir DIR [options]");
-  p.flag({"pretrained-model", "DIR", "diffusers GLIGEN pipeline folder (unet/, vae/, text_encoder/, tokenizer/, scheduler/)", ""})
+  cli::Parser p(
+      "gligen-trainer train",
+      "Train the grounding layers (fusers and position net) of a GLIGEN text-box UNet, as the diffusers\n"
+      "GLIGEN training example does. Everything else stays frozen; --trainable unet trains the whole UNet\n"
+      "instead (a model from scratch, e.g. init-model --preset shapes-tiny). The run directory (--output-dir) gets\n"
+      "run.json, events.jsonl, log.txt, checkpoints/ and images/; the trained UNet goes to <output-dir>/unet.\n"
+      "Distributed: start one process per device with torchrun-style variables (RANK, WORLD_SIZE, ...),\n"
+      "or use 'gligen-trainer launch --nproc-per-node N -- train ...'. SIGINT/SIGTERM: the current step\n"
+      "finishes, a checkpoint is written, and the run ends cleanly (resume with --resume-from-checkpoint latest).",
+      "gligen-trainer train --pretrained-model DIR --data-path FILE --image-path DIR --output-dir DIR [options]");
+  p.flag({"pretrained-model", "DIR",
+          "diffusers GLIGEN pipeline folder (unet/, vae/, text_encoder/, tokenizer/, scheduler/)", ""})
       .flag({"unet", "DIR", "UNet folder replacing the model's unet/ (config.json + weights)", ""})
-      .flag({"data-path", "FILE", "the records: the seed's .pth list (or folder of per-image .pth), its JSON form "
-                                  "[{file_path, captions, annos: [{caption, bbox, text_embeddings_before_projection}]}], "
-                                  "or an annotation dataset (gligen-trainer dataset import)", ""})
-      .flag({"image-path", "DIR", "folder the records' file_path are relative to (an annotation dataset knows its own)", ""})
+      .flag({"data-path", "FILE",
+             "the records: the seed's .pth list (or folder of per-image .pth), its JSON form "
+             "[{file_path, captions, annos: [{caption, bbox, text_embeddings_before_projection}]}], "
+             "or an annotation dataset (gligen-trainer dataset import)",
+             ""})
+      .flag({"image-path", "DIR", "folder the records' file_path are relative to (an annotation dataset knows its own)",
+             ""})
       .flag({"output-dir", "DIR", "run directory", ""})
       .flag({"resolution", "N", "training image size (shorter side resized, then center crop)", "512"})
       .flag({"train-batch-size", "N", "batch size per process", "4"})
@@ -44,7 +49,8 @@ cli::Parser make_parser() {
       .flag({"resume-from-checkpoint", "latest|DIR", "continue from the newest complete checkpoint or a given one", ""})
       .flag({"learning-rate", "F", "learning rate (after warm-up)", "5e-6"})
       .flag({"scale-lr", "", "multiply the learning rate by accumulation x batch size x processes", ""})
-      .flag({"lr-scheduler", "NAME", "constant, constant_with_warmup, linear, cosine, cosine_with_restarts, polynomial", "constant"})
+      .flag({"lr-scheduler", "NAME", "constant, constant_with_warmup, linear, cosine, cosine_with_restarts, polynomial",
+             "constant"})
       .flag({"lr-warmup-steps", "N", "warm-up steps", "500"})
       .flag({"lr-num-cycles", "N", "hard restarts of cosine_with_restarts", "1"})
       .flag({"lr-power", "F", "power of the polynomial schedule", "1.0"})
@@ -58,8 +64,10 @@ cli::Parser make_parser() {
       .flag({"seed", "N", "seed of every random draw (data, noise, timesteps, re-initialisation)", "0"})
       .flag({"dataloader-num-workers", "N", "image decoding threads (0: on the training thread)", "0"})
       .flag({"validation-steps", "N", "write validation images every N steps (0: never)", "0"})
-      .flag({"grounding-detector", "DIR", "Grounding DINO folder: check the validation images' boxes (metric "
-                                          "grounding_fraction_found in events.jsonl)", ""})
+      .flag({"grounding-detector", "DIR",
+             "Grounding DINO folder: check the validation images' boxes (metric "
+             "grounding_fraction_found in events.jsonl)",
+             ""})
       .flag({"grounding-iou", "F", "a validation box is found when its detection overlaps it this much", "0.5"})
       .flag({"shapes-heldout", "FILE",
              "held-out layouts of make-shapes-dataset (--heldout-layouts): each validation "
@@ -103,7 +111,8 @@ train::TrainingConfig config_from_args(const cli::Args& a) {
   c.num_train_epochs = static_cast<int>(a.get_int("num-train-epochs", 1, 1, 1000000));
   if (a.has("max-train-steps")) c.max_train_steps = a.get_int("max-train-steps", 1, 1, 1LL << 40);
   c.checkpointing_steps = a.get_int("checkpointing-steps", 500, 1, 1LL << 40);
-  if (a.has("checkpoints-total-limit")) c.checkpoints_total_limit = static_cast<int>(a.get_int("checkpoints-total-limit", 1, 1, 1000000));
+  if (a.has("checkpoints-total-limit"))
+    c.checkpoints_total_limit = static_cast<int>(a.get_int("checkpoints-total-limit", 1, 1, 1000000));
   c.resume_from_checkpoint = a.get_string("resume-from-checkpoint", "");
   c.learning_rate = a.get_double("learning-rate", 5e-6, 1e-12, 1.0);
   c.scale_lr = a.has("scale-lr");
@@ -182,7 +191,8 @@ int run_train(const std::vector<std::string>& argv) {
   if (!events) {
     std::cerr << (summary.stopped_early ? "stopped" : "finished") << " at step " << summary.global_step << " ("
               << summary.samples_per_second << " samples/s, data wait " << summary.total_data_wait_seconds << " s"
-              << (summary.skipped_images ? ", " + std::to_string(summary.skipped_images) + " unreadable images skipped" : "")
+              << (summary.skipped_images ? ", " + std::to_string(summary.skipped_images) + " unreadable images skipped"
+                                         : "")
               << ")\n";
   }
   return 0;
@@ -190,6 +200,8 @@ int run_train(const std::vector<std::string>& argv) {
 
 }  // namespace
 
-GLIGEN_TRAINER_COMMAND("train", "train the GLIGEN grounding layers (fusers, position net), or the whole UNet, on a dataset", run_train, 30);
+GLIGEN_TRAINER_COMMAND("train",
+                       "train the GLIGEN grounding layers (fusers, position net), or the whole UNet, on a dataset",
+                       run_train, 30);
 
 }  // namespace gligen::trainer

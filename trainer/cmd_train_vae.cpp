@@ -16,14 +16,15 @@ namespace gligen::trainer {
 namespace {
 
 cli::Parser make_parser() {
-  cli::Parser p("gligen-trainer train-vae",
-                "Train a VAE (diffusers AutoencoderKL) on a folder of images: L1 reconstruction plus a small KL term.\n"
-                "Starts from --vae (or --pretrained-model's vae/), e.g. the random VAE of init-model --preset shapes-tiny.\n"
-                "The run directory gets run.json, events.jsonl (loss; vae_psnr_db of held-out images at each\n"
-                "checkpoint), log.txt and checkpoints/; the trained VAE goes to <output-dir>/vae with the latent\n"
-                "scaling_factor measured on the training images. SIGINT/SIGTERM: a checkpoint is written and the run\n"
-                "ends cleanly (resume with --resume-from-checkpoint latest).",
-                "gligen-trainer train-vae (--vae DIR | --pretrained-model DIR) --image-dir DIR --output-dir DIR [options]");
+  cli::Parser p(
+      "gligen-trainer train-vae",
+      "Train a VAE (diffusers AutoencoderKL) on a folder of images: L1 reconstruction plus a small KL term.\n"
+      "Starts from --vae (or --pretrained-model's vae/), e.g. the random VAE of init-model --preset shapes-tiny.\n"
+      "The run directory gets run.json, events.jsonl (loss; vae_psnr_db of held-out images at each\n"
+      "checkpoint), log.txt and checkpoints/; the trained VAE goes to <output-dir>/vae with the latent\n"
+      "scaling_factor measured on the training images. SIGINT/SIGTERM: a checkpoint is written and the run\n"
+      "ends cleanly (resume with --resume-from-checkpoint latest).",
+      "gligen-trainer train-vae (--vae DIR | --pretrained-model DIR) --image-dir DIR --output-dir DIR [options]");
   p.flag({"vae", "DIR", "VAE folder to start from (config.json + weights)", ""})
       .flag({"pretrained-model", "DIR", "diffusers pipeline folder whose vae/ to start from", ""})
       .flag({"image-dir", "DIR", "training images (.png/.jpg/.bmp, searched recursively, sorted by path)", ""})
@@ -32,7 +33,8 @@ cli::Parser make_parser() {
       .flag({"train-batch-size", "N", "images per step", "32"})
       .flag({"max-train-steps", "N", "optimizer steps", "2000"})
       .flag({"learning-rate", "F", "peak learning rate", "1e-3"})
-      .flag({"lr-scheduler", "NAME", "constant, constant_with_warmup, linear, cosine, cosine_with_restarts, polynomial", "cosine"})
+      .flag({"lr-scheduler", "NAME", "constant, constant_with_warmup, linear, cosine, cosine_with_restarts, polynomial",
+             "cosine"})
       .flag({"lr-warmup-steps", "N", "warm-up steps", "100"})
       .flag({"adam-weight-decay", "F", "AdamW weight decay", "0"})
       .flag({"max-grad-norm", "F", "gradient clipping norm", "1.0"})
@@ -110,7 +112,8 @@ int run_train_vae(const std::vector<std::string>& argv) {
 
 }  // namespace
 
-GLIGEN_TRAINER_COMMAND("train-vae", "train a VAE (AutoencoderKL) on a folder of images, the first stage of a model from scratch",
+GLIGEN_TRAINER_COMMAND("train-vae",
+                       "train a VAE (AutoencoderKL) on a folder of images, the first stage of a model from scratch",
                        run_train_vae, 31);
 
 }  // namespace gligen::trainer

@@ -29,6 +29,5 @@ struct CommandRegistrar {
 
 #define GLIGEN_TRAINER_CONCAT2(a, b) a##b
 #define GLIGEN_TRAINER_CONCAT(a, b) GLIGEN_TRAINER_CONCAT2(a, b)
-#define GLIGEN_TRAINER_COMMAND(name, summary, fn, order)                                        \
-  static ::gligen::trainer::CommandRegistrar GLIGEN_TRAINER_CONCAT(gligen_command_, __LINE__)( \
-      name, summary, fn, order)
+#define GLIGEN_TRAINER_COMMAND(name, summary, fn, order) \
+  static ::gligen::trainer::CommandRegistrar GLIGEN_TRAINER_CONCAT(gligen_command_, __LINE__)(name, summary, fn, order)

@@ -22,8 +22,9 @@ namespace {
 
 void print_help() {
   auto commands = command_registry();
-  std::sort(commands.begin(), commands.end(),
-            [](const Command& a, const Command& b) { return a.order != b.order ? a.order < b.order : a.name < b.name; });
+  std::sort(commands.begin(), commands.end(), [](const Command& a, const Command& b) {
+    return a.order != b.order ? a.order < b.order : a.name < b.name;
+  });
   std::cout << "usage: gligen-trainer <command> [options]\n\n"
                "Headless GLIGEN engine: box-grounded generation, models, datasets and training.\n\n"
                "commands:\n";

@@ -14,7 +14,9 @@ double unix_time() {
 }
 
 ProgressReporter::ProgressReporter(std::string label, bool events)
-    : label_(std::move(label)), events_(events), tty_(::isatty(STDERR_FILENO) != 0),
+    : label_(std::move(label)),
+      events_(events),
+      tty_(::isatty(STDERR_FILENO) != 0),
       start_(std::chrono::steady_clock::now()) {}
 
 void ProgressReporter::update(long done, long total) {
@@ -22,8 +24,8 @@ void ProgressReporter::update(long done, long total) {
   const double per = done > 0 ? elapsed / done : 0.0;
   const double eta = per * (total - done);
   if (events_) {
-    nlohmann::json j = {{"t", unix_time()}, {"kind", "progress"}, {"label", label_}, {"done", done},
-                        {"total", total},  {"elapsed_s", elapsed}, {"eta_s", eta}};
+    nlohmann::json j = {{"t", unix_time()}, {"kind", "progress"},   {"label", label_}, {"done", done},
+                        {"total", total},   {"elapsed_s", elapsed}, {"eta_s", eta}};
     std::cout << j.dump() << std::endl;
     return;
   }

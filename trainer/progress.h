@@ -10,7 +10,7 @@ class ProgressReporter {
   // `events`: print {"t":..., "kind":"progress", ...} lines on stdout instead of a bar.
   ProgressReporter(std::string label, bool events);
   void update(long done, long total);
-  void log(const std::string& message);  // a line of text (or a "log" event)
+  void log(const std::string& message);                                 // a line of text (or a "log" event)
   void event(const std::string& kind, const std::string& json_fields);  // fields without braces
   void finish();
 

@@ -48,9 +48,17 @@ RunHistory syntheticRun(int points) {
   std::mt19937 rng(1);
   std::normal_distribution<double> noise(0, 0.02);
   for (int s = 1; s <= points; ++s) {
-    QJsonObject e{{"t", 1.7e9 + s}, {"kind", "progress"}, {"step", s}, {"max_steps", points},
-                  {"loss", 0.15 + 0.2 / std::sqrt(double(s)) + noise(rng)}, {"lr", 5e-5}, {"samples_per_s", 20.0},
-                  {"step_time_s", 0.4}, {"data_wait_s", 0.01}, {"memory_mb", 30000.0}, {"eta_s", 1.0}};
+    QJsonObject e{{"t", 1.7e9 + s},
+                  {"kind", "progress"},
+                  {"step", s},
+                  {"max_steps", points},
+                  {"loss", 0.15 + 0.2 / std::sqrt(double(s)) + noise(rng)},
+                  {"lr", 5e-5},
+                  {"samples_per_s", 20.0},
+                  {"step_time_s", 0.4},
+                  {"data_wait_s", 0.01},
+                  {"memory_mb", 30000.0},
+                  {"eta_s", 1.0}};
     h.apply(e);
   }
   return h;
@@ -158,25 +166,28 @@ int benchStall(const QString& model, int steps, int size, int runs) {
     measuring = false;
     genMs += clock.nsecsElapsed() / 1e6 - started;
     if (!ok) failed = 1;
-    if (++done >= runs || !ok) loop.quit();
-    else QTimer::singleShot(10, startOne);
+    if (++done >= runs || !ok)
+      loop.quit();
+    else
+      QTimer::singleShot(10, startOne);
   });
   if (!w.loadModel({model, QString()}, true)) return 1;
   loop.exec();
   if (failed) return 1;
-  std::printf("%s\n", QJsonDocument(QJsonObject{{"bench", "stall"},
-                                                {"model", model},
-                                                {"steps", steps},
-                                                {"size", size},
-                                                {"runs", runs},
-                                                {"load_ms", loadMs},
-                                                {"generate_ms_mean", genMs / std::max(1, done)},
-                                                {"ticks", static_cast<qint64>(gaps.size())},
-                                                {"max_gap_ms", gaps.empty() ? 0 : *std::max_element(gaps.begin(), gaps.end())},
-                                                {"p99_gap_ms", percentile(gaps, 0.99)},
-                                                {"p50_gap_ms", percentile(gaps, 0.5)}})
-                          .toJson(QJsonDocument::Indented)
-                          .constData());
+  std::printf("%s\n",
+              QJsonDocument(QJsonObject{{"bench", "stall"},
+                                        {"model", model},
+                                        {"steps", steps},
+                                        {"size", size},
+                                        {"runs", runs},
+                                        {"load_ms", loadMs},
+                                        {"generate_ms_mean", genMs / std::max(1, done)},
+                                        {"ticks", static_cast<qint64>(gaps.size())},
+                                        {"max_gap_ms", gaps.empty() ? 0 : *std::max_element(gaps.begin(), gaps.end())},
+                                        {"p99_gap_ms", percentile(gaps, 0.99)},
+                                        {"p50_gap_ms", percentile(gaps, 0.5)}})
+                  .toJson(QJsonDocument::Indented)
+                  .constData());
   return 0;
 }
 
@@ -190,11 +201,12 @@ int main(int argc, char** argv) {
   p.setApplicationDescription(QStringLiteral("Timings of the studio's interactive paths (JSON)."));
   p.addHelpOption();
   p.addPositionalArgument(QStringLiteral("mode"), QStringLiteral("charts | stall"));
-  QCommandLineOption points(QStringLiteral("points"), QStringLiteral("Series lengths (charts)."), QStringLiteral("list"),
-                            QStringLiteral("1000,100000,1000000"));
-  QCommandLineOption repeats(QStringLiteral("repeats"), QStringLiteral("Repeats per length (charts)."), QStringLiteral("n"),
-                             QStringLiteral("20"));
-  QCommandLineOption model(QStringLiteral("model"), QStringLiteral("Model folder (stall; default: the shipped shapes model)."),
+  QCommandLineOption points(QStringLiteral("points"), QStringLiteral("Series lengths (charts)."),
+                            QStringLiteral("list"), QStringLiteral("1000,100000,1000000"));
+  QCommandLineOption repeats(QStringLiteral("repeats"), QStringLiteral("Repeats per length (charts)."),
+                             QStringLiteral("n"), QStringLiteral("20"));
+  QCommandLineOption model(QStringLiteral("model"),
+                           QStringLiteral("Model folder (stall; default: the shipped shapes model)."),
                            QStringLiteral("dir"));
   QCommandLineOption steps(QStringLiteral("steps"), QStringLiteral("Denoising steps (stall)."), QStringLiteral("n"),
                            QStringLiteral("20"));

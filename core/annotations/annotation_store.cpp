@@ -150,8 +150,12 @@ BoxAnnotation read_annotation(const SqliteStatement& st) {
 }
 
 nlohmann::json to_json(const BoxAnnotation& a) {
-  nlohmann::json j = {{"id", a.id},          {"image_id", a.image_id}, {"box", {a.box.x0, a.box.y0, a.box.x1, a.box.y1}},
-                      {"caption", a.caption}, {"label", a.label},       {"source", a.source},
+  nlohmann::json j = {{"id", a.id},
+                      {"image_id", a.image_id},
+                      {"box", {a.box.x0, a.box.y0, a.box.x1, a.box.y1}},
+                      {"caption", a.caption},
+                      {"label", a.label},
+                      {"source", a.source},
                       {"status", review_status_name(a.status)}};
   j["score"] = a.score ? nlohmann::json(*a.score) : nlohmann::json(nullptr);
   return j;
@@ -185,7 +189,6 @@ std::string like_pattern(const std::string& text) {
   }
   return p + "%";
 }
-
 
 }  // namespace
 
@@ -246,9 +249,15 @@ struct AnnotationStore::Impl {
         "x0 = excluded.x0, y0 = excluded.y0, x1 = excluded.x1, y1 = excluded.y1, caption = excluded.caption, "
         "label_id = excluded.label_id, score = excluded.score, source = excluded.source, status = excluded.status";
     SqliteStatement st(*db, sql);
-    if (a.id != 0) st.bind(1, a.id); else st.bind_null(1);
+    if (a.id != 0)
+      st.bind(1, a.id);
+    else
+      st.bind_null(1);
     st.bind(2, a.image_id).bind(3, a.box.x0).bind(4, a.box.y0).bind(5, a.box.x1).bind(6, a.box.y1).bind(7, a.caption);
-    if (a.label.empty()) st.bind_null(8); else st.bind(8, label_id(a.label));
+    if (a.label.empty())
+      st.bind_null(8);
+    else
+      st.bind(8, label_id(a.label));
     st.bind(9, a.score).bind(10, a.source).bind(11, static_cast<int64_t>(a.status));
     st.run();
     return a.id != 0 ? a.id : db->last_insert_rowid();
@@ -299,7 +308,8 @@ std::unique_ptr<AnnotationStore> AnnotationStore::open(const std::string& path, 
   if (fs::is_directory(path, ec)) throw Error("dataset database '" + path + "' is a folder, not a database file");
   const auto size = fs::file_size(path, ec);
   if (size > 0 && !is_annotation_database(path)) {
-    throw Error("'" + path + "' is not a GLIGEN dataset database: it is not an SQLite file (first bytes differ). "
+    throw Error("'" + path +
+                "' is not a GLIGEN dataset database: it is not an SQLite file (first bytes differ). "
                 "Import a .pth or COCO .json with 'gligen-trainer dataset import --from FILE' instead.");
   }
   auto impl = std::make_unique<Impl>();
@@ -328,7 +338,8 @@ std::unique_ptr<AnnotationStore> AnnotationStore::open(const std::string& path, 
     }
     if (format != kFormat) {
       throw Error("'" + path + "' is an SQLite database of another program, not a GLIGEN dataset (no '" +
-                  std::string(kFormat) + "' format marker). Choose a dataset database, or a new file name to create one.");
+                  std::string(kFormat) +
+                  "' format marker). Choose a dataset database, or a new file name to create one.");
     }
     impl->version = static_cast<int>(db.scalar_int("SELECT max(version) FROM schema_version"));
     if (impl->version > kSchemaVersion) {
@@ -359,8 +370,9 @@ std::optional<std::string> AnnotationStore::metadata(const std::string& key) con
 }
 
 void AnnotationStore::set_metadata(const std::string& key, const std::string& value) {
-  SqliteStatement st(*impl_->db,
-                     "INSERT INTO metadata(key, value) VALUES(?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value");
+  SqliteStatement st(
+      *impl_->db,
+      "INSERT INTO metadata(key, value) VALUES(?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value");
   st.bind(1, key).bind(2, value).run();
 }
 
@@ -519,14 +531,16 @@ DatasetStats AnnotationStore::stats() const {
   auto& db = *impl_->db;
   s.images = image_count();
   s.image_captions = db.scalar_int("SELECT count(*) FROM image_captions");
-  SqliteStatement st(db, "SELECT sum(n_boxes), sum(n_unreviewed), sum(n_accepted), sum(n_rejected), sum(n_edited) FROM images");
+  SqliteStatement st(
+      db, "SELECT sum(n_boxes), sum(n_unreviewed), sum(n_accepted), sum(n_rejected), sum(n_edited) FROM images");
   if (st.step()) {
     s.annotations = st.int64(0);
     for (int k = 0; k < 4; ++k) s.by_status[static_cast<ReviewStatus>(k)] = st.int64(1 + k);
   }
-  SqliteStatement lb(db,
-                     "SELECT coalesce(l.name, ''), n FROM (SELECT label_id, count(*) AS n FROM annotations GROUP BY label_id) c "
-                     "LEFT JOIN labels l ON l.id = c.label_id ORDER BY n DESC, l.name");
+  SqliteStatement lb(
+      db,
+      "SELECT coalesce(l.name, ''), n FROM (SELECT label_id, count(*) AS n FROM annotations GROUP BY label_id) c "
+      "LEFT JOIN labels l ON l.id = c.label_id ORDER BY n DESC, l.name");
   while (lb.step()) s.by_label.emplace_back(lb.text(0), lb.int64(1));
   s.embeddings = db.scalar_int("SELECT count(*) FROM embeddings");
   s.stale_embeddings = db.scalar_int("SELECT count(*) FROM embeddings WHERE stale = 1");
@@ -573,10 +587,11 @@ void AnnotationStore::for_each_image(
 
 std::vector<BoxAnnotation> AnnotationStore::annotations_needing_embedding(const std::string& encoder, bool all,
                                                                           int64_t after_id, int limit) const {
-  SqliteStatement st(*impl_->db, std::string(kAnnotationSelect) +
-                                     "LEFT JOIN embeddings e ON e.annotation_id = a.id WHERE a.id > ?1 AND a.status != 2 "
-                                     "AND (e.annotation_id IS NULL OR e.stale = 1 OR (?2 AND e.encoder != ?3)) "
-                                     "ORDER BY a.id LIMIT ?4");
+  SqliteStatement st(*impl_->db,
+                     std::string(kAnnotationSelect) +
+                         "LEFT JOIN embeddings e ON e.annotation_id = a.id WHERE a.id > ?1 AND a.status != 2 "
+                         "AND (e.annotation_id IS NULL OR e.stale = 1 OR (?2 AND e.encoder != ?3)) "
+                         "ORDER BY a.id LIMIT ?4");
   st.bind(1, after_id).bind(2, static_cast<int64_t>(all)).bind(3, encoder).bind(4, static_cast<int64_t>(limit));
   std::vector<BoxAnnotation> out;
   while (st.step()) out.push_back(read_annotation(st));
@@ -605,17 +620,21 @@ AnnotationEdit AnnotationStore::apply_edit(AnnotationEdit edit) {
     del.reset();
     del.bind(1, b.id).run();
   }
-  const double now =
-      std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+  const double now = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
   SqliteStatement hist(*impl_->db, "INSERT INTO edits(time, kind, description, before, after) VALUES(?, ?, ?, ?, ?)");
-  hist.bind(1, now).bind(2, edit.kind).bind(3, edit.description).bind(4, states_json(edit.before))
-      .bind(5, states_json(edit.after)).run();
+  hist.bind(1, now)
+      .bind(2, edit.kind)
+      .bind(3, edit.description)
+      .bind(4, states_json(edit.before))
+      .bind(5, states_json(edit.after))
+      .run();
   tx.commit();
   return edit;
 }
 
 std::vector<EditRecord> AnnotationStore::history(int limit) const {
-  SqliteStatement st(*impl_->db, "SELECT id, time, kind, description, before, after FROM edits ORDER BY id DESC LIMIT ?");
+  SqliteStatement st(*impl_->db,
+                     "SELECT id, time, kind, description, before, after FROM edits ORDER BY id DESC LIMIT ?");
   st.bind(1, static_cast<int64_t>(limit));
   std::vector<EditRecord> out;
   while (st.step()) {

@@ -54,9 +54,9 @@ struct BoxAnnotation {
   int64_t image_id = 0;
   Box box;
   std::string caption;
-  std::string label;             // detector tag / category name; "" when none
-  std::optional<double> score;   // detector confidence; none for boxes a person drew or imported
-  std::string source;            // "coco", "seed", "grounding-dino", "user", ...
+  std::string label;            // detector tag / category name; "" when none
+  std::optional<double> score;  // detector confidence; none for boxes a person drew or imported
+  std::string source;           // "coco", "seed", "grounding-dino", "user", ...
   ReviewStatus status = ReviewStatus::Unreviewed;
   bool operator==(const BoxAnnotation& o) const {
     return id == o.id && image_id == o.image_id && box == o.box && caption == o.caption && label == o.label &&

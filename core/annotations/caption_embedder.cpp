@@ -17,8 +17,10 @@ namespace fs = std::filesystem;
 std::pair<std::string, std::string> clip_text_folders(const std::string& model_dir) {
   const fs::path d(model_dir);
   if (!fs::is_directory(d)) {
-    throw Error("text encoder folder '" + model_dir + "' does not exist: give a diffusers pipeline folder (with "
-                "text_encoder/ and tokenizer/) or a CLIP folder as released (config.json, weights, vocab.json, merges.txt)");
+    throw Error(
+        "text encoder folder '" + model_dir +
+        "' does not exist: give a diffusers pipeline folder (with "
+        "text_encoder/ and tokenizer/) or a CLIP folder as released (config.json, weights, vocab.json, merges.txt)");
   }
   if (fs::is_directory(d / "text_encoder") && fs::is_directory(d / "tokenizer")) {
     return {(d / "text_encoder").string(), (d / "tokenizer").string()};
@@ -30,7 +32,8 @@ std::pair<std::string, std::string> clip_text_folders(const std::string& model_d
   if (fs::exists(d / "config.json") && fs::is_directory(d.parent_path() / "tokenizer")) {
     return {d.string(), (d.parent_path() / "tokenizer").string()};
   }
-  throw Error("'" + model_dir + "' is neither a diffusers pipeline folder (text_encoder/ and tokenizer/) nor a "
+  throw Error("'" + model_dir +
+              "' is neither a diffusers pipeline folder (text_encoder/ and tokenizer/) nor a "
               "CLIP folder as released (config.json, weights, vocab.json, merges.txt together): give one of those "
               "(e.g. the GLIGEN or Stable Diffusion 1.4 folder, or openai/clip-vit-large-patch14)");
 }

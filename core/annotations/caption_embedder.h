@@ -17,11 +17,11 @@
 namespace gligen::annotations {
 
 struct EmbedOptions {
-  std::string model_dir;   // diffusers pipeline folder (text_encoder/, tokenizer/) or a folder with both
+  std::string model_dir;  // diffusers pipeline folder (text_encoder/, tokenizer/) or a folder with both
   std::string device = "cpu";
   int batch_size = 64;
-  bool all = false;        // also recompute embeddings made by another encoder (e.g. imported ones)
-  int64_t limit = -1;      // stop after this many boxes (-1: all)
+  bool all = false;    // also recompute embeddings made by another encoder (e.g. imported ones)
+  int64_t limit = -1;  // stop after this many boxes (-1: all)
   std::function<void(int64_t done, int64_t total)> progress;
   const std::atomic<bool>* cancel = nullptr;  // set to stop after the current batch
 };

@@ -230,9 +230,12 @@ std::optional<SeedRecord> parse_seed_record(const PyValue& v, const std::string&
     if (ok && (bb->kind == Kind::List || bb->kind == Kind::Tuple) && bb->items.size() == 4) {
       for (int i = 0; i < 4 && ok; ++i) {
         const auto& x = *bb->items[i];
-        if (x.kind == Kind::Float) an.bbox[i] = x.f;
-        else if (x.kind == Kind::Int) an.bbox[i] = static_cast<double>(x.i);
-        else ok = false;
+        if (x.kind == Kind::Float)
+          an.bbox[i] = x.f;
+        else if (x.kind == Kind::Int)
+          an.bbox[i] = static_cast<double>(x.i);
+        else
+          ok = false;
       }
     } else if (ok && bb->kind == Kind::Tensor && bb->tensor.numel() == 4) {
       auto t = bb->tensor.to(torch::kFloat64).contiguous();
@@ -310,7 +313,8 @@ void import_coco(Importer& imp, const std::string& path, ProgressFn progress) {
   }
   std::map<int64_t, ImageRecord> images;  // COCO image id -> stored image
   const auto& jimages = j["images"];
-  const int64_t total = static_cast<int64_t>(jimages.size()) + (j.contains("annotations") ? j["annotations"].size() : 0);
+  const int64_t total =
+      static_cast<int64_t>(jimages.size()) + (j.contains("annotations") ? j["annotations"].size() : 0);
   int64_t done = 0;
   for (size_t k = 0; k < jimages.size(); ++k) {
     const auto& im = jimages[k];
@@ -414,10 +418,10 @@ DatasetFormat detect_format(const std::string& path, PyValuePtr* tree) {
   // Skip whitespace to the first JSON character.
   in.seekg(0);
   char c = 0;
-  while (in.get(c) && std::isspace(static_cast<unsigned char>(c))) {
-  }
+  while (in.get(c) && std::isspace(static_cast<unsigned char>(c))) {}
   if (c == '{') return DatasetFormat::CocoJson;
-  throw Error("'" + path + "' is not a dataset file this program reads: expected the seed's .pth (torch.save zip) "
+  throw Error("'" + path +
+              "' is not a dataset file this program reads: expected the seed's .pth (torch.save zip) "
               "or a COCO .json");
 }
 }  // namespace
@@ -554,7 +558,8 @@ ExportReport export_seed_pth(const AnnotationStore& store, const std::string& pa
     write_seed_annos(w, store, boxes, options, report, dim);
     w.end_dict();
     ++report.images;
-    if (options.progress && (report.images % 512 == 0 || report.images == total)) options.progress(report.images, total);
+    if (options.progress && (report.images % 512 == 0 || report.images == total))
+      options.progress(report.images, total);
   });
   w.end_list();
   w.finish();
@@ -585,7 +590,8 @@ ExportReport export_seed_per_image(const AnnotationStore& store, const std::stri
     w.finish();
     report.files.push_back(out.string());
     ++report.images;
-    if (options.progress && (report.images % 512 == 0 || report.images == total)) options.progress(report.images, total);
+    if (options.progress && (report.images % 512 == 0 || report.images == total))
+      options.progress(report.images, total);
   });
   return report;
 }
@@ -610,16 +616,22 @@ ExportReport export_coco_json(const AnnotationStore& store, const std::string& p
       const std::string cat = a.label.empty() ? a.caption : a.label;
       auto it = category_ids.emplace(cat, static_cast<int64_t>(category_ids.size()) + 1).first;
       const double w = a.box.x1 - a.box.x0, h = a.box.y1 - a.box.y0;
-      nlohmann::json j = {{"id", a.id},          {"image_id", img.id},  {"category_id", it->second},
-                          {"bbox", {a.box.x0, a.box.y0, w, h}},     {"area", w * h},
-                          {"iscrowd", 0},        {"caption", a.caption}, {"gligen_status", review_status_name(a.status)},
+      nlohmann::json j = {{"id", a.id},
+                          {"image_id", img.id},
+                          {"category_id", it->second},
+                          {"bbox", {a.box.x0, a.box.y0, w, h}},
+                          {"area", w * h},
+                          {"iscrowd", 0},
+                          {"caption", a.caption},
+                          {"gligen_status", review_status_name(a.status)},
                           {"gligen_source", a.source}};
       if (a.score) j["score"] = *a.score;
       annotations.push_back(std::move(j));
       ++report.annotations;
     }
     ++report.images;
-    if (options.progress && (report.images % 1024 == 0 || report.images == total)) options.progress(report.images, total);
+    if (options.progress && (report.images % 1024 == 0 || report.images == total))
+      options.progress(report.images, total);
   });
   nlohmann::json categories = nlohmann::json::array();
   std::vector<std::pair<int64_t, std::string>> cats;

@@ -67,7 +67,8 @@ struct ExportReport {
 ExportReport export_seed_pth(const AnnotationStore& store, const std::string& path, const ExportOptions& options = {});
 // One file per image like the seed's make_datasets.py: <dir>/<image path> holding
 // {file_path: <image file name>, annos: [...]}; boxes without a fresh embedding left out and counted.
-ExportReport export_seed_per_image(const AnnotationStore& store, const std::string& dir, const ExportOptions& options = {});
+ExportReport export_seed_per_image(const AnnotationStore& store, const std::string& dir,
+                                   const ExportOptions& options = {});
 // COCO instances JSON; when the dataset has image captions, also <stem>_captions.json.
 ExportReport export_coco_json(const AnnotationStore& store, const std::string& path, const ExportOptions& options = {});
 

@@ -25,7 +25,8 @@ SqliteDatabase::~SqliteDatabase() { sqlite3_close_v2(db_); }
 
 void SqliteDatabase::fail(int rc, const std::string& context) const {
   const int primary = rc & 0xff;
-  std::string msg = "dataset database '" + path_ + "': " + context + ": " + (db_ ? sqlite3_errmsg(db_) : sqlite3_errstr(rc));
+  std::string msg =
+      "dataset database '" + path_ + "': " + context + ": " + (db_ ? sqlite3_errmsg(db_) : sqlite3_errstr(rc));
   if (primary == SQLITE_NOTADB) {
     msg += ". The file is not an SQLite database: open a dataset database (.sqlite) made by GLIGEN Studio";
   } else if (primary == SQLITE_CORRUPT) {
@@ -102,8 +103,7 @@ bool SqliteStatement::step() {
 }
 
 void SqliteStatement::run() {
-  while (step()) {
-  }
+  while (step()) {}
   sqlite3_reset(stmt_);
 }
 

@@ -126,7 +126,8 @@ std::size_t SeededSampleRandom::choose(std::size_t n) {
   // Rejection sampling: unbiased for any n.
   const std::uint64_t limit = UINT64_MAX - UINT64_MAX % n;
   std::uint64_t v;
-  do v = next(); while (v >= limit);
+  do v = next();
+  while (v >= limit);
   return static_cast<std::size_t>(v % n);
 }
 
@@ -152,7 +153,8 @@ std::vector<CroppedBox> crop_boxes(const DatasetRecord& record, int original_wid
     // The seed sorts torch.tensor(areas): float32 keys.
     boxes.push_back({{x0, y0, x1, y1}, static_cast<float>((x1 - x0) * (y1 - y0)), k});
   }
-  std::stable_sort(boxes.begin(), boxes.end(), [](const CroppedBox& a, const CroppedBox& b) { return a.area > b.area; });
+  std::stable_sort(boxes.begin(), boxes.end(),
+                   [](const CroppedBox& a, const CroppedBox& b) { return a.area > b.area; });
   if (static_cast<int>(boxes.size()) > options.max_boxes) boxes.resize(options.max_boxes);
   return boxes;
 }
@@ -175,14 +177,17 @@ std::optional<Rgb8Image> read_rgb8(const std::string& path) {
   img.width = rgb.cols;
   img.height = rgb.rows;
   img.pixels.resize(static_cast<size_t>(rgb.cols) * rgb.rows * 3);
-  for (int y = 0; y < rgb.rows; ++y) std::copy_n(rgb.ptr<std::uint8_t>(y), rgb.cols * 3, &img.pixels[static_cast<size_t>(y) * rgb.cols * 3]);
+  for (int y = 0; y < rgb.rows; ++y)
+    std::copy_n(rgb.ptr<std::uint8_t>(y), rgb.cols * 3, &img.pixels[static_cast<size_t>(y) * rgb.cols * 3]);
   return img;
 }
 
 GroundingDataset::GroundingDataset(std::vector<DatasetRecord> records, std::string image_root,
                                    const std::string& tokenizer_dir, DatasetOptions options)
-    : records_(std::move(records)), image_root_(std::move(image_root)),
-      tokenizer_(std::make_unique<tokenizer::ClipTokenizer>(tokenizer_dir)), options_(options) {
+    : records_(std::move(records)),
+      image_root_(std::move(image_root)),
+      tokenizer_(std::make_unique<tokenizer::ClipTokenizer>(tokenizer_dir)),
+      options_(options) {
   if (options_.image_size <= 0) throw Error("the image size must be positive");
   if (options_.max_boxes <= 0 || options_.max_boxes > 99) throw Error("max boxes must be in [1, 99]");
   embedding_dim_ = data::embedding_dim(records_);

@@ -55,7 +55,7 @@ int64_t embedding_dim(const std::vector<DatasetRecord>& records);
 class SampleRandom {
  public:
   virtual ~SampleRandom() = default;
-  virtual double uniform() = 0;           // [0, 1)
+  virtual double uniform() = 0;                   // [0, 1)
   virtual std::size_t choose(std::size_t n) = 0;  // [0, n)
 };
 
@@ -81,14 +81,14 @@ struct DatasetOptions {
 };
 
 struct GroundingSample {
-  int64_t index = -1;                      // record index
-  torch::Tensor pixel_values;              // [3, S, S] float32 in [-1, 1]
-  torch::Tensor boxes;                     // [max_boxes, 4] float32, normalised xyxy
-  torch::Tensor masks;                     // [max_boxes] float32
-  torch::Tensor text_embeddings;           // [max_boxes, D] float32
-  torch::Tensor input_ids;                 // [max_length] int64
-  std::string caption;                     // the caption used ("" when dropped)
-  int valid_boxes = 0;                     // boxes kept before the mask drop
+  int64_t index = -1;             // record index
+  torch::Tensor pixel_values;     // [3, S, S] float32 in [-1, 1]
+  torch::Tensor boxes;            // [max_boxes, 4] float32, normalised xyxy
+  torch::Tensor masks;            // [max_boxes] float32
+  torch::Tensor text_embeddings;  // [max_boxes, D] float32
+  torch::Tensor input_ids;        // [max_length] int64
+  std::string caption;            // the caption used ("" when dropped)
+  int valid_boxes = 0;            // boxes kept before the mask drop
   bool boxes_dropped = false;
 };
 

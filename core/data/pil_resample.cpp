@@ -70,8 +70,8 @@ AxisCoefficients precompute(int in_size, int out_size, const Filter& filter) {
     }
     for (int x = 0; x < n; ++x) {
       const double w = total != 0.0 ? k[x] / total : k[x];
-      c.weights[static_cast<size_t>(o) * c.kernel_size + x] = static_cast<std::int32_t>(
-          w < 0 ? -0.5 + w * (1 << kPrecisionBits) : 0.5 + w * (1 << kPrecisionBits));
+      c.weights[static_cast<size_t>(o) * c.kernel_size + x] =
+          static_cast<std::int32_t>(w < 0 ? -0.5 + w * (1 << kPrecisionBits) : 0.5 + w * (1 << kPrecisionBits));
     }
     c.first[o] = lo;
     c.count[o] = n;
@@ -154,7 +154,8 @@ std::array<int, 4> pil_crop_rect(const CropBox& box) {
   std::array<int, 4> r{};
   for (int i = 0; i < 4; ++i) {
     if (!std::isfinite(v[i]) || std::fabs(v[i]) > 1e9) {
-      throw Error("crop box coordinate " + std::to_string(v[i]) + " is not a usable pixel position; boxes are "
+      throw Error("crop box coordinate " + std::to_string(v[i]) +
+                  " is not a usable pixel position; boxes are "
                   "left, top, right, bottom in pixels");
     }
     // Python's round() of a float is half-to-even; nearbyint does that in the default rounding mode.

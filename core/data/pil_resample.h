@@ -1,6 +1,6 @@
 // Image resampling that reproduces Pillow's Image.resize(..., BILINEAR or BICUBIC) bit for bit on
-// 8-bit RGB images, and Pillow's Image.crop. Bilinear is which is what torchvision 0.14's Resize does to a PIL image (the GLIGEN seed's
-// dataset.py). Pillow's bilinear filter is antialiased: when shrinking, the triangle filter's
+// 8-bit RGB images, and Pillow's Image.crop. Bilinear is which is what torchvision 0.14's Resize does to a PIL image
+// (the GLIGEN seed's dataset.py). Pillow's bilinear filter is antialiased: when shrinking, the triangle filter's
 // support grows with the scale factor, so every source pixel under an output pixel contributes.
 // OpenCV's INTER_LINEAR samples only the 2x2 nearest pixels and INTER_AREA is a box filter; both
 // differ from Pillow by several grey levels on downscaling, so the filter is implemented here:

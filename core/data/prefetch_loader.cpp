@@ -34,7 +34,10 @@ std::vector<std::vector<std::size_t>> shard_epoch(std::size_t n, std::uint64_t s
 
 PrefetchLoader::PrefetchLoader(std::shared_ptr<const GroundingDataset> dataset, std::uint64_t seed, int workers,
                                int depth, LogFn log)
-    : dataset_(std::move(dataset)), seed_(seed), workers_(std::max(0, workers)), depth_(std::max(1, depth)),
+    : dataset_(std::move(dataset)),
+      seed_(seed),
+      workers_(std::max(0, workers)),
+      depth_(std::max(1, depth)),
       log_(std::move(log)) {}
 
 PrefetchLoader::~PrefetchLoader() { stop_workers(); }
@@ -76,8 +79,7 @@ GroundingSample PrefetchLoader::load_sample(std::uint64_t epoch, std::size_t ind
            "' is missing or cannot be decoded (" + std::to_string(count) + " skipped so far)");
     }
   }
-  throw Error("no record of the dataset has a readable image (checked " + std::to_string(n) +
-              "); check --image-path");
+  throw Error("no record of the dataset has a readable image (checked " + std::to_string(n) + "); check --image-path");
 }
 
 GroundingBatch PrefetchLoader::build(std::size_t k) {
@@ -91,9 +93,7 @@ void PrefetchLoader::worker_loop() {
   at::set_num_threads(1);  // decoding threads do small tensor work; keep them off the intra-op pool
   std::unique_lock<std::mutex> lock(mutex_);
   for (;;) {
-    cv_.wait(lock, [&] {
-      return stopping_ || (next_job_ < batches_.size() && next_job_ < next_out_ + depth_);
-    });
+    cv_.wait(lock, [&] { return stopping_ || (next_job_ < batches_.size() && next_job_ < next_out_ + depth_); });
     if (stopping_) return;
     const std::size_t k = next_job_++;
     lock.unlock();

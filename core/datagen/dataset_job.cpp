@@ -50,7 +50,8 @@ std::string lower(std::string s) {
 }
 
 bool is_image_name(const fs::path& p) {
-  static const std::set<std::string> kExt = {".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff", ".gif", ".ppm", ".pgm"};
+  static const std::set<std::string> kExt = {".png", ".jpg",  ".jpeg", ".bmp", ".webp",
+                                             ".tif", ".tiff", ".gif",  ".ppm", ".pgm"};
   return kExt.count(lower(p.extension().string())) > 0;
 }
 
@@ -154,8 +155,8 @@ std::vector<std::string> list_images(const std::string& dir) {
 
 std::string DatasetJobReport::summary() const {
   std::ostringstream s;
-  s << processed << " image(s) annotated in this run (" << boxes << " boxes from " << detections
-    << " detections), " << already_done << " done before, " << unreadable.size() << " unreadable";
+  s << processed << " image(s) annotated in this run (" << boxes << " boxes from " << detections << " detections), "
+    << already_done << " done before, " << unreadable.size() << " unreadable";
   if (stopped) s << "; stopped on request (run the same command again to continue)";
   return s.str();
 }
@@ -267,7 +268,8 @@ DatasetJobReport run_dataset_job(const DatasetJobOptions& options, ImageAnnotato
   {
     auto dataset = AnnotationStore::open(options.db_path, AnnotationStore::Mode::ReadOnly);
     image_root = fs::path(dataset->image_root());
-    if (image_root.is_relative()) image_root = fs::weakly_canonical(fs::path(options.db_path).parent_path() / image_root);
+    if (image_root.is_relative())
+      image_root = fs::weakly_canonical(fs::path(options.db_path).parent_path() / image_root);
     SqliteStatement probe(dataset->database(), "SELECT count(*) FROM sqlite_master WHERE name = 'datagen_images'");
     probe.step();
     if (probe.int64(0) > 0) done = done_paths(*dataset);
@@ -289,12 +291,14 @@ DatasetJobReport run_dataset_job(const DatasetJobOptions& options, ImageAnnotato
       todo.push_back(images[i]);
     }
   }
-  if (options.limit >= 0 && static_cast<int64_t>(todo.size()) > options.limit) todo.resize(static_cast<size_t>(options.limit));
+  if (options.limit >= 0 && static_cast<int64_t>(todo.size()) > options.limit)
+    todo.resize(static_cast<size_t>(options.limit));
 
   std::unique_ptr<AnnotationStore> out;
   if (sharded) {
     fs::create_directories(options.shard_dir);
-    out = AnnotationStore::open_or_create((fs::path(options.shard_dir) / ("rank-" + std::to_string(options.rank) + ".sqlite")).string());
+    out = AnnotationStore::open_or_create(
+        (fs::path(options.shard_dir) / ("rank-" + std::to_string(options.rank) + ".sqlite")).string());
     if (out->image_root().empty()) out->set_metadata("image_root", image_root.string());
   } else {
     out = AnnotationStore::open(options.db_path);
@@ -332,8 +336,7 @@ DatasetJobReport run_dataset_job(const DatasetJobOptions& options, ImageAnnotato
     std::string hash;
     try {
       hash = annotations::file_content_hash(file);
-    } catch (const std::exception&) {
-    }
+    } catch (const std::exception&) {}
     const AnnotatedImage result = annotator.annotate(*image);
     record.status = "done";
     record.detections = static_cast<int64_t>(result.before_nms.size());

@@ -80,7 +80,8 @@ ImageAnnotator::ImageAnnotator(const AnnotatorOptions& options, std::unique_ptr<
   if (options.text_encoder.empty()) {
     throw Error("no text encoder given: name a CLIP folder or a diffusers pipeline folder (--text-encoder DIR)");
   }
-  impl_->detector = std::make_unique<detect::GroundingDino>(detect::GroundingDino::load(options.detector, impl_->device, dtype));
+  impl_->detector =
+      std::make_unique<detect::GroundingDino>(detect::GroundingDino::load(options.detector, impl_->device, dtype));
   impl_->captioner =
       std::make_unique<nets::Blip2Captioner>(nets::Blip2Captioner::load(options.captioner, impl_->device, dtype));
   if (options.max_caption_batch > 0) impl_->captioner->set_max_batch(options.max_caption_batch);
@@ -126,8 +127,8 @@ AnnotatedImage ImageAnnotator::annotate(const data::Rgb8Image& image) {
   std::vector<data::CropBox> crops;
   for (int64_t k : run.nms_keep) {
     const auto& b = out.before_nms.at(static_cast<size_t>(k)).box;
-    crops.push_back({static_cast<double>(b[0]), static_cast<double>(b[1]), static_cast<double>(b[2]),
-                     static_cast<double>(b[3])});
+    crops.push_back(
+        {static_cast<double>(b[0]), static_cast<double>(b[1]), static_cast<double>(b[2]), static_cast<double>(b[3])});
   }
   const std::vector<std::string> captions = impl_->captioner->caption(image, crops);
   out.seconds.caption = seconds_since(t0);
@@ -135,9 +136,11 @@ AnnotatedImage ImageAnnotator::annotate(const data::Rgb8Image& image) {
   // CLIP: tokenizer(caption, padding="max_length", max_length=77, truncation=True), pooler_output.
   t0 = std::chrono::steady_clock::now();
   const auto& tok = *impl_->clip_tokenizer;
-  const auto batch = tok.tokenize(captions, tokenizer::Padding::MaxLength, static_cast<int>(tok.model_max_length()), true);
+  const auto batch =
+      tok.tokenize(captions, tokenizer::Padding::MaxLength, static_cast<int>(tok.model_max_length()), true);
   const auto ids = torch::tensor(batch.flat_input_ids(), torch::kInt64).view({batch.batch_size(), batch.length()});
-  const auto mask = torch::tensor(batch.flat_attention_mask(), torch::kInt64).view({batch.batch_size(), batch.length()});
+  const auto mask =
+      torch::tensor(batch.flat_attention_mask(), torch::kInt64).view({batch.batch_size(), batch.length()});
   const torch::Tensor pooled = impl_->clip->forward(ids.to(impl_->device), mask.to(impl_->device))
                                    .pooler_output.to(torch::kCPU, torch::kFloat32)
                                    .contiguous();

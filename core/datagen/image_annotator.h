@@ -30,7 +30,7 @@ struct ImageTags {
   std::vector<float> probabilities;  // same order
   std::string english_text;          // " | "-joined, as RAM's inference returns it
   std::string chinese_text;
-  std::string detector_text;         // the seed's: english_text with " |" -> "."
+  std::string detector_text;  // the seed's: english_text with " |" -> "."
 };
 
 // What produces an image's detector text: RAM, or a fixed text the user gives (--text).

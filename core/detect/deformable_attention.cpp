@@ -33,19 +33,18 @@ torch::Tensor multi_scale_deformable_attention(const torch::Tensor& value,
 MultiscaleDeformableAttentionImpl::MultiscaleDeformableAttentionImpl(int64_t d_model, int64_t num_heads,
                                                                      int64_t num_levels, int64_t num_points)
     : d_model_(d_model), heads_(num_heads), levels_(num_levels), points_(num_points) {
-  sampling_offsets = register_module("sampling_offsets", torch::nn::Linear(d_model, num_heads * num_levels * num_points * 2));
-  attention_weights = register_module("attention_weights", torch::nn::Linear(d_model, num_heads * num_levels * num_points));
+  sampling_offsets =
+      register_module("sampling_offsets", torch::nn::Linear(d_model, num_heads * num_levels * num_points * 2));
+  attention_weights =
+      register_module("attention_weights", torch::nn::Linear(d_model, num_heads * num_levels * num_points));
   value_proj = register_module("value_proj", torch::nn::Linear(d_model, d_model));
   output_proj = register_module("output_proj", torch::nn::Linear(d_model, d_model));
 }
 
-torch::Tensor MultiscaleDeformableAttentionImpl::forward(const torch::Tensor& hidden_in,
-                                                         const torch::Tensor& position_embeddings,
-                                                         const torch::Tensor& encoder_hidden,
-                                                         const torch::Tensor& value_mask,
-                                                         const torch::Tensor& reference_points,
-                                                         const std::vector<std::pair<int64_t, int64_t>>& shapes,
-                                                         const torch::Tensor& spatial_shapes) {
+torch::Tensor MultiscaleDeformableAttentionImpl::forward(
+    const torch::Tensor& hidden_in, const torch::Tensor& position_embeddings, const torch::Tensor& encoder_hidden,
+    const torch::Tensor& value_mask, const torch::Tensor& reference_points,
+    const std::vector<std::pair<int64_t, int64_t>>& shapes, const torch::Tensor& spatial_shapes) {
   auto hidden = position_embeddings.defined() ? hidden_in + position_embeddings : hidden_in;
   const int64_t b = hidden.size(0), q = hidden.size(1), s = encoder_hidden.size(1);
   int64_t total = 0;

@@ -26,8 +26,7 @@ class MultiscaleDeformableAttentionImpl : public torch::nn::Module {
   // zeroed), or undefined; reference_points: [B, Q, L, 2] (points) or [B, Q, L, 4] (boxes cx, cy, w, h).
   torch::Tensor forward(const torch::Tensor& hidden, const torch::Tensor& position_embeddings,
                         const torch::Tensor& encoder_hidden, const torch::Tensor& value_mask,
-                        const torch::Tensor& reference_points,
-                        const std::vector<std::pair<int64_t, int64_t>>& shapes,
+                        const torch::Tensor& reference_points, const std::vector<std::pair<int64_t, int64_t>>& shapes,
                         const torch::Tensor& spatial_shapes);
 
   torch::nn::Linear sampling_offsets{nullptr}, attention_weights{nullptr}, value_proj{nullptr}, output_proj{nullptr};

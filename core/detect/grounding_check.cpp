@@ -113,7 +113,7 @@ GroundingCheckResult check_grounding(const GroundingDino& detector, const data::
   d.nms_iou = -1;
   const DetectionRun run = detector.run(image, text, d);
   const torch::Tensor prob = run.outputs.logits[0].to(torch::kCPU, torch::kFloat32).sigmoid();  // [Q, T]
-  const torch::Tensor pb = run.outputs.pred_boxes[0].to(torch::kCPU, torch::kFloat32);           // [Q, 4] cx cy w h
+  const torch::Tensor pb = run.outputs.pred_boxes[0].to(torch::kCPU, torch::kFloat32);          // [Q, 4] cx cy w h
   const int64_t q_count = prob.size(0);
   std::vector<std::vector<double>> scores(static_cast<size_t>(q_count), std::vector<double>(phrases.size(), 0.0));
   std::vector<std::array<double, 4>> qboxes(static_cast<size_t>(q_count));
@@ -138,8 +138,11 @@ nlohmann::json grounding_check_to_json(const GroundingCheckResult& r) {
     if (b.detection) j["detection"] = *b.detection;
     boxes.push_back(j);
   }
-  return {{"fraction_found", r.fraction_found}, {"found", r.found}, {"iou_threshold", r.iou_threshold},
-          {"detector", r.detector}, {"boxes", boxes}};
+  return {{"fraction_found", r.fraction_found},
+          {"found", r.found},
+          {"iou_threshold", r.iou_threshold},
+          {"detector", r.detector},
+          {"boxes", boxes}};
 }
 
 GroundingCheckResult grounding_check_from_json(const nlohmann::json& j) {

@@ -29,8 +29,8 @@ struct BoxCheck {
   int box = 0;  // index into the layout's boxes (all boxes, enabled or not)
   std::string phrase;
   bool found = false;
-  double iou = 0;    // with the matched detection; 0 when none
-  double score = 0;  // the matched detection's phrase score; 0 when none
+  double iou = 0;                                  // with the matched detection; 0 when none
+  double score = 0;                                // the matched detection's phrase score; 0 when none
   std::optional<std::array<double, 4>> detection;  // matched box, normalised [0, 1] x0, y0, x1, y1
 };
 
@@ -39,7 +39,7 @@ struct GroundingCheckResult {
   double fraction_found = 0;    // found / enabled boxes (1 when there is no enabled box)
   int found = 0;
   double iou_threshold = 0.5;
-  std::string detector;         // which detector (its folder)
+  std::string detector;  // which detector (its folder)
 };
 
 // A phrase's box: normalised [0, 1] x0, y0, x1, y1.

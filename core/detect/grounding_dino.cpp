@@ -48,11 +48,14 @@ io::StateDict grounding_dino_state_dict(const GroundingDinoForObjectDetection& m
 GroundingDino GroundingDino::load(const std::string& folder, torch::Device device, torch::ScalarType dtype) {
   const fs::path dir(folder);
   if (!fs::is_directory(dir)) {
-    throw Error("Grounding DINO folder " + folder + " does not exist. Download it with "
-                "`hf download IDEA-Research/grounding-dino-base --local-dir " + folder + "`.");
+    throw Error("Grounding DINO folder " + folder +
+                " does not exist. Download it with "
+                "`hf download IDEA-Research/grounding-dino-base --local-dir " +
+                folder + "`.");
   }
   if (!fs::exists(dir / "config.json")) {
-    throw Error(folder + " has no config.json; point to a GroundingDinoForObjectDetection folder "
+    throw Error(folder +
+                " has no config.json; point to a GroundingDinoForObjectDetection folder "
                 "(IDEA-Research/grounding-dino-base).");
   }
   if (device.is_cpu() && dtype != torch::kFloat32) {

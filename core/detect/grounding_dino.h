@@ -80,7 +80,8 @@ class GroundingDino {
 // matches, and supply bbox_embed.0 when only they are present; BERT's non-persistent
 // position_ids / token_type_ids buffers of older files are dropped. `what` names the source in
 // the error.
-void load_grounding_dino_weights(GroundingDinoForObjectDetection& model, io::StateDict weights, const std::string& what);
+void load_grounding_dino_weights(GroundingDinoForObjectDetection& model, io::StateDict weights,
+                                 const std::string& what);
 
 // The state dict as save_pretrained writes it (tied copies left out), e.g. for init-model.
 io::StateDict grounding_dino_state_dict(const GroundingDinoForObjectDetection& model);

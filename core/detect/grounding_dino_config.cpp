@@ -9,7 +9,8 @@
 namespace gligen::detect {
 namespace {
 
-const char* kFix = "Use the config.json of a GroundingDinoForObjectDetection folder (IDEA-Research/grounding-dino-base).";
+const char* kFix =
+    "Use the config.json of a GroundingDinoForObjectDetection folder (IDEA-Research/grounding-dino-base).";
 
 }  // namespace
 
@@ -33,7 +34,8 @@ void GroundingDinoConfig::validate(const std::string& source) const {
   positive("decoder_n_points", decoder_n_points);
   positive("max_text_len", max_text_len);
   if (!(layer_norm_eps > 0.0)) bad("layer_norm_eps", "must be positive");
-  if (d_model % 32 != 0) bad("d_model", "(" + std::to_string(d_model) + ") must be a multiple of 32 (GroupNorm(32, d_model))");
+  if (d_model % 32 != 0)
+    bad("d_model", "(" + std::to_string(d_model) + ") must be a multiple of 32 (GroupNorm(32, d_model))");
   if (d_model % 2 != 0) bad("d_model", "must be even");
   if (d_model % encoder_attention_heads != 0) bad("encoder_attention_heads", "must divide d_model");
   if (d_model % decoder_attention_heads != 0) bad("decoder_attention_heads", "must divide d_model");
@@ -53,8 +55,10 @@ void GroundingDinoConfig::validate(const std::string& source) const {
   if (query_dim != 4) bad("query_dim", "must be 4 (box queries)");
   if (num_backbone_levels() < 1) bad("backbone_config", "must name at least one output stage");
   if (num_feature_levels < num_backbone_levels()) {
-    bad("num_feature_levels", "(" + std::to_string(num_feature_levels) + ") must be at least the number of backbone "
-                              "outputs (" + std::to_string(num_backbone_levels()) + ")");
+    bad("num_feature_levels", "(" + std::to_string(num_feature_levels) +
+                                  ") must be at least the number of backbone "
+                                  "outputs (" +
+                                  std::to_string(num_backbone_levels()) + ")");
   }
   nets::hf_activation_from_name(activation_function, source + ": key \"activation_function\"");
 }
@@ -91,9 +95,9 @@ GroundingDinoConfig grounding_dino_config_from_json(const nlohmann::json& j, con
     c.backbone = nets::swin_config_from(b);
   } else {
     // GroundingDinoConfig's default backbone: Swin-T at 224 with window 7, stages 2-4.
-    static const nlohmann::json swin_t = {{"window_size", 7},        {"image_size", 224},
-                                          {"embed_dim", 96},         {"depths", {2, 2, 6, 2}},
-                                          {"num_heads", {3, 6, 12, 24}}, {"out_indices", {2, 3, 4}}};
+    static const nlohmann::json swin_t = {
+        {"window_size", 7},       {"image_size", 224},           {"embed_dim", 96},
+        {"depths", {2, 2, 6, 2}}, {"num_heads", {3, 6, 12, 24}}, {"out_indices", {2, 3, 4}}};
     c.backbone = nets::swin_config_from(ConfigReader(swin_t, source + " [default backbone_config]", kFix));
   }
   c.text = nets::bert_config_from(r.nested("text_config"));

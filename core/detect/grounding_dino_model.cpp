@@ -197,8 +197,10 @@ std::pair<torch::Tensor, torch::Tensor> BiMultiHeadAttentionImpl::forward(const 
   }
   auto vision_attn = attn.softmax(-1);
 
-  auto vision_out = torch::bmm(vision_attn, text_value).view({b, heads_, nv, head_dim_}).transpose(1, 2).reshape({b, nv, embed_dim_});
-  auto text_out = torch::bmm(text_attn, vision_value).view({b, heads_, nt, head_dim_}).transpose(1, 2).reshape({b, nt, embed_dim_});
+  auto vision_out =
+      torch::bmm(vision_attn, text_value).view({b, heads_, nv, head_dim_}).transpose(1, 2).reshape({b, nv, embed_dim_});
+  auto text_out =
+      torch::bmm(text_attn, vision_value).view({b, heads_, nt, head_dim_}).transpose(1, 2).reshape({b, nt, embed_dim_});
   return {out_vision_proj->forward(vision_out), out_text_proj->forward(text_out)};
 }
 
@@ -272,9 +274,11 @@ DecoderLayerImpl::DecoderLayerImpl(const GroundingDinoConfig& c)
   self_attn = register_module("self_attn", GdMultiheadAttention(c.d_model, c.decoder_attention_heads));
   self_attn_layer_norm = register_module("self_attn_layer_norm", layer_norm(c.d_model, c.layer_norm_eps));
   encoder_attn_text = register_module("encoder_attn_text", GdMultiheadAttention(c.d_model, c.decoder_attention_heads));
-  encoder_attn_text_layer_norm = register_module("encoder_attn_text_layer_norm", layer_norm(c.d_model, c.layer_norm_eps));
-  encoder_attn = register_module("encoder_attn", MultiscaleDeformableAttention(c.d_model, c.decoder_attention_heads,
-                                                                               c.num_feature_levels, c.decoder_n_points));
+  encoder_attn_text_layer_norm =
+      register_module("encoder_attn_text_layer_norm", layer_norm(c.d_model, c.layer_norm_eps));
+  encoder_attn = register_module(
+      "encoder_attn",
+      MultiscaleDeformableAttention(c.d_model, c.decoder_attention_heads, c.num_feature_levels, c.decoder_n_points));
   encoder_attn_layer_norm = register_module("encoder_attn_layer_norm", layer_norm(c.d_model, c.layer_norm_eps));
   fc1 = register_module("fc1", torch::nn::Linear(c.d_model, c.decoder_ffn_dim));
   fc2 = register_module("fc2", torch::nn::Linear(c.decoder_ffn_dim, c.d_model));
@@ -330,8 +334,8 @@ GroundingDinoModelImpl::GroundingDinoModelImpl(const GroundingDinoConfig& c) {
     decoder_layers.push_back(DecoderLayer(c));
     dec->push_back(decoder_layers.back());
   }
-  reference_points_head =
-      register_at(*this, "decoder.reference_points_head", MlpHead(c.query_dim / 2 * c.d_model, c.d_model, c.d_model, 2));
+  reference_points_head = register_at(*this, "decoder.reference_points_head",
+                                      MlpHead(c.query_dim / 2 * c.d_model, c.d_model, c.d_model, 2));
   level_embed = register_parameter("level_embed", torch::zeros({c.num_feature_levels, c.d_model}));
   enc_output = register_module("enc_output", torch::nn::Linear(c.d_model, c.d_model));
   enc_output_norm = register_module("enc_output_norm", layer_norm(c.d_model, c.layer_norm_eps));
@@ -379,15 +383,16 @@ GroundingDinoOutputs GroundingDinoForObjectDetectionImpl::forward(const Groundin
   const int64_t b = inputs.pixel_values.size(0), num_tokens = inputs.input_ids.size(1);
   if (inputs.input_ids.size(0) != b) throw Error("Grounding DINO: one text per image is required");
   if (num_tokens > c.max_text_len) {
-    throw Error("the detector text has " + std::to_string(num_tokens) + " tokens, more than the model's max_text_len (" +
-                std::to_string(c.max_text_len) + "); use fewer or shorter phrases (transformers fails on such input)");
+    throw Error("the detector text has " + std::to_string(num_tokens) +
+                " tokens, more than the model's max_text_len (" + std::to_string(c.max_text_len) +
+                "); use fewer or shorter phrases (transformers fails on such input)");
   }
   auto input_ids = inputs.input_ids.to(device, torch::kLong);
   auto [self_attention_mask, position_ids] = grounding_dino_text_masks(input_ids);
-  auto attention_mask = inputs.attention_mask.defined() ? inputs.attention_mask.to(device)
-                                                        : torch::ones_like(input_ids);
-  auto token_type_ids = inputs.token_type_ids.defined() ? inputs.token_type_ids.to(device, torch::kLong)
-                                                        : torch::zeros_like(input_ids);
+  auto attention_mask =
+      inputs.attention_mask.defined() ? inputs.attention_mask.to(device) : torch::ones_like(input_ids);
+  auto token_type_ids =
+      inputs.token_type_ids.defined() ? inputs.token_type_ids.to(device, torch::kLong) : torch::zeros_like(input_ids);
   auto text_token_mask = attention_mask.to(torch::kBool);
   record(trace, "text.self_attention_mask", self_attention_mask);
   record(trace, "text.position_ids", position_ids);
@@ -466,7 +471,8 @@ GroundingDinoOutputs GroundingDinoForObjectDetectionImpl::forward(const Groundin
   for (int64_t l = 0; l < c.num_feature_levels; ++l) {
     const auto [h, w] = levels.shapes[l];
     auto fopt = torch::TensorOptions().device(device).dtype(torch::kFloat);
-    auto grids = torch::meshgrid({torch::linspace(0.5, h - 0.5, h, fopt), torch::linspace(0.5, w - 0.5, w, fopt)}, "ij");
+    auto grids =
+        torch::meshgrid({torch::linspace(0.5, h - 0.5, h, fopt), torch::linspace(0.5, w - 0.5, w, fopt)}, "ij");
     auto ref_y = grids[0].reshape(-1).unsqueeze(0) / (levels.valid_ratios.index({Slice(), None, l, 1}) * h);
     auto ref_x = grids[1].reshape(-1).unsqueeze(0) / (levels.valid_ratios.index({Slice(), None, l, 0}) * w);
     refs.push_back(torch::stack({ref_x, ref_y}, -1));

@@ -76,8 +76,8 @@ class BiMultiHeadAttentionImpl : public torch::nn::Module {
   std::pair<torch::Tensor, torch::Tensor> forward(const torch::Tensor& vision, const torch::Tensor& text,
                                                   const torch::Tensor& vision_padding,
                                                   const torch::Tensor& text_padding);
-  torch::nn::Linear vision_proj{nullptr}, text_proj{nullptr}, values_vision_proj{nullptr},
-      values_text_proj{nullptr}, out_vision_proj{nullptr}, out_text_proj{nullptr};
+  torch::nn::Linear vision_proj{nullptr}, text_proj{nullptr}, values_vision_proj{nullptr}, values_text_proj{nullptr},
+      out_vision_proj{nullptr}, out_text_proj{nullptr};
 
  private:
   int64_t embed_dim_, heads_, head_dim_;

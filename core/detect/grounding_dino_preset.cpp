@@ -17,7 +17,6 @@ namespace {
 namespace fs = std::filesystem;
 using Json = nlohmann::json;
 
-
 // What save_pretrained writes for transformers' conversion-script configuration.
 Json preset_config(const std::string& preset) {
   const bool base = preset == "grounding-dino-base";
@@ -96,14 +95,24 @@ void write_character_vocabulary(const fs::path& dir) {
     }
   }
   for (; lines < 30522; ++lines) out << "[unused" << unused++ << "]\n";
-  if (!out) throw Error("cannot write " + (dir / "vocab.txt").string() + " (is the disk full, or the folder read-only?)");
-  write_json_file(dir / "tokenizer_config.json",
-             {{"clean_up_tokenization_spaces", true}, {"cls_token", "[CLS]"}, {"do_basic_tokenize", true},
-              {"do_lower_case", true}, {"mask_token", "[MASK]"}, {"pad_token", "[PAD]"}, {"sep_token", "[SEP]"},
-              {"strip_accents", nullptr}, {"tokenize_chinese_chars", true}, {"tokenizer_class", "BertTokenizer"},
-              {"unk_token", "[UNK]"}});
-  write_json_file(dir / "special_tokens_map.json", {{"cls_token", "[CLS]"}, {"mask_token", "[MASK]"}, {"pad_token", "[PAD]"},
-                                               {"sep_token", "[SEP]"}, {"unk_token", "[UNK]"}});
+  if (!out)
+    throw Error("cannot write " + (dir / "vocab.txt").string() + " (is the disk full, or the folder read-only?)");
+  write_json_file(dir / "tokenizer_config.json", {{"clean_up_tokenization_spaces", true},
+                                                  {"cls_token", "[CLS]"},
+                                                  {"do_basic_tokenize", true},
+                                                  {"do_lower_case", true},
+                                                  {"mask_token", "[MASK]"},
+                                                  {"pad_token", "[PAD]"},
+                                                  {"sep_token", "[SEP]"},
+                                                  {"strip_accents", nullptr},
+                                                  {"tokenize_chinese_chars", true},
+                                                  {"tokenizer_class", "BertTokenizer"},
+                                                  {"unk_token", "[UNK]"}});
+  write_json_file(dir / "special_tokens_map.json", {{"cls_token", "[CLS]"},
+                                                    {"mask_token", "[MASK]"},
+                                                    {"pad_token", "[PAD]"},
+                                                    {"sep_token", "[SEP]"},
+                                                    {"unk_token", "[UNK]"}});
 }
 
 }  // namespace
@@ -129,12 +138,19 @@ void write_grounding_dino_preset(const std::string& preset, const std::string& o
 
   const Json cfg = preset_config(preset);
   write_json_file(root / "config.json", cfg);
-  write_json_file(root / "preprocessor_config.json",
-             {{"do_convert_annotations", true}, {"do_normalize", true}, {"do_pad", true}, {"do_rescale", true},
-              {"do_resize", true}, {"format", "coco_detection"}, {"image_mean", {0.485, 0.456, 0.406}},
-              {"image_processor_type", "GroundingDinoImageProcessor"}, {"image_std", {0.229, 0.224, 0.225}},
-              {"processor_class", "GroundingDinoProcessor"}, {"resample", 2}, {"rescale_factor", 1.0 / 255.0},
-              {"size", {{"longest_edge", 1333}, {"shortest_edge", 800}}}});
+  write_json_file(root / "preprocessor_config.json", {{"do_convert_annotations", true},
+                                                      {"do_normalize", true},
+                                                      {"do_pad", true},
+                                                      {"do_rescale", true},
+                                                      {"do_resize", true},
+                                                      {"format", "coco_detection"},
+                                                      {"image_mean", {0.485, 0.456, 0.406}},
+                                                      {"image_processor_type", "GroundingDinoImageProcessor"},
+                                                      {"image_std", {0.229, 0.224, 0.225}},
+                                                      {"processor_class", "GroundingDinoProcessor"},
+                                                      {"resample", 2},
+                                                      {"rescale_factor", 1.0 / 255.0},
+                                                      {"size", {{"longest_edge", 1333}, {"shortest_edge", 800}}}});
   say("writing tokenizer");
   if (options.tokenizer_from.empty()) {
     write_character_vocabulary(root);
@@ -142,7 +158,8 @@ void write_grounding_dino_preset(const std::string& preset, const std::string& o
     for (const char* f : {"vocab.txt", "tokenizer_config.json", "special_tokens_map.json"}) {
       const fs::path src = fs::path(options.tokenizer_from) / f;
       if (!fs::exists(src)) {
-        if (std::string(f) == "vocab.txt") throw Error("tokenizer folder '" + options.tokenizer_from + "' has no vocab.txt");
+        if (std::string(f) == "vocab.txt")
+          throw Error("tokenizer folder '" + options.tokenizer_from + "' has no vocab.txt");
         continue;
       }
       fs::copy_file(src, root / f, fs::copy_options::overwrite_existing);

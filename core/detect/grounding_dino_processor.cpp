@@ -119,9 +119,8 @@ PostProcessed post_process_grounded(const torch::Tensor& logits_in, const torch:
   auto probs = torch::sigmoid(logits);
   auto scores = std::get<0>(probs.max(-1));
   auto parts = boxes_c.unbind(-1);
-  auto corners = torch::stack({parts[0] - 0.5 * parts[2], parts[1] - 0.5 * parts[3], parts[0] + 0.5 * parts[2],
-                               parts[1] + 0.5 * parts[3]},
-                              -1);
+  auto corners = torch::stack(
+      {parts[0] - 0.5 * parts[2], parts[1] - 0.5 * parts[3], parts[0] + 0.5 * parts[2], parts[1] + 0.5 * parts[3]}, -1);
   auto scale = torch::tensor({float(target_width), float(target_height), float(target_width), float(target_height)},
                              torch::kFloat);
   corners = corners * scale.unsqueeze(0);

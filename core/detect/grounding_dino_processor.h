@@ -37,7 +37,7 @@ ImageProcessorConfig load_image_processor_config(const std::string& path);
 std::pair<int, int> grounding_dino_resize_size(int height, int width, int64_t shortest, int64_t longest);
 
 struct PreparedImage {
-  data::Rgb8Image resized;    // the processor's uint8 image before rescale / normalise
+  data::Rgb8Image resized;     // the processor's uint8 image before rescale / normalise
   torch::Tensor pixel_values;  // float32 [1, 3, H, W]
   torch::Tensor pixel_mask;    // int64 [1, H, W], all ones (one image: no padding)
 };

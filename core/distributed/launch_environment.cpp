@@ -39,9 +39,7 @@ struct Reader {
   }
 };
 
-bool is_loopback(const std::string& host) {
-  return host == "127.0.0.1" || host == "localhost" || host == "::1";
-}
+bool is_loopback(const std::string& host) { return host == "127.0.0.1" || host == "localhost" || host == "::1"; }
 
 void check_consistent(const LaunchEnvironment& e) {
   if (e.rank >= e.world_size) {
@@ -81,9 +79,10 @@ LaunchEnvironment from_torchrun_variables(const Reader& r) {
     // (LOCAL_WORLD_SIZE == WORLD_SIZE), or nothing says otherwise and the master is this machine.
     const bool one_machine = local_world ? *local_world == e.world_size : is_loopback(e.master_addr);
     if (e.world_size > 1 && !one_machine) {
-      throw Error("LOCAL_RANK is not set, and this run may span machines (WORLD_SIZE=" + std::to_string(e.world_size) +
-                  (local_world ? ", LOCAL_WORLD_SIZE=" + std::to_string(*local_world) : ", MASTER_ADDR=" + e.master_addr) +
-                  "): set LOCAL_RANK to the process's index on its machine (torchrun and 'gligen-trainer launch' do)");
+      throw Error(
+          "LOCAL_RANK is not set, and this run may span machines (WORLD_SIZE=" + std::to_string(e.world_size) +
+          (local_world ? ", LOCAL_WORLD_SIZE=" + std::to_string(*local_world) : ", MASTER_ADDR=" + e.master_addr) +
+          "): set LOCAL_RANK to the process's index on its machine (torchrun and 'gligen-trainer launch' do)");
     }
     e.local_rank = e.rank;
     e.local_world_size = local_world.value_or(e.world_size);
@@ -102,7 +101,8 @@ LaunchEnvironment from_slurm_variables(const Reader& r) {
   e.launcher = "slurm";
   e.rank = *r.integer("SLURM_PROCID", 0, kMaxRanks);
   const auto world = r.first({"SLURM_STEP_NUM_TASKS", "SLURM_NTASKS", "SLURM_NPROCS"});
-  if (!world) throw Error("SLURM_PROCID is set but SLURM_NTASKS is not: start the ranks with srun, or set WORLD_SIZE=1");
+  if (!world)
+    throw Error("SLURM_PROCID is set but SLURM_NTASKS is not: start the ranks with srun, or set WORLD_SIZE=1");
   e.world_size = parse_int(world->first, world->second, 1, kMaxRanks);
   e.group_rank = r.integer("SLURM_NODEID", 0, kMaxRanks).value_or(0);
   const auto local_rank = r.integer("SLURM_LOCALID", 0, kMaxRanks);
@@ -168,7 +168,9 @@ LaunchEnvironment launch_environment_from_env() {
 
 std::vector<int> expand_slurm_tasks_per_node(const std::string& list) {
   std::vector<int> out;
-  auto bad = [&]() { return Error("malformed Slurm tasks-per-node list '" + list + "' (expected e.g. '4' or '2(x3),1')"); };
+  auto bad = [&]() {
+    return Error("malformed Slurm tasks-per-node list '" + list + "' (expected e.g. '4' or '2(x3),1')");
+  };
   size_t i = 0;
   while (i < list.size()) {
     size_t j = i;
@@ -185,7 +187,8 @@ std::vector<int> expand_slurm_tasks_per_node(const std::string& list) {
       repeat = std::stoi(list.substr(k, m - k));
       j = m + 1;
     }
-    if (tasks < 1 || repeat < 1 || out.size() + static_cast<size_t>(repeat) > static_cast<size_t>(kMaxRanks)) throw bad();
+    if (tasks < 1 || repeat < 1 || out.size() + static_cast<size_t>(repeat) > static_cast<size_t>(kMaxRanks))
+      throw bad();
     out.insert(out.end(), static_cast<size_t>(repeat), tasks);
     if (j < list.size()) {
       if (list[j] != ',' || j + 1 == list.size()) throw bad();
@@ -221,8 +224,7 @@ std::vector<std::string> expand_slurm_hostlist(const std::string& list) {
         const size_t dash = part.find('-');
         const std::string lo = part.substr(0, dash), hi = dash == std::string::npos ? lo : part.substr(dash + 1);
         auto digits = [](const std::string& s) {
-          return !s.empty() && s.size() < 10 &&
-                 s.find_first_not_of("0123456789") == std::string::npos;
+          return !s.empty() && s.size() < 10 && s.find_first_not_of("0123456789") == std::string::npos;
         };
         if (!digits(lo) || !digits(hi)) throw bad("'" + part + "' is not a number or a range");
         const long from = std::stol(lo), to = std::stol(hi);

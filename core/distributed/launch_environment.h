@@ -24,7 +24,7 @@ struct LaunchEnvironment {
   int group_rank = 0;  // the machine's index in the job (torchrun GROUP_RANK, Slurm SLURM_NODEID)
   std::string master_addr = "127.0.0.1";
   int master_port = 29500;
-  bool from_environment = false;  // a launcher's variables were found (WORLD_SIZE or Slurm's)
+  bool from_environment = false;    // a launcher's variables were found (WORLD_SIZE or Slurm's)
   std::string launcher = "single";  // "single", "environment" (torchrun-style variables), "torchrun", "slurm"
   bool agent_store = false;         // the store at MASTER_ADDR:MASTER_PORT is hosted by the torchrun agent
   int restart_count = 0;            // TORCHELASTIC_RESTART_COUNT

@@ -26,9 +26,9 @@ struct DtypeInfo {
 };
 
 const DtypeInfo kDtypes[] = {
-    {"F64", torch::kFloat64, 8}, {"F32", torch::kFloat32, 4}, {"F16", torch::kFloat16, 2},
-    {"BF16", torch::kBFloat16, 2}, {"I64", torch::kInt64, 8}, {"I32", torch::kInt32, 4},
-    {"I16", torch::kInt16, 2},   {"I8", torch::kInt8, 1},     {"U8", torch::kUInt8, 1},
+    {"F64", torch::kFloat64, 8},   {"F32", torch::kFloat32, 4}, {"F16", torch::kFloat16, 2},
+    {"BF16", torch::kBFloat16, 2}, {"I64", torch::kInt64, 8},   {"I32", torch::kInt32, 4},
+    {"I16", torch::kInt16, 2},     {"I8", torch::kInt8, 1},     {"U8", torch::kUInt8, 1},
     {"BOOL", torch::kBool, 1},
 };
 
@@ -94,10 +94,12 @@ std::vector<Entry> parse_header(const std::string& file, const std::string& head
     Entry e;
     e.name = name;
     e.dtype = dtype_by_name(v["dtype"].get<std::string>());
-    if (e.dtype == nullptr) fail(file, "entry '" + name + "' has unsupported dtype '" + v["dtype"].get<std::string>() + "'");
+    if (e.dtype == nullptr)
+      fail(file, "entry '" + name + "' has unsupported dtype '" + v["dtype"].get<std::string>() + "'");
     std::uint64_t numel = 1;
     for (const auto& d : v["shape"]) {
-      if (!d.is_number_unsigned()) fail(file, "entry '" + name + "' has a shape that is not a list of non-negative integers");
+      if (!d.is_number_unsigned())
+        fail(file, "entry '" + name + "' has a shape that is not a list of non-negative integers");
       std::uint64_t dim = d.get<std::uint64_t>();
       if (dim > static_cast<std::uint64_t>(std::numeric_limits<int64_t>::max()) ||
           (dim != 0 && numel > std::numeric_limits<std::uint64_t>::max() / dim)) {
@@ -107,7 +109,8 @@ std::vector<Entry> parse_header(const std::string& file, const std::string& head
       e.shape.push_back(static_cast<int64_t>(dim));
     }
     for (const auto& o : v["data_offsets"]) {
-      if (!o.is_number_unsigned()) fail(file, "entry '" + name + "' has data_offsets that are not non-negative integers");
+      if (!o.is_number_unsigned())
+        fail(file, "entry '" + name + "' has data_offsets that are not non-negative integers");
     }
     e.begin = v["data_offsets"][0].get<std::uint64_t>();
     e.end = v["data_offsets"][1].get<std::uint64_t>();
@@ -116,17 +119,16 @@ std::vector<Entry> parse_header(const std::string& file, const std::string& head
       fail(file, "entry '" + name + "' has a byte size that overflows");
     }
     if (e.end - e.begin != numel * e.dtype->size) {
-      fail(file, "entry '" + name + "' holds " + std::to_string(e.end - e.begin) + " bytes but its shape and dtype need " +
-                     std::to_string(numel * e.dtype->size));
+      fail(file, "entry '" + name + "' holds " + std::to_string(e.end - e.begin) +
+                     " bytes but its shape and dtype need " + std::to_string(numel * e.dtype->size));
     }
     if (e.end > data_size) {
       fail(file, "entry '" + name + "' points past the end of the file (truncated download?)");
     }
     entries.push_back(std::move(e));
   }
-  std::sort(entries.begin(), entries.end(), [](const Entry& a, const Entry& b) {
-    return a.begin != b.begin ? a.begin < b.begin : a.end < b.end;
-  });
+  std::sort(entries.begin(), entries.end(),
+            [](const Entry& a, const Entry& b) { return a.begin != b.begin ? a.begin < b.begin : a.end < b.end; });
   std::uint64_t expected = 0;
   for (const auto& e : entries) {
     if (e.begin < expected) fail(file, "entry '" + e.name + "' overlaps the previous tensor");
@@ -160,7 +162,8 @@ SafetensorsFile parse_impl(const std::uint8_t* data, std::size_t size, const std
       // Zero copy: the tensor keeps the mapping alive. The mapping is private (MAP_PRIVATE): a
       // write never reaches the file (and faults when the mapping is ReadOnly).
       auto keep = owner;
-      t = torch::from_blob(const_cast<std::uint8_t*>(p), e.shape, [keep](void*) {}, options);
+      t = torch::from_blob(
+          const_cast<std::uint8_t*>(p), e.shape, [keep](void*) {}, options);
     } else {
       t = torch::empty(e.shape, options);
       if (e.end > e.begin) std::memcpy(t.data_ptr(), p, e.end - e.begin);
@@ -197,7 +200,8 @@ void write_safetensors_streamed(const std::string& path, const std::vector<Safet
     if (e.name == "__metadata__") throw Error("a tensor cannot be named __metadata__");
     if (header.contains(e.name)) throw Error("tensor '" + e.name + "' is listed twice for " + path);
     const std::uint64_t bytes = safetensors_entry_bytes(e);
-    header[e.name] = {{"dtype", dtype_by_type(e.dtype).name}, {"shape", e.shape}, {"data_offsets", {offset, offset + bytes}}};
+    header[e.name] = {
+        {"dtype", dtype_by_type(e.dtype).name}, {"shape", e.shape}, {"data_offsets", {offset, offset + bytes}}};
     offset += bytes;
   }
   std::string text = header.dump();
@@ -263,7 +267,8 @@ void write_safetensors(const std::string& path, const StateDict& tensors,
     entries.push_back({name, t.scalar_type(), t.sizes().vec()});
     ordered.push_back(t);
   }
-  write_safetensors_streamed(path, entries, [&](std::size_t i) { return ordered[i]; }, metadata);
+  write_safetensors_streamed(
+      path, entries, [&](std::size_t i) { return ordered[i]; }, metadata);
 }
 
 }  // namespace gligen::io

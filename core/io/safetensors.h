@@ -15,8 +15,8 @@
 namespace gligen::io {
 
 struct SafetensorsFile {
-  StateDict tensors;                              // in file (offset) order of names
-  std::map<std::string, std::string> metadata;    // "__metadata__"
+  StateDict tensors;                            // in file (offset) order of names
+  std::map<std::string, std::string> metadata;  // "__metadata__"
 };
 
 // Throws gligen::Error when the file is missing or malformed. `access` is the kind of mapping the

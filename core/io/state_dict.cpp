@@ -65,8 +65,8 @@ std::size_t load_strict(torch::nn::Module& module, const StateDict& weights, con
   std::size_t shared = 0;
   for (auto& [name, t] : module_entries(module)) {
     const torch::Tensor& w = weights.at(name);
-    if (sharing == WeightSharing::ShareWhenPossible && w.scalar_type() == t.scalar_type() &&
-        w.device() == t.device() && w.is_contiguous() && !w.requires_grad()) {
+    if (sharing == WeightSharing::ShareWhenPossible && w.scalar_type() == t.scalar_type() && w.device() == t.device() &&
+        w.is_contiguous() && !w.requires_grad()) {
       // The module's tensor (the same TensorImpl the module holds) now views w's storage.
       t.set_data(w);
       ++shared;

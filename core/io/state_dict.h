@@ -13,9 +13,9 @@ namespace gligen::io {
 using StateDict = std::map<std::string, torch::Tensor>;
 
 struct LoadReport {
-  std::vector<std::string> missing;      // in the module, not in the weights
-  std::vector<std::string> unexpected;   // in the weights, not in the module
-  std::vector<std::string> mismatched;   // "name: checkpoint [a, b] vs model [c, d]"
+  std::vector<std::string> missing;     // in the module, not in the weights
+  std::vector<std::string> unexpected;  // in the weights, not in the module
+  std::vector<std::string> mismatched;  // "name: checkpoint [a, b] vs model [c, d]"
   bool ok() const { return missing.empty() && unexpected.empty() && mismatched.empty(); }
   std::string describe(const std::string& what) const;
 };
@@ -38,8 +38,7 @@ enum class WeightSharing {
 // loaded. Keys in `ignore` (e.g. "text_model.embeddings.position_ids") are dropped silently.
 // Returns the number of tensors shared rather than copied (always 0 with WeightSharing::Copy).
 std::size_t load_strict(torch::nn::Module& module, const StateDict& weights, const std::string& what,
-                        const std::set<std::string>& ignore = {},
-                        WeightSharing sharing = WeightSharing::Copy);
+                        const std::set<std::string>& ignore = {}, WeightSharing sharing = WeightSharing::Copy);
 
 // The comparison load_strict makes, without copying anything.
 LoadReport check_state_dict(const torch::nn::Module& module, const StateDict& weights,

@@ -25,11 +25,11 @@ constexpr int kMaxDepth = 1000;
 // The dtype of a torch.<Type>Storage class; nullopt for any other name.
 std::optional<torch::ScalarType> storage_dtype(const std::string& global) {
   static const std::map<std::string, torch::ScalarType> types = {
-      {"torch.FloatStorage", torch::kFloat32}, {"torch.HalfStorage", torch::kFloat16},
+      {"torch.FloatStorage", torch::kFloat32},     {"torch.HalfStorage", torch::kFloat16},
       {"torch.BFloat16Storage", torch::kBFloat16}, {"torch.DoubleStorage", torch::kFloat64},
-      {"torch.LongStorage", torch::kInt64}, {"torch.IntStorage", torch::kInt32},
-      {"torch.ShortStorage", torch::kInt16}, {"torch.CharStorage", torch::kInt8},
-      {"torch.ByteStorage", torch::kUInt8}, {"torch.BoolStorage", torch::kBool}};
+      {"torch.LongStorage", torch::kInt64},        {"torch.IntStorage", torch::kInt32},
+      {"torch.ShortStorage", torch::kInt16},       {"torch.CharStorage", torch::kInt8},
+      {"torch.ByteStorage", torch::kUInt8},        {"torch.BoolStorage", torch::kBool}};
   auto it = types.find(global);
   if (it == types.end()) return std::nullopt;
   return it->second;
@@ -122,24 +122,25 @@ class Unpickler {
     while (true) {
       const std::uint8_t op = byte();
       switch (op) {
-        case 0x80: byte(); break;                     // PROTO
-        case 0x95: bytes(8); break;                   // FRAME
-        case '.': return pop();                        // STOP
+        case 0x80: byte(); break;                          // PROTO
+        case 0x95: bytes(8); break;                        // FRAME
+        case '.': return pop();                            // STOP
         case '(': marks_.push_back(stack_.size()); break;  // MARK
-        case '}': push(make(Kind::Dict)); break;       // EMPTY_DICT
-        case ']': push(make(Kind::List)); break;       // EMPTY_LIST
-        case ')': push(make(Kind::Tuple)); break;      // EMPTY_TUPLE
+        case '}': push(make(Kind::Dict)); break;           // EMPTY_DICT
+        case ']': push(make(Kind::List)); break;           // EMPTY_LIST
+        case ')': push(make(Kind::Tuple)); break;          // EMPTY_TUPLE
         case 'N': push(make(Kind::None)); break;
-        case 0x88: case 0x89: {                        // NEWTRUE / NEWFALSE
+        case 0x88:
+        case 0x89: {  // NEWTRUE / NEWFALSE
           auto v = make(Kind::Bool);
           v->b = op == 0x88;
           push(v);
           break;
         }
         case 'J': push_int(static_cast<std::int32_t>(le(4))); break;  // BININT
-        case 'K': push_int(le(1)); break;                              // BININT1
-        case 'M': push_int(le(2)); break;                              // BININT2
-        case 0x8a: {                                                   // LONG1
+        case 'K': push_int(le(1)); break;                             // BININT1
+        case 'M': push_int(le(2)); break;                             // BININT2
+        case 0x8a: {                                                  // LONG1
           const std::uint8_t len = byte();
           if (len > 8) fail("integer too large");
           const std::uint8_t* p = bytes(len);
@@ -158,25 +159,27 @@ class Unpickler {
           push(v);
           break;
         }
-        case 'X': push_str(Kind::String, le(4)); break;     // BINUNICODE
-        case 0x8c: push_str(Kind::String, le(1)); break;    // SHORT_BINUNICODE
-        case 0x8d: push_str(Kind::String, le(8)); break;    // BINUNICODE8
-        case 'T': push_str(Kind::Bytes, le(4)); break;      // BINSTRING
-        case 'U': push_str(Kind::Bytes, le(1)); break;      // SHORT_BINSTRING
-        case 'B': push_str(Kind::Bytes, le(4)); break;      // BINBYTES
-        case 'C': push_str(Kind::Bytes, le(1)); break;      // SHORT_BINBYTES
-        case 'q': memo_put(le(1)); break;                   // BINPUT
-        case 'r': memo_put(le(4)); break;                   // LONG_BINPUT
-        case 0x94: memo_put(memo_.size()); break;           // MEMOIZE
-        case 'h': memo_get(le(1)); break;                   // BINGET
-        case 'j': memo_get(le(4)); break;                   // LONG_BINGET
-        case 't': {                                         // TUPLE
+        case 'X': push_str(Kind::String, le(4)); break;   // BINUNICODE
+        case 0x8c: push_str(Kind::String, le(1)); break;  // SHORT_BINUNICODE
+        case 0x8d: push_str(Kind::String, le(8)); break;  // BINUNICODE8
+        case 'T': push_str(Kind::Bytes, le(4)); break;    // BINSTRING
+        case 'U': push_str(Kind::Bytes, le(1)); break;    // SHORT_BINSTRING
+        case 'B': push_str(Kind::Bytes, le(4)); break;    // BINBYTES
+        case 'C': push_str(Kind::Bytes, le(1)); break;    // SHORT_BINBYTES
+        case 'q': memo_put(le(1)); break;                 // BINPUT
+        case 'r': memo_put(le(4)); break;                 // LONG_BINPUT
+        case 0x94: memo_put(memo_.size()); break;         // MEMOIZE
+        case 'h': memo_get(le(1)); break;                 // BINGET
+        case 'j': memo_get(le(4)); break;                 // LONG_BINGET
+        case 't': {                                       // TUPLE
           auto t = make(Kind::Tuple);
           t->items = pop_mark();
           push(t);
           break;
         }
-        case 0x85: case 0x86: case 0x87: {                  // TUPLE1..3
+        case 0x85:
+        case 0x86:
+        case 0x87: {  // TUPLE1..3
           auto t = make(Kind::Tuple);
           const size_t k = op - 0x84;
           if (stack_.size() < k + floor()) fail("stack underflow");
@@ -219,10 +222,10 @@ class Unpickler {
           set_items(dict_target(top()), kvs);
           break;
         }
-        case '0': pop(); break;  // POP
-        case '1': pop_mark(); break;  // POP_MARK
+        case '0': pop(); break;        // POP
+        case '1': pop_mark(); break;   // POP_MARK
         case '2': push(top()); break;  // DUP
-        case 'c': {  // GLOBAL "module\nname\n"
+        case 'c': {                    // GLOBAL "module\nname\n"
           const std::string module = line(), name = line();
           auto g = make(Kind::Global);
           g->s = module + "." + name;
@@ -350,7 +353,8 @@ class Unpickler {
   // ('storage', <storage class>, key, location, numel) -> a flat tensor over data/<key>.
   PyValuePtr persistent_load(const PyValuePtr& pid) {
     if (pid->kind != Kind::Tuple || pid->items.size() < 5 || pid->items[0]->s != "storage" ||
-        pid->items[1]->kind != Kind::Global || pid->items[2]->kind != Kind::String || pid->items[4]->kind != Kind::Int) {
+        pid->items[1]->kind != Kind::Global || pid->items[2]->kind != Kind::String ||
+        pid->items[4]->kind != Kind::Int) {
       fail("an unsupported persistent id (only tensor storages are supported)");
     }
     const std::string key = pid->items[2]->s;
@@ -373,7 +377,8 @@ class Unpickler {
     auto options = torch::TensorOptions().dtype(dtype);
     if (p != nullptr && reinterpret_cast<std::uintptr_t>(p) % elem == 0 && numel > 0) {
       auto keep = zip_.file();
-      v->tensor = torch::from_blob(const_cast<std::uint8_t*>(p), {numel}, [keep](void*) {}, options);
+      v->tensor = torch::from_blob(
+          const_cast<std::uint8_t*>(p), {numel}, [keep](void*) {}, options);
     } else {
       auto bytes = zip_.read(*e);
       v->tensor = torch::empty({numel}, options);
@@ -413,7 +418,8 @@ class Unpickler {
       for (size_t k = 0; k < size.size(); ++k) {
         if (size[k] < 0 || stride[k] < 0) fail("negative tensor size or stride");
         if (size[k] == 0) empty = true;
-        if (size[k] > 0 && stride[k] > 0 && (size[k] - 1) > (INT64_MAX - last) / stride[k]) fail("tensor extent overflows");
+        if (size[k] > 0 && stride[k] > 0 && (size[k] - 1) > (INT64_MAX - last) / stride[k])
+          fail("tensor extent overflows");
         if (size[k] > 0) last += (size[k] - 1) * stride[k];
       }
       if (!empty && last >= storage.numel()) fail("tensor points outside its storage");
@@ -452,7 +458,8 @@ void flatten_state_dict(const PyValue& dict, const std::string& path, StateDict&
   for (const auto& [k, v] : dict.dict) {
     if (k->kind != Kind::String) throw Error("'" + path + "': a state dict key is not a string");
     if (v->kind != Kind::Tensor) {
-      throw Error("'" + path + "': entry '" + k->s + "' is a " + v->kind_name() + ", not a tensor; is this a state dict?");
+      throw Error("'" + path + "': entry '" + k->s + "' is a " + v->kind_name() +
+                  ", not a tensor; is this a state dict?");
     }
     out[k->s] = v->tensor;
   }

@@ -24,7 +24,7 @@ struct PyValue {
   bool b = false;
   int64_t i = 0;
   double f = 0.0;
-  std::string s;  // String, Bytes; Global: "module.name"
+  std::string s;                                // String, Bytes; Global: "module.name"
   std::vector<std::shared_ptr<PyValue>> items;  // List, Tuple; Object: [callable, args]
   std::vector<std::pair<std::shared_ptr<PyValue>, std::shared_ptr<PyValue>>> dict;  // insertion order
   torch::Tensor tensor;

@@ -28,7 +28,9 @@ void put64(std::vector<std::uint8_t>& b, std::uint64_t v) {
   put32(b, static_cast<std::uint32_t>(v));
   put32(b, static_cast<std::uint32_t>(v >> 32));
 }
-std::uint32_t clamp32(std::uint64_t v) { return v >= kU32Max ? static_cast<std::uint32_t>(kU32Max) : static_cast<std::uint32_t>(v); }
+std::uint32_t clamp32(std::uint64_t v) {
+  return v >= kU32Max ? static_cast<std::uint32_t>(kU32Max) : static_cast<std::uint32_t>(v);
+}
 
 std::uint32_t crc_of(const void* data, std::uint64_t size) {
   uLong crc = crc32(0L, Z_NULL, 0);
@@ -380,7 +382,8 @@ void TorchFileWriter::finish() {
   put16(end, 0);
   write_bytes(end.data(), end.size());
 
-  if (std::fflush(file_) != 0 || ::fsync(fileno(file_)) != 0) fail(std::string("flush failed: ") + std::strerror(errno));
+  if (std::fflush(file_) != 0 || ::fsync(fileno(file_)) != 0)
+    fail(std::string("flush failed: ") + std::strerror(errno));
   std::fclose(file_);
   file_ = nullptr;
   std::error_code ec;

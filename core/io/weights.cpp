@@ -19,7 +19,7 @@ const char* const kBases[] = {"diffusion_pytorch_model", "model", "pytorch_model
 // What one component's weights are: a single file, or the shards of an index.
 struct WeightSource {
   std::vector<std::string> files;
-  std::string index;                             // empty for a single file
+  std::string index;                              // empty for a single file
   std::map<std::string, std::string> weight_map;  // tensor name -> shard path (sharded only)
 };
 
@@ -58,7 +58,8 @@ WeightSource read_index(const fs::path& index) {
 }
 
 // The first weight source present, in the documented order; `tried` collects the names looked for.
-std::optional<WeightSource> find_source(const fs::path& dir, const std::string& variant, std::vector<std::string>& tried) {
+std::optional<WeightSource> find_source(const fs::path& dir, const std::string& variant,
+                                        std::vector<std::string>& tried) {
   std::vector<std::string> variants;
   if (!variant.empty()) variants.push_back("." + variant);
   variants.push_back("");

@@ -18,8 +18,7 @@ constexpr std::uint32_t kCentral = 0x02014b50, kLocal = 0x04034b50;
 
 }  // namespace
 
-ZipArchive::ZipArchive(const std::string& path, MapAccess access)
-    : path_(path), file_(MappedFile::open(path, access)) {
+ZipArchive::ZipArchive(const std::string& path, MapAccess access) : path_(path), file_(MappedFile::open(path, access)) {
   const std::uint8_t* d = file_->data();
   const std::uint64_t n = file_->size();
   auto fail = [&](const std::string& what) -> void {
@@ -58,7 +57,8 @@ ZipArchive::ZipArchive(const std::string& path, MapAccess access)
     std::uint64_t csize = u32(d + p + 20), usize = u32(d + p + 24);
     const std::uint16_t name_len = u16(d + p + 28), extra_len = u16(d + p + 30), comment_len = u16(d + p + 32);
     std::uint64_t local = u32(d + p + 42);
-    if (cd_end - p - 46 < std::uint64_t(name_len) + extra_len + comment_len) fail("a central directory entry runs past its end");
+    if (cd_end - p - 46 < std::uint64_t(name_len) + extra_len + comment_len)
+      fail("a central directory entry runs past its end");
     e.name.assign(reinterpret_cast<const char*>(d + p + 46), name_len);
     // zip64 extra field: the 64-bit values of the fields that read 0xFFFFFFFF, in this order.
     const std::uint8_t* x = d + p + 46 + name_len;
@@ -83,10 +83,13 @@ ZipArchive::ZipArchive(const std::string& path, MapAccess access)
     }
     e.size = usize;
     e.compressed_size = csize;
-    if (local > n || n - local < 30 || u32(d + local) != kLocal) fail("entry '" + e.name + "' has a damaged local header");
+    if (local > n || n - local < 30 || u32(d + local) != kLocal)
+      fail("entry '" + e.name + "' has a damaged local header");
     e.data_offset = local + 30 + u16(d + local + 26) + u16(d + local + 28);
-    if (e.data_offset > n || e.compressed_size > n - e.data_offset) fail("entry '" + e.name + "' runs past the end of the file");
-    if (e.method != 0 && e.method != 8) fail("entry '" + e.name + "' uses unsupported compression method " + std::to_string(e.method));
+    if (e.data_offset > n || e.compressed_size > n - e.data_offset)
+      fail("entry '" + e.name + "' runs past the end of the file");
+    if (e.method != 0 && e.method != 8)
+      fail("entry '" + e.name + "' uses unsupported compression method " + std::to_string(e.method));
     if (e.method == 0 && e.size != e.compressed_size) fail("stored entry '" + e.name + "' has inconsistent sizes");
     by_name_[e.name] = entries_.size();
     entries_.push_back(std::move(e));

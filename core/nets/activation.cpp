@@ -20,14 +20,10 @@ torch::Tensor silu_fresh(torch::Tensor x) {
 
 torch::Tensor activation_copy(Activation act, const torch::Tensor& x) {
   switch (act) {
-    case Activation::SiLU:
-      return torch::silu(x);
-    case Activation::Mish:
-      return torch::mish(x);
-    case Activation::GELU:
-      return torch::gelu(x);
-    case Activation::ReLU:
-      return torch::relu(x);
+    case Activation::SiLU: return torch::silu(x);
+    case Activation::Mish: return torch::mish(x);
+    case Activation::GELU: return torch::gelu(x);
+    case Activation::ReLU: return torch::relu(x);
   }
   return x;
 }
@@ -35,14 +31,10 @@ torch::Tensor activation_copy(Activation act, const torch::Tensor& x) {
 torch::Tensor apply_activation(Activation act, torch::Tensor x) {
   const bool in_place = !torch::GradMode::is_enabled();
   switch (act) {
-    case Activation::SiLU:
-      return in_place ? torch::silu_(x) : torch::silu(x);
-    case Activation::Mish:
-      return in_place ? torch::mish_(x) : torch::mish(x);
-    case Activation::GELU:
-      return torch::gelu(x);
-    case Activation::ReLU:
-      return in_place ? torch::relu_(x) : torch::relu(x);
+    case Activation::SiLU: return in_place ? torch::silu_(x) : torch::silu(x);
+    case Activation::Mish: return in_place ? torch::mish_(x) : torch::mish(x);
+    case Activation::GELU: return torch::gelu(x);
+    case Activation::ReLU: return in_place ? torch::relu_(x) : torch::relu(x);
   }
   return x;
 }

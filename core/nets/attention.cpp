@@ -16,7 +16,8 @@ AttentionImpl::AttentionImpl(const AttentionOptions& o) : options_(o) {
   scale_ = 1.0 / std::sqrt(static_cast<double>(o.dim_head()));  // dim_head ** -0.5
   if (o.norm_num_groups()) {
     group_norm = register_module(
-        "group_norm", torch::nn::GroupNorm(torch::nn::GroupNormOptions(*o.norm_num_groups(), o.query_dim()).eps(o.eps())));
+        "group_norm",
+        torch::nn::GroupNorm(torch::nn::GroupNormOptions(*o.norm_num_groups(), o.query_dim()).eps(o.eps())));
   }
   to_q = register_module("to_q", torch::nn::Linear(torch::nn::LinearOptions(o.query_dim(), inner).bias(o.bias())));
   to_k = register_module("to_k", torch::nn::Linear(torch::nn::LinearOptions(context_dim, inner).bias(o.bias())));
@@ -35,8 +36,8 @@ namespace {
 // probabilities per self-attention become 256 MiB).
 constexpr int64_t kMaxScoreBytes = int64_t(128) << 20;
 
-torch::Tensor attention_core_slice(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
-                                   double scale, bool upcast_scores, bool upcast_softmax) {
+torch::Tensor attention_core_slice(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v, double scale,
+                                   bool upcast_scores, bool upcast_softmax) {
   const auto dtype = q.scalar_type();
   torch::Tensor qs = q, ks = k;
   if (upcast_scores && dtype != torch::kFloat32) qs = q.to(torch::kFloat32), ks = k.to(torch::kFloat32);
@@ -59,8 +60,8 @@ torch::Tensor attention_core_slice(const torch::Tensor& q, const torch::Tensor& 
 
 }  // namespace
 
-torch::Tensor attention_core(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
-                             double scale, bool upcast_scores, bool upcast_softmax) {
+torch::Tensor attention_core(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v, double scale,
+                             bool upcast_scores, bool upcast_softmax) {
   // On CUDA, LibTorch 2.x's fused kernels (as diffusers' default AttnProcessor2_0): they never
   // materialise the scores and accumulate the softmax in float32, which the upcast flags ask for.
   // The CPU keeps the explicit computation below, which the parity fixtures hold to 1e-4.
@@ -109,10 +110,10 @@ torch::Tensor AttentionImpl::forward(const torch::Tensor& x, const torch::Tensor
   v = v.view({B, M, heads, d}).transpose(1, 2);
   auto o = attention_core(q, k, v, scale_, options_.upcast_attention(), options_.upcast_softmax());
   o = o.transpose(1, 2).reshape({B, N, heads * d});  // [B, N, inner]
-  o = out_proj_(o);                                   // [B, N, out_dim]
+  o = out_proj_(o);                                  // [B, N, out_dim]
 
   if (spatial) o = o.transpose(-1, -2).reshape({B, o.size(2), H, W});  // [B, out_dim, H, W]
-  if (options_.residual_connection()) o.add_(x);  // fresh linear output: safe in place
+  if (options_.residual_connection()) o.add_(x);                       // fresh linear output: safe in place
   if (options_.rescale_output_factor() != 1.0) o = o / options_.rescale_output_factor();
   return o;
 }
@@ -136,8 +137,6 @@ FeedForwardImpl::FeedForwardImpl(int64_t dim, std::optional<int64_t> dim_out, in
   net->push_back(out_);
 }
 
-torch::Tensor FeedForwardImpl::forward(const torch::Tensor& x) {
-  return out_(geglu_(x));
-}
+torch::Tensor FeedForwardImpl::forward(const torch::Tensor& x) { return out_(geglu_(x)); }
 
 }  // namespace gligen::nets

@@ -16,15 +16,15 @@ struct AttentionOptions {
   TORCH_ARG(std::optional<int64_t>, cross_attention_dim) = std::nullopt;
   TORCH_ARG(int64_t, heads) = 8;
   TORCH_ARG(int64_t, dim_head) = 64;
-  TORCH_ARG(bool, bias) = false;      // to_q / to_k / to_v
-  TORCH_ARG(bool, out_bias) = true;   // to_out.0
+  TORCH_ARG(bool, bias) = false;              // to_q / to_k / to_v
+  TORCH_ARG(bool, out_bias) = true;           // to_out.0
   TORCH_ARG(bool, upcast_attention) = false;  // scores in float32 for half inputs
   TORCH_ARG(bool, upcast_softmax) = false;    // softmax in float32 for half inputs
   // A GroupNorm over channels applied to the input first (the VAE mid-block attention).
   TORCH_ARG(std::optional<int64_t>, norm_num_groups) = std::nullopt;
-  TORCH_ARG(double, eps) = 1e-5;  // of group_norm
-  TORCH_ARG(bool, residual_connection) = false;  // add the (un-normalised) input to the output
-  TORCH_ARG(double, rescale_output_factor) = 1.0;  // output divided by this, after the residual
+  TORCH_ARG(double, eps) = 1e-5;                              // of group_norm
+  TORCH_ARG(bool, residual_connection) = false;               // add the (un-normalised) input to the output
+  TORCH_ARG(double, rescale_output_factor) = 1.0;             // output divided by this, after the residual
   TORCH_ARG(std::optional<int64_t>, out_dim) = std::nullopt;  // nullopt = query_dim
 };
 
@@ -54,8 +54,8 @@ TORCH_MODULE(Attention);
 // The core of scaled dot-product attention on head-split tensors.
 // q: [B, H, N, d], k / v: [B, H, M, d] -> [B, H, N, d]. Scores are q kᵀ · scale, optionally
 // computed (upcast_scores) or normalised (upcast_softmax) in float32.
-torch::Tensor attention_core(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
-                             double scale, bool upcast_scores, bool upcast_softmax);
+torch::Tensor attention_core(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v, double scale,
+                             bool upcast_scores, bool upcast_softmax);
 
 // GEGLU: proj(x) split in (h, gate) along the last axis, h * gelu(gate) (exact erf GELU).
 class GEGLUImpl : public torch::nn::Module {

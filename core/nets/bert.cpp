@@ -9,14 +9,15 @@
 
 namespace gligen::nets {
 
-
 BertEmbeddingsImpl::BertEmbeddingsImpl(const BertConfig& c) {
-  word_embeddings = register_module(
-      "word_embeddings", torch::nn::Embedding(torch::nn::EmbeddingOptions(c.vocab_size, c.hidden_size)));
+  word_embeddings = register_module("word_embeddings",
+                                    torch::nn::Embedding(torch::nn::EmbeddingOptions(c.vocab_size, c.hidden_size)));
   position_embeddings =
       register_module("position_embeddings", torch::nn::Embedding(c.max_position_embeddings, c.hidden_size));
-  token_type_embeddings = register_module("token_type_embeddings", torch::nn::Embedding(c.type_vocab_size, c.hidden_size));
-  layer_norm = register_module("LayerNorm", torch::nn::LayerNorm(torch::nn::LayerNormOptions({c.hidden_size}).eps(c.layer_norm_eps)));
+  token_type_embeddings =
+      register_module("token_type_embeddings", torch::nn::Embedding(c.type_vocab_size, c.hidden_size));
+  layer_norm = register_module(
+      "LayerNorm", torch::nn::LayerNorm(torch::nn::LayerNormOptions({c.hidden_size}).eps(c.layer_norm_eps)));
 }
 
 torch::Tensor BertEmbeddingsImpl::forward(const torch::Tensor& input_ids, const torch::Tensor& token_type_ids,
@@ -71,7 +72,8 @@ BertCrossAttentionLayerImpl::BertCrossAttentionLayerImpl(const BertConfig& c, in
 }
 
 torch::Tensor BertCrossAttentionLayerImpl::forward(const torch::Tensor& x, const torch::Tensor& context,
-                                                   const torch::Tensor& additive_mask, torch::Tensor* attention_output) {
+                                                   const torch::Tensor& additive_mask,
+                                                   torch::Tensor* attention_output) {
   auto ctx = bert_attention(query->forward(x), key->forward(context), value->forward(context), heads_, additive_mask);
   auto attn = attention_norm->forward(attention_dense->forward(ctx) + x);
   if (attention_output != nullptr) *attention_output = attn;
@@ -84,7 +86,8 @@ BertModelImpl::BertModelImpl(const BertConfig& config, bool add_pooling_layer) :
   embeddings = register_module("embeddings", BertEmbeddings(config_));
   layers = register_at(*this, "encoder.layer", torch::nn::ModuleList());
   for (int64_t i = 0; i < config_.num_hidden_layers; ++i) layers->push_back(BertLayer(config_));
-  if (add_pooling_layer) pooler = register_at(*this, "pooler.dense", torch::nn::Linear(config_.hidden_size, config_.hidden_size));
+  if (add_pooling_layer)
+    pooler = register_at(*this, "pooler.dense", torch::nn::Linear(config_.hidden_size, config_.hidden_size));
 }
 
 torch::Tensor BertModelImpl::forward(const torch::Tensor& input_ids, const torch::Tensor& attention_mask,

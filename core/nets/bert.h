@@ -42,11 +42,11 @@ class BertLayerImpl : public torch::nn::Module {
   torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& additive_mask);
 
   torch::nn::Linear query{nullptr}, key{nullptr}, value{nullptr};  // "attention.self.*"
-  torch::nn::Linear attention_dense{nullptr};                     // "attention.output.dense"
-  torch::nn::LayerNorm attention_norm{nullptr};                   // "attention.output.LayerNorm"
-  torch::nn::Linear intermediate{nullptr};                        // "intermediate.dense"
-  torch::nn::Linear output_dense{nullptr};                        // "output.dense"
-  torch::nn::LayerNorm output_norm{nullptr};                      // "output.LayerNorm"
+  torch::nn::Linear attention_dense{nullptr};                      // "attention.output.dense"
+  torch::nn::LayerNorm attention_norm{nullptr};                    // "attention.output.LayerNorm"
+  torch::nn::Linear intermediate{nullptr};                         // "intermediate.dense"
+  torch::nn::Linear output_dense{nullptr};                         // "output.dense"
+  torch::nn::LayerNorm output_norm{nullptr};                       // "output.LayerNorm"
 
  private:
   int64_t heads_;
@@ -70,11 +70,11 @@ class BertCrossAttentionLayerImpl : public torch::nn::Module {
                         torch::Tensor* attention_output = nullptr);
 
   torch::nn::Linear query{nullptr}, key{nullptr}, value{nullptr};  // "crossattention.self.*"
-  torch::nn::Linear attention_dense{nullptr};                     // "crossattention.output.dense"
-  torch::nn::LayerNorm attention_norm{nullptr};                   // "crossattention.output.LayerNorm"
-  torch::nn::Linear intermediate{nullptr};                        // "intermediate.dense"
-  torch::nn::Linear output_dense{nullptr};                        // "output.dense"
-  torch::nn::LayerNorm output_norm{nullptr};                      // "output.LayerNorm"
+  torch::nn::Linear attention_dense{nullptr};                      // "crossattention.output.dense"
+  torch::nn::LayerNorm attention_norm{nullptr};                    // "crossattention.output.LayerNorm"
+  torch::nn::Linear intermediate{nullptr};                         // "intermediate.dense"
+  torch::nn::Linear output_dense{nullptr};                         // "output.dense"
+  torch::nn::LayerNorm output_norm{nullptr};                       // "output.LayerNorm"
 
  private:
   int64_t heads_;

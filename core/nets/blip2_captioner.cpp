@@ -46,7 +46,8 @@ Blip2Captioner::Blip2Captioner(Blip2ForConditionalGeneration model, BlipImagePro
 
 Blip2Captioner Blip2Captioner::load(const std::string& folder, torch::Device device, torch::ScalarType dtype) {
   if (!std::filesystem::is_directory(folder)) {
-    throw Error("BLIP-2 folder " + folder + " does not exist. Point to the downloaded Hugging Face folder "
+    throw Error("BLIP-2 folder " + folder +
+                " does not exist. Point to the downloaded Hugging Face folder "
                 "(e.g. Salesforce/blip2-flan-t5-xxl).");
   }
   load_blip2_config(folder);  // a folder that is not a BLIP-2 model fails here, naming config.json
@@ -63,7 +64,8 @@ Blip2Captioner Blip2Captioner::load(const std::string& folder, torch::Device dev
   return Blip2Captioner(std::move(model), std::move(processor), std::move(tokenizer), device);
 }
 
-torch::Tensor Blip2Captioner::pixel_values(const data::Rgb8Image& image, const std::vector<data::CropBox>& boxes) const {
+torch::Tensor Blip2Captioner::pixel_values(const data::Rgb8Image& image,
+                                           const std::vector<data::CropBox>& boxes) const {
   std::vector<torch::Tensor> rows;
   rows.reserve(boxes.size());
   for (const auto& box : boxes) {
@@ -101,7 +103,8 @@ std::vector<std::vector<int64_t>> Blip2Captioner::generate_ids(const torch::Tens
   return result;
 }
 
-std::vector<std::string> Blip2Captioner::caption(const data::Rgb8Image& image, const std::vector<data::CropBox>& boxes) {
+std::vector<std::string> Blip2Captioner::caption(const data::Rgb8Image& image,
+                                                 const std::vector<data::CropBox>& boxes) {
   std::vector<std::string> captions;
   if (boxes.empty()) return captions;
   for (const auto& ids : generate_ids(pixel_values(image, boxes))) captions.push_back(tokenizer_->decode(ids, true));

@@ -10,8 +10,9 @@
 namespace gligen::nets {
 namespace {
 
-constexpr const char* kFix = "Use the config.json that came with the BLIP-2 model (a Hugging Face "
-                             "Blip2ForConditionalGeneration folder).";
+constexpr const char* kFix =
+    "Use the config.json that came with the BLIP-2 model (a Hugging Face "
+    "Blip2ForConditionalGeneration folder).";
 
 bool known_activation(const std::string& name) {
   return name == "gelu" || name == "gelu_new" || name == "gelu_pytorch_tanh" || name == "relu" || name == "silu" ||
@@ -95,7 +96,8 @@ T5Config read_t5(const ConfigReader& r) {
     c.dense_act_fn = c.feed_forward_proj;
     c.is_gated_act = false;
   } else {
-    if (c.feed_forward_proj.substr(0, dash) != "gated" || c.feed_forward_proj.find('-', dash + 1) != std::string::npos) {
+    if (c.feed_forward_proj.substr(0, dash) != "gated" ||
+        c.feed_forward_proj.find('-', dash + 1) != std::string::npos) {
       r.fail("feed_forward_proj", "is \"" + c.feed_forward_proj + "\"; it must be \"<act>\" or \"gated-<act>\"");
     }
     c.dense_act_fn = c.feed_forward_proj.substr(dash + 1);
@@ -126,7 +128,8 @@ T5Config read_t5(const ConfigReader& r) {
   require_positive(r, "relative_attention_num_buckets", c.relative_attention_num_buckets);
   require_positive(r, "relative_attention_max_distance", c.relative_attention_max_distance);
   require_positive(r, "max_length", c.max_length);
-  if (!known_activation(c.dense_act_fn)) r.fail("dense_act_fn", "is \"" + c.dense_act_fn + "\", which is not implemented");
+  if (!known_activation(c.dense_act_fn))
+    r.fail("dense_act_fn", "is \"" + c.dense_act_fn + "\", which is not implemented");
   if (c.num_beams != 1 || c.do_sample) {
     r.fail(c.do_sample ? "do_sample" : "num_beams",
            "asks for beam search or sampling; only greedy generation (num_beams 1, do_sample false) is implemented");
@@ -140,16 +143,18 @@ T5Config read_t5(const ConfigReader& r) {
 int64_t T5Config::start_token_id() const {
   const int64_t id = decoder_start_token_id >= 0 ? decoder_start_token_id : bos_token_id;
   if (id < 0 || id >= vocab_size) {
-    throw Error("the BLIP-2 text_config has no usable decoder_start_token_id or bos_token_id; T5 models start "
-                "decoding from 0 (the pad token). " + std::string(kFix));
+    throw Error(
+        "the BLIP-2 text_config has no usable decoder_start_token_id or bos_token_id; T5 models start "
+        "decoding from 0 (the pad token). " +
+        std::string(kFix));
   }
   return id;
 }
 
 void Blip2Config::validate(const std::string& source) const {
   if (num_query_tokens <= 0) {
-    throw Error(source + ": key \"num_query_tokens\" must be positive, got " + std::to_string(num_query_tokens) +
-                ". " + kFix);
+    throw Error(source + ": key \"num_query_tokens\" must be positive, got " + std::to_string(num_query_tokens) + ". " +
+                kFix);
   }
   if (vision.image_size % vision.patch_size != 0) {
     throw Error(source + ": vision_config image_size " + std::to_string(vision.image_size) +
@@ -163,7 +168,8 @@ Blip2Config blip2_config_from_json(const nlohmann::json& j, const std::string& s
   std::string model_type;
   top.read("model_type", model_type);
   if (!model_type.empty() && model_type != "blip-2") {
-    throw Error(source + " is a \"" + model_type + "\" config, not BLIP-2 (\"blip-2\"). Point to a "
+    throw Error(source + " is a \"" + model_type +
+                "\" config, not BLIP-2 (\"blip-2\"). Point to a "
                 "Blip2ForConditionalGeneration folder such as Salesforce/blip2-flan-t5-xl.");
   }
   Blip2Config c;
@@ -190,7 +196,8 @@ Blip2Config blip2_config_from_json(const nlohmann::json& j, const std::string& s
 Blip2Config load_blip2_config(const std::string& folder) {
   const auto path = (std::filesystem::path(folder) / "config.json").string();
   if (!std::filesystem::is_regular_file(path)) {
-    throw Error("BLIP-2 config " + path + " does not exist. Point to the downloaded Hugging Face folder "
+    throw Error("BLIP-2 config " + path +
+                " does not exist. Point to the downloaded Hugging Face folder "
                 "(config.json, model*.safetensors, preprocessor_config.json, spiece.model).");
   }
   return blip2_config_from_json(read_json_file(path, "BLIP-2 config"), path);
@@ -229,7 +236,8 @@ BlipImageProcessorConfig blip_image_processor_config_from_json(const nlohmann::j
 BlipImageProcessorConfig load_blip_image_processor_config(const std::string& folder) {
   const auto path = (std::filesystem::path(folder) / "preprocessor_config.json").string();
   if (!std::filesystem::is_regular_file(path)) {
-    throw Error("BLIP-2 image processor config " + path + " does not exist. The Hugging Face BLIP-2 folder "
+    throw Error("BLIP-2 image processor config " + path +
+                " does not exist. The Hugging Face BLIP-2 folder "
                 "ships preprocessor_config.json; download it with the weights.");
   }
   return blip_image_processor_config_from_json(read_json_file(path, "BLIP-2 image processor config"), path);

@@ -19,15 +19,17 @@ Blip2ForConditionalGenerationImpl::Blip2ForConditionalGenerationImpl(const Blip2
 
 Blip2Encoding Blip2ForConditionalGenerationImpl::encode(const torch::Tensor& pixel_values, bool keep_stages) {
   if (config_.text.bos_token_id < 0 || config_.text.bos_token_id >= config_.text.vocab_size) {
-    throw Error("the BLIP-2 text_config has no usable bos_token_id; BLIP-2 appends it to the query embeddings "
-                "(Flan-T5 checkpoints use 1). Use the config.json that came with the model.");
+    throw Error(
+        "the BLIP-2 text_config has no usable bos_token_id; BLIP-2 appends it to the query embeddings "
+        "(Flan-T5 checkpoints use 1). Use the config.json that came with the model.");
   }
   Blip2Encoding e;
   const int64_t b = pixel_values.size(0);
   e.vision = vision_model->forward(pixel_values, keep_stages);  // [B, T, Dv]
-  auto queries = query_tokens.expand({b, -1, -1});               // [B, Q, Dq]
+  auto queries = query_tokens.expand({b, -1, -1});              // [B, Q, Dq]
   e.qformer = qformer->forward(queries, e.vision.last_hidden_state, keep_stages);
-  e.language_projection = language_projection->forward(e.qformer.last_hidden_state.to(language_projection->weight.scalar_type()));
+  e.language_projection =
+      language_projection->forward(e.qformer.last_hidden_state.to(language_projection->weight.scalar_type()));
   // generate() appends the bos token as the prompt: [B, Q, Dt] ++ shared[bos] [B, 1, Dt]
   auto bos = torch::full({b, 1}, config_.text.bos_token_id,
                          torch::TensorOptions().dtype(torch::kLong).device(pixel_values.device()));
@@ -39,11 +41,13 @@ Blip2Encoding Blip2ForConditionalGenerationImpl::encode(const torch::Tensor& pix
   return e;
 }
 
-torch::Tensor Blip2ForConditionalGenerationImpl::generate(const torch::Tensor& pixel_values, Blip2GenerationTrace* trace) {
+torch::Tensor Blip2ForConditionalGenerationImpl::generate(const torch::Tensor& pixel_values,
+                                                          Blip2GenerationTrace* trace) {
   return generate_from(encode(pixel_values), trace);
 }
 
-torch::Tensor Blip2ForConditionalGenerationImpl::generate_from(const Blip2Encoding& encoding, Blip2GenerationTrace* trace) {
+torch::Tensor Blip2ForConditionalGenerationImpl::generate_from(const Blip2Encoding& encoding,
+                                                               Blip2GenerationTrace* trace) {
   const T5Config& t = config_.text;
   const auto device = encoding.encoder_hidden.device();
   const int64_t b = encoding.encoder_hidden.size(0);
@@ -55,8 +59,8 @@ torch::Tensor Blip2ForConditionalGenerationImpl::generate_from(const Blip2Encodi
   while (sequences.size(1) < t.max_length) {
     std::vector<torch::Tensor> blocks;
     torch::Tensor final_hidden;
-    auto logits = language_model->decoder_logits(next_input, cache, trace ? &blocks : nullptr,
-                                                 trace ? &final_hidden : nullptr);
+    auto logits =
+        language_model->decoder_logits(next_input, cache, trace ? &blocks : nullptr, trace ? &final_hidden : nullptr);
     auto step_logits = logits.select(1, logits.size(1) - 1);  // [B, V]
     if (sequences.size(1) < t.min_length) {
       // MinLengthLogitsProcessor: no EOS before min_length ids.
@@ -97,7 +101,8 @@ std::set<std::string> blip2_ignored_keys(const Blip2Config& config) {
 Blip2ForConditionalGeneration load_blip2_model(const std::string& folder, torch::Device device, torch::ScalarType dtype,
                                                MapAccess mapping) {
   if (!std::filesystem::is_directory(folder)) {
-    throw Error("BLIP-2 folder " + folder + " does not exist. Point to the downloaded Hugging Face folder "
+    throw Error("BLIP-2 folder " + folder +
+                " does not exist. Point to the downloaded Hugging Face folder "
                 "(e.g. Salesforce/blip2-flan-t5-xl).");
   }
   const Blip2Config config = load_blip2_config(folder);

@@ -23,17 +23,17 @@ namespace gligen::nets {
 struct Blip2Encoding {
   Blip2VisionOutput vision;
   QFormerOutputs qformer;
-  torch::Tensor language_projection;            // [B, Q, Dt]
-  torch::Tensor inputs_embeds;                  // [B, Q + 1, Dt]: projection, then shared[bos]
-  std::vector<torch::Tensor> encoder_blocks;    // [B, Q + 1, Dt] each (stages only)
-  torch::Tensor encoder_position_bias;          // [1, H, Q + 1, Q + 1] (stages only)
-  torch::Tensor encoder_hidden;                 // [B, Q + 1, Dt] T5 encoder output
+  torch::Tensor language_projection;          // [B, Q, Dt]
+  torch::Tensor inputs_embeds;                // [B, Q + 1, Dt]: projection, then shared[bos]
+  std::vector<torch::Tensor> encoder_blocks;  // [B, Q + 1, Dt] each (stages only)
+  torch::Tensor encoder_position_bias;        // [1, H, Q + 1, Q + 1] (stages only)
+  torch::Tensor encoder_hidden;               // [B, Q + 1, Dt] T5 encoder output
 };
 
 // Per-step records of a greedy run (for parity tests and debugging).
 struct Blip2GenerationTrace {
-  std::vector<torch::Tensor> logits;                      // per step: [B, V]
-  std::vector<torch::Tensor> decoder_final;               // per step: [B, Dt]
+  std::vector<torch::Tensor> logits;                       // per step: [B, V]
+  std::vector<torch::Tensor> decoder_final;                // per step: [B, Dt]
   std::vector<std::vector<torch::Tensor>> decoder_blocks;  // per step, per block: [B, Dt]
 };
 

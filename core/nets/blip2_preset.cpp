@@ -52,11 +52,12 @@ Init init_of(const std::string& name) {
 
 void copy_tokenizer(const std::string& from, const fs::path& root) {
   if (!fs::is_regular_file(fs::path(from) / "spiece.model")) {
-    throw Error("tokenizer folder '" + from + "' has no spiece.model. Give the folder of a Flan-T5 or BLIP-2 "
+    throw Error("tokenizer folder '" + from +
+                "' has no spiece.model. Give the folder of a Flan-T5 or BLIP-2 "
                 "(Flan-T5) download, e.g. google/flan-t5-xl, or leave --tokenizer out for a synthetic one.");
   }
-  for (const char* f : {"spiece.model", "tokenizer_config.json", "special_tokens_map.json", "added_tokens.json",
-                        "tokenizer.json"}) {
+  for (const char* f :
+       {"spiece.model", "tokenizer_config.json", "special_tokens_map.json", "added_tokens.json", "tokenizer.json"}) {
     const fs::path src = fs::path(from) / f;
     if (fs::exists(src)) fs::copy_file(src, root / f, fs::copy_options::overwrite_existing);
   }
@@ -105,12 +106,19 @@ Json blip2_preset_config(const std::string& preset) {
   }
   const bool xxl = preset == "blip2-flan-t5-xxl";
   // The EVA ViT-g and Q-Former of every BLIP-2 release (the class defaults, written out).
-  const Json vision = {{"model_type", "blip_2_vision_model"}, {"hidden_size", 1408}, {"intermediate_size", 6144},
-                       {"num_hidden_layers", 39},  {"num_attention_heads", 16},     {"image_size", 224},
-                       {"patch_size", 14},         {"hidden_act", "gelu"},          {"layer_norm_eps", 1e-6},
+  const Json vision = {{"model_type", "blip_2_vision_model"},
+                       {"hidden_size", 1408},
+                       {"intermediate_size", 6144},
+                       {"num_hidden_layers", 39},
+                       {"num_attention_heads", 16},
+                       {"image_size", 224},
+                       {"patch_size", 14},
+                       {"hidden_act", "gelu"},
+                       {"layer_norm_eps", 1e-6},
                        {"qkv_bias", true}};
-  const Json qformer = {{"model_type", "blip_2_qformer"}, {"hidden_size", 768},        {"num_hidden_layers", 12},
-                        {"num_attention_heads", 12},      {"intermediate_size", 3072}, {"hidden_act", "gelu"},
+  const Json qformer = {{"model_type", "blip_2_qformer"}, {"hidden_size", 768},
+                        {"num_hidden_layers", 12},        {"num_attention_heads", 12},
+                        {"intermediate_size", 3072},      {"hidden_act", "gelu"},
                         {"layer_norm_eps", 1e-12},        {"cross_attention_frequency", 2},
                         {"encoder_hidden_size", 1408},    {"position_embedding_type", "absolute"}};
   // google/flan-t5-xl / -xxl, with the conversion script's dense_act_fn="gelu" and bos_token_id=1.
@@ -183,10 +191,12 @@ void write_blip2_random_folder(const Json& config, const std::string& out_dir, c
   Json cfg = config;
   cfg["torch_dtype"] = dtype_json_name(dtype);
   write_json_file((root / "config.json").string(), cfg);
-  write_json_file((root / "generation_config.json").string(),
-                  {{"_from_model_config", true}, {"bos_token_id", parsed.text.bos_token_id},
-                   {"decoder_start_token_id", parsed.text.start_token_id()}, {"eos_token_id", parsed.text.eos_token_id},
-                   {"pad_token_id", parsed.text.pad_token_id}, {"transformers_version", "4.40.0"}});
+  write_json_file((root / "generation_config.json").string(), {{"_from_model_config", true},
+                                                               {"bos_token_id", parsed.text.bos_token_id},
+                                                               {"decoder_start_token_id", parsed.text.start_token_id()},
+                                                               {"eos_token_id", parsed.text.eos_token_id},
+                                                               {"pad_token_id", parsed.text.pad_token_id},
+                                                               {"transformers_version", "4.40.0"}});
   const int64_t image_size = parsed.vision.image_size;
   write_json_file((root / "preprocessor_config.json").string(),
                   {{"do_convert_rgb", true},
@@ -231,7 +241,8 @@ void write_blip2_random_folder(const Json& config, const std::string& out_dir, c
       case Init::Zeros: t = torch::zeros(e.shape); break;
       case Init::Normal: t = torch::randn(e.shape).mul_(0.02); break;
     }
-    if (e.name == "language_model.lm_head.weight" && t.size(0) > decodable) t.narrow(0, decodable, t.size(0) - decodable).zero_();
+    if (e.name == "language_model.lm_head.weight" && t.size(0) > decodable)
+      t.narrow(0, decodable, t.size(0) - decodable).zero_();
     return t.to(dtype);
   };
   Json weight_map = Json::object();
@@ -240,7 +251,8 @@ void write_blip2_random_folder(const Json& config, const std::string& out_dir, c
     std::snprintf(name, sizeof name, "model-%05zu-of-%05zu.safetensors", k + 1, shards.size());
     const std::string file = shards.size() == 1 ? std::string("model.safetensors") : std::string(name);
     say("writing " + file + " (" + std::to_string(shards[k].size()) + " tensors)");
-    io::write_safetensors_streamed((root / file).string(), shards[k], [&](std::size_t i) { return produce(shards[k][i]); });
+    io::write_safetensors_streamed((root / file).string(), shards[k],
+                                   [&](std::size_t i) { return produce(shards[k][i]); });
     for (const auto& e : shards[k]) weight_map[e.name] = file;
   }
   if (shards.size() > 1) {

@@ -28,7 +28,7 @@ void CLIPTextConfig::validate(const std::string& source) const {
   positive("max_position_embeddings", max_position_embeddings);
   if (hidden_size % num_attention_heads != 0) {
     bad_key("hidden_size", "(" + std::to_string(hidden_size) + ") must be divisible by num_attention_heads (" +
-                                       std::to_string(num_attention_heads) + ")");
+                               std::to_string(num_attention_heads) + ")");
   }
   if (!(layer_norm_eps > 0.0)) bad_key("layer_norm_eps", "must be positive");
   hf_activation_from_name(hidden_act, source + ": \"hidden_act\"");  // throws for names it does not implement

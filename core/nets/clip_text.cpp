@@ -15,11 +15,7 @@
 
 namespace gligen::nets {
 namespace fs = std::filesystem;
-namespace {
-
-
-
-}  // namespace
+namespace {}  // namespace
 
 CLIPAttentionImpl::CLIPAttentionImpl(const CLIPTextConfig& config)
     : num_heads_(config.num_attention_heads),
@@ -48,12 +44,13 @@ torch::Tensor CLIPAttentionImpl::forward(const torch::Tensor& x, const torch::Te
   scores = scores + causal_mask;
   if (padding_mask.defined()) scores = scores + padding_mask;
   auto probs = torch::softmax(scores, -1);
-  auto out = torch::matmul(probs, v);                     // [B, H, T, Dh]
+  auto out = torch::matmul(probs, v);  // [B, H, T, Dh]
   out = out.transpose(1, 2).reshape({b, t, num_heads_ * head_dim_});
   return out_proj->forward(out);
 }
 
-CLIPMLPImpl::CLIPMLPImpl(const CLIPTextConfig& config) : activation_(hf_activation_from_name(config.hidden_act, "text encoder config hidden_act")) {
+CLIPMLPImpl::CLIPMLPImpl(const CLIPTextConfig& config)
+    : activation_(hf_activation_from_name(config.hidden_act, "text encoder config hidden_act")) {
   fc1 = register_module("fc1", torch::nn::Linear(config.hidden_size, config.intermediate_size));
   fc2 = register_module("fc2", torch::nn::Linear(config.intermediate_size, config.hidden_size));
 }
@@ -135,8 +132,8 @@ CLIPTextOutput CLIPTextTransformerImpl::forward(const torch::Tensor& input_ids, 
   // written before the eos id was fixed) take argmax(input_ids), i.e. the first highest id, which
   // is <|endoftext|> in CLIP's vocabulary; other configs take the first eos_token_id.
   auto ids = input_ids.to(hidden.device()).to(torch::kInt);
-  torch::Tensor eos_at = config_.eos_token_id == 2 ? ids.argmax(-1)
-                                                   : ids.eq(config_.eos_token_id).to(torch::kInt).argmax(-1);
+  torch::Tensor eos_at =
+      config_.eos_token_id == 2 ? ids.argmax(-1) : ids.eq(config_.eos_token_id).to(torch::kInt).argmax(-1);
   auto rows = torch::arange(b, eos_at.options().dtype(torch::kLong));
   auto pooled = hidden.index({rows, eos_at.to(torch::kLong)});  // [B, D]
   return {hidden, pooled};
@@ -179,11 +176,12 @@ const std::set<std::string>& clip_text_ignored_keys() {
   return keys;
 }
 
-CLIPTextModel load_clip_text_model(const std::string& text_encoder_dir, torch::Device device,
-                                   torch::ScalarType dtype, MapAccess mapping) {
+CLIPTextModel load_clip_text_model(const std::string& text_encoder_dir, torch::Device device, torch::ScalarType dtype,
+                                   MapAccess mapping) {
   const fs::path dir(text_encoder_dir);
   if (!fs::is_directory(dir)) {
-    throw Error("text encoder folder " + text_encoder_dir + " does not exist. Point to a diffusers pipeline folder "
+    throw Error("text encoder folder " + text_encoder_dir +
+                " does not exist. Point to a diffusers pipeline folder "
                 "that has text_encoder/.");
   }
   const auto config = load_clip_text_config((dir / "config.json").string());
@@ -196,7 +194,8 @@ CLIPTextModel load_clip_text_model(const std::string& text_encoder_dir, torch::D
   // A released CLIPModel folder (openai/clip-vit-large-patch14) holds both towers: keep the text
   // tower's keys (still loaded strictly) and drop the image tower and the two projections, which
   // the pooled text embedding does not use.
-  if (read_json_file((dir / "config.json").string(), "the text encoder config").value("model_type", std::string()) == "clip") {
+  if (read_json_file((dir / "config.json").string(), "the text encoder config").value("model_type", std::string()) ==
+      "clip") {
     for (auto it = weights.begin(); it != weights.end();) {
       const std::string& k = it->first;
       const bool other = k.rfind("vision_model.", 0) == 0 || k.rfind("visual_projection.", 0) == 0 ||
@@ -204,7 +203,8 @@ CLIPTextModel load_clip_text_model(const std::string& text_encoder_dir, torch::D
       it = other ? weights.erase(it) : std::next(it);
     }
   }
-  io::load_strict(*model, weights, "the text encoder in " + text_encoder_dir, clip_text_ignored_keys(), io::WeightSharing::ShareWhenPossible);
+  io::load_strict(*model, weights, "the text encoder in " + text_encoder_dir, clip_text_ignored_keys(),
+                  io::WeightSharing::ShareWhenPossible);
   model->to(device, dtype);
   model->eval();
   return model;

@@ -12,7 +12,7 @@ torch::Tensor timestep_embedding(const torch::Tensor& timesteps, int64_t dim, bo
   auto exponent = torch::arange(0, half, torch::TensorOptions().dtype(torch::kFloat32).device(timesteps.device())) *
                   (-std::log(max_period));
   exponent = exponent / (static_cast<double>(half) - downscale_freq_shift);
-  auto freqs = torch::exp(exponent);                                   // [half]
+  auto freqs = torch::exp(exponent);                                            // [half]
   auto args = timesteps.unsqueeze(1).to(torch::kFloat32) * freqs.unsqueeze(0);  // [B, half]
   if (scale != 1.0) args = args * scale;
   auto emb = flip_sin_to_cos ? torch::cat({torch::cos(args), torch::sin(args)}, -1)
@@ -21,8 +21,7 @@ torch::Tensor timestep_embedding(const torch::Tensor& timesteps, int64_t dim, bo
   return emb;
 }
 
-TimestepEmbeddingImpl::TimestepEmbeddingImpl(int64_t in_channels, int64_t time_embed_dim, Activation act)
-    : act_(act) {
+TimestepEmbeddingImpl::TimestepEmbeddingImpl(int64_t in_channels, int64_t time_embed_dim, Activation act) : act_(act) {
   linear_1 = register_module("linear_1", torch::nn::Linear(in_channels, time_embed_dim));
   linear_2 = register_module("linear_2", torch::nn::Linear(time_embed_dim, time_embed_dim));
 }

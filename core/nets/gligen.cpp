@@ -9,9 +9,9 @@ torch::Tensor fourier_box_embedding(const torch::Tensor& boxes, int64_t num_freq
   const int64_t B = boxes.size(0), N = boxes.size(1);
   // 100^(k / F) in the boxes' dtype, as diffusers computes it: pow(100, arange(F) / F).
   auto k = torch::arange(num_freqs, boxes.options()) / static_cast<double>(num_freqs);
-  auto freqs = torch::pow(100.0, k);                                      // [F]
-  auto args = freqs.view({1, 1, 1, num_freqs}) * boxes.unsqueeze(-1);     // [B, N, 4, F]
-  auto emb = torch::stack({args.sin(), args.cos()}, -1);                  // [B, N, 4, F, 2]
+  auto freqs = torch::pow(100.0, k);                                       // [F]
+  auto args = freqs.view({1, 1, 1, num_freqs}) * boxes.unsqueeze(-1);      // [B, N, 4, F]
+  auto emb = torch::stack({args.sin(), args.cos()}, -1);                   // [B, N, 4, F, 2]
   return emb.permute({0, 1, 3, 4, 2}).reshape({B, N, num_freqs * 2 * 4});  // [B, N, F*2*4]
 }
 
@@ -33,8 +33,8 @@ torch::Tensor PositionNetImpl::forward(const GroundingInputs& in) {
   if (boxes.dim() != 3 || boxes.size(2) != 4)
     throw Error("grounding boxes must be [batch, objects, 4], got " + c10::str(boxes.sizes()));
   const int64_t B = boxes.size(0), N = boxes.size(1);
-  if (in.positive_embeddings.dim() != 3 || in.positive_embeddings.size(0) != B ||
-      in.positive_embeddings.size(1) != N || in.positive_embeddings.size(2) != positive_len_)
+  if (in.positive_embeddings.dim() != 3 || in.positive_embeddings.size(0) != B || in.positive_embeddings.size(1) != N ||
+      in.positive_embeddings.size(2) != positive_len_)
     throw Error("grounding phrase embeddings must be [" + std::to_string(B) + ", " + std::to_string(N) + ", " +
                 std::to_string(positive_len_) + "] to match the boxes and this model, got " +
                 c10::str(in.positive_embeddings.sizes()));
@@ -45,7 +45,7 @@ torch::Tensor PositionNetImpl::forward(const GroundingInputs& in) {
   const auto dtype = null_position_feature.scalar_type();
   auto m = in.masks.to(dtype).unsqueeze(-1);  // [B, N, 1]
   auto keep_null = 1 - m;
-  auto xyxy = fourier_box_embedding(boxes.to(dtype), fourier_freqs_);               // [B, N, 8F]
+  auto xyxy = fourier_box_embedding(boxes.to(dtype), fourier_freqs_);  // [B, N, 8F]
   xyxy = xyxy * m + keep_null * null_position_feature.view({1, 1, -1});
   auto positive = in.positive_embeddings.to(dtype) * m + keep_null * null_positive_feature.view({1, 1, -1});
   return linears->forward(torch::cat({positive, xyxy}, -1));  // [B, N, out_dim]
@@ -65,9 +65,9 @@ GatedSelfAttentionDenseImpl::GatedSelfAttentionDenseImpl(int64_t query_dim, int6
 torch::Tensor GatedSelfAttentionDenseImpl::forward(const torch::Tensor& x, const torch::Tensor& objs) {
   if (!enabled) return x;
   const int64_t n_visual = x.size(1);
-  auto o = linear(objs);                                          // [B, N, query_dim]
-  auto a = attn(norm1(torch::cat({x, o}, 1)));                    // [B, n_visual + N, query_dim]
-  auto h = x + alpha_attn.tanh() * a.narrow(1, 0, n_visual);      // [B, n_visual, query_dim]
+  auto o = linear(objs);                                      // [B, N, query_dim]
+  auto a = attn(norm1(torch::cat({x, o}, 1)));                // [B, n_visual + N, query_dim]
+  auto h = x + alpha_attn.tanh() * a.narrow(1, 0, n_visual);  // [B, n_visual, query_dim]
   return h + alpha_dense.tanh() * ff(norm2(h));
 }
 

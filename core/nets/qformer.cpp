@@ -54,7 +54,8 @@ torch::Tensor QFormerAttentionImpl::forward(const torch::Tensor& x, const torch:
   return output->forward(attention->forward(x, context), x);
 }
 
-QFormerIntermediateImpl::QFormerIntermediateImpl(const Blip2QFormerConfig& c) : activation_(hf_activation_from_name(c.hidden_act, "BLIP-2 qformer_config hidden_act")) {
+QFormerIntermediateImpl::QFormerIntermediateImpl(const Blip2QFormerConfig& c)
+    : activation_(hf_activation_from_name(c.hidden_act, "BLIP-2 qformer_config hidden_act")) {
   dense = register_module("dense", BareLinear(c.hidden_size, c.intermediate_size));
 }
 
@@ -100,7 +101,8 @@ QFormerOutputs Blip2QFormerModelImpl::forward(const torch::Tensor& query_embeds,
   QFormerOutputs out;
   auto x = layernorm->forward(query_embeds);  // [B, Q, D]
   if (keep_stages) out.embeddings = x;
-  out.last_hidden_state = encoder->forward(x, image_embeds.to(x.scalar_type()), keep_stages ? &out.layer_outputs : nullptr);
+  out.last_hidden_state =
+      encoder->forward(x, image_embeds.to(x.scalar_type()), keep_stages ? &out.layer_outputs : nullptr);
   return out;
 }
 

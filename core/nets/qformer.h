@@ -99,7 +99,8 @@ class Blip2QFormerModelImpl : public torch::nn::Module {
  public:
   explicit Blip2QFormerModelImpl(const Blip2QFormerConfig& config);
   // query_embeds: [B, Q, D]; image_embeds: [B, T, Dv].
-  QFormerOutputs forward(const torch::Tensor& query_embeds, const torch::Tensor& image_embeds, bool keep_stages = false);
+  QFormerOutputs forward(const torch::Tensor& query_embeds, const torch::Tensor& image_embeds,
+                         bool keep_stages = false);
 
   torch::nn::LayerNorm layernorm{nullptr};
   QFormerEncoder encoder{nullptr};

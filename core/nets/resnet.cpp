@@ -63,11 +63,10 @@ torch::Tensor ResnetBlock2DImpl::forward(const torch::Tensor& x, const torch::Te
 Downsample2DImpl::Downsample2DImpl(const Downsample2DOptions& o) : options_(o) {
   const int64_t out = o.out_channels().value_or(o.channels());
   if (o.use_conv()) {
-    conv = register_module(
-        "conv", torch::nn::Conv2d(torch::nn::Conv2dOptions(o.channels(), out, o.kernel_size())
-                                      .stride(2)
-                                      .padding(o.padding())
-                                      .bias(o.bias())));
+    conv = register_module("conv", torch::nn::Conv2d(torch::nn::Conv2dOptions(o.channels(), out, o.kernel_size())
+                                                         .stride(2)
+                                                         .padding(o.padding())
+                                                         .bias(o.bias())));
   } else if (out != o.channels()) {
     throw Error("Downsample2D: average pooling cannot change the channel count");
   }
@@ -86,9 +85,9 @@ torch::Tensor Downsample2DImpl::forward(const torch::Tensor& x) {
 Upsample2DImpl::Upsample2DImpl(const Upsample2DOptions& o) : options_(o) {
   const int64_t out = o.out_channels().value_or(o.channels());
   if (o.use_conv()) {
-    conv = register_module("conv", torch::nn::Conv2d(torch::nn::Conv2dOptions(o.channels(), out, o.kernel_size())
-                                                         .padding(o.padding())
-                                                         .bias(o.bias())));
+    conv = register_module(
+        "conv", torch::nn::Conv2d(
+                    torch::nn::Conv2dOptions(o.channels(), out, o.kernel_size()).padding(o.padding()).bias(o.bias())));
   }
 }
 

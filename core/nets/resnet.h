@@ -59,7 +59,7 @@ TORCH_MODULE(ResnetBlock2D);
 struct Downsample2DOptions {
   explicit Downsample2DOptions(int64_t channels) : channels_(channels) {}
   TORCH_ARG(int64_t, channels);
-  TORCH_ARG(bool, use_conv) = true;                         // false: 2x2 average pooling
+  TORCH_ARG(bool, use_conv) = true;                                // false: 2x2 average pooling
   TORCH_ARG(std::optional<int64_t>, out_channels) = std::nullopt;  // nullopt = channels
   // Conv padding. 0 means diffusers' asymmetric rule: pad right and bottom by one, then a
   // padding-free stride-2 conv (the VAE encoder's downsample_padding = 0).

@@ -27,7 +27,7 @@ torch::Tensor swin_window_reverse(const torch::Tensor& windows, int64_t window, 
 torch::Tensor swin_relative_position_index(int64_t window) {
   auto coords = torch::arange(window, torch::kLong);
   auto grids = torch::meshgrid({coords, coords}, "ij");
-  auto flat = torch::stack({grids[0], grids[1]}).flatten(1);                      // [2, w*w]
+  auto flat = torch::stack({grids[0], grids[1]}).flatten(1);                           // [2, w*w]
   auto rel = (flat.unsqueeze(2) - flat.unsqueeze(1)).permute({1, 2, 0}).contiguous();  // [w*w, w*w, 2]
   rel.select(2, 0).add_(window - 1);
   rel.select(2, 1).add_(window - 1);
@@ -56,10 +56,10 @@ torch::Tensor swin_shift_attention_mask(int64_t height, int64_t width, int64_t w
 
 SwinPatchEmbeddingsImpl::SwinPatchEmbeddingsImpl(const SwinConfig& config)
     : patch_h_(config.patch_height), patch_w_(config.patch_width), channels_(config.num_channels) {
-  projection = register_module(
-      "projection", torch::nn::Conv2d(torch::nn::Conv2dOptions(config.num_channels, config.embed_dim,
-                                                               {config.patch_height, config.patch_width})
-                                          .stride({config.patch_height, config.patch_width})));
+  projection = register_module("projection",
+                               torch::nn::Conv2d(torch::nn::Conv2dOptions(config.num_channels, config.embed_dim,
+                                                                          {config.patch_height, config.patch_width})
+                                                     .stride({config.patch_height, config.patch_width})));
 }
 
 torch::Tensor SwinPatchEmbeddingsImpl::forward(const torch::Tensor& pixel_values, int64_t& out_height,
@@ -197,8 +197,8 @@ SwinBackboneImpl::SwinBackboneImpl(const SwinConfig& config) : config_(config) {
   auto norms_root = child_container(*this, "hidden_states_norms");
   for (size_t i = 0; i < config.out_features.size(); ++i) {
     const int64_t ch = config.stage_channels(config.out_indices[i]);
-    norms.push_back(norms_root->register_module(config.out_features[i],
-                                                torch::nn::LayerNorm(torch::nn::LayerNormOptions({ch}))));
+    norms.push_back(
+        norms_root->register_module(config.out_features[i], torch::nn::LayerNorm(torch::nn::LayerNormOptions({ch}))));
   }
 }
 

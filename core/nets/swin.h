@@ -128,7 +128,7 @@ class SwinBackboneImpl : public torch::nn::Module {
   std::vector<int64_t> channels() const;
 
   SwinEmbeddings embeddings{nullptr};
-  std::vector<SwinStage> stages;           // registered as "encoder.layers.S"
+  std::vector<SwinStage> stages;            // registered as "encoder.layers.S"
   std::vector<torch::nn::LayerNorm> norms;  // "hidden_states_norms.<stage>", one per out_features entry
 
  private:

@@ -69,8 +69,9 @@ void SwinConfig::validate(const std::string& source) const {
     }
   }
   if (use_absolute_embeddings) {
-    bad("use_absolute_embeddings", "is true, which this engine does not implement (transformers adds a fixed-size "
-                                   "table that only fits image_size inputs)");
+    bad("use_absolute_embeddings",
+        "is true, which this engine does not implement (transformers adds a fixed-size "
+        "table that only fits image_size inputs)");
   }
   hf_activation_from_name(hidden_act, source + ": key \"hidden_act\"");
   const auto names = stage_names();
@@ -78,8 +79,8 @@ void SwinConfig::validate(const std::string& source) const {
   for (size_t i = 0; i < out_features.size(); ++i) {
     if (out_indices[i] < 0 || out_indices[i] >= static_cast<int64_t>(names.size()) ||
         names[out_indices[i]] != out_features[i]) {
-      bad("out_features", "(" + join(out_features) + ") must name stages among " + join(names) +
-                              " and agree with out_indices");
+      bad("out_features",
+          "(" + join(out_features) + ") must name stages among " + join(names) + " and agree with out_indices");
     }
     if (i > 0 && out_indices[i] <= out_indices[i - 1]) bad("out_indices", "must be increasing");
   }
@@ -112,7 +113,8 @@ SwinConfig swin_config_from(const ConfigReader& r) {
   r.read("out_features", features);
   r.read("out_indices", indices);
   for (auto& i : indices) {
-    if (i < -n || i >= n) r.fail("out_indices", "has " + std::to_string(i) + ", outside the " + std::to_string(n) + " stages");
+    if (i < -n || i >= n)
+      r.fail("out_indices", "has " + std::to_string(i) + ", outside the " + std::to_string(n) + " stages");
     if (i < 0) i += n;  // Python indexing
   }
   if (!has_features && !has_indices) {

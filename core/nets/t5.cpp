@@ -11,7 +11,6 @@
 namespace gligen::nets {
 namespace {
 
-
 // T5Block's float16 guard: clamp to the largest finite value (minus 1000 once an inf appeared).
 torch::Tensor clamp_fp16(const torch::Tensor& x) {
   if (x.scalar_type() != torch::kFloat16) return x;
@@ -54,7 +53,8 @@ torch::Tensor T5LayerNormImpl::forward(const torch::Tensor& x) {
   // x: [..., D]; the variance is computed in float32 whatever x's dtype.
   auto variance = x.to(torch::kFloat).pow(2).mean(-1, /*keepdim=*/true);
   auto h = x * torch::rsqrt(variance + eps_);
-  if (weight.scalar_type() == torch::kFloat16 || weight.scalar_type() == torch::kBFloat16) h = h.to(weight.scalar_type());
+  if (weight.scalar_type() == torch::kFloat16 || weight.scalar_type() == torch::kBFloat16)
+    h = h.to(weight.scalar_type());
   return weight * h;
 }
 
@@ -76,11 +76,14 @@ T5AttentionImpl::T5AttentionImpl(const T5Config& c, bool has_relative_attention_
 
 T5KeyValue T5AttentionImpl::project_kv(const torch::Tensor& source) {
   // source: [B, T, D] -> [B, H, T, d_kv]
-  auto heads = [&](const torch::Tensor& y) { return y.view({y.size(0), y.size(1), num_heads_, d_kv_}).transpose(1, 2); };
+  auto heads = [&](const torch::Tensor& y) {
+    return y.view({y.size(0), y.size(1), num_heads_, d_kv_}).transpose(1, 2);
+  };
   return {heads(k->forward(source)), heads(v->forward(source))};
 }
 
-torch::Tensor T5AttentionImpl::attend(const torch::Tensor& x, const T5KeyValue& kv, const torch::Tensor& position_bias) {
+torch::Tensor T5AttentionImpl::attend(const torch::Tensor& x, const T5KeyValue& kv,
+                                      const torch::Tensor& position_bias) {
   // x: [B, Tq, D] -> q [B, H, Tq, d_kv]; no 1/sqrt(d) scaling in T5.
   const int64_t b = x.size(0), tq = x.size(1);
   auto qh = q->forward(x).view({b, tq, num_heads_, d_kv_}).transpose(1, 2);
@@ -91,17 +94,19 @@ torch::Tensor T5AttentionImpl::attend(const torch::Tensor& x, const T5KeyValue& 
   return o->forward(ctx);  // [B, Tq, D]
 }
 
-torch::Tensor T5AttentionImpl::compute_bias(int64_t first_query, int64_t q_len, int64_t k_len, const torch::Device& device) {
+torch::Tensor T5AttentionImpl::compute_bias(int64_t first_query, int64_t q_len, int64_t k_len,
+                                            const torch::Device& device) {
   TORCH_CHECK(!relative_attention_bias.is_empty(), "compute_bias needs the relative attention bias table");
   auto opts = torch::TensorOptions().dtype(torch::kLong).device(device);
   auto context = torch::arange(first_query, first_query + q_len, opts).unsqueeze(1);  // [q, 1]
-  auto memory = torch::arange(k_len, opts).unsqueeze(0);                            // [1, k]
+  auto memory = torch::arange(k_len, opts).unsqueeze(0);                              // [1, k]
   auto bucket = t5_relative_position_bucket(memory - context, bidirectional_, num_buckets_, max_distance_);
   auto values = relative_attention_bias->forward(bucket);  // [q, k, H]
   return values.permute({2, 0, 1}).unsqueeze(0);           // [1, H, q, k]
 }
 
-T5LayerSelfAttentionImpl::T5LayerSelfAttentionImpl(const T5Config& c, bool has_relative_attention_bias, bool bidirectional) {
+T5LayerSelfAttentionImpl::T5LayerSelfAttentionImpl(const T5Config& c, bool has_relative_attention_bias,
+                                                   bool bidirectional) {
   SelfAttention = register_module("SelfAttention", T5Attention(c, has_relative_attention_bias, bidirectional));
   layer_norm = register_module("layer_norm", T5LayerNorm(c.d_model, c.layer_norm_epsilon));
 }
@@ -131,7 +136,8 @@ torch::Tensor T5LayerCrossAttentionImpl::forward(const torch::Tensor& x, const T
   return x + EncDecAttention->attend(layer_norm->forward(x), encoder_kv, torch::Tensor());
 }
 
-T5DenseActDenseImpl::T5DenseActDenseImpl(const T5Config& c) : activation_(hf_activation_from_name(c.dense_act_fn, "T5 text_config dense_act_fn")), gated_(c.is_gated_act) {
+T5DenseActDenseImpl::T5DenseActDenseImpl(const T5Config& c)
+    : activation_(hf_activation_from_name(c.dense_act_fn, "T5 text_config dense_act_fn")), gated_(c.is_gated_act) {
   if (gated_) {
     wi_0 = register_module("wi_0", no_bias(c.d_model, c.d_ff));
     wi_1 = register_module("wi_1", no_bias(c.d_model, c.d_ff));
@@ -248,7 +254,8 @@ T5ForConditionalGenerationImpl::T5ForConditionalGenerationImpl(const T5Config& c
   if (!c.tie_word_embeddings) lm_head = register_module("lm_head", no_bias(c.d_model, c.vocab_size));
 }
 
-torch::Tensor T5ForConditionalGenerationImpl::decoder_logits(const torch::Tensor& decoder_input_ids, T5DecoderCache& cache,
+torch::Tensor T5ForConditionalGenerationImpl::decoder_logits(const torch::Tensor& decoder_input_ids,
+                                                             T5DecoderCache& cache,
                                                              std::vector<torch::Tensor>* block_outputs,
                                                              torch::Tensor* decoder_final) {
   // decoder_input_ids: [B, T] -> embeddings [B, T, D] (not scaled) -> [B, T, vocab]

@@ -48,7 +48,8 @@ Transformer2DImpl::Transformer2DImpl(const TransformerOptions& o) : options_(o) 
   if (o.use_linear_projection()) {
     proj_in_any = torch::nn::AnyModule(register_module("proj_in", torch::nn::Linear(C, inner)));
   } else {
-    proj_in_any = torch::nn::AnyModule(register_module("proj_in", torch::nn::Conv2d(torch::nn::Conv2dOptions(C, inner, 1))));
+    proj_in_any =
+        torch::nn::AnyModule(register_module("proj_in", torch::nn::Conv2d(torch::nn::Conv2dOptions(C, inner, 1))));
   }
   transformer_blocks = register_module("transformer_blocks", torch::nn::ModuleList());
   for (int64_t i = 0; i < o.num_layers(); ++i) {
@@ -58,7 +59,8 @@ Transformer2DImpl::Transformer2DImpl(const TransformerOptions& o) : options_(o) 
   if (o.use_linear_projection()) {
     proj_out_any = torch::nn::AnyModule(register_module("proj_out", torch::nn::Linear(inner, C)));
   } else {
-    proj_out_any = torch::nn::AnyModule(register_module("proj_out", torch::nn::Conv2d(torch::nn::Conv2dOptions(inner, C, 1))));
+    proj_out_any =
+        torch::nn::AnyModule(register_module("proj_out", torch::nn::Conv2d(torch::nn::Conv2dOptions(inner, C, 1))));
   }
 }
 
@@ -81,7 +83,7 @@ torch::Tensor Transformer2DImpl::forward(const torch::Tensor& x, const torch::Te
   for (auto& block : blocks_) h = block(h, context, objs);
   if (!linear) {
     h = h.reshape({B, H, W, inner}).permute({0, 3, 1, 2}).contiguous();  // [B, inner, H, W]
-    h = proj_out_any.forward(h);                                        // [B, C, H, W]
+    h = proj_out_any.forward(h);                                         // [B, C, H, W]
   } else {
     h = proj_out_any.forward(h);
     h = h.reshape({B, H, W, h.size(2)}).permute({0, 3, 1, 2}).contiguous();

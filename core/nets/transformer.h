@@ -24,7 +24,7 @@ struct TransformerOptions {
   TORCH_ARG(bool, use_linear_projection) = false;
   TORCH_ARG(bool, only_cross_attention) = false;
   TORCH_ARG(bool, upcast_attention) = false;
-  TORCH_ARG(bool, gated) = false;  // attention_type "gated": every block gets a fuser
+  TORCH_ARG(bool, gated) = false;      // attention_type "gated": every block gets a fuser
   TORCH_ARG(double, norm_eps) = 1e-5;  // LayerNorms inside the blocks
 };
 

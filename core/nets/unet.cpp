@@ -19,8 +19,10 @@ UNet2DConditionImpl::UNet2DConditionImpl(const UNetConfig& c) : config_(c) {
 
   // Registration order follows diffusers (conv_in, time_*, down_blocks, up_blocks, mid_block,
   // conv_norm_out, conv_out, position_net), so named_parameters() is in checkpoint order.
-  conv_in = register_module("conv_in", torch::nn::Conv2d(torch::nn::Conv2dOptions(c.in_channels, ch[0], c.conv_in_kernel)
-                                                             .padding((c.conv_in_kernel - 1) / 2)));
+  conv_in = register_module(
+      "conv_in",
+      torch::nn::Conv2d(
+          torch::nn::Conv2dOptions(c.in_channels, ch[0], c.conv_in_kernel).padding((c.conv_in_kernel - 1) / 2)));
   time_proj = register_module("time_proj", Timesteps(ch[0], c.flip_sin_to_cos, c.freq_shift));
   time_embedding = register_module("time_embedding", TimestepEmbedding(ch[0], temb, act_));
   down_blocks = register_module("down_blocks", torch::nn::ModuleList());
@@ -91,8 +93,10 @@ UNet2DConditionImpl::UNet2DConditionImpl(const UNetConfig& c) : config_(c) {
 
   conv_norm_out = register_module(
       "conv_norm_out", torch::nn::GroupNorm(torch::nn::GroupNormOptions(c.norm_num_groups, ch[0]).eps(c.norm_eps)));
-  conv_out = register_module("conv_out", torch::nn::Conv2d(torch::nn::Conv2dOptions(ch[0], c.out_channels, c.conv_out_kernel)
-                                                               .padding((c.conv_out_kernel - 1) / 2)));
+  conv_out = register_module(
+      "conv_out",
+      torch::nn::Conv2d(
+          torch::nn::Conv2dOptions(ch[0], c.out_channels, c.conv_out_kernel).padding((c.conv_out_kernel - 1) / 2)));
   if (c.is_gated()) {
     position_net = register_module("position_net", PositionNet(c.positive_len(), c.cross_attention_dim[0]));
   }
@@ -176,7 +180,7 @@ torch::Tensor UNet2DConditionImpl::forward_with_objs(const torch::Tensor& sample
   // time_proj is float32; time_embedding runs in the sample's dtype (fp16/bf16 on CUDA).
   auto t_emb = time_proj(t).to(sample.scalar_type());  // [B, C0]
   UNetContext ctx;
-  ctx.temb = time_embedding(t_emb);                    // [B, 4*C0]
+  ctx.temb = time_embedding(t_emb);  // [B, 4*C0]
   ctx.text = encoder_hidden_states.to(sample.scalar_type());
   if (objs.defined()) ctx.objs = objs.to(sample.scalar_type());
 

@@ -40,8 +40,8 @@ DownBlockImpl::DownBlockImpl(const UNetBlockOptions& o) {
     }
   }
   if (o.add_sampler) {
-    downsampler_ = Downsample2D(
-        Downsample2DOptions(o.out_channels).out_channels(o.out_channels).padding(o.downsample_padding));
+    downsampler_ =
+        Downsample2D(Downsample2DOptions(o.out_channels).out_channels(o.out_channels).padding(o.downsample_padding));
     downsamplers = register_module("downsamplers", torch::nn::ModuleList(downsampler_));
   }
 }
@@ -108,7 +108,7 @@ torch::Tensor UpBlockImpl::forward(torch::Tensor x, const UNetContext& ctx, std:
     TORCH_CHECK(!skips.empty(), "UNet up block ran out of skip connections");
     x = torch::cat({x, skips.back()}, 1);  // [B, C + C_skip, H, W]
     skips.pop_back();
-    x = resnets_[i](x, ctx.temb);          // [B, C_out, H, W]
+    x = resnets_[i](x, ctx.temb);  // [B, C_out, H, W]
     if (!attentions_.empty()) x = attentions_[i](x, ctx.text, ctx.objs);
   }
   if (upsampler_) x = upsampler_(x, std::move(upsample_size));  // [B, C_out, 2H, 2W] or the skip's size

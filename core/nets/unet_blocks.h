@@ -19,7 +19,7 @@ struct UNetBlockOptions {
   int64_t prev_output_channels = 0;  // up blocks: width coming from the stage below
   int64_t temb_channels = 0;
   int64_t num_layers = 1;
-  int64_t transformer_layers = 1;    // BasicTransformerBlocks per Transformer2D
+  int64_t transformer_layers = 1;  // BasicTransformerBlocks per Transformer2D
   double resnet_eps = 1e-5;
   Activation act = Activation::SiLU;
   int64_t groups = 32;
@@ -27,12 +27,12 @@ struct UNetBlockOptions {
   double output_scale_factor = 1.0;  // the mid block's resnets (mid_block_scale_factor)
   bool has_attention = false;        // CrossAttn* blocks
   int64_t cross_attention_dim = 768;
-  int64_t heads = 8;                 // head width = out_channels / heads
+  int64_t heads = 8;  // head width = out_channels / heads
   bool use_linear_projection = false;
   bool only_cross_attention = false;
   bool upcast_attention = false;
   bool gated = false;
-  bool add_sampler = false;          // downsampler / upsampler at the end of the stage
+  bool add_sampler = false;  // downsampler / upsampler at the end of the stage
   int64_t downsample_padding = 1;
 };
 

@@ -2,7 +2,6 @@
 
 #include <nlohmann/json.hpp>
 
-
 #include "core/nets/activation.h"
 #include "core/util/error.h"
 #include "core/util/json_config.h"
@@ -20,8 +19,8 @@ const char* const kFix = "Fix the file or use the unet/config.json that came wit
 
 [[noreturn]] void unsupported(const std::string& source, const std::string& key, const json& value,
                               const std::string& why = "") {
-  throw Error(source + ": \"" + key + "\" = " + value.dump() + " is not supported" + (why.empty() ? "" : " (" + why + ")") +
-              ". " + kSupportHint + ".");
+  throw Error(source + ": \"" + key + "\" = " + value.dump() + " is not supported" +
+              (why.empty() ? "" : " (" + why + ")") + ". " + kSupportHint + ".");
 }
 
 // A key that is one integer for every block or a list with one per block. Returns the list as
@@ -66,15 +65,17 @@ void UNetConfig::validate(const std::string& source) const {
   const size_t n = block_out_channels.size();
   if (n == 0) fail("\"block_out_channels\" is empty");
   if (down_block_types.size() != n)
-    fail("\"down_block_types\" has " + std::to_string(down_block_types.size()) + " entries but \"block_out_channels\" has " +
-         std::to_string(n));
+    fail("\"down_block_types\" has " + std::to_string(down_block_types.size()) +
+         " entries but \"block_out_channels\" has " + std::to_string(n));
   if (up_block_types.size() != n)
-    fail("\"up_block_types\" has " + std::to_string(up_block_types.size()) + " entries but \"block_out_channels\" has " +
-         std::to_string(n));
+    fail("\"up_block_types\" has " + std::to_string(up_block_types.size()) +
+         " entries but \"block_out_channels\" has " + std::to_string(n));
   for (const auto& t : down_block_types)
-    if (t != "CrossAttnDownBlock2D" && t != "DownBlock2D") unsupported(source, "down_block_types", t, "unknown down block type");
+    if (t != "CrossAttnDownBlock2D" && t != "DownBlock2D")
+      unsupported(source, "down_block_types", t, "unknown down block type");
   for (const auto& t : up_block_types)
-    if (t != "CrossAttnUpBlock2D" && t != "UpBlock2D") unsupported(source, "up_block_types", t, "unknown up block type");
+    if (t != "CrossAttnUpBlock2D" && t != "UpBlock2D")
+      unsupported(source, "up_block_types", t, "unknown up block type");
   if (!mid_block_type.empty() && mid_block_type != "UNetMidBlock2DCrossAttn")
     unsupported(source, "mid_block_type", mid_block_type);
   for (const auto* v : {&layers_per_block, &cross_attention_dim, &transformer_layers_per_block, &num_attention_heads})
@@ -95,8 +96,10 @@ void UNetConfig::validate(const std::string& source) const {
     if (k <= 0 || k % 2 == 0) fail("\"conv_in_kernel\" / \"conv_out_kernel\" must be positive odd numbers");
   for (int64_t c : block_out_channels)
     if (c <= 0 || c % norm_num_groups != 0)
-      fail("block width " + std::to_string(c) + " in \"block_out_channels\" is not a positive multiple of "
-           "\"norm_num_groups\" (" + std::to_string(norm_num_groups) + ")");
+      fail("block width " + std::to_string(c) +
+           " in \"block_out_channels\" is not a positive multiple of "
+           "\"norm_num_groups\" (" +
+           std::to_string(norm_num_groups) + ")");
   for (size_t i = 0; i < n; ++i) {
     if (layers_per_block[i] <= 0) fail("\"layers_per_block\" entries must be positive");
     if (transformer_layers_per_block[i] <= 0) fail("\"transformer_layers_per_block\" entries must be positive");
@@ -104,14 +107,16 @@ void UNetConfig::validate(const std::string& source) const {
     const int64_t heads = num_attention_heads[i];
     if (heads <= 0 || block_out_channels[i] / heads <= 0)
       fail("block " + std::to_string(i) + " has " + std::to_string(heads) + " attention heads for " +
-           std::to_string(block_out_channels[i]) + " channels (\"attention_head_dim\" is the head count in SD 1.x configs)");
+           std::to_string(block_out_channels[i]) +
+           " channels (\"attention_head_dim\" is the head count in SD 1.x configs)");
   }
   if (time_embed_dim() <= 0) fail("\"time_embedding_dim\" must be positive");
 }
 
 UNetConfig unet_config_from_json(const json& j, const std::string& source) {
   if (!j.is_object()) throw Error(source + ": expected a JSON object (a UNet2DConditionModel config.json)");
-  if (auto it = j.find("_class_name"); it != j.end() && it->is_string() && it->get<std::string>() != "UNet2DConditionModel")
+  if (auto it = j.find("_class_name");
+      it != j.end() && it->is_string() && it->get<std::string>() != "UNet2DConditionModel")
     throw Error(source + ": \"_class_name\" is \"" + it->get<std::string>() +
                 "\", but the UNet must be a UNet2DConditionModel (Stable Diffusion / GLIGEN)");
   UNetConfig c;
@@ -132,8 +137,10 @@ UNetConfig unet_config_from_json(const json& j, const std::string& source) {
   r.read("down_block_types", c.down_block_types);
   r.read("up_block_types", c.up_block_types);
   if (auto it = j.find("mid_block_type"); it != j.end()) {
-    if (it->is_null()) c.mid_block_type.clear();
-    else r.read("mid_block_type", c.mid_block_type);
+    if (it->is_null())
+      c.mid_block_type.clear();
+    else
+      r.read("mid_block_type", c.mid_block_type);
   }
   r.read("block_out_channels", c.block_out_channels);
   r.read("downsample_padding", c.downsample_padding);
@@ -158,9 +165,9 @@ UNetConfig unet_config_from_json(const json& j, const std::string& source) {
   if (dual) unsupported(source, "dual_cross_attention", true);
   r.read("class_embeddings_concat", concat);
   if (concat) unsupported(source, "class_embeddings_concat", true);
-  for (const char* key : {"class_embed_type", "num_class_embeds", "addition_embed_type", "encoder_hid_dim",
-                          "encoder_hid_dim_type", "time_cond_proj_dim", "timestep_post_act", "time_embedding_act_fn",
-                          "reverse_transformer_layers_per_block"})
+  for (const char* key :
+       {"class_embed_type", "num_class_embeds", "addition_embed_type", "encoder_hid_dim", "encoder_hid_dim_type",
+        "time_cond_proj_dim", "timestep_post_act", "time_embedding_act_fn", "reverse_transformer_layers_per_block"})
     require_null(r, key);
   // diffusers v0.27.2 raises for num_attention_heads (its naming issue #2011): only
   // attention_head_dim (the head count, despite its name) is accepted.
@@ -173,14 +180,14 @@ UNetConfig unet_config_from_json(const json& j, const std::string& source) {
 
   const size_t n = c.block_out_channels.size();
   bool list = false;
-  c.layers_per_block = broadcast(read_per_block_ints(r, "layers_per_block", 2, &list), n, source,
-                                 "layers_per_block", list);
-  c.cross_attention_dim = broadcast(read_per_block_ints(r, "cross_attention_dim", 1280, &list), n, source,
-                                    "cross_attention_dim", list);
-  c.transformer_layers_per_block = broadcast(read_per_block_ints(r, "transformer_layers_per_block", 1, &list),
-                                             n, source, "transformer_layers_per_block", list);
-  c.num_attention_heads = broadcast(read_per_block_ints(r, "attention_head_dim", 8, &list), n, source,
-                                    "attention_head_dim", list);
+  c.layers_per_block =
+      broadcast(read_per_block_ints(r, "layers_per_block", 2, &list), n, source, "layers_per_block", list);
+  c.cross_attention_dim =
+      broadcast(read_per_block_ints(r, "cross_attention_dim", 1280, &list), n, source, "cross_attention_dim", list);
+  c.transformer_layers_per_block = broadcast(read_per_block_ints(r, "transformer_layers_per_block", 1, &list), n,
+                                             source, "transformer_layers_per_block", list);
+  c.num_attention_heads =
+      broadcast(read_per_block_ints(r, "attention_head_dim", 8, &list), n, source, "attention_head_dim", list);
 
   std::vector<bool> only_cross{false};
   bool only_cross_list = false;

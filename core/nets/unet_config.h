@@ -19,12 +19,12 @@ struct UNetConfig {
   bool center_input_sample = false;
   bool flip_sin_to_cos = true;
   double freq_shift = 0;
-  std::vector<std::string> down_block_types{"CrossAttnDownBlock2D", "CrossAttnDownBlock2D",
-                                            "CrossAttnDownBlock2D", "DownBlock2D"};
+  std::vector<std::string> down_block_types{"CrossAttnDownBlock2D", "CrossAttnDownBlock2D", "CrossAttnDownBlock2D",
+                                            "DownBlock2D"};
   std::string mid_block_type = "UNetMidBlock2DCrossAttn";  // "" = no mid block (null in the file)
   std::vector<std::string> up_block_types{"UpBlock2D", "CrossAttnUpBlock2D", "CrossAttnUpBlock2D",
                                           "CrossAttnUpBlock2D"};
-  std::vector<bool> only_cross_attention;  // per down block
+  std::vector<bool> only_cross_attention;       // per down block
   bool mid_block_only_cross_attention = false;  // recorded; the cross-attention mid block ignores it
   std::vector<int64_t> block_out_channels{320, 640, 1280, 1280};
   std::vector<int64_t> layers_per_block;  // per down block (up blocks use one more)
@@ -34,8 +34,8 @@ struct UNetConfig {
   std::string act_fn = "silu";
   int64_t norm_num_groups = 32;
   double norm_eps = 1e-5;
-  std::vector<int64_t> cross_attention_dim;          // per down block (default 1280)
-  std::vector<int64_t> transformer_layers_per_block; // per down block
+  std::vector<int64_t> cross_attention_dim;           // per down block (default 1280)
+  std::vector<int64_t> transformer_layers_per_block;  // per down block
   // Attention heads per down block. SD 1.x configs name this `attention_head_dim` (a legacy
   // misnomer that diffusers keeps): it is the head COUNT, and the head width is channels / heads.
   std::vector<int64_t> num_attention_heads;

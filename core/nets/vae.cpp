@@ -56,8 +56,8 @@ LatentDistribution AutoencoderKLImpl::encode(const torch::Tensor& image) {
   auto moments = quant_conv(encoder(to_module(encoder->conv_in, image)));  // [B, 2*latent, h, w]
   auto parts = moments.chunk(2, 1);
   LatentDistribution dist;
-  dist.mean = parts[0];                                // [B, latent, h, w]
-  dist.logvar = torch::clamp(parts[1], -30.0, 20.0);   // as DiagonalGaussianDistribution
+  dist.mean = parts[0];                               // [B, latent, h, w]
+  dist.logvar = torch::clamp(parts[1], -30.0, 20.0);  // as DiagonalGaussianDistribution
   dist.std = torch::exp(0.5 * dist.logvar);
   return dist;
 }
@@ -91,11 +91,13 @@ AutoencoderKL load_vae(const std::string& vae_dir, torch::Device device, torch::
                        const std::string& variant, MapAccess mapping) {
   namespace fs = std::filesystem;
   if (!fs::is_directory(vae_dir))
-    throw Error("VAE folder " + vae_dir + " does not exist: a diffusers pipeline folder has vae/ with "
+    throw Error("VAE folder " + vae_dir +
+                " does not exist: a diffusers pipeline folder has vae/ with "
                 "config.json and diffusion_pytorch_model.safetensors");
   if (device.is_cpu() && dtype == torch::kHalf)
-    throw Error("the VAE cannot run in float16 on the CPU (LibTorch has no CPU half convolutions): "
-                "use float32 on the CPU, or a CUDA device for float16");
+    throw Error(
+        "the VAE cannot run in float16 on the CPU (LibTorch has no CPU half convolutions): "
+        "use float32 on the CPU, or a CUDA device for float16");
   const VaeConfig config = load_vae_config((fs::path(vae_dir) / "config.json").string());
   AutoencoderKL vae(config);
   // safetensors (fp16 variant, sharded) or .bin; load_strict converts to the model dtype.

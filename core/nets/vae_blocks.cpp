@@ -37,12 +37,12 @@ DownEncoderBlock2DImpl::DownEncoderBlock2DImpl(int64_t in_channels, int64_t out_
 torch::Tensor DownEncoderBlock2DImpl::forward(torch::Tensor x) {
   // x: [B, C_in, H, W]
   for (auto& resnet : resnet_list_) x = resnet(x);  // [B, C_out, H, W]
-  if (downsampler_) x = downsampler_(x);           // [B, C_out, H/2, W/2]
+  if (downsampler_) x = downsampler_(x);            // [B, C_out, H/2, W/2]
   return x;
 }
 
-UpDecoderBlock2DImpl::UpDecoderBlock2DImpl(int64_t in_channels, int64_t out_channels, int64_t layers,
-                                           bool add_upsample, const VaeConfig& config) {
+UpDecoderBlock2DImpl::UpDecoderBlock2DImpl(int64_t in_channels, int64_t out_channels, int64_t layers, bool add_upsample,
+                                           const VaeConfig& config) {
   resnets = register_module("resnets", torch::nn::ModuleList());
   for (int64_t i = 0; i < layers; ++i) {
     resnet_list_.push_back(vae_resnet(i == 0 ? in_channels : out_channels, out_channels, config));
@@ -58,7 +58,7 @@ UpDecoderBlock2DImpl::UpDecoderBlock2DImpl(int64_t in_channels, int64_t out_chan
 torch::Tensor UpDecoderBlock2DImpl::forward(torch::Tensor x) {
   // x: [B, C_in, H, W]
   for (auto& resnet : resnet_list_) x = resnet(x);  // [B, C_out, H, W]
-  if (upsampler_) x = upsampler_(x);               // [B, C_out, 2H, 2W]
+  if (upsampler_) x = upsampler_(x);                // [B, C_out, 2H, 2W]
   return x;
 }
 
@@ -95,8 +95,8 @@ torch::Tensor VaeMidBlockImpl::forward(torch::Tensor x) {
 VaeEncoderImpl::VaeEncoderImpl(const VaeConfig& config) {
   const auto& widths = config.block_out_channels;
   const int64_t last = widths.back();
-  conv_in = register_module(
-      "conv_in", torch::nn::Conv2d(torch::nn::Conv2dOptions(config.in_channels, widths[0], 3).padding(1)));
+  conv_in = register_module("conv_in",
+                            torch::nn::Conv2d(torch::nn::Conv2dOptions(config.in_channels, widths[0], 3).padding(1)));
   down_blocks = register_module("down_blocks", torch::nn::ModuleList());
   int64_t channels = widths[0];
   for (size_t i = 0; i < widths.size(); ++i) {
@@ -116,8 +116,8 @@ VaeEncoderImpl::VaeEncoderImpl(const VaeConfig& config) {
 
 torch::Tensor VaeEncoderImpl::forward(const torch::Tensor& image) {
   // image: [B, in_channels, H, W]
-  auto h = conv_in(image);                          // [B, C0, H, W]
-  for (auto& block : block_list_) h = block(h);     // [B, C_last, H/f, W/f]
+  auto h = conv_in(image);                       // [B, C0, H, W]
+  for (auto& block : block_list_) h = block(h);  // [B, C_last, H/f, W/f]
   h = mid_block(h);
   return output_head(conv_norm_out, conv_out, h);  // [B, 2*latent, H/f, W/f]
 }
@@ -125,8 +125,8 @@ torch::Tensor VaeEncoderImpl::forward(const torch::Tensor& image) {
 VaeDecoderImpl::VaeDecoderImpl(const VaeConfig& config) {
   const auto& widths = config.block_out_channels;
   const int64_t last = widths.back();
-  conv_in = register_module(
-      "conv_in", torch::nn::Conv2d(torch::nn::Conv2dOptions(config.latent_channels, last, 3).padding(1)));
+  conv_in = register_module("conv_in",
+                            torch::nn::Conv2d(torch::nn::Conv2dOptions(config.latent_channels, last, 3).padding(1)));
   // diffusers registers up_blocks before mid_block (mid_block is assigned None first, then the
   // up_blocks list, then the real mid block), so checkpoints list decoder.up_blocks.* first.
   up_blocks = register_module("up_blocks", torch::nn::ModuleList());
@@ -143,15 +143,15 @@ VaeDecoderImpl::VaeDecoderImpl(const VaeConfig& config) {
   }
   conv_norm_out = register_module(
       "conv_norm_out", torch::nn::GroupNorm(torch::nn::GroupNormOptions(config.norm_num_groups, widths[0]).eps(1e-6)));
-  conv_out = register_module(
-      "conv_out", torch::nn::Conv2d(torch::nn::Conv2dOptions(widths[0], config.out_channels, 3).padding(1)));
+  conv_out = register_module("conv_out",
+                             torch::nn::Conv2d(torch::nn::Conv2dOptions(widths[0], config.out_channels, 3).padding(1)));
 }
 
 torch::Tensor VaeDecoderImpl::forward(const torch::Tensor& z) {
   // z: [B, latent, h, w]
-  auto h = conv_in(z);                              // [B, C_last, h, w]
+  auto h = conv_in(z);  // [B, C_last, h, w]
   h = mid_block(h);
-  for (auto& block : block_list_) h = block(h);     // [B, C0, h*f, w*f]
+  for (auto& block : block_list_) h = block(h);    // [B, C0, h*f, w*f]
   return output_head(conv_norm_out, conv_out, h);  // [B, out_channels, h*f, w*f]
 }
 

@@ -2,7 +2,6 @@
 
 #include <nlohmann/json.hpp>
 
-
 #include "core/nets/activation.h"
 #include "core/util/error.h"
 #include "core/util/json_config.h"
@@ -18,17 +17,18 @@ const char* const kFix = "Fix the file or use the vae/config.json that came with
 
 void VaeConfig::validate(const std::string& source) const {
   auto fail = [&](const std::string& what) {
-    throw Error(source + ": " + what + ". This engine implements the Stable Diffusion AutoencoderKL "
+    throw Error(source + ": " + what +
+                ". This engine implements the Stable Diffusion AutoencoderKL "
                 "(DownEncoderBlock2D / UpDecoderBlock2D blocks); use that model's vae/config.json.");
   };
   if (block_out_channels.empty()) fail("\"block_out_channels\" is empty");
   if (block_out_channels.size() > 8) fail("\"block_out_channels\" has more than 8 entries");
   if (down_block_types.size() != block_out_channels.size())
-    fail("\"down_block_types\" has " + std::to_string(down_block_types.size()) + " entries but \"block_out_channels\" has " +
-         std::to_string(block_out_channels.size()));
+    fail("\"down_block_types\" has " + std::to_string(down_block_types.size()) +
+         " entries but \"block_out_channels\" has " + std::to_string(block_out_channels.size()));
   if (up_block_types.size() != block_out_channels.size())
-    fail("\"up_block_types\" has " + std::to_string(up_block_types.size()) + " entries but \"block_out_channels\" has " +
-         std::to_string(block_out_channels.size()));
+    fail("\"up_block_types\" has " + std::to_string(up_block_types.size()) +
+         " entries but \"block_out_channels\" has " + std::to_string(block_out_channels.size()));
   for (const auto& t : down_block_types)
     if (t != "DownEncoderBlock2D") fail("unsupported down block type \"" + t + "\" (expected DownEncoderBlock2D)");
   for (const auto& t : up_block_types)
@@ -40,8 +40,10 @@ void VaeConfig::validate(const std::string& source) const {
   if (norm_num_groups <= 0) fail("\"norm_num_groups\" must be positive");
   for (int64_t c : block_out_channels) {
     if (c <= 0 || c % norm_num_groups != 0)
-      fail("block width " + std::to_string(c) + " in \"block_out_channels\" is not a positive multiple of "
-           "\"norm_num_groups\" (" + std::to_string(norm_num_groups) + ")");
+      fail("block width " + std::to_string(c) +
+           " in \"block_out_channels\" is not a positive multiple of "
+           "\"norm_num_groups\" (" +
+           std::to_string(norm_num_groups) + ")");
   }
   if (!(scaling_factor > 0.0)) fail("\"scaling_factor\" must be positive");
   if (sample_size <= 0) fail("\"sample_size\" must be positive");

@@ -49,7 +49,8 @@ torch::Tensor Blip2VisionAttentionImpl::forward(const torch::Tensor& x) {
   return projection->forward(ctx);
 }
 
-Blip2VisionMlpImpl::Blip2VisionMlpImpl(const Blip2VisionConfig& c) : activation_(hf_activation_from_name(c.hidden_act, "BLIP-2 vision_config hidden_act")) {
+Blip2VisionMlpImpl::Blip2VisionMlpImpl(const Blip2VisionConfig& c)
+    : activation_(hf_activation_from_name(c.hidden_act, "BLIP-2 vision_config hidden_act")) {
   fc1 = register_module("fc1", BareLinear(c.hidden_size, c.intermediate_size));
   fc2 = register_module("fc2", BareLinear(c.intermediate_size, c.hidden_size));
 }

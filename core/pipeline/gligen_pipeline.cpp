@@ -32,7 +32,7 @@ struct GligenPipeline::Impl {
   nets::UNet2DCondition unet{nullptr};
   nets::AutoencoderKL vae{nullptr};
   samplers::SchedulerConfig scheduler_config;  // the folder's scheduler_config.json (or SD 1.4's PNDM)
-  std::string scheduler_default;    // our name of the folder's scheduler class
+  std::string scheduler_default;               // our name of the folder's scheduler class
   int vae_scale = 8;
   bool release_weights = false;  // options.release_weights on a CPU device
 
@@ -83,7 +83,8 @@ void apply_checkpoint_weights(nets::UNet2DConditionImpl& unet, const std::string
     }
   }
   if (!wrong.empty()) {
-    std::string msg = "the checkpoint weights " + trainable_file + " do not fit this UNet (a checkpoint of another model?):";
+    std::string msg =
+        "the checkpoint weights " + trainable_file + " do not fit this UNet (a checkpoint of another model?):";
     for (size_t i = 0; i < wrong.size() && i < 10; ++i) msg += "\n  " + wrong[i];
     if (wrong.size() > 10) msg += "\n  ... and " + std::to_string(wrong.size() - 10) + " more";
     throw Error(msg);
@@ -95,7 +96,8 @@ void apply_checkpoint_weights(nets::UNet2DConditionImpl& unet, const std::string
 std::vector<RgbImage> to_rgb_images(const torch::Tensor& images) {
   TORCH_CHECK(images.dim() == 4 && images.size(3) == 3, "images must be [B, H, W, 3]");
   // numpy: (images * 255).round().astype("uint8"); round is half-to-even, as torch::round.
-  auto u8 = (images.detach().to(torch::kCPU, torch::kFloat32) * 255).round().clamp(0, 255).to(torch::kUInt8).contiguous();
+  auto u8 =
+      (images.detach().to(torch::kCPU, torch::kFloat32) * 255).round().clamp(0, 255).to(torch::kUInt8).contiguous();
   std::vector<RgbImage> out;
   for (int64_t b = 0; b < u8.size(0); ++b) {
     RgbImage img;
@@ -319,7 +321,8 @@ GenerationResult GligenPipeline::generate(const GenerationRequest& request, cons
     throw Error("this is a grounded inpainting model: give an input image (inpaint_image / --inpaint-image)");
   }
   if (source) {
-    if (!inpainting()) throw Error("an inpainting image was given, but the UNet is not an inpainting UNet (in_channels 9)");
+    if (!inpainting())
+      throw Error("an inpainting image was given, but the UNet is not an inpainting UNet (in_channels 9)");
     auto image = prepare_inpaint_image(*source, layout.width, layout.height).to(device, dtype);
     auto dist = m.vae->encode(image);
     m.done_with(*m.vae);
@@ -334,7 +337,8 @@ GenerationResult GligenPipeline::generate(const GenerationRequest& request, cons
       inpaint_mask.slice(0, y0, y1).slice(1, x0, x1).zero_();
     }
     inpaint_mask = inpaint_mask.to(device, dtype).unsqueeze(0).unsqueeze(0);
-    inpaint_addition = torch::cat({inpaint_latent * inpaint_mask, inpaint_mask}, 1).expand({repeat, -1, -1, -1}).clone();
+    inpaint_addition =
+        torch::cat({inpaint_latent * inpaint_mask, inpaint_mask}, 1).expand({repeat, -1, -1, -1}).clone();
   }
 
   // 6. Denoising loop with scheduled sampling: fusers on for the first int(beta * T) steps.

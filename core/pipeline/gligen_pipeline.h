@@ -42,11 +42,11 @@ struct GenerationRequest {
 struct StepTrace {
   int index;
   torch::Tensor timestep;
-  torch::Tensor sample_in;        // latents before the step
-  torch::Tensor unet_input;       // UNet input (CFG-doubled, 9 channels for inpainting)
-  torch::Tensor noise_pred_raw;   // UNet output
-  torch::Tensor noise_pred;       // after classifier-free guidance
-  torch::Tensor latents_out;      // scheduler's prev_sample
+  torch::Tensor sample_in;       // latents before the step
+  torch::Tensor unet_input;      // UNet input (CFG-doubled, 9 channels for inpainting)
+  torch::Tensor noise_pred_raw;  // UNet output
+  torch::Tensor noise_pred;      // after classifier-free guidance
+  torch::Tensor latents_out;     // scheduler's prev_sample
   bool fuser_enabled;
 };
 
@@ -67,9 +67,9 @@ struct GenerationCallbacks {
 };
 
 struct GenerationResult {
-  torch::Tensor images;   // [B, H, W, 3] float32 in [0, 1] on CPU (diffusers output_type="np")
-  torch::Tensor latents;  // final latents [B, 4, h, w]
-  Layout layout;          // the layout as run: seed, size and scheduler resolved
+  torch::Tensor images;               // [B, H, W, 3] float32 in [0, 1] on CPU (diffusers output_type="np")
+  torch::Tensor latents;              // final latents [B, 4, h, w]
+  Layout layout;                      // the layout as run: seed, size and scheduler resolved
   std::vector<RgbImage> rgb() const;  // 8-bit images, rounded as diffusers' numpy_to_pil
 };
 

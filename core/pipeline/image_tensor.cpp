@@ -11,9 +11,10 @@ torch::Tensor image_to_tensor(const RgbImage& image) {
       image.pixels.size() != static_cast<size_t>(image.width) * image.height * 3) {
     throw Error("the input image is empty or damaged");
   }
-  auto t = torch::from_blob(const_cast<std::uint8_t*>(image.pixels.data()), {image.height, image.width, 3}, torch::kUInt8)
-               .to(torch::kFloat32)
-               .div(255.0);
+  auto t =
+      torch::from_blob(const_cast<std::uint8_t*>(image.pixels.data()), {image.height, image.width, 3}, torch::kUInt8)
+          .to(torch::kFloat32)
+          .div(255.0);
   return (t * 2.0 - 1.0).permute({2, 0, 1}).unsqueeze(0).contiguous();
 }
 

@@ -12,9 +12,7 @@ namespace {
 
 using nlohmann::json;
 
-[[noreturn]] void bad(const std::string& source, const std::string& what) {
-  throw Error(source + ": " + what);
-}
+[[noreturn]] void bad(const std::string& source, const std::string& what) { throw Error(source + ": " + what); }
 
 template <typename T>
 T field(const json& j, const char* key, const T& fallback, const std::string& source, const char* expected) {
@@ -44,13 +42,15 @@ const std::vector<std::string>& scheduler_names() {
 void validate_layout(const Layout& l, const std::string& source) {
   auto check_size = [&](int v, const char* name) {
     if (v < 0 || v % 8 != 0 || v > 4096) {
-      bad(source, std::string("\"") + name + "\" must be a multiple of 8 between 8 and 4096 (or 0 for the model default), got " +
+      bad(source, std::string("\"") + name +
+                      "\" must be a multiple of 8 between 8 and 4096 (or 0 for the model default), got " +
                       std::to_string(v));
     }
   };
   check_size(l.width, "width");
   check_size(l.height, "height");
-  if (l.steps < 1 || l.steps > 1000) bad(source, "\"steps\" must be between 1 and 1000, got " + std::to_string(l.steps));
+  if (l.steps < 1 || l.steps > 1000)
+    bad(source, "\"steps\" must be between 1 and 1000, got " + std::to_string(l.steps));
   if (!std::isfinite(l.guidance) || l.guidance < 0 || l.guidance > 100) {
     bad(source, "\"guidance\" must be between 0 and 100");
   }
@@ -72,7 +72,8 @@ void validate_layout(const Layout& l, const std::string& source) {
     where << "box " << i + 1 << " (\"" << b.phrase << "\")";
     for (float v : {b.x0, b.y0, b.x1, b.y1}) {
       if (!std::isfinite(v) || v < 0.f || v > 1.f) {
-        bad(source, where.str() + " has a coordinate outside [0, 1]: boxes are x0,y0,x1,y1 normalised by the image size");
+        bad(source,
+            where.str() + " has a coordinate outside [0, 1]: boxes are x0,y0,x1,y1 normalised by the image size");
       }
     }
     if (!(b.x0 < b.x1) || !(b.y0 < b.y1)) {

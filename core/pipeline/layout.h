@@ -29,13 +29,13 @@ struct Layout {
   std::string prompt;
   std::string negative_prompt;
   std::vector<GroundedBox> boxes;
-  int width = 0;   // 0: model default
-  int height = 0;  // 0: model default
+  int width = 0;                      // 0: model default
+  int height = 0;                     // 0: model default
   std::optional<std::uint64_t> seed;  // absent: pick one at random (and record it)
   int steps = 50;
   double guidance = 7.5;
-  double beta = 0.3;  // scheduled sampling: fusers on for the first beta fraction of steps
-  double eta = 0.0;   // DDIM only
+  double beta = 0.3;      // scheduled sampling: fusers on for the first beta fraction of steps
+  double eta = 0.0;       // DDIM only
   std::string scheduler;  // "" = the model folder's scheduler
   int batch = 1;
   std::string model;

@@ -16,7 +16,9 @@ bool has_weights(const fs::path& dir) {
   std::error_code ec;
   for (const auto& e : fs::directory_iterator(dir, ec)) {
     const std::string n = e.path().filename().string();
-    auto ends = [&](const std::string& s) { return n.size() >= s.size() && n.compare(n.size() - s.size(), s.size(), s) == 0; };
+    auto ends = [&](const std::string& s) {
+      return n.size() >= s.size() && n.compare(n.size() - s.size(), s.size(), s) == 0;
+    };
     if (ends(".safetensors") || ends(".bin") || ends(".safetensors.index.json") || ends(".bin.index.json")) return true;
   }
   return false;
@@ -47,7 +49,8 @@ std::optional<CheckpointUnet> resolve_checkpoint_unet(const std::string& dir, co
   const bool has_manifest = fs::exists(ckpt / "manifest.json", ec);
   if (!has_manifest) {
     if (fs::exists(ckpt / "trainable.safetensors", ec) && !fs::exists(ckpt / "config.json", ec)) {
-      throw Error("'" + dir + "' is a training checkpoint without a manifest: it is still being written or its "
+      throw Error("'" + dir +
+                  "' is a training checkpoint without a manifest: it is still being written or its "
                   "writer was killed. Use an older checkpoint of the run");
     }
     return std::nullopt;
@@ -55,7 +58,8 @@ std::optional<CheckpointUnet> resolve_checkpoint_unet(const std::string& dir, co
   nlohmann::json m;
   std::vector<std::string> problems;
   if (!read_json(ckpt / "manifest.json", m, problems)) {
-    throw Error("the checkpoint manifest of '" + dir + "' is unreadable" + (problems.empty() ? "" : ": " + problems[0]));
+    throw Error("the checkpoint manifest of '" + dir + "' is unreadable" +
+                (problems.empty() ? "" : ": " + problems[0]));
   }
   if (m.value("format", "") != "gligen-training-checkpoint") return std::nullopt;
   CheckpointUnet c;
@@ -91,16 +95,18 @@ ModelFolderReport inspect_model_folder(const std::string& folder, const std::str
   const fs::path root(folder);
   std::error_code ec;
   if (folder.empty() || !fs::is_directory(root, ec)) {
-    r.problems.push_back("the folder does not exist. Choose a diffusers pipeline folder (one that holds "
-                         "model_index.json, unet/, vae/, text_encoder/, tokenizer/ and scheduler/), e.g. a "
-                         "download of masterful/gligen-1-4-generation-text-box, or create a demo model with "
-                         "'gligen-trainer init-model --preset tiny --out DIR'");
+    r.problems.push_back(
+        "the folder does not exist. Choose a diffusers pipeline folder (one that holds "
+        "model_index.json, unet/, vae/, text_encoder/, tokenizer/ and scheduler/), e.g. a "
+        "download of masterful/gligen-1-4-generation-text-box, or create a demo model with "
+        "'gligen-trainer init-model --preset tiny --out DIR'");
     return r;
   }
   nlohmann::json index;
   if (!fs::exists(root / "model_index.json")) {
-    r.problems.push_back("model_index.json is missing: this does not look like a diffusers pipeline folder "
-                         "(if you picked the unet/ subfolder, pick its parent instead)");
+    r.problems.push_back(
+        "model_index.json is missing: this does not look like a diffusers pipeline folder "
+        "(if you picked the unet/ subfolder, pick its parent instead)");
   } else if (read_json(root / "model_index.json", index, r.problems)) {
     std::string cls = index.value("_class_name", "");
     if (!cls.empty() && cls != "StableDiffusionGLIGENPipeline") {
@@ -143,8 +149,9 @@ ModelFolderReport inspect_model_folder(const std::string& folder, const std::str
     if (attention == "gated") {
       r.grounded = true;
     } else if (attention == "gated-text-image") {
-      r.problems.push_back("the UNet is a GLIGEN text+image model (attention_type \"gated-text-image\"), which "
-                           "this version does not run yet; use a text-box GLIGEN model");
+      r.problems.push_back(
+          "the UNet is a GLIGEN text+image model (attention_type \"gated-text-image\"), which "
+          "this version does not run yet; use a text-box GLIGEN model");
     } else {
       r.problems.push_back("the UNet is a plain Stable Diffusion UNet (attention_type \"" + attention +
                            "\"): it has no GLIGEN fuser or position_net layers, so it cannot follow boxes. Use a "

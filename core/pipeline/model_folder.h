@@ -19,7 +19,7 @@ struct ModelFolderReport {
   int default_size = 0;               // unet sample_size * vae scale factor
 
   bool ok() const { return problems.empty(); }
-  std::string describe() const;       // all problems and notes, one per line
+  std::string describe() const;  // all problems and notes, one per line
 };
 
 // A training checkpoint (<run>/checkpoints/checkpoint-N, see core/train/checkpoint.h) used where a

@@ -24,8 +24,12 @@ namespace {
 // Only the keys that differ from the class defaults are written: loading them exercises the
 // same default handling as an early SD 1.x config.
 json unet_config(const std::string& preset) {
-  json j = {{"_class_name", "UNet2DConditionModel"}, {"attention_type", "gated"}, {"in_channels", 4},
-            {"out_channels", 4}, {"flip_sin_to_cos", true}, {"freq_shift", 0}};
+  json j = {{"_class_name", "UNet2DConditionModel"},
+            {"attention_type", "gated"},
+            {"in_channels", 4},
+            {"out_channels", 4},
+            {"flip_sin_to_cos", true},
+            {"freq_shift", 0}};
   if (preset == "shapes-tiny") {
     // 16x16 latents (64x64 images through the 4x VAE); three levels, attention on the two finer;
     // 8 normalisation groups at every level. About 3 M parameters (12 MB in float32).
@@ -38,15 +42,22 @@ json unet_config(const std::string& preset) {
               {"cross_attention_dim", 64},
               {"attention_head_dim", 4}});
   } else if (preset == "tiny") {
-    j.update({{"sample_size", 32}, {"block_out_channels", {32, 64}}, {"layers_per_block", 1},
+    j.update({{"sample_size", 32},
+              {"block_out_channels", {32, 64}},
+              {"layers_per_block", 1},
               {"down_block_types", {"CrossAttnDownBlock2D", "DownBlock2D"}},
-              {"up_block_types", {"UpBlock2D", "CrossAttnUpBlock2D"}}, {"cross_attention_dim", 32},
+              {"up_block_types", {"UpBlock2D", "CrossAttnUpBlock2D"}},
+              {"cross_attention_dim", 32},
               {"attention_head_dim", 4}});
   } else {
-    j.update({{"sample_size", 64}, {"block_out_channels", {320, 640, 1280, 1280}}, {"layers_per_block", 2},
-              {"down_block_types", {"CrossAttnDownBlock2D", "CrossAttnDownBlock2D", "CrossAttnDownBlock2D", "DownBlock2D"}},
-              {"up_block_types", {"UpBlock2D", "CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "CrossAttnUpBlock2D"}},
-              {"cross_attention_dim", 768}, {"attention_head_dim", 8}});
+    j.update(
+        {{"sample_size", 64},
+         {"block_out_channels", {320, 640, 1280, 1280}},
+         {"layers_per_block", 2},
+         {"down_block_types", {"CrossAttnDownBlock2D", "CrossAttnDownBlock2D", "CrossAttnDownBlock2D", "DownBlock2D"}},
+         {"up_block_types", {"UpBlock2D", "CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "CrossAttnUpBlock2D"}},
+         {"cross_attention_dim", 768},
+         {"attention_head_dim", 8}});
   }
   return j;
 }
@@ -63,23 +74,34 @@ json vae_config(const std::string& preset) {
               {"down_block_types", {"DownEncoderBlock2D", "DownEncoderBlock2D", "DownEncoderBlock2D"}},
               {"up_block_types", {"UpDecoderBlock2D", "UpDecoderBlock2D", "UpDecoderBlock2D"}}});
   } else if (preset == "tiny") {
-    j.update({{"block_out_channels", {32, 64}}, {"layers_per_block", 1}, {"sample_size", 64},
+    j.update({{"block_out_channels", {32, 64}},
+              {"layers_per_block", 1},
+              {"sample_size", 64},
               {"down_block_types", {"DownEncoderBlock2D", "DownEncoderBlock2D"}},
 
               {"up_block_types", {"UpDecoderBlock2D", "UpDecoderBlock2D"}}});
   } else {
-    j.update({{"block_out_channels", {128, 256, 512, 512}}, {"layers_per_block", 2}, {"sample_size", 512},
-              {"down_block_types", {"DownEncoderBlock2D", "DownEncoderBlock2D", "DownEncoderBlock2D", "DownEncoderBlock2D"}},
-              {"up_block_types", {"UpDecoderBlock2D", "UpDecoderBlock2D", "UpDecoderBlock2D", "UpDecoderBlock2D"}}});
+    j.update(
+        {{"block_out_channels", {128, 256, 512, 512}},
+         {"layers_per_block", 2},
+         {"sample_size", 512},
+         {"down_block_types", {"DownEncoderBlock2D", "DownEncoderBlock2D", "DownEncoderBlock2D", "DownEncoderBlock2D"}},
+         {"up_block_types", {"UpDecoderBlock2D", "UpDecoderBlock2D", "UpDecoderBlock2D", "UpDecoderBlock2D"}}});
   }
   return j;
 }
 
 // `vocab_size`: the tokenizer's (shapes-tiny sizes its embedding table to the tokenizer it wrote).
 json text_encoder_config(const std::string& preset, int64_t vocab_size) {
-  json j = {{"architectures", {"CLIPTextModel"}}, {"model_type", "clip_text_model"}, {"hidden_act", "quick_gelu"},
-            {"vocab_size", 49408}, {"max_position_embeddings", 77}, {"bos_token_id", 0}, {"pad_token_id", 1},
-            {"eos_token_id", 2}, {"layer_norm_eps", 1e-5}};
+  json j = {{"architectures", {"CLIPTextModel"}},
+            {"model_type", "clip_text_model"},
+            {"hidden_act", "quick_gelu"},
+            {"vocab_size", 49408},
+            {"max_position_embeddings", 77},
+            {"bos_token_id", 0},
+            {"pad_token_id", 1},
+            {"eos_token_id", 2},
+            {"layer_norm_eps", 1e-5}};
   if (preset == "shapes-tiny") {
     // Random and frozen: it only has to tell the phrases apart. eos_token_id 2 pools at the highest
     // id, which is <|endoftext|> as in CLIP's own vocabulary.
@@ -90,10 +112,16 @@ json text_encoder_config(const std::string& preset, int64_t vocab_size) {
               {"num_attention_heads", 4},
               {"projection_dim", 64}});
   } else if (preset == "tiny") {
-    j.update({{"hidden_size", 32}, {"intermediate_size", 64}, {"num_hidden_layers", 3}, {"num_attention_heads", 4},
+    j.update({{"hidden_size", 32},
+              {"intermediate_size", 64},
+              {"num_hidden_layers", 3},
+              {"num_attention_heads", 4},
               {"projection_dim", 32}});
   } else {
-    j.update({{"hidden_size", 768}, {"intermediate_size", 3072}, {"num_hidden_layers", 12}, {"num_attention_heads", 12},
+    j.update({{"hidden_size", 768},
+              {"intermediate_size", 3072},
+              {"num_hidden_layers", 12},
+              {"num_attention_heads", 12},
               {"projection_dim", 768}});
   }
   return j;
@@ -272,12 +300,17 @@ void write_byte_level_tokenizer(const std::string& dir, const std::vector<std::s
     out << merges;
     if (!out.flush()) throw Error("cannot write '" + (d / "merges.txt").string() + "'");
   }
-  write_json_file(d / "tokenizer_config.json", {{"model_max_length", 77}, {"bos_token", "<|startoftext|>"},
-                                           {"eos_token", "<|endoftext|>"}, {"pad_token", "<|endoftext|>"},
-                                           {"unk_token", "<|endoftext|>"}, {"tokenizer_class", "CLIPTokenizer"},
-                                           {"do_lower_case", true}});
-  write_json_file(d / "special_tokens_map.json", {{"bos_token", "<|startoftext|>"}, {"eos_token", "<|endoftext|>"},
-                                             {"pad_token", "<|endoftext|>"}, {"unk_token", "<|endoftext|>"}});
+  write_json_file(d / "tokenizer_config.json", {{"model_max_length", 77},
+                                                {"bos_token", "<|startoftext|>"},
+                                                {"eos_token", "<|endoftext|>"},
+                                                {"pad_token", "<|endoftext|>"},
+                                                {"unk_token", "<|endoftext|>"},
+                                                {"tokenizer_class", "CLIPTokenizer"},
+                                                {"do_lower_case", true}});
+  write_json_file(d / "special_tokens_map.json", {{"bos_token", "<|startoftext|>"},
+                                                  {"eos_token", "<|endoftext|>"},
+                                                  {"pad_token", "<|endoftext|>"},
+                                                  {"unk_token", "<|endoftext|>"}});
 }
 
 void write_model_preset(const std::string& preset, const std::string& out_dir, const ModelPresetOptions& options,
@@ -306,10 +339,15 @@ void write_model_preset(const std::string& preset, const std::string& out_dir, c
                    {"_gligen_studio_preset", preset},
                    {"_gligen_studio_note",
                     preset == "shapes-tiny" ? shapes_tiny_preset_note() : "random weights: produces noise"}});
-  write_json_file(root / "scheduler" / "scheduler_config.json",
-             {{"_class_name", "PNDMScheduler"}, {"beta_start", 0.00085}, {"beta_end", 0.012},
-              {"beta_schedule", "scaled_linear"}, {"num_train_timesteps", 1000}, {"set_alpha_to_one", false},
-              {"skip_prk_steps", true}, {"steps_offset", 1}, {"clip_sample", false}});
+  write_json_file(root / "scheduler" / "scheduler_config.json", {{"_class_name", "PNDMScheduler"},
+                                                                 {"beta_start", 0.00085},
+                                                                 {"beta_end", 0.012},
+                                                                 {"beta_schedule", "scaled_linear"},
+                                                                 {"num_train_timesteps", 1000},
+                                                                 {"set_alpha_to_one", false},
+                                                                 {"skip_prk_steps", true},
+                                                                 {"steps_offset", 1},
+                                                                 {"clip_sample", false}});
   say("writing tokenizer");
   if (options.tokenizer_from.empty()) {
     write_byte_level_tokenizer((root / "tokenizer").string(), options.tokenizer_words);

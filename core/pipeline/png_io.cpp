@@ -129,7 +129,8 @@ std::map<std::string, std::string> png_text_from_bytes(const std::vector<std::ui
             const std::uint8_t* z = static_cast<const std::uint8_t*>(std::memchr(p, 0, end - p));
             p = z ? z + 1 : end;
           }
-          out[key] = compressed ? inflate_text(p, end - p, name) : std::string(reinterpret_cast<const char*>(p), end - p);
+          out[key] =
+              compressed ? inflate_text(p, end - p, name) : std::string(reinterpret_cast<const char*>(p), end - p);
         }
       }
     }

@@ -18,7 +18,8 @@ DdimScheduler::DdimScheduler(const SchedulerConfig& c)
   require_one_of(c, "prediction_type", prediction_type_, {"epsilon", "sample", "v_prediction"}, "DDIMScheduler");
   require_one_of(c, "timestep_spacing", timestep_spacing_, {"leading", "trailing", "linspace"}, "DDIMScheduler");
   if (c.thresholding.value_or(false)) {
-    throw Error(c.source + ": DDIMScheduler with \"thresholding\": true (dynamic thresholding, for pixel-space "
+    throw Error(c.source +
+                ": DDIMScheduler with \"thresholding\": true (dynamic thresholding, for pixel-space "
                 "models) is not supported; set it to false or pick another scheduler");
   }
   final_alpha_cumprod_ = c.set_alpha_to_one.value_or(true) ? 1.0f : schedule_.alphas_cumprod_values[0];

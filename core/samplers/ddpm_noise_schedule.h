@@ -18,7 +18,8 @@ class DdpmNoiseSchedule {
   const torch::Tensor& timesteps() const { return timesteps_; }
 
   // sqrt(alphas_cumprod[t]) * original + sqrt(1 - alphas_cumprod[t]) * noise; timesteps [B] int64.
-  torch::Tensor add_noise(const torch::Tensor& original, const torch::Tensor& noise, const torch::Tensor& timesteps) const;
+  torch::Tensor add_noise(const torch::Tensor& original, const torch::Tensor& noise,
+                          const torch::Tensor& timesteps) const;
   // sqrt(alphas_cumprod[t]) * noise - sqrt(1 - alphas_cumprod[t]) * sample.
   torch::Tensor velocity(const torch::Tensor& sample, const torch::Tensor& noise, const torch::Tensor& timesteps) const;
 

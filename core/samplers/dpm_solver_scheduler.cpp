@@ -57,12 +57,14 @@ DpmSolverMultistepScheduler::DpmSolverMultistepScheduler(const SchedulerConfig& 
                 std::to_string(solver_order_));
   }
   if (c.thresholding.value_or(false)) {
-    throw Error(c.source + ": DPMSolverMultistepScheduler with \"thresholding\": true is not supported; "
+    throw Error(c.source +
+                ": DPMSolverMultistepScheduler with \"thresholding\": true is not supported; "
                 "set it to false or pick another scheduler");
   }
   train_sigmas_ = training_sigmas(schedule_.alphas_cumprod_values);
   for (float s : train_sigmas_) log_train_sigmas_.push_back(std::log(s));
-  for (float a : schedule_.alphas_cumprod_values) lambda_t_.push_back(log_f32(std::sqrt(a)) - log_f32(std::sqrt(1 - a)));
+  for (float a : schedule_.alphas_cumprod_values)
+    lambda_t_.push_back(log_f32(std::sqrt(a)) - log_f32(std::sqrt(1 - a)));
   sigmas_ = train_sigmas_;
   sigmas_tensor_ = torch::tensor(sigmas_, torch::kFloat32);
 }
@@ -132,7 +134,8 @@ torch::Tensor DpmSolverMultistepScheduler::convert_model_output(const torch::Ten
   return sample * double(s.alpha) - model_output * double(s.sigma);  // v_prediction
 }
 
-torch::Tensor DpmSolverMultistepScheduler::first_order_update(const torch::Tensor& x0, const torch::Tensor& sample) const {
+torch::Tensor DpmSolverMultistepScheduler::first_order_update(const torch::Tensor& x0,
+                                                              const torch::Tensor& sample) const {
   const AlphaSigma t = alpha_sigma(sigmas_[step_index_ + 1]);
   const AlphaSigma s = alpha_sigma(sigmas_[step_index_]);
   const float h = t.lambda - s.lambda;
@@ -182,9 +185,8 @@ StepOutput DpmSolverMultistepScheduler::step_impl(const torch::Tensor& model_out
   TORCH_CHECK(step_index_ < count, "DPM-Solver: stepped past the last timestep");
   // Few-step runs end with lower-order steps for stability; a final sigma of 0 always ends with a
   // first-order step.
-  const bool lower_order_final =
-      step_index_ == count - 1 &&
-      (euler_at_final_ || (lower_order_final_ && count < 15) || final_sigmas_type_ == "zero");
+  const bool lower_order_final = step_index_ == count - 1 && (euler_at_final_ || (lower_order_final_ && count < 15) ||
+                                                              final_sigmas_type_ == "zero");
   const bool lower_order_second = step_index_ == count - 2 && lower_order_final_ && count < 15;
 
   const torch::Tensor x0 = convert_model_output(model_output, input);

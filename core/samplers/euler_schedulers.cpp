@@ -31,8 +31,9 @@ void EulerScheduler::compute_timesteps(int64_t n, const torch::Device& device) {
     sig = interpolated_sigmas(ts);
   } else {
     // log_linear: N + 1 sigmas evenly spaced in log sigma (a float32 torch.linspace), as diffusers.
-    const auto lin = torch::linspace(double(log_train_sigmas_.back()), double(log_train_sigmas_.front()), n + 1,
-                                     torch::kFloat32).exp();
+    const auto lin =
+        torch::linspace(double(log_train_sigmas_.back()), double(log_train_sigmas_.front()), n + 1, torch::kFloat32)
+            .exp();
     for (int64_t i = 0; i <= n; ++i) sig.push_back(lin[i].item<float>());
   }
   if (use_karras_sigmas_) {
@@ -92,7 +93,8 @@ void EulerAncestralScheduler::compute_timesteps(int64_t n, const torch::Device& 
 StepOutput EulerAncestralScheduler::step_impl(const torch::Tensor& model_output, double timestep,
                                               const torch::Tensor& input, const StepExtras& extras) {
   ensure_step_index(timestep);
-  TORCH_CHECK(step_index_ + 1 < static_cast<int64_t>(sigmas_.size()), "Euler ancestral: stepped past the last timestep");
+  TORCH_CHECK(step_index_ + 1 < static_cast<int64_t>(sigmas_.size()),
+              "Euler ancestral: stepped past the last timestep");
   const float sigma = sigmas_[step_index_];
   const torch::Tensor sample = input.to(torch::kFloat32);
   StepOutput out;

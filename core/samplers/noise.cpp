@@ -5,8 +5,7 @@
 
 namespace gligen::samplers {
 
-NoiseGenerator::NoiseGenerator(std::uint64_t seed)
-    : seed_(seed), generator_(at::detail::createCPUGenerator(seed)) {}
+NoiseGenerator::NoiseGenerator(std::uint64_t seed) : seed_(seed), generator_(at::detail::createCPUGenerator(seed)) {}
 
 torch::Tensor NoiseGenerator::randn(c10::IntArrayRef shape, const torch::Device& device, torch::ScalarType dtype) {
   // torch.randn(shape, generator=g): at::randn is empty() + normal_(0, 1, g), locking g itself.

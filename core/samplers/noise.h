@@ -34,7 +34,6 @@ class NoiseGenerator {
 // generators[b] with shape [1, shape[1:]...], and the draws are concatenated. shape[0] must equal
 // generators.size().
 torch::Tensor randn_per_sample(c10::IntArrayRef shape, std::vector<NoiseGenerator>& generators,
-                               const torch::Device& device = torch::kCPU,
-                               torch::ScalarType dtype = torch::kFloat32);
+                               const torch::Device& device = torch::kCPU, torch::ScalarType dtype = torch::kFloat32);
 
 }  // namespace gligen::samplers

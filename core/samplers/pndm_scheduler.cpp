@@ -87,7 +87,8 @@ StepOutput PndmScheduler::step_impl(const torch::Tensor& model_output, double ti
   return out;
 }
 
-torch::Tensor PndmScheduler::step_prk(const torch::Tensor& model_output, int64_t timestep, const torch::Tensor& sample) {
+torch::Tensor PndmScheduler::step_prk(const torch::Tensor& model_output, int64_t timestep,
+                                      const torch::Tensor& sample) {
   const int64_t diff_to_prev = (counter_ % 2) ? 0 : schedule_.num_train_timesteps / num_inference_steps_ / 2;
   const int64_t prev_timestep = timestep - diff_to_prev;
   timestep = prk_timesteps_[counter_ / 4 * 4];
@@ -103,9 +104,7 @@ torch::Tensor PndmScheduler::step_prk(const torch::Tensor& model_output, int64_t
       cur_sample_ = sample;
       break;
     case 1:
-    case 2:
-      accumulate(1.0 / 3);
-      break;
+    case 2: accumulate(1.0 / 3); break;
     default: {
       auto last = model_output * (1.0 / 6);
       eps = cur_model_output_.defined() ? cur_model_output_ + last : last;
@@ -119,7 +118,8 @@ torch::Tensor PndmScheduler::step_prk(const torch::Tensor& model_output, int64_t
   return prev;
 }
 
-torch::Tensor PndmScheduler::step_plms(const torch::Tensor& model_output, int64_t timestep, const torch::Tensor& sample) {
+torch::Tensor PndmScheduler::step_plms(const torch::Tensor& model_output, int64_t timestep,
+                                       const torch::Tensor& sample) {
   TORCH_CHECK(skip_prk_steps_ || ets_.size() >= 3, "PNDM: PLMS steps need the 12 Runge-Kutta steps first");
   int64_t prev_timestep = timestep - schedule_.num_train_timesteps / num_inference_steps_;
   if (counter_ != 1) {
@@ -155,7 +155,8 @@ torch::Tensor PndmScheduler::step_plms(const torch::Tensor& model_output, int64_
 torch::Tensor PndmScheduler::prev_sample(const torch::Tensor& sample, int64_t timestep, int64_t prev_timestep,
                                          torch::Tensor model_output) const {
   const auto& ac = schedule_.alphas_cumprod_values;
-  TORCH_CHECK(timestep >= 0 && timestep < static_cast<int64_t>(ac.size()), "PNDM: timestep ", timestep, " out of range");
+  TORCH_CHECK(timestep >= 0 && timestep < static_cast<int64_t>(ac.size()), "PNDM: timestep ", timestep,
+              " out of range");
   // float32 scalars, as diffusers' 0-d tensors.
   const float alpha_t = ac[timestep];
   const float alpha_prev = prev_timestep >= 0 ? ac[prev_timestep] : final_alpha_cumprod_;

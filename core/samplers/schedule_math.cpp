@@ -173,7 +173,8 @@ std::vector<double> karras_sigmas(double sigma_min, double sigma_max, int64_t nu
   const double min_inv_rho = std::pow(sigma_min, 1 / rho);
   const double max_inv_rho = std::pow(sigma_max, 1 / rho);
   std::vector<double> sigmas;
-  for (double r : np_linspace(0, 1, num)) sigmas.push_back(std::pow(max_inv_rho + r * (min_inv_rho - max_inv_rho), rho));
+  for (double r : np_linspace(0, 1, num))
+    sigmas.push_back(std::pow(max_inv_rho + r * (min_inv_rho - max_inv_rho), rho));
   return sigmas;
 }
 

@@ -22,9 +22,9 @@ struct TrainingSchedule {
 };
 
 struct TrainingScheduleOptions {
-  bool allow_zero_snr_rescale = false;  // classes with `rescale_betas_zero_snr`
+  bool allow_zero_snr_rescale = false;    // classes with `rescale_betas_zero_snr`
   bool clamp_last_alpha_cumprod = false;  // Euler/DPM set alphas_cumprod[-1] = 2^-24 after a rescale
-  bool allow_sigmoid = false;           // DDPM's extra beta schedule
+  bool allow_sigmoid = false;             // DDPM's extra beta schedule
 };
 
 // Resolves num_train_timesteps, beta_start, beta_end, beta_schedule, trained_betas (and

@@ -20,8 +20,8 @@ void Scheduler::set_timesteps(int64_t num_inference_steps, const torch::Device& 
   }
   if (num_inference_steps > schedule_.num_train_timesteps) {
     throw Error("the number of inference steps (" + std::to_string(num_inference_steps) +
-                ") cannot exceed the model's num_train_timesteps (" +
-                std::to_string(schedule_.num_train_timesteps) + ")");
+                ") cannot exceed the model's num_train_timesteps (" + std::to_string(schedule_.num_train_timesteps) +
+                ")");
   }
   begin_index_ = -1;
   step_index_ = -1;
@@ -44,8 +44,8 @@ StepOutput Scheduler::step(const torch::Tensor& model_output, double timestep, c
                            const StepExtras& extras) {
   TORCH_CHECK(timesteps_.defined(), name(), ": call set_timesteps before step");
   TORCH_CHECK(model_output.defined() && sample.defined(), name(), ": step needs a model output and a sample");
-  TORCH_CHECK(model_output.dim() == sample.dim() && model_output.size(0) == sample.size(0), name(),
-              ": model output ", model_output.sizes(), " does not match the sample ", sample.sizes());
+  TORCH_CHECK(model_output.dim() == sample.dim() && model_output.size(0) == sample.size(0), name(), ": model output ",
+              model_output.sizes(), " does not match the sample ", sample.sizes());
   return step_impl(model_output, timestep, sample, extras);
 }
 

@@ -119,8 +119,8 @@ class Scheduler {
   torch::Tensor timesteps_;
   std::vector<double> timestep_values_;  // timesteps_ on the CPU, exactly
   int64_t num_inference_steps_ = 0;
-  int64_t begin_index_ = -1;              // -1: none
-  int64_t step_index_ = -1;               // -1: not started
+  int64_t begin_index_ = -1;  // -1: none
+  int64_t step_index_ = -1;   // -1: not started
 };
 
 // Scheduler names this engine implements, in menu order.

@@ -90,7 +90,8 @@ class KeyReader {
   void read(const char* key, std::optional<std::vector<double>>& out) const {
     const json* v = find(key);
     if (!v) return;
-    if (!v->is_array() || v->empty()) bad_key(source_, key, "must be null or a non-empty list of numbers, got " + v->dump());
+    if (!v->is_array() || v->empty())
+      bad_key(source_, key, "must be null or a non-empty list of numbers, got " + v->dump());
     std::vector<double> values;
     for (const auto& e : *v) {
       if (!e.is_number()) bad_key(source_, key, "must be null or a list of numbers");

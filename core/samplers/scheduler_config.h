@@ -27,7 +27,7 @@ struct SchedulerConfig {
   std::optional<bool> rescale_betas_zero_snr;
 
   // Inference timesteps and model parameterisation.
-  std::optional<std::string> prediction_type;  // epsilon | v_prediction | sample
+  std::optional<std::string> prediction_type;   // epsilon | v_prediction | sample
   std::optional<std::string> timestep_spacing;  // leading | trailing | linspace
   std::optional<int64_t> steps_offset;
 
@@ -59,13 +59,11 @@ struct SchedulerConfig {
 
 // Parses a scheduler config object. Throws gligen::Error naming `source` and the key when a
 // value has the wrong type. Values are validated by the scheduler class that uses them.
-SchedulerConfig scheduler_config_from_json(const nlohmann::json& json,
-                                           const std::string& source = "scheduler config");
+SchedulerConfig scheduler_config_from_json(const nlohmann::json& json, const std::string& source = "scheduler config");
 
 // Parses JSON text. Python's json writes -Infinity / Infinity / NaN for non-finite floats
 // (DPM-Solver's lambda_min_clipped defaults to -inf); those tokens are accepted here.
-SchedulerConfig scheduler_config_from_text(const std::string& text,
-                                           const std::string& source = "scheduler config");
+SchedulerConfig scheduler_config_from_text(const std::string& text, const std::string& source = "scheduler config");
 
 // Reads `path` (a scheduler/scheduler_config.json). Throws gligen::Error when missing or invalid.
 SchedulerConfig load_scheduler_config(const std::string& path);

@@ -43,7 +43,8 @@ std::vector<float> SigmaScheduler::spaced_timesteps(int64_t n) const {
     for (auto it = v.rbegin(); it != v.rend(); ++it) ts.push_back(static_cast<float>(*it));
   } else if (timestep_spacing_ == "leading") {
     const int64_t ratio = train / n;
-    for (int64_t i = n - 1; i >= 0; --i) ts.push_back(static_cast<float>(i * ratio) + static_cast<float>(steps_offset_));
+    for (int64_t i = n - 1; i >= 0; --i)
+      ts.push_back(static_cast<float>(i * ratio) + static_cast<float>(steps_offset_));
   } else {  // trailing
     for (double v : np_arange(double(train), 0, -double(train) / double(n))) {
       ts.push_back(static_cast<float>(np_round(v)) - 1.0f);

@@ -49,9 +49,9 @@ bool is_punctuation(char32_t c) {
 std::u32string strip_accents(const std::u32string& text) {
   const std::string utf8 = encode_utf8(text);
   utf8proc_uint8_t* result = nullptr;
-  const auto n = utf8proc_map(reinterpret_cast<const utf8proc_uint8_t*>(utf8.data()),
-                              static_cast<utf8proc_ssize_t>(utf8.size()), &result,
-                              static_cast<utf8proc_option_t>(UTF8PROC_STABLE | UTF8PROC_DECOMPOSE));
+  const auto n =
+      utf8proc_map(reinterpret_cast<const utf8proc_uint8_t*>(utf8.data()), static_cast<utf8proc_ssize_t>(utf8.size()),
+                   &result, static_cast<utf8proc_option_t>(UTF8PROC_STABLE | UTF8PROC_DECOMPOSE));
   std::u32string decomposed = text;
   if (n >= 0) {
     std::unique_ptr<utf8proc_uint8_t, decltype(&std::free)> owned(result, &std::free);

@@ -9,9 +9,9 @@
 namespace gligen::tokenizer {
 
 struct BasicTokenizerOptions {
-  bool lower_case = true;              // do_lower_case
-  std::optional<bool> strip_accents;   // unset: transformers' None, which follows lower_case
-  bool split_on_punctuation = true;    // do_split_on_punc
+  bool lower_case = true;             // do_lower_case
+  std::optional<bool> strip_accents;  // unset: transformers' None, which follows lower_case
+  bool split_on_punctuation = true;   // do_split_on_punc
   bool tokenize_chinese_chars = true;
 };
 

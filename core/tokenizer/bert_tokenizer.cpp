@@ -15,7 +15,8 @@ namespace gligen::tokenizer {
 std::vector<std::string> read_bert_vocab(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) {
-    throw Error("tokenizer vocabulary " + path + " does not exist or cannot be read. A BERT tokenizer folder has "
+    throw Error("tokenizer vocabulary " + path +
+                " does not exist or cannot be read. A BERT tokenizer folder has "
                 "vocab.txt (one token per line).");
   }
   std::stringstream ss;

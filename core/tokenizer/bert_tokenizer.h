@@ -29,8 +29,7 @@ struct BertTokenizerOptions {
   bool tokenize_chinese_chars = true;
   std::optional<bool> strip_accents;  // unset: follows do_lower_case (transformers' None)
   bool clean_up_tokenization_spaces = true;
-  std::string unk_token = "[UNK]", sep_token = "[SEP]", pad_token = "[PAD]", cls_token = "[CLS]",
-              mask_token = "[MASK]";
+  std::string unk_token = "[UNK]", sep_token = "[SEP]", pad_token = "[PAD]", cls_token = "[CLS]", mask_token = "[MASK]";
   int max_input_chars_per_word = 100;
 };
 

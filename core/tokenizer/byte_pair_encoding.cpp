@@ -18,7 +18,9 @@ std::string pair_key(const std::string& first, const std::string& second) {
 const std::vector<std::string>& byte_symbols() {
   static const std::vector<std::string> table = [] {
     std::vector<std::string> t(256);
-    auto printable = [](int b) { return (b >= '!' && b <= '~') || (b >= 0xA1 && b <= 0xAC) || (b >= 0xAE && b <= 0xFF); };
+    auto printable = [](int b) {
+      return (b >= '!' && b <= '~') || (b >= 0xA1 && b <= 0xAC) || (b >= 0xAE && b <= 0xFF);
+    };
     int next = 0;
     for (int b = 0; b < 256; ++b) {
       const char32_t c = printable(b) ? char32_t(b) : char32_t(256 + next++);

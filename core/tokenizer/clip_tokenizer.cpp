@@ -199,7 +199,7 @@ struct ClipTokenizer::State {
   std::unordered_map<std::string, int64_t> vocab;
   std::unordered_map<int64_t, std::string> id_to_token;
   std::unique_ptr<BytePairEncoding> bpe;
-  std::vector<AddedToken> added;         // never split; matched longest-first
+  std::vector<AddedToken> added;  // never split; matched longest-first
   std::unordered_map<std::string, int64_t> added_ids;
   int64_t bos = 0, eos = 0, pad = 0, unk = 0;
   int64_t model_max_length = kDefaultModelMaxLength;
@@ -289,8 +289,8 @@ ClipTokenizer::ClipTokenizer(const std::string& folder) : state_(std::make_share
 
   const auto vocab_json = read_json_file(dir / "vocab.json", folder, "the token vocabulary");
   if (!vocab_json.is_object() || vocab_json.empty()) {
-    throw Error((dir / "vocab.json").string() + " must be a JSON object {token: id}; the tokenizer folder " +
-                folder + " looks damaged.");
+    throw Error((dir / "vocab.json").string() + " must be a JSON object {token: id}; the tokenizer folder " + folder +
+                " looks damaged.");
   }
   for (const auto& [token, id] : vocab_json.items()) {
     if (!id.is_number_integer() || id.get<int64_t>() < 0) {
@@ -308,7 +308,8 @@ ClipTokenizer::ClipTokenizer(const std::string& folder) : state_(std::make_share
   for (size_t i = 0; i < merges.size(); ++i) {
     if (!s.vocab.count(merges[i].first + merges[i].second)) {
       throw Error((dir / "merges.txt").string() + " line " + std::to_string(i + 2) + " merges \"" + merges[i].first +
-                  "\" and \"" + merges[i].second + "\" into a token that vocab.json does not have: merges.txt and "
+                  "\" and \"" + merges[i].second +
+                  "\" into a token that vocab.json does not have: merges.txt and "
                   "vocab.json do not belong together. Copy the tokenizer/ folder again from the model.");
     }
   }
@@ -318,9 +319,10 @@ ClipTokenizer::ClipTokenizer(const std::string& folder) : state_(std::make_share
 
   // Special tokens: CLIPTokenizer's defaults, then tokenizer_config.json, then
   // special_tokens_map.json (which transformers lets override the config).
-  std::map<std::string, AddedToken> special = {
-      {"bos_token", {kStartOfText}}, {"eos_token", {kEndOfText}},
-      {"unk_token", {kEndOfText}},   {"pad_token", {kEndOfText}}};
+  std::map<std::string, AddedToken> special = {{"bos_token", {kStartOfText}},
+                                               {"eos_token", {kEndOfText}},
+                                               {"unk_token", {kEndOfText}},
+                                               {"pad_token", {kEndOfText}}};
   std::vector<std::pair<AddedToken, int64_t>> extra_added;
   for (const char* name : {"tokenizer_config.json", "special_tokens_map.json"}) {
     const fs::path path = dir / name;

@@ -42,7 +42,8 @@ constexpr int kNormal = 1, kUnknown = 2, kControl = 3;
 
 std::string synthetic_spiece_model(int piece_count) {
   if (piece_count < 200 || piece_count > 35000) {
-    throw Error("a synthetic SentencePiece model has 200 to 35000 pieces (asked for " + std::to_string(piece_count) + ")");
+    throw Error("a synthetic SentencePiece model has 200 to 35000 pieces (asked for " + std::to_string(piece_count) +
+                ")");
   }
   const std::string space = "\xe2\x96\x81";  // U+2581, SentencePiece's word-boundary mark
   std::vector<std::string> normal{space};
@@ -70,7 +71,7 @@ std::string synthetic_spiece_model(int piece_count) {
   piece("<unk>", 0.0f, kUnknown);
   for (int i = 0; i + 3 < piece_count; ++i) piece(normal.at(i), -1.0f - 0.001f * static_cast<float>(i), kNormal);
 
-  std::string trainer;  // TrainerSpec
+  std::string trainer;     // TrainerSpec
   put_int(trainer, 3, 1);  // model_type: UNIGRAM
   put_int(trainer, 4, piece_count);
   put_int(trainer, 40, 2);   // unk_id

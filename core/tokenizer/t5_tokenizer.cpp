@@ -27,9 +27,6 @@ std::string token_content(const nlohmann::json& v, const std::string& fallback) 
   return fallback;
 }
 
-
-
-
 }  // namespace
 
 namespace {
@@ -110,7 +107,8 @@ struct T5Tokenizer::Model {
     char err[512] = {0};
     sp = api.load(path.c_str(), err, sizeof err);
     if (!sp) {
-      throw Error("T5 tokenizer: cannot read " + path + " (" + err + "); the file is damaged or not a "
+      throw Error("T5 tokenizer: cannot read " + path + " (" + err +
+                  "); the file is damaged or not a "
                   "SentencePiece model. Download it again.");
     }
   }
@@ -146,7 +144,8 @@ T5Tokenizer::T5Tokenizer(const std::string& folder) {
   const fs::path dir(folder);
   const auto spiece = (dir / "spiece.model").string();
   if (!fs::is_regular_file(spiece)) {
-    throw Error("T5 tokenizer: " + spiece + " does not exist. The Hugging Face T5 / BLIP-2 folder ships "
+    throw Error("T5 tokenizer: " + spiece +
+                " does not exist. The Hugging Face T5 / BLIP-2 folder ships "
                 "spiece.model; download it with the model.");
   }
   model_ = std::make_unique<Model>(shim(), spiece);
@@ -191,8 +190,10 @@ T5Tokenizer::T5Tokenizer(const std::string& folder) {
       if (content.empty()) throw Error(config_path + ": added_tokens_decoder entry " + key + " has no content.");
       if (id >= pieces) {
         added_[id] = content;
-        if (entry.is_object() && entry.value("special", true)) added_special.insert(id);
-        else added_special.erase(id);
+        if (entry.is_object() && entry.value("special", true))
+          added_special.insert(id);
+        else
+          added_special.erase(id);
       }
     }
   }

@@ -34,8 +34,8 @@ class T5Tokenizer {
   // The token string of an id (a piece such as "▁park", or "<extra_id_0>").
   std::string id_to_token(int64_t id) const;
 
-  int64_t size() const;        // len(tokenizer): pieces + added tokens
-  int64_t piece_count() const; // SentencePiece vocabulary size (T5Tokenizer.vocab_size)
+  int64_t size() const;         // len(tokenizer): pieces + added tokens
+  int64_t piece_count() const;  // SentencePiece vocabulary size (T5Tokenizer.vocab_size)
   int64_t pad_id() const { return pad_id_; }
   int64_t eos_id() const { return eos_id_; }
   int64_t unk_id() const { return unk_id_; }

@@ -9,11 +9,11 @@
 namespace gligen::train {
 
 struct GpuSample {
-  double util_percent;         // NVML: share of the last sample period a kernel ran
-  double device_used_mb;       // NVML: memory in use on the device by every process
-  double allocated_mb;         // caching allocator: memory held by live tensors
-  double reserved_mb;          // caching allocator: memory reserved from the driver
-  double peak_allocated_mb;    // caching allocator: peak of allocated_mb since the start
+  double util_percent;       // NVML: share of the last sample period a kernel ran
+  double device_used_mb;     // NVML: memory in use on the device by every process
+  double allocated_mb;       // caching allocator: memory held by live tensors
+  double reserved_mb;        // caching allocator: memory reserved from the driver
+  double peak_allocated_mb;  // caching allocator: peak of allocated_mb since the start
   GpuSample();
 };
 

@@ -61,10 +61,8 @@ double LrSchedule::multiplier(int64_t step) const {
   const double s = static_cast<double>(step);
   auto warm = [&] { return s / static_cast<double>(std::max<int64_t>(1, warmup_steps)); };
   switch (kind) {
-    case LrScheduleKind::Constant:
-      return 1.0;
-    case LrScheduleKind::ConstantWithWarmup:
-      return step < warmup_steps ? warm() : 1.0;
+    case LrScheduleKind::Constant: return 1.0;
+    case LrScheduleKind::ConstantWithWarmup: return step < warmup_steps ? warm() : 1.0;
     case LrScheduleKind::Linear:
       if (step < warmup_steps) return warm();
       return std::max(0.0, static_cast<double>(training_steps - step) /

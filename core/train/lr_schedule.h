@@ -25,8 +25,8 @@ struct LrSchedule {
   // cosine_with_restarts: hard restarts. get_scheduler passes num_cycles only to this schedule;
   // plain cosine keeps its default of half a period (0.5).
   int64_t num_cycles = 1;
-  double power = 1.0;     // polynomial
-  double lr_end = 1e-7;   // polynomial: the final learning rate (diffusers' default)
+  double power = 1.0;    // polynomial
+  double lr_end = 1e-7;  // polynomial: the final learning rate (diffusers' default)
 
   // Throws gligen::Error when the settings are inconsistent (polynomial needs base_lr > lr_end).
   void validate() const;

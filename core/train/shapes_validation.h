@@ -35,9 +35,9 @@ struct ShapesHeldoutSet {
 ShapesHeldoutSet read_shapes_heldout(const std::string& path, int count);
 
 struct ShapesValidationOptions {
-  int size = 64;      // generated image side (the training resolution); 0: each layout's own
-  int steps = 50;     // denoising steps; 0: each layout's own
-  double beta = 1.0;  // scheduled sampling; negative: each layout's own
+  int size = 64;         // generated image side (the training resolution); 0: each layout's own
+  int steps = 50;        // denoising steps; 0: each layout's own
+  double beta = 1.0;     // scheduled sampling; negative: each layout's own
   double guidance = -1;  // classifier-free guidance scale; negative: each layout's own
   double iou_threshold = 0.5;
 };

@@ -60,8 +60,9 @@ SampleNoise sample_noise(std::uint64_t seed, std::uint64_t epoch, std::uint64_t 
 // Replaces every annotation's embedding by the model text encoder's pooled output of its caption
 // (max-length padding with attention mask, as the seed's make_datasets.py), cached in
 // <output>/phrase_embeddings.safetensors so that it happens once per run directory.
-void embed_with_model(TrainingModels& models, const std::string& tokenizer_dir, std::vector<data::DatasetRecord>& records,
-                      const std::string& cache_path, bool write_cache, const std::function<void(const std::string&)>& log) {
+void embed_with_model(TrainingModels& models, const std::string& tokenizer_dir,
+                      std::vector<data::DatasetRecord>& records, const std::string& cache_path, bool write_cache,
+                      const std::function<void(const std::string&)>& log) {
   std::set<std::string> unique;
   for (const auto& r : records)
     for (const auto& a : r.annos) unique.insert(a.caption);
@@ -83,7 +84,8 @@ void embed_with_model(TrainingModels& models, const std::string& tokenizer_dir, 
     }
   }
   if (!table.defined()) {
-    log("phrase embeddings: embedding " + std::to_string(captions.size()) + " annotation captions with the model's text encoder");
+    log("phrase embeddings: embedding " + std::to_string(captions.size()) +
+        " annotation captions with the model's text encoder");
     tokenizer::ClipTokenizer tok(tokenizer_dir);
     torch::NoGradGuard no_grad;
     std::vector<torch::Tensor> parts;
@@ -96,7 +98,8 @@ void embed_with_model(TrainingModels& models, const std::string& tokenizer_dir, 
       parts.push_back(models.text_encoder->forward(ids, mask).pooler_output.to(torch::kCPU, torch::kFloat32));
     }
     table = parts.empty() ? torch::zeros({0, dim}) : torch::cat(parts);
-    if (write_cache) io::write_safetensors(cache_path, {{"embeddings", table}}, {{"format", "pt"}, {"captions", caption_json.dump()}});
+    if (write_cache)
+      io::write_safetensors(cache_path, {{"embeddings", table}}, {{"format", "pt"}, {"captions", caption_json.dump()}});
   }
   std::map<std::string, int64_t> row;
   for (size_t i = 0; i < captions.size(); ++i) row[captions[i]] = static_cast<int64_t>(i);
@@ -119,7 +122,8 @@ void load_trainable_state(TrainingModels& m, const io::StateDict& s, const std::
   torch::NoGradGuard no_grad;
   for (auto& [name, t] : m.trainable) {
     auto it = s.find(name);
-    if (it == s.end()) throw Error(where + " lacks the trainable parameter '" + name + "' (a checkpoint of another model?)");
+    if (it == s.end())
+      throw Error(where + " lacks the trainable parameter '" + name + "' (a checkpoint of another model?)");
     if (it->second.sizes() != t.sizes()) throw Error(where + ": '" + name + "' has another shape than the model's");
     t.copy_(it->second);
   }
@@ -167,8 +171,12 @@ nlohmann::json gpu_progress_fields(const GpuTelemetry& telemetry, distributed::P
   for (int r = 0; r < env.world_size; ++r) {
     double v[5];
     for (int i = 0; i < 5; ++i) v[i] = table[r][i].item<double>();
-    gpus.push_back({{"rank", r}, {"util", value(v[0])}, {"device_used_mb", value(v[1])}, {"allocated_mb", value(v[2])},
-                    {"reserved_mb", value(v[3])}, {"peak_allocated_mb", value(v[4])}});
+    gpus.push_back({{"rank", r},
+                    {"util", value(v[0])},
+                    {"device_used_mb", value(v[1])},
+                    {"allocated_mb", value(v[2])},
+                    {"reserved_mb", value(v[3])},
+                    {"peak_allocated_mb", value(v[4])}});
     if (std::isfinite(v[0])) {
       util_sum += v[0];
       ++util_n;
@@ -194,11 +202,13 @@ TrainingSummary run_training(const TrainingConfig& cfg, const TrainingCallbacks&
   if (device.is_cuda()) {
     const auto tb = distributed::torch_build();
     if (!tb.cuda) {
-      throw Error("--device " + cfg.device + ": this build's LibTorch " + tb.version + " (" + tb.source +
-                  ") has no CUDA; build against a CUDA LibTorch ('packaging/dev.sh build --torch pip') or use --device cpu");
+      throw Error(
+          "--device " + cfg.device + ": this build's LibTorch " + tb.version + " (" + tb.source +
+          ") has no CUDA; build against a CUDA LibTorch ('packaging/dev.sh build --torch pip') or use --device cpu");
     }
     if (tb.cuda_devices == 0) {
-      throw Error("--device " + cfg.device + ": no CUDA device is visible to this process (check nvidia-smi and "
+      throw Error("--device " + cfg.device +
+                  ": no CUDA device is visible to this process (check nvidia-smi and "
                   "CUDA_VISIBLE_DEVICES)");
     }
     if (env.world_size > 1) distributed::require_nccl(env);
@@ -245,12 +255,14 @@ TrainingSummary run_training(const TrainingConfig& cfg, const TrainingCallbacks&
       std::string which;
       for (const auto& [file, caption] : source.stale_examples) which += "\n  " + file + ": \"" + caption + "\"";
       if (source.missing_embeddings > static_cast<int64_t>(source.stale_examples.size()))
-        which += "\n  ... and " + std::to_string(source.missing_embeddings - static_cast<int64_t>(source.stale_examples.size())) +
+        which += "\n  ... and " +
+                 std::to_string(source.missing_embeddings - static_cast<int64_t>(source.stale_examples.size())) +
                  " more";
       throw Error(std::to_string(source.missing_embeddings) + " boxes of '" + cfg.data_path +
                   "' have no up-to-date caption embedding (new boxes or edited captions):" + which +
                   "\nRe-embed them with 'gligen-trainer dataset embed --db " + cfg.data_path + " --model " +
-                  cfg.pretrained_model + "' (or the review panel's Statistics tab), or pass --embed-with-model to "
+                  cfg.pretrained_model +
+                  "' (or the review panel's Statistics tab), or pass --embed-with-model to "
                   "embed every caption with the model's text encoder for this run");
     }
     const int64_t positive_len = models.unet->config().positive_len();
@@ -259,11 +271,12 @@ TrainingSummary run_training(const TrainingConfig& cfg, const TrainingCallbacks&
     const int64_t data_dim = cfg.embed_with_model ? 0 : data::embedding_dim(records);
     const std::string tokenizer_dir = (fs::path(cfg.pretrained_model) / "tokenizer").string();
     if (cfg.embed_with_model) {
-      embed_with_model(models, tokenizer_dir, records, (fs::path(cfg.output_dir) / "phrase_embeddings.safetensors").string(),
-                       main_rank, log);
+      embed_with_model(models, tokenizer_dir, records,
+                       (fs::path(cfg.output_dir) / "phrase_embeddings.safetensors").string(), main_rank, log);
     } else if (data_dim != 0 && data_dim != positive_len) {
-      throw Error("the dataset's phrase embeddings are " + std::to_string(data_dim) + "-d but the model's position_net takes " +
-                  std::to_string(positive_len) + "-d ones; re-embed the captions with the model's text encoder "
+      throw Error("the dataset's phrase embeddings are " + std::to_string(data_dim) +
+                  "-d but the model's position_net takes " + std::to_string(positive_len) +
+                  "-d ones; re-embed the captions with the model's text encoder "
                   "(--embed-with-model) or use a dataset made for this model");
     }
     data::DatasetOptions dopt;
@@ -284,13 +297,15 @@ TrainingSummary run_training(const TrainingConfig& cfg, const TrainingCallbacks&
     if (group) group->broadcast(models.trainable_tensors(), 0);
 
     double lr = cfg.learning_rate;
-    if (cfg.scale_lr) lr *= static_cast<double>(cfg.gradient_accumulation_steps) * cfg.train_batch_size * env.world_size;
+    if (cfg.scale_lr)
+      lr *= static_cast<double>(cfg.gradient_accumulation_steps) * cfg.train_batch_size * env.world_size;
     AdamWOptions aopt{lr, cfg.adam_beta1, cfg.adam_beta2, cfg.adam_weight_decay, cfg.adam_epsilon};
     AdamW optimizer(models.trainable_tensors(), aopt);
 
     const int64_t global_batch = static_cast<int64_t>(cfg.train_batch_size) * env.world_size;
     const int64_t micro_per_epoch = (static_cast<int64_t>(dataset->size()) + global_batch - 1) / global_batch;
-    const int64_t updates_per_epoch = (micro_per_epoch + cfg.gradient_accumulation_steps - 1) / cfg.gradient_accumulation_steps;
+    const int64_t updates_per_epoch =
+        (micro_per_epoch + cfg.gradient_accumulation_steps - 1) / cfg.gradient_accumulation_steps;
     const int64_t max_steps = cfg.max_train_steps.value_or(cfg.num_train_epochs * updates_per_epoch);
     LrSchedule schedule;
     schedule.kind = lr_schedule_from_name(cfg.lr_scheduler);
@@ -409,7 +424,8 @@ TrainingSummary run_training(const TrainingConfig& cfg, const TrainingCallbacks&
       if (!cfg.grounding_detector.empty()) {
         // Did the validation boxes come out? The fraction found over all validation images.
         if (!grounding_detector) {
-          grounding_detector = std::make_unique<detect::GroundingDino>(detect::GroundingDino::load(cfg.grounding_detector, device));
+          grounding_detector =
+              std::make_unique<detect::GroundingDino>(detect::GroundingDino::load(cfg.grounding_detector, device));
         }
         std::vector<detect::PhraseBox> boxes;
         for (size_t i = 0; i < result.layout.boxes.size(); ++i) {
@@ -420,7 +436,8 @@ TrainingSummary run_training(const TrainingConfig& cfg, const TrainingCallbacks&
         co.iou_threshold = cfg.grounding_iou;
         int found = 0, total = 0;
         for (const auto& im : images) {
-          const auto c = detect::check_grounding(*grounding_detector, data::Rgb8Image{im.width, im.height, im.pixels}, boxes, co);
+          const auto c =
+              detect::check_grounding(*grounding_detector, data::Rgb8Image{im.width, im.height, im.pixels}, boxes, co);
           found += c.found;
           total += static_cast<int>(c.boxes.size());
         }
@@ -557,10 +574,17 @@ TrainingSummary run_training(const TrainingConfig& cfg, const TrainingCallbacks&
         pr.memory_mb = io::resident_memory_mib();
         nlohmann::json gpu_fields = gpu ? gpu_progress_fields(*gpu, group.get(), env) : nlohmann::json::object();
         if (main_rank) {
-          nlohmann::json progress = {{"step", pr.step}, {"max_steps", pr.max_steps}, {"epoch", pr.epoch}, {"loss", pr.loss},
-                                     {"lr", pr.lr}, {"grad_norm", pr.grad_norm}, {"samples_per_s", pr.samples_per_second},
-                                     {"step_time_s", pr.step_seconds}, {"data_wait_s", pr.data_wait_seconds},
-                                     {"memory_mb", pr.memory_mb}, {"eta_s", pr.eta_seconds}};
+          nlohmann::json progress = {{"step", pr.step},
+                                     {"max_steps", pr.max_steps},
+                                     {"epoch", pr.epoch},
+                                     {"loss", pr.loss},
+                                     {"lr", pr.lr},
+                                     {"grad_norm", pr.grad_norm},
+                                     {"samples_per_s", pr.samples_per_second},
+                                     {"step_time_s", pr.step_seconds},
+                                     {"data_wait_s", pr.data_wait_seconds},
+                                     {"memory_mb", pr.memory_mb},
+                                     {"eta_s", pr.eta_seconds}};
           progress.update(gpu_fields);
           run.event("progress", progress);
         }

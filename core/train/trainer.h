@@ -21,13 +21,13 @@
 namespace gligen::train {
 
 struct TrainingConfig {
-  std::string pretrained_model;   // diffusers GLIGEN pipeline folder
-  std::string unet_override;      // optional UNet folder replacing pretrained_model/unet
-  std::string data_path;          // record list (.json)
-  std::string image_path;         // image root
-  std::string output_dir;         // run directory
+  std::string pretrained_model;  // diffusers GLIGEN pipeline folder
+  std::string unet_override;     // optional UNet folder replacing pretrained_model/unet
+  std::string data_path;         // record list (.json)
+  std::string image_path;        // image root
+  std::string output_dir;        // run directory
   int resolution = 512;
-  int train_batch_size = 4;       // per process
+  int train_batch_size = 4;  // per process
   int num_train_epochs = 1;
   std::optional<int64_t> max_train_steps;
   int64_t checkpointing_steps = 500;
@@ -45,10 +45,10 @@ struct TrainingConfig {
   std::string mixed_precision = "no";  // no | fp16 (CUDA) | bf16 (CUDA; CPU autocast with LibTorch 2.x)
   std::uint64_t seed = 0;
   int dataloader_num_workers = 0;
-  int64_t validation_steps = 0;        // 0: no validation images
+  int64_t validation_steps = 0;  // 0: no validation images
   int validation_inference_steps = 50;
   int validation_images = 4;
-  Layout validation_layout;            // prompt, negative prompt, phrases and boxes
+  Layout validation_layout;  // prompt, negative prompt, phrases and boxes
   // The grounding check of the validation images (core/detect/grounding_check.h): a Grounding
   // DINO folder; each validation writes a "metric" event grounding_fraction_found.
   std::string grounding_detector;
@@ -88,21 +88,21 @@ struct TrainingProgress {
 };
 
 struct TrainingCallbacks {
-  std::function<void(const TrainingProgress&)> progress;         // every optimizer step (all ranks)
-  std::function<void(const std::string&)> log;                   // human lines
+  std::function<void(const TrainingProgress&)> progress;                 // every optimizer step (all ranks)
+  std::function<void(const std::string&)> log;                           // human lines
   std::function<void(const std::string&, const nlohmann::json&)> event;  // rank 0's events, as written
-  std::function<bool()> stop_requested;                          // polled after each step
+  std::function<bool()> stop_requested;                                  // polled after each step
   // Tests: called after a checkpoint's files are written (before pruning).
   std::function<void(const std::string&)> checkpoint_written;
 };
 
 struct TrainingSummary {
-  int64_t steps_done = 0;        // optimizer steps in this invocation
+  int64_t steps_done = 0;  // optimizer steps in this invocation
   int64_t global_step = 0;
-  bool stopped_early = false;    // stop_requested ended the run (after a checkpoint)
-  std::string final_unet_dir;    // "" unless training finished
+  bool stopped_early = false;  // stop_requested ended the run (after a checkpoint)
+  std::string final_unet_dir;  // "" unless training finished
   std::string last_checkpoint;
-  std::vector<double> losses;    // per optimizer step, mean over ranks
+  std::vector<double> losses;  // per optimizer step, mean over ranks
   int64_t skipped_images = 0;
   double total_data_wait_seconds = 0;
   double samples_per_second = 0;

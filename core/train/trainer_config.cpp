@@ -44,7 +44,8 @@ void TrainingConfig::validate() const {
   // An annotation dataset knows its image root; the record lists need one.
   need(!image_path.empty() || annotations::is_annotation_database(data_path),
        "--image-path DIR is required (the folder the records' file_path are relative to)");
-  need(image_path.empty() || std::filesystem::is_directory(image_path), "--image-path '" + image_path + "' is not a folder");
+  need(image_path.empty() || std::filesystem::is_directory(image_path),
+       "--image-path '" + image_path + "' is not a folder");
   need(!output_dir.empty(), "--output-dir DIR is required (the run directory)");
   need(resolution >= 8 && resolution <= 4096 && resolution % 8 == 0,
        "--resolution must be a multiple of 8 in [8, 4096], got " + std::to_string(resolution));
@@ -72,9 +73,12 @@ void TrainingConfig::validate() const {
        "--mixed-precision fp16 needs a CUDA device; on the CPU use --mixed-precision bf16 (LibTorch 2.x) or no");
   if (mixed_precision == "bf16" && !on_cuda) {
     const auto tb = distributed::torch_build();
-    need(tb.cpu_bf16_autocast, "--mixed-precision bf16 on the CPU needs LibTorch 2.x's CPU autocast; this build's "
-                               "LibTorch " + tb.version + " lacks bfloat16 CPU kernels the UNet needs. Use "
-                               "--mixed-precision no, or a LibTorch 2.x build ('packaging/dev.sh build --torch pip')");
+    need(tb.cpu_bf16_autocast,
+         "--mixed-precision bf16 on the CPU needs LibTorch 2.x's CPU autocast; this build's "
+         "LibTorch " +
+             tb.version +
+             " lacks bfloat16 CPU kernels the UNet needs. Use "
+             "--mixed-precision no, or a LibTorch 2.x build ('packaging/dev.sh build --torch pip')");
   }
   need(dataloader_num_workers >= 0 && dataloader_num_workers <= 256, "--dataloader-num-workers must be in [0, 256]");
   need(validation_steps >= 0, "--validation-steps must be >= 0 (0 turns validation off)");
@@ -98,54 +102,55 @@ void TrainingConfig::validate() const {
 }
 
 nlohmann::json TrainingConfig::to_json() const {
-  nlohmann::json j = {
-      {"pretrained_model", pretrained_model},
-      {"unet", unet_override},
-      {"data_path", data_path},
-      {"image_path", image_path},
-      {"output_dir", output_dir},
-      {"resolution", resolution},
-      {"train_batch_size", train_batch_size},
-      {"num_train_epochs", num_train_epochs},
-      {"max_train_steps", max_train_steps ? nlohmann::json(*max_train_steps) : nlohmann::json()},
-      {"checkpointing_steps", checkpointing_steps},
-      {"checkpoints_total_limit", checkpoints_total_limit ? nlohmann::json(*checkpoints_total_limit) : nlohmann::json()},
-      {"resume_from_checkpoint", resume_from_checkpoint},
-      {"learning_rate", learning_rate},
-      {"scale_lr", scale_lr},
-      {"lr_scheduler", lr_scheduler},
-      {"lr_warmup_steps", lr_warmup_steps},
-      {"lr_num_cycles", lr_num_cycles},
-      {"lr_power", lr_power},
-      {"adam_beta1", adam_beta1},
-      {"adam_beta2", adam_beta2},
-      {"adam_weight_decay", adam_weight_decay},
-      {"adam_epsilon", adam_epsilon},
-      {"max_grad_norm", max_grad_norm},
-      {"gradient_accumulation_steps", gradient_accumulation_steps},
-      {"mixed_precision", mixed_precision},
-      {"seed", seed},
-      {"dataloader_num_workers", dataloader_num_workers},
-      {"validation_steps", validation_steps},
-      {"validation_inference_steps", validation_inference_steps},
-      {"validation_images", validation_images},
-      {"grounding_detector", grounding_detector},
-      {"grounding_iou", grounding_iou},
-      {"shapes_heldout", shapes_heldout},
-      {"shapes_heldout_count", shapes_heldout_count},
-      {"shapes_iou", shapes_iou},
-      {"trainable", trainable},
-      {"validation_prompt", validation_layout.prompt},
-      {"validation_negative_prompt", validation_layout.negative_prompt},
-      {"reset_grounding_params", reset_grounding_params},
-      {"embed_with_model", embed_with_model},
-      {"device", device},
-      {"max_boxes", max_boxes},
-      {"min_box_size", min_box_size},
-      {"prob_drop_boxes", prob_drop_boxes},
-      {"prob_drop_captions", prob_drop_captions}};
+  nlohmann::json j = {{"pretrained_model", pretrained_model},
+                      {"unet", unet_override},
+                      {"data_path", data_path},
+                      {"image_path", image_path},
+                      {"output_dir", output_dir},
+                      {"resolution", resolution},
+                      {"train_batch_size", train_batch_size},
+                      {"num_train_epochs", num_train_epochs},
+                      {"max_train_steps", max_train_steps ? nlohmann::json(*max_train_steps) : nlohmann::json()},
+                      {"checkpointing_steps", checkpointing_steps},
+                      {"checkpoints_total_limit",
+                       checkpoints_total_limit ? nlohmann::json(*checkpoints_total_limit) : nlohmann::json()},
+                      {"resume_from_checkpoint", resume_from_checkpoint},
+                      {"learning_rate", learning_rate},
+                      {"scale_lr", scale_lr},
+                      {"lr_scheduler", lr_scheduler},
+                      {"lr_warmup_steps", lr_warmup_steps},
+                      {"lr_num_cycles", lr_num_cycles},
+                      {"lr_power", lr_power},
+                      {"adam_beta1", adam_beta1},
+                      {"adam_beta2", adam_beta2},
+                      {"adam_weight_decay", adam_weight_decay},
+                      {"adam_epsilon", adam_epsilon},
+                      {"max_grad_norm", max_grad_norm},
+                      {"gradient_accumulation_steps", gradient_accumulation_steps},
+                      {"mixed_precision", mixed_precision},
+                      {"seed", seed},
+                      {"dataloader_num_workers", dataloader_num_workers},
+                      {"validation_steps", validation_steps},
+                      {"validation_inference_steps", validation_inference_steps},
+                      {"validation_images", validation_images},
+                      {"grounding_detector", grounding_detector},
+                      {"grounding_iou", grounding_iou},
+                      {"shapes_heldout", shapes_heldout},
+                      {"shapes_heldout_count", shapes_heldout_count},
+                      {"shapes_iou", shapes_iou},
+                      {"trainable", trainable},
+                      {"validation_prompt", validation_layout.prompt},
+                      {"validation_negative_prompt", validation_layout.negative_prompt},
+                      {"reset_grounding_params", reset_grounding_params},
+                      {"embed_with_model", embed_with_model},
+                      {"device", device},
+                      {"max_boxes", max_boxes},
+                      {"min_box_size", min_box_size},
+                      {"prob_drop_boxes", prob_drop_boxes},
+                      {"prob_drop_captions", prob_drop_captions}};
   nlohmann::json boxes = nlohmann::json::array();
-  for (const auto& b : validation_layout.boxes) boxes.push_back({{"phrase", b.phrase}, {"box", {b.x0, b.y0, b.x1, b.y1}}});
+  for (const auto& b : validation_layout.boxes)
+    boxes.push_back({{"phrase", b.phrase}, {"box", {b.x0, b.y0, b.x1, b.y1}}});
   j["validation_boxes"] = boxes;
   return j;
 }

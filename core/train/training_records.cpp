@@ -18,30 +18,31 @@ namespace {
 // Records of every image of `store` with its boxes that were not rejected. Boxes without a
 // fresh embedding keep an empty one (the caller re-embeds or refuses).
 void read_store(const annotations::AnnotationStore& store, TrainingRecords& out) {
-  store.for_each_image([&](const annotations::ImageRecord& image, const std::vector<annotations::BoxAnnotation>& boxes) {
-    data::DatasetRecord r;
-    r.file_path = image.path;
-    r.captions = store.image_captions(image.id);
-    for (const auto& b : boxes) {
-      if (b.status == annotations::ReviewStatus::Rejected || b.caption.empty()) {
-        ++out.skipped;
-        continue;
-      }
-      data::Annotation a;
-      a.caption = b.caption;
-      a.bbox = {b.box.x0, b.box.y0, b.box.x1, b.box.y1};
-      auto e = store.embedding(b.id);
-      if (e && !e->stale && e->caption == b.caption) {
-        a.embedding = e->vector;
-      } else {
-        ++out.missing_embeddings;
-        if (out.stale_examples.size() < 5) out.stale_examples.emplace_back(image.path, b.caption);
-      }
-      r.annos.push_back(std::move(a));
-    }
-    if (r.captions.empty()) r.captions.push_back("");
-    out.records.push_back(std::move(r));
-  });
+  store.for_each_image(
+      [&](const annotations::ImageRecord& image, const std::vector<annotations::BoxAnnotation>& boxes) {
+        data::DatasetRecord r;
+        r.file_path = image.path;
+        r.captions = store.image_captions(image.id);
+        for (const auto& b : boxes) {
+          if (b.status == annotations::ReviewStatus::Rejected || b.caption.empty()) {
+            ++out.skipped;
+            continue;
+          }
+          data::Annotation a;
+          a.caption = b.caption;
+          a.bbox = {b.box.x0, b.box.y0, b.box.x1, b.box.y1};
+          auto e = store.embedding(b.id);
+          if (e && !e->stale && e->caption == b.caption) {
+            a.embedding = e->vector;
+          } else {
+            ++out.missing_embeddings;
+            if (out.stale_examples.size() < 5) out.stale_examples.emplace_back(image.path, b.caption);
+          }
+          r.annos.push_back(std::move(a));
+        }
+        if (r.captions.empty()) r.captions.push_back("");
+        out.records.push_back(std::move(r));
+      });
 }
 
 class TemporaryFile {
@@ -63,13 +64,13 @@ class TemporaryFile {
 
 }  // namespace
 
-
 TrainingRecords load_training_records(const std::string& data_path, const std::string& image_path) {
   TrainingRecords out;
   out.image_root = image_path;
   std::error_code ec;
   if (!fs::exists(data_path, ec)) {
-    throw Error("--data-path '" + data_path + "' does not exist (give a .json or .pth record list, or an annotation "
+    throw Error("--data-path '" + data_path +
+                "' does not exist (give a .json or .pth record list, or an annotation "
                 "dataset made with 'gligen-trainer dataset import')");
   }
   if (fs::is_regular_file(data_path, ec) && annotations::is_annotation_database(data_path)) {
@@ -103,7 +104,8 @@ TrainingRecords load_training_records(const std::string& data_path, const std::s
     read_store(*store, out);
     return out;
   }
-  if (image_path.empty()) throw Error("--image-path DIR is required (the folder the records' file_path are relative to)");
+  if (image_path.empty())
+    throw Error("--image-path DIR is required (the folder the records' file_path are relative to)");
   out.source = "json";
   out.records = data::load_dataset_records(data_path);
   return out;

@@ -16,13 +16,13 @@ namespace gligen::train {
 
 struct TrainingRecords {
   std::vector<data::DatasetRecord> records;
-  std::string image_root;         // the --image-path given, or the dataset store's image root
-  std::string source;             // "json", "seed .pth", "annotation dataset"
-  int64_t skipped = 0;            // records / boxes left out (counted in `notes`)
-  int64_t missing_embeddings = 0; // annotation dataset boxes without a fresh embedding
+  std::string image_root;          // the --image-path given, or the dataset store's image root
+  std::string source;              // "json", "seed .pth", "annotation dataset"
+  int64_t skipped = 0;             // records / boxes left out (counted in `notes`)
+  int64_t missing_embeddings = 0;  // annotation dataset boxes without a fresh embedding
   // The first of those boxes (image file and caption), for messages that say which ones.
   std::vector<std::pair<std::string, std::string>> stale_examples;
-  std::vector<std::string> notes; // human lines for the log
+  std::vector<std::string> notes;  // human lines for the log
 };
 
 // Throws gligen::Error naming the file and what to do when it cannot be used.

@@ -69,7 +69,8 @@ nlohmann::json VaeTrainingConfig::to_json() const {
 }
 
 std::vector<std::string> list_training_images(const std::string& dir) {
-  if (!fs::is_directory(dir)) throw Error("image folder '" + dir + "' does not exist (give --image-dir a folder of images)");
+  if (!fs::is_directory(dir))
+    throw Error("image folder '" + dir + "' does not exist (give --image-dir a folder of images)");
   std::vector<std::string> out;
   for (const auto& e : fs::recursive_directory_iterator(dir)) {
     if (!e.is_regular_file()) continue;
@@ -135,7 +136,8 @@ double holdout_psnr(nets::AutoencoderKL& vae, const std::vector<std::string>& fi
   double sum = 0;
   for (size_t start = 0; start < files.size(); start += static_cast<size_t>(batch)) {
     std::vector<int64_t> idx;
-    for (size_t i = start; i < std::min(files.size(), start + static_cast<size_t>(batch)); ++i) idx.push_back(static_cast<int64_t>(i));
+    for (size_t i = start; i < std::min(files.size(), start + static_cast<size_t>(batch)); ++i)
+      idx.push_back(static_cast<int64_t>(i));
     auto x = load_batch(files, idx, resolution, device);
     auto dist = vae->encode(x);
     auto y = vae->decode(dist.mean).clamp(-1, 1);
@@ -153,13 +155,15 @@ double measure_scaling_factor(nets::AutoencoderKL& vae, const std::vector<std::s
   std::vector<torch::Tensor> samples;
   for (size_t start = 0; start < n; start += static_cast<size_t>(batch)) {
     std::vector<int64_t> idx;
-    for (size_t i = start; i < std::min(n, start + static_cast<size_t>(batch)); ++i) idx.push_back(static_cast<int64_t>(i));
+    for (size_t i = start; i < std::min(n, start + static_cast<size_t>(batch)); ++i)
+      idx.push_back(static_cast<int64_t>(i));
     auto dist = vae->encode(load_batch(files, idx, resolution, device));
     auto gen = keyed_generator(seed, start, 0, /*stream=*/7);
     samples.push_back(dist.sample(gen).to(torch::kCPU, torch::kFloat64));
   }
   const double sd = torch::cat(samples, 0).std().item<double>();
-  if (!(sd > 0) || !std::isfinite(sd)) throw Error("the trained VAE's latents have no spread (std " + std::to_string(sd) + ")");
+  if (!(sd > 0) || !std::isfinite(sd))
+    throw Error("the trained VAE's latents have no spread (std " + std::to_string(sd) + ")");
   return 1.0 / sd;
 }
 
@@ -191,8 +195,9 @@ VaeTrainingSummary run_vae_training(const VaeTrainingConfig& cfg, const VaeTrain
     std::vector<std::string> holdout;
     if (cfg.holdout_images > 0) {
       if (static_cast<int64_t>(files.size()) <= cfg.holdout_images)
-        throw Error("the image folder holds " + std::to_string(files.size()) + " images, not more than --holdout-images " +
-                    std::to_string(cfg.holdout_images) + " (lower --holdout-images or add images)");
+        throw Error("the image folder holds " + std::to_string(files.size()) +
+                    " images, not more than --holdout-images " + std::to_string(cfg.holdout_images) +
+                    " (lower --holdout-images or add images)");
       holdout.assign(files.end() - cfg.holdout_images, files.end());
       files.resize(files.size() - static_cast<size_t>(cfg.holdout_images));
     }
@@ -202,8 +207,8 @@ VaeTrainingSummary run_vae_training(const VaeTrainingConfig& cfg, const VaeTrain
     auto vae = nets::load_vae(cfg.vae_dir, device);
     const int64_t factor = int64_t(1) << (vae->config().block_out_channels.size() - 1);
     if (cfg.resolution % factor != 0)
-      throw Error("--resolution " + std::to_string(cfg.resolution) + " is not a multiple of the VAE's downscale factor " +
-                  std::to_string(factor));
+      throw Error("--resolution " + std::to_string(cfg.resolution) +
+                  " is not a multiple of the VAE's downscale factor " + std::to_string(factor));
     std::vector<torch::Tensor> params;
     for (auto& p : vae->parameters()) {
       p.set_data(p.detach().clone());  // own the memory (the weights may be a file mapping)
@@ -227,7 +232,8 @@ VaeTrainingSummary run_vae_training(const VaeTrainingConfig& cfg, const VaeTrain
       if (path) {
         const auto st = read_checkpoint(*path);
         if (st.extra.value("kind", std::string()) != "vae")
-          throw Error("checkpoint '" + *path + "' is not a train-vae checkpoint (resume it with the command that wrote it)");
+          throw Error("checkpoint '" + *path +
+                      "' is not a train-vae checkpoint (resume it with the command that wrote it)");
         torch::NoGradGuard no_grad;
         for (const auto& item : vae->named_parameters()) {
           auto it = st.trainable.find(item.key());
@@ -268,8 +274,8 @@ VaeTrainingSummary run_vae_training(const VaeTrainingConfig& cfg, const VaeTrain
       run.event("checkpoint", {{"step", global_step}, {"path", summary.last_checkpoint}});
       if (!holdout.empty()) {
         const double psnr = holdout_psnr(vae, holdout, cfg.resolution, cfg.batch_size, device);
-        run.event("metric", {{"step", global_step}, {"name", "vae_psnr_db"}, {"value", psnr},
-                             {"images", holdout.size()}});
+        run.event("metric",
+                  {{"step", global_step}, {"name", "vae_psnr_db"}, {"value", psnr}, {"images", holdout.size()}});
         summary.holdout_psnr_db = psnr;
       }
     };
@@ -349,7 +355,8 @@ VaeTrainingSummary run_vae_training(const VaeTrainingConfig& cfg, const VaeTrain
       save_vae_folder(vae, vae_config, summary.final_vae_dir);
       run.event("metric", {{"step", global_step}, {"name", "vae_scaling_factor"}, {"value", summary.scaling_factor}});
       log("saved the trained VAE to " + summary.final_vae_dir + " (scaling_factor " +
-          std::to_string(summary.scaling_factor) + ", held-out PSNR " + std::to_string(summary.holdout_psnr_db) + " dB)");
+          std::to_string(summary.scaling_factor) + ", held-out PSNR " + std::to_string(summary.holdout_psnr_db) +
+          " dB)");
     }
     run.event("done", {{"step", global_step},
                        {"stopped", summary.stopped_early},

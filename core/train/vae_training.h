@@ -27,10 +27,10 @@
 namespace gligen::train {
 
 struct VaeTrainingConfig {
-  std::string vae_dir;      // starting VAE folder (config.json + weights), e.g. <model>/vae
-  std::string image_dir;    // images (.png, .jpg, .jpeg, .bmp), searched recursively
-  std::string output_dir;   // run directory; the trained VAE goes to <output_dir>/vae
-  int resolution = 64;      // images are centre-cropped and resized to this square size
+  std::string vae_dir;     // starting VAE folder (config.json + weights), e.g. <model>/vae
+  std::string image_dir;   // images (.png, .jpg, .jpeg, .bmp), searched recursively
+  std::string output_dir;  // run directory; the trained VAE goes to <output_dir>/vae
+  int resolution = 64;     // images are centre-cropped and resized to this square size
   int batch_size = 32;
   int64_t max_steps = 2000;
   double learning_rate = 1e-3;
@@ -65,8 +65,8 @@ struct VaeTrainingSummary {
   std::string final_vae_dir;  // "" unless training finished
   std::string last_checkpoint;
   std::vector<double> losses;
-  double scaling_factor = 0;  // written into the final config.json
-  double holdout_psnr_db = 0; // of the final VAE (0 when there is no held-out image)
+  double scaling_factor = 0;   // written into the final config.json
+  double holdout_psnr_db = 0;  // of the final VAE (0 when there is no held-out image)
 };
 
 // The images of `dir` (sorted paths), as train-vae reads them. Throws gligen::Error when the

@@ -95,7 +95,7 @@ std::size_t MappedFile::release_pages(const void* p, std::size_t n) {
     std::lock_guard<std::mutex> lock(r.mutex);
     auto it = r.ranges.upper_bound(begin);  // the first mapping starting after `begin`
     if (it == r.ranges.begin()) return 0;
-    --it;  // the last mapping starting at or before `begin`
+    --it;                            // the last mapping starting at or before `begin`
     if (end > it->second) return 0;  // not (entirely) inside a ReadOnly mapping
   }
   // Inward rounding: a page that also holds bytes outside [p, p + n) stays resident.

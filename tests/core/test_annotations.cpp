@@ -51,7 +51,8 @@ bool same_tree(const PyValue& a, const PyValue& b, std::string& where) {
   if (a.kind != b.kind) return where += ": kind " + a.kind_name() + " vs " + b.kind_name(), false;
   switch (a.kind) {
     case K::Int: return a.i == b.i || (where += ": int", false);
-    case K::Float: return a.f == b.f || (where += ": float " + std::to_string(a.f) + " vs " + std::to_string(b.f), false);
+    case K::Float:
+      return a.f == b.f || (where += ": float " + std::to_string(a.f) + " vs " + std::to_string(b.f), false);
     case K::String: return a.s == b.s || (where += ": '" + a.s + "' vs '" + b.s + "'", false);
     case K::Bool: return a.b == b.b;
     case K::None: return true;
@@ -248,8 +249,9 @@ class TestAnnotations : public QObject {
     QCOMPARE(r.skipped.at("unreadable image"), int64_t(1));
     QCOMPARE(r.skipped.at("malformed record"), int64_t(1));
     const std::string summary = r.summary();
-    QVERIFY2(contains(summary, "missing.png") && contains(summary, "garbage.png") && contains(summary, "cannot be decoded"),
-             summary.c_str());
+    QVERIFY2(
+        contains(summary, "missing.png") && contains(summary, "garbage.png") && contains(summary, "cannot be decoded"),
+        summary.c_str());
 
     // NaN embedding: box kept, embedding dropped and counted.
     const std::string nan_list = tmp(dir, "nan.pth");
@@ -298,16 +300,24 @@ class TestAnnotations : public QObject {
           {{"id", 11}, {"file_name", "no_such_image.jpg"}, {"width", 10}, {"height", 10}}}},
         {"categories", {{{"id", 3}, {"name", "car"}}, {{"id", 8}, {"name", "truck"}}, {{"id", 53}, {"name", "apple"}}}},
         {"annotations",
-         {{{"id", 1}, {"image_id", 7}, {"category_id", 3}, {"bbox", {0.05 * w1, 0.62 * h1, 0.37 * w1, 0.28 * h1}}, {"score", 0.91}},
+         {{{"id", 1},
+           {"image_id", 7},
+           {"category_id", 3},
+           {"bbox", {0.05 * w1, 0.62 * h1, 0.37 * w1, 0.28 * h1}},
+           {"score", 0.91}},
           {{"id", 2}, {"image_id", 7}, {"category_id", 8}, {"bbox", {0.5 * w1, 0.5 * h1, 0.45 * w1, 0.42 * h1}}},
-          {{"id", 3}, {"image_id", 9}, {"category_id", 53}, {"bbox", {0.29 * w2, 0.32 * h2, 0.3 * w2, 0.21 * h2}}, {"score", 0.4}},
+          {{"id", 3},
+           {"image_id", 9},
+           {"category_id", 53},
+           {"bbox", {0.29 * w2, 0.32 * h2, 0.3 * w2, 0.21 * h2}},
+           {"score", 0.4}},
           // runs past the right and bottom edges: refused
           {{"id", 4}, {"image_id", 9}, {"category_id", 53}, {"bbox", {0.875 * w2, 0.9 * h2, 0.5 * w2, 0.36 * h2}}},
           {{"id", 5}, {"image_id", 11}, {"category_id", 3}, {"bbox", {1, 1, 2, 2}}}}}};
-    nlohmann::json captions = {
-        {"images", instances["images"]},
-        {"annotations", {{{"id", 1}, {"image_id", 7}, {"caption", "a street with a car and a truck"}},
-                         {{"id", 2}, {"image_id", 9}, {"caption", "fruit on a table"}}}}};
+    nlohmann::json captions = {{"images", instances["images"]},
+                               {"annotations",
+                                {{{"id", 1}, {"image_id", 7}, {"caption", "a street with a car and a truck"}},
+                                 {{"id", 2}, {"image_id", 9}, {"caption", "fruit on a table"}}}}};
     const std::string ipath = tmp(dir, "instances.json"), cpath = tmp(dir, "captions.json");
     std::ofstream(ipath) << instances.dump();
     std::ofstream(cpath) << captions.dump();

@@ -92,7 +92,7 @@ class TestData : public QObject {
     r.annos.push_back({"left", {0, 0, 40, 100}, {}});      // entirely left of the crop
     r.annos.push_back({"small", {100, 50, 101, 51}, {}});  // below min_box_size
     r.annos.push_back({"mid", {60, 10, 140, 90}, {}});
-    r.annos.push_back({"edge", {140, 0, 200, 100}, {}});   // clipped at the right edge
+    r.annos.push_back({"edge", {140, 0, 200, 100}, {}});  // clipped at the right edge
     data::DatasetOptions opt;
     opt.image_size = 32;
     auto boxes = data::crop_boxes(r, 200, 100, opt);
@@ -146,7 +146,8 @@ class TestData : public QObject {
     records[2].file_path = dir.filePath("corrupt.png").toStdString();  // absolute path wins over the root
     data::DatasetOptions opt;
     opt.image_size = 32;
-    auto ds = std::make_shared<data::GroundingDataset>(records, test::fixture("dataset"), test::fixture("tokenizer"), opt);
+    auto ds =
+        std::make_shared<data::GroundingDataset>(records, test::fixture("dataset"), test::fixture("tokenizer"), opt);
     std::vector<std::string> logs;
     std::mutex m;
     data::PrefetchLoader loader(ds, 1, 2, 2, [&](const std::string& s) {
@@ -169,8 +170,9 @@ class TestData : public QObject {
   void samplesAreReproducible() {
     data::DatasetOptions opt;
     opt.image_size = 32;
-    auto ds = std::make_shared<data::GroundingDataset>(data::load_dataset_records(test::fixture("dataset/train_data.json")),
-                                                       test::fixture("dataset"), test::fixture("tokenizer"), opt);
+    auto ds =
+        std::make_shared<data::GroundingDataset>(data::load_dataset_records(test::fixture("dataset/train_data.json")),
+                                                 test::fixture("dataset"), test::fixture("tokenizer"), opt);
     data::PrefetchLoader a(ds, 9, 0, 1), b(ds, 9, 3, 4);
     auto plan = data::shard_epoch(ds->size(), 9, 0, 2, 0, 1);
     a.start_epoch(0, plan);

@@ -47,7 +47,9 @@ struct Models {
 Models fixture_models() {
   const json cases = read_json(pipeline_dir() + "/cases.json");
   const json& m = cases.at("models");
-  const auto at = [&](const char* k) { return (fs::path(pipeline_dir()) / m.at(k).get<std::string>()).lexically_normal().string(); };
+  const auto at = [&](const char* k) {
+    return (fs::path(pipeline_dir()) / m.at(k).get<std::string>()).lexically_normal().string();
+  };
   Models out;
   out.ram = at("ram");
   out.detector = at("grounding_dino");
@@ -55,8 +57,9 @@ Models fixture_models() {
   // The CLIP text encoder folder; its tokenizer is the fixture's clip_tokenizer (a diffusers
   // pipeline layout: the parent holds text_encoder/ and tokenizer/ side by side).
   const fs::path enc = at("clip_text_encoder"), tok = at("clip_tokenizer");
-  out.text_encoder = enc.parent_path() == tok.parent_path() && tok.filename() == "tokenizer" ? enc.parent_path().string()
-                                                                                             : enc.string();
+  out.text_encoder = enc.parent_path() == tok.parent_path() && tok.filename() == "tokenizer"
+                         ? enc.parent_path().string()
+                         : enc.string();
   return out;
 }
 
@@ -114,13 +117,24 @@ void compare_datasets(const std::map<std::string, StoredImage>& a, const std::ma
 }
 
 QStringList job_flags(const Models& m, const QString& images, const QString& db, bool with_ram) {
-  QStringList f = {"make-dataset", "--images", images, "--db", db, "--detector", QString::fromStdString(m.detector),
-                   "--captioner", QString::fromStdString(m.captioner), "--text-encoder",
-                   QString::fromStdString(m.text_encoder), "--threads", "1"};
+  QStringList f = {"make-dataset",
+                   "--images",
+                   images,
+                   "--db",
+                   db,
+                   "--detector",
+                   QString::fromStdString(m.detector),
+                   "--captioner",
+                   QString::fromStdString(m.captioner),
+                   "--text-encoder",
+                   QString::fromStdString(m.text_encoder),
+                   "--threads",
+                   "1"};
   if (with_ram) {
     f << "--ram" << QString::fromStdString(m.ram);
   } else {
-    f << "--text" << "a cat. a dog";  // fixed detector text: the job machinery without RAM
+    f << "--text"
+      << "a cat. a dog";  // fixed detector text: the job machinery without RAM
   }
   return f;
 }
@@ -327,7 +341,8 @@ class TestDatagen : public QObject {
     run = test::run_trainer(job_flags(models_, dir_.filePath("no-such-folder"), db, false));
     QVERIFY(run.exit_code != 0);
     QVERIFY2(run.err.contains("no-such-folder"), qPrintable(run.err));
-    run = test::run_trainer(job_flags(models_, dir_.path(), db, false) << "--precision" << "fp16");
+    run = test::run_trainer(job_flags(models_, dir_.path(), db, false) << "--precision"
+                                                                       << "fp16");
     QVERIFY(run.exit_code != 0);
     QVERIFY2(run.err.contains("CUDA"), qPrintable(run.err));
     run = test::run_trainer({"make-dataset", "--images", dir_.path(), "--db", db, "--text", "cat", "--detector",
@@ -389,7 +404,9 @@ class TestDatagen : public QObject {
     const auto reset = [&] {
       for (const char* suffix : {"", "-wal", "-shm"}) fs::remove(db.toStdString() + suffix);
     };
-    const auto done_count = [&]() -> size_t { return fs::exists(db.toStdString()) ? stored(db.toStdString()).size() : 0; };
+    const auto done_count = [&]() -> size_t {
+      return fs::exists(db.toStdString()) ? stored(db.toStdString()).size() : 0;
+    };
     QRandomGenerator delay(test::test_seed("make-dataset kill delays"));
     int kills = 0, kills_after_progress = 0, finished = 0;
     size_t last_done = 0;
@@ -433,7 +450,8 @@ class TestDatagen : public QObject {
     const QString one = dir_.filePath("ranks/one.sqlite"), two = dir_.filePath("ranks/two.sqlite");
     auto run = test::run_trainer(job_flags(models_, images, one, false));
     QVERIFY2(run.exit_code == 0, qPrintable(run.err + run.out));
-    QStringList flags = {"launch", "--nproc-per-node", "2", "--master-port", QString::number(test::free_tcp_port()), "--"};
+    QStringList flags = {"launch", "--nproc-per-node", "2", "--master-port", QString::number(test::free_tcp_port()),
+                         "--"};
     flags << job_flags(models_, images, two, false);
     run = test::run_trainer(flags);
     QVERIFY2(run.exit_code == 0, qPrintable(run.err + run.out));

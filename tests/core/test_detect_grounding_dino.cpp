@@ -282,7 +282,8 @@ class TestDetectGroundingDino : public QObject {
                                                                    processor.shortest_edge, processor.longest_edge);
       QCOMPARE(size.first, hw[0]);
       QCOMPARE(size.second, hw[1]);
-      const auto ref = gligen::detect::load_image_rgb(gligen::test::fixture(kRoot + "/" + c.meta["resized_image"].get<std::string>()));
+      const auto ref = gligen::detect::load_image_rgb(
+          gligen::test::fixture(kRoot + "/" + c.meta["resized_image"].get<std::string>()));
       QCOMPARE(c.run.image.resized.width, ref.width);
       QCOMPARE(c.run.image.resized.height, ref.height);
       QVERIFY2(c.run.image.resized.pixels == ref.pixels, (name + ": resized image differs").c_str());
@@ -349,8 +350,8 @@ class TestDetectGroundingDino : public QObject {
       }
       // torchvision.ops.nms, then the boxes handed to the captioner (PIL crop boxes).
       const auto keep_ref = c.refs.at("nms.keep");
-      QCOMPARE(c.run.nms_keep, std::vector<int64_t>(keep_ref.data_ptr<int64_t>(),
-                                                    keep_ref.data_ptr<int64_t>() + keep_ref.numel()));
+      QCOMPARE(c.run.nms_keep,
+               std::vector<int64_t>(keep_ref.data_ptr<int64_t>(), keep_ref.data_ptr<int64_t>() + keep_ref.numel()));
       QCOMPARE(c.run.nms_keep, c.meta["nms_keep"].get<std::vector<int64_t>>());
       const auto& after = c.meta["after_nms"];
       QCOMPARE(int(c.run.detections.size()), int(after.size()));
@@ -457,8 +458,7 @@ class TestDetectGroundingDino : public QObject {
     try {
       GroundingDino::load(model_dir_, torch::kCPU, torch::kFloat16);
       QFAIL("expected an error");
-    } catch (const gligen::Error&) {
-    }
+    } catch (const gligen::Error&) {}
   }
 };
 

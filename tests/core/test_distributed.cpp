@@ -13,7 +13,8 @@ using namespace gligen;
 namespace {
 
 void set_env(const std::map<std::string, std::string>& vars) {
-  for (const char* k : {"RANK", "LOCAL_RANK", "WORLD_SIZE", "LOCAL_WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT"}) ::unsetenv(k);
+  for (const char* k : {"RANK", "LOCAL_RANK", "WORLD_SIZE", "LOCAL_WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT"})
+    ::unsetenv(k);
   for (const auto& [k, v] : vars) ::setenv(k.c_str(), v.c_str(), 1);
 }
 
@@ -28,8 +29,12 @@ class TestDistributed : public QObject {
     auto e = distributed::launch_environment_from_env();
     QCOMPARE(e.world_size, 1);
     QVERIFY(!e.from_environment);
-    set_env({{"RANK", "3"}, {"LOCAL_RANK", "1"}, {"WORLD_SIZE", "4"}, {"LOCAL_WORLD_SIZE", "2"},
-             {"MASTER_ADDR", "node0"}, {"MASTER_PORT", "1234"}});
+    set_env({{"RANK", "3"},
+             {"LOCAL_RANK", "1"},
+             {"WORLD_SIZE", "4"},
+             {"LOCAL_WORLD_SIZE", "2"},
+             {"MASTER_ADDR", "node0"},
+             {"MASTER_PORT", "1234"}});
     e = distributed::launch_environment_from_env();
     QCOMPARE(e.rank, 3);
     QCOMPARE(e.local_rank, 1);

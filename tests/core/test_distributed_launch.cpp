@@ -24,16 +24,26 @@ LaunchEnvironment read(const Vars& vars) {
 
 // A torchrun worker's variables (torchrun --nnodes 2 --nproc-per-node 4, this is node 1, local rank 2).
 Vars torchrun_worker() {
-  return {{"RANK", "6"},          {"LOCAL_RANK", "2"},       {"WORLD_SIZE", "8"},
-          {"LOCAL_WORLD_SIZE", "4"}, {"GROUP_RANK", "1"},      {"MASTER_ADDR", "node-a"},
-          {"MASTER_PORT", "29400"},  {"TORCHELASTIC_USE_AGENT_STORE", "True"},
-          {"TORCHELASTIC_RESTART_COUNT", "3"}, {"TORCHELASTIC_RUN_ID", "none"}};
+  return {{"RANK", "6"},
+          {"LOCAL_RANK", "2"},
+          {"WORLD_SIZE", "8"},
+          {"LOCAL_WORLD_SIZE", "4"},
+          {"GROUP_RANK", "1"},
+          {"MASTER_ADDR", "node-a"},
+          {"MASTER_PORT", "29400"},
+          {"TORCHELASTIC_USE_AGENT_STORE", "True"},
+          {"TORCHELASTIC_RESTART_COUNT", "3"},
+          {"TORCHELASTIC_RUN_ID", "none"}};
 }
 
 // An srun task's variables (2 nodes x 4 tasks, this is node 1, local 1, global 5).
 Vars slurm_task() {
-  return {{"SLURM_PROCID", "5"},   {"SLURM_NTASKS", "8"},           {"SLURM_LOCALID", "1"},
-          {"SLURM_NODEID", "1"},   {"SLURM_TASKS_PER_NODE", "4(x2)"}, {"SLURM_JOB_NODELIST", "gpu[07-08]"},
+  return {{"SLURM_PROCID", "5"},
+          {"SLURM_NTASKS", "8"},
+          {"SLURM_LOCALID", "1"},
+          {"SLURM_NODEID", "1"},
+          {"SLURM_TASKS_PER_NODE", "4(x2)"},
+          {"SLURM_JOB_NODELIST", "gpu[07-08]"},
           {"SLURM_JOB_ID", "123456"}};
 }
 

@@ -92,8 +92,9 @@ class TestGroundingCheck : public QObject {
     const auto dino = detect::GroundingDino::load(detector_dir());
     const auto image = data::read_rgb8(first_pipeline_image());
     QVERIFY(image.has_value());
-    const std::vector<detect::PhraseBox> boxes = {
-        {"a cat", {0.05, 0.05, 0.5, 0.6}, 0}, {"a red car", {0.4, 0.3, 0.95, 0.9}, 1}, {"a cat", {0.5, 0.1, 0.9, 0.5}, 2}};
+    const std::vector<detect::PhraseBox> boxes = {{"a cat", {0.05, 0.05, 0.5, 0.6}, 0},
+                                                  {"a red car", {0.4, 0.3, 0.95, 0.9}, 1},
+                                                  {"a cat", {0.5, 0.1, 0.9, 0.5}, 2}};
     const auto r = detect::check_grounding(dino, *image, boxes);
     QCOMPARE(r.boxes.size(), boxes.size());
     int found = 0;
@@ -125,16 +126,18 @@ class TestGroundingCheck : public QObject {
   void generateChecksAndReseeds() {
     const QString out = dir_.filePath("checked.png");
     const QString model = QString::fromStdString(test::fixture("tiny-gligen"));
-    const QStringList base = {"generate", "--model", model, "--prompt", "a photo", "--phrase", "a cat", "--box",
-                              "0.1,0.1,0.5,0.5", "--phrase", "a dog", "--box", "0.5,0.5,0.9,0.9", "--steps", "2",
-                              "--seed", "11", "--out", out};
+    const QStringList base = {
+        "generate", "--model",         model,      "--prompt", "a photo", "--phrase",        "a cat",
+        "--box",    "0.1,0.1,0.5,0.5", "--phrase", "a dog",    "--box",   "0.5,0.5,0.9,0.9", "--steps",
+        "2",        "--seed",          "11",       "--out",    out};
     // No detector: a clear error.
     auto run = test::run_trainer(QStringList(base) << "--check");
     QVERIFY(run.exit_code != 0);
     QVERIFY2(run.err.contains("--detector"), qPrintable(run.err));
     // Three tries (the tiny random model rarely grounds anything, so all three run).
-    run = test::run_trainer(QStringList(base) << "--max-tries" << "3" << "--detector"
-                                              << QString::fromStdString(detector_dir()) << "--events");
+    run = test::run_trainer(QStringList(base) << "--max-tries"
+                                              << "3"
+                                              << "--detector" << QString::fromStdString(detector_dir()) << "--events");
     QVERIFY2(run.exit_code == 0, qPrintable(run.err + run.out));
     std::vector<json> checks;
     for (const auto& line : run.out.split('\n')) {
@@ -169,12 +172,32 @@ class TestGroundingCheck : public QObject {
   void trainingWritesTheGroundingMetric() {
     // Validation images of a training run checked with the detector: one metric per validation.
     const QString out = dir_.filePath("train");
-    QStringList flags = {"train", "--pretrained-model", QString::fromStdString(test::fixture("tiny-gligen")),
-                         "--data-path", QString::fromStdString(test::fixture("dataset/train_data.json")),
-                         "--image-path", QString::fromStdString(test::fixture("dataset")), "--output-dir", out,
-                         "--resolution", "32", "--train-batch-size", "2", "--seed", "3", "--embed-with-model",
-                         "--threads", "1", "--max-train-steps", "2", "--validation-steps", "1",
-                         "--validation-inference-steps", "2", "--validation-images", "2"};
+    QStringList flags = {"train",
+                         "--pretrained-model",
+                         QString::fromStdString(test::fixture("tiny-gligen")),
+                         "--data-path",
+                         QString::fromStdString(test::fixture("dataset/train_data.json")),
+                         "--image-path",
+                         QString::fromStdString(test::fixture("dataset")),
+                         "--output-dir",
+                         out,
+                         "--resolution",
+                         "32",
+                         "--train-batch-size",
+                         "2",
+                         "--seed",
+                         "3",
+                         "--embed-with-model",
+                         "--threads",
+                         "1",
+                         "--max-train-steps",
+                         "2",
+                         "--validation-steps",
+                         "1",
+                         "--validation-inference-steps",
+                         "2",
+                         "--validation-images",
+                         "2"};
     // Without validation the check has nothing to look at: a clear error.
     auto run = test::run_trainer(QStringList(flags.mid(0, flags.size() - 6))
                                  << "--grounding-detector" << QString::fromStdString(detector_dir()));

@@ -136,8 +136,8 @@ std::string state_dict(const std::string& key, const std::string& value_expr) {
 }
 // A valid state dict {"w": 2x2 view (offset 1, strides (1, 2)) of a 6-float storage} = [[1, 3], [2, 4]].
 std::string good_pickle() {
-  return state_dict("w", tensor(storage("FloatStorage", "0", int1(6)), 1, int1(2) + int1(2) + kTuple2,
-                                int1(1) + int1(2) + kTuple2));
+  return state_dict(
+      "w", tensor(storage("FloatStorage", "0", int1(6)), 1, int1(2) + int1(2) + kTuple2, int1(1) + int1(2) + kTuple2));
 }
 std::string six_floats() {
   const float v[6] = {0, 1, 2, 3, 4, 5};
@@ -190,11 +190,16 @@ class TestIo : public QObject {
   void malformedSafetensors_data() {
     QTest::addColumn<QByteArray>("bytes");
     QTest::addColumn<QString>("mentions");
-    auto st = [](const std::string& h, const std::string& d) { return QByteArray::fromStdString(safetensors_image(h, d)); };
+    auto st = [](const std::string& h, const std::string& d) {
+      return QByteArray::fromStdString(safetensors_image(h, d));
+    };
     const std::string d8(8, '\x01');
     QTest::newRow("too short") << QByteArray("\x05\x00\x00", 3) << "shorter than";
-    QTest::newRow("huge header") << QByteArray::fromStdString(std::string("\xff\xff\xff\xff\xff\xff\x00\x00", 8) + "{}") << "exceeds";
-    QTest::newRow("header past eof") << QByteArray::fromStdString(std::string("\x40\x00\x00\x00\x00\x00\x00\x00", 8) + "{}") << "past the end";
+    QTest::newRow("huge header") << QByteArray::fromStdString(std::string("\xff\xff\xff\xff\xff\xff\x00\x00", 8) + "{}")
+                                 << "exceeds";
+    QTest::newRow("header past eof") << QByteArray::fromStdString(std::string("\x40\x00\x00\x00\x00\x00\x00\x00", 8) +
+                                                                  "{}")
+                                     << "past the end";
     QTest::newRow("not json") << st("{\"a\": nope}", "") << "not valid JSON";
     QTest::newRow("bad utf8") << st("{\"\xff\xfe\": 1}", "") << "not valid JSON";
     QTest::newRow("not object") << st("[1, 2]", "") << "does not start with '{'";
@@ -202,17 +207,30 @@ class TestIo : public QObject {
     QTest::newRow("no dtype") << st(R"({"a": {"shape": [2], "data_offsets": [0, 8]}})", d8) << "no string dtype";
     QTest::newRow("no shape") << st(R"({"a": {"dtype": "F32", "data_offsets": [0, 8]}})", d8) << "no shape";
     QTest::newRow("no offsets") << st(R"({"a": {"dtype": "F32", "shape": [2]}})", d8) << "data_offsets";
-    QTest::newRow("unknown dtype") << st(R"({"a": {"dtype": "F8", "shape": [2], "data_offsets": [0, 8]}})", d8) << "unsupported dtype";
-    QTest::newRow("negative dim") << st(R"({"a": {"dtype": "F32", "shape": [-2], "data_offsets": [0, 8]}})", d8) << "non-negative";
-    QTest::newRow("float dim") << st(R"({"a": {"dtype": "F32", "shape": [2.5], "data_offsets": [0, 8]}})", d8) << "non-negative";
-    QTest::newRow("end before begin") << st(R"({"a": {"dtype": "U8", "shape": [0], "data_offsets": [8, 0]}})", d8) << "ends before";
-    QTest::newRow("size mismatch") << st(R"({"a": {"dtype": "F32", "shape": [3], "data_offsets": [0, 8]}})", d8) << "need 12";
-    QTest::newRow("past eof") << st(R"({"a": {"dtype": "F32", "shape": [4], "data_offsets": [0, 16]}})", d8) << "past the end";
-    QTest::newRow("overlap") << st(R"({"a": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]}, "b": {"dtype": "F32", "shape": [1], "data_offsets": [4, 8]}})", d8) << "overlaps";
+    QTest::newRow("unknown dtype") << st(R"({"a": {"dtype": "F8", "shape": [2], "data_offsets": [0, 8]}})", d8)
+                                   << "unsupported dtype";
+    QTest::newRow("negative dim") << st(R"({"a": {"dtype": "F32", "shape": [-2], "data_offsets": [0, 8]}})", d8)
+                                  << "non-negative";
+    QTest::newRow("float dim") << st(R"({"a": {"dtype": "F32", "shape": [2.5], "data_offsets": [0, 8]}})", d8)
+                               << "non-negative";
+    QTest::newRow("end before begin") << st(R"({"a": {"dtype": "U8", "shape": [0], "data_offsets": [8, 0]}})", d8)
+                                      << "ends before";
+    QTest::newRow("size mismatch") << st(R"({"a": {"dtype": "F32", "shape": [3], "data_offsets": [0, 8]}})", d8)
+                                   << "need 12";
+    QTest::newRow("past eof") << st(R"({"a": {"dtype": "F32", "shape": [4], "data_offsets": [0, 16]}})", d8)
+                              << "past the end";
+    QTest::newRow("overlap") << st(R"({"a": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]}, )"
+                                   R"("b": {"dtype": "F32", "shape": [1], "data_offsets": [4, 8]}})",
+                                   d8)
+                             << "overlaps";
     QTest::newRow("gap") << st(R"({"a": {"dtype": "F32", "shape": [1], "data_offsets": [4, 8]}})", d8) << "gap";
-    QTest::newRow("uncovered tail") << st(R"({"a": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]}})", d8) << "not covered";
-    QTest::newRow("shape overflow") << st(R"({"a": {"dtype": "F32", "shape": [4294967296, 4294967296, 4294967296], "data_offsets": [0, 8]}})", d8) << "overflows";
-    QTest::newRow("extra field") << st(R"({"a": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8], "x": 1}})", d8) << "unknown field";
+    QTest::newRow("uncovered tail") << st(R"({"a": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]}})", d8)
+                                    << "not covered";
+    QTest::newRow("shape overflow")
+        << st(R"({"a": {"dtype": "F32", "shape": [4294967296, 4294967296, 4294967296], "data_offsets": [0, 8]}})", d8)
+        << "overflows";
+    QTest::newRow("extra field") << st(R"({"a": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8], "x": 1}})", d8)
+                                 << "unknown field";
     QTest::newRow("metadata not strings") << st(R"({"__metadata__": {"a": 1}})", "") << "not a string";
   }
   void malformedSafetensors() {
@@ -315,8 +333,7 @@ class TestIo : public QObject {
       write_bytes(path("flip.bin"), bad);
       try {
         gligen::io::read_torch_bin(path("flip.bin"));
-      } catch (const gligen::Error&) {
-      }
+      } catch (const gligen::Error&) {}
     }
     write_bytes(path("garbage.bin"), std::string(5000, '\x07'));
     QVERIFY_THROWS_EXCEPTION(gligen::Error, gligen::io::read_torch_bin(path("garbage.bin")));
@@ -363,11 +380,13 @@ class TestIo : public QObject {
     for (const auto& [name, t] : full) {
       const bool first = (k++ % 2) == 0;
       (first ? a : b)[name] = t;
-      map[name] = first ? "diffusion_pytorch_model-00001-of-00002.safetensors" : "diffusion_pytorch_model-00002-of-00002.safetensors";
+      map[name] = first ? "diffusion_pytorch_model-00001-of-00002.safetensors"
+                        : "diffusion_pytorch_model-00002-of-00002.safetensors";
     }
     gligen::io::write_safetensors(path("sharded/diffusion_pytorch_model-00001-of-00002.safetensors"), a);
     gligen::io::write_safetensors(path("sharded/diffusion_pytorch_model-00002-of-00002.safetensors"), b);
-    std::ofstream(path("sharded/diffusion_pytorch_model.safetensors.index.json")) << nlohmann::json{{"weight_map", map}}.dump();
+    std::ofstream(path("sharded/diffusion_pytorch_model.safetensors.index.json"))
+        << nlohmann::json{{"weight_map", map}}.dump();
     auto loaded = gligen::io::load_component_weights(path("sharded"));
     std::string why;
     QVERIFY2(tensors_equal(loaded, full, {}, why), why.c_str());
@@ -403,7 +422,8 @@ class TestIo : public QObject {
       QFAIL("expected an error");
     } catch (const gligen::Error& e) {
       const QString msg = QString::fromUtf8(e.what());
-      QVERIFY2(msg.contains("fc.bias") && msg.contains("fc.extra") && msg.contains("fc.weight: checkpoint [2, 4] vs model [2, 3]"),
+      QVERIFY2(msg.contains("fc.bias") && msg.contains("fc.extra") &&
+                   msg.contains("fc.weight: checkpoint [2, 4] vs model [2, 3]"),
                qPrintable(msg));
     }
     // Nothing was copied by the failed load; a good one copies and converts dtype.
@@ -422,8 +442,8 @@ class TestIo : public QObject {
     w["fc.bias"] = torch::tensor({7.0f, 8.0f});
     gligen::io::write_safetensors(path("toy.safetensors"), w);
     auto mapped = gligen::io::read_safetensors(path("toy.safetensors")).tensors;
-    const size_t shared = gligen::io::load_strict(toy, mapped, "the toy model", {},
-                                                  gligen::io::WeightSharing::ShareWhenPossible);
+    const size_t shared =
+        gligen::io::load_strict(toy, mapped, "the toy model", {}, gligen::io::WeightSharing::ShareWhenPossible);
     QCOMPARE(shared, size_t(2));
     // The module's own parameters now view the file's memory: no second copy.
     QCOMPARE(toy.fc->weight.data_ptr(), mapped.at("fc.weight").data_ptr());
@@ -485,13 +505,27 @@ class TestIo : public QObject {
     QTest::addColumn<QString>("dir");
     QTest::addColumn<QString>("variant");
     QTest::addColumn<QString>("file");
-    QTest::newRow("fp32 unet") << "tiny-gligen/unet" << "" << "diffusion_pytorch_model.safetensors";
-    QTest::newRow("fp32 text encoder") << "tiny-gligen/text_encoder" << "" << "model.safetensors";
-    QTest::newRow("fp16-only, no variant asked") << "tiny-gligen-fp16/vae" << "" << "diffusion_pytorch_model.fp16.safetensors";
-    QTest::newRow("fp16 variant asked") << "tiny-gligen-fp16/text_encoder" << "fp16" << "model.fp16.safetensors";
-    QTest::newRow("fp16 asked, only fp32 there") << "tiny-gligen/unet" << "fp16" << "diffusion_pytorch_model.safetensors";
-    QTest::newRow("bin-only unet") << "tiny-gligen-bin/unet" << "" << "diffusion_pytorch_model.bin";
-    QTest::newRow("bin-only text encoder") << "tiny-gligen-bin/text_encoder" << "" << "pytorch_model.bin";
+    QTest::newRow("fp32 unet") << "tiny-gligen/unet"
+                               << ""
+                               << "diffusion_pytorch_model.safetensors";
+    QTest::newRow("fp32 text encoder") << "tiny-gligen/text_encoder"
+                                       << ""
+                                       << "model.safetensors";
+    QTest::newRow("fp16-only, no variant asked") << "tiny-gligen-fp16/vae"
+                                                 << ""
+                                                 << "diffusion_pytorch_model.fp16.safetensors";
+    QTest::newRow("fp16 variant asked") << "tiny-gligen-fp16/text_encoder"
+                                        << "fp16"
+                                        << "model.fp16.safetensors";
+    QTest::newRow("fp16 asked, only fp32 there") << "tiny-gligen/unet"
+                                                 << "fp16"
+                                                 << "diffusion_pytorch_model.safetensors";
+    QTest::newRow("bin-only unet") << "tiny-gligen-bin/unet"
+                                   << ""
+                                   << "diffusion_pytorch_model.bin";
+    QTest::newRow("bin-only text encoder") << "tiny-gligen-bin/text_encoder"
+                                           << ""
+                                           << "pytorch_model.bin";
   }
   void componentDiscovery() {
     QFETCH(QString, dir);
@@ -569,19 +603,32 @@ class TestIo : public QObject {
     const std::string size22 = int1(2) + int1(2) + kTuple2, stride12 = int1(1) + int1(2) + kTuple2;
     QTest::newRow("deep nesting") << arc(kProto + "N" + std::string(200000, '\x85') + ".") << "nest deeper";
     QTest::newRow("reference cycle") << arc(kProto + "]q" + le(0, 1) + "h" + le(0, 1) + "a.") << "cycle";
-    QTest::newRow("cycle through a dict") << arc(kProto + "}q" + le(0, 1) + str("k") + "h" + le(0, 1) + "s.") << "cycle";
+    QTest::newRow("cycle through a dict")
+        << arc(kProto + "}q" + le(0, 1) + str("k") + "h" + le(0, 1) + "s.") << "cycle";
     QTest::newRow("text opcode") << arc(kProto + "I1\n.") << "unsupported pickle opcode 0x49 at offset 2";
     QTest::newRow("code execution") << arc(kProto + global("os", "system") + str("ls") + "\x85R.") << "os.system";
     QTest::newRow("stack underflow") << arc(kProto + "a.") << "underflow";
     QTest::newRow("unknown memo") << arc(kProto + "h" + le(5, 1) + ".") << "memo";
     QTest::newRow("no STOP") << arc(kProto + "N") << "ends early";
     QTest::newRow("truncated pickle") << arc(good_pickle().substr(0, 60)) << "truncated";
-    QTest::newRow("numel overflows") << arc(state_dict("w", tensor(storage("FloatStorage", "0", long1((1ull << 62) + 2)), 0, int1(2) + "\x85", int1(1) + "\x85"))) << "data/0";
-    QTest::newRow("numel mismatch") << arc(state_dict("w", tensor(storage("FloatStorage", "0", int1(7)), 0, size22, stride12))) << "expected 7";
-    QTest::newRow("view outside storage") << arc(state_dict("w", tensor(storage("FloatStorage", "0", int1(6)), 3, size22, stride12))) << "outside its storage";
-    QTest::newRow("missing record") << arc(state_dict("w", tensor(storage("FloatStorage", "9", int1(6)), 0, size22, stride12))) << "data/9";
-    QTest::newRow("unknown storage") << arc(state_dict("w", tensor(storage("ComplexFloatStorage", "0", int1(6)), 0, size22, stride12))) << "ComplexFloatStorage";
-    QTest::newRow("tensor from a non-storage") << arc(state_dict("w", tensor(int1(3), 0, size22, stride12))) << "storage";
+    QTest::newRow("numel overflows") << arc(state_dict("w",
+                                                       tensor(storage("FloatStorage", "0", long1((1ull << 62) + 2)), 0,
+                                                              int1(2) + "\x85", int1(1) + "\x85")))
+                                     << "data/0";
+    QTest::newRow("numel mismatch") << arc(state_dict(
+                                           "w", tensor(storage("FloatStorage", "0", int1(7)), 0, size22, stride12)))
+                                    << "expected 7";
+    QTest::newRow("view outside storage")
+        << arc(state_dict("w", tensor(storage("FloatStorage", "0", int1(6)), 3, size22, stride12)))
+        << "outside its storage";
+    QTest::newRow("missing record") << arc(state_dict(
+                                           "w", tensor(storage("FloatStorage", "9", int1(6)), 0, size22, stride12)))
+                                    << "data/9";
+    QTest::newRow("unknown storage") << arc(state_dict("w", tensor(storage("ComplexFloatStorage", "0", int1(6)), 0,
+                                                                   size22, stride12)))
+                                     << "ComplexFloatStorage";
+    QTest::newRow("tensor from a non-storage")
+        << arc(state_dict("w", tensor(int1(3), 0, size22, stride12))) << "storage";
     QTest::newRow("not a tensor") << arc(state_dict("w", int1(3))) << "not a tensor";
     QTest::newRow("not a dict") << arc(kProto + "]" + ".") << "not a state dict";
     QTest::newRow("big-endian") << QByteArray::fromStdString(torch_archive(good_pickle(), false, "big")) << "endian";

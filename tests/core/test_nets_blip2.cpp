@@ -49,7 +49,7 @@ class TestNetsBlip2 : public QObject {
 
   nlohmann::json cases_;
   std::unique_ptr<nets::Blip2Captioner> captioner_;
-  std::map<std::string, double> worst_;  // key -> max abs error over all cases
+  std::map<std::string, double> worst_;         // key -> max abs error over all cases
   std::map<std::string, double> worst_excess_;  // key -> max of |a-b| / (atol + rtol|b|)
 
   // Elementwise |got - ref| <= atol + rtol * |ref|; records the worst error per key.
@@ -129,8 +129,9 @@ class TestNetsBlip2 : public QObject {
       ref_pixels = ref.at("pixel_values");
     } else {
       const auto u8 = ref.at("resized_uint8").contiguous();
-      data::Rgb8Image resized{int(u8.size(1)), int(u8.size(0)),
-                              std::vector<std::uint8_t>(u8.data_ptr<std::uint8_t>(), u8.data_ptr<std::uint8_t>() + u8.numel())};
+      data::Rgb8Image resized{
+          int(u8.size(1)), int(u8.size(0)),
+          std::vector<std::uint8_t>(u8.data_ptr<std::uint8_t>(), u8.data_ptr<std::uint8_t>() + u8.numel())};
       ref_pixels = nets::blip_normalize(resized, captioner_->processor_config());
     }
     QCOMPARE(pixels.sizes().vec(), ref_pixels.unsqueeze(0).sizes().vec());
@@ -148,7 +149,8 @@ class TestNetsBlip2 : public QObject {
     expect_close(e.qformer.embeddings[0], ref.at("qformer.layernorm"), "qformer.layernorm");
     const auto q_layers = indexed_keys(ref, "qformer.encoder.layer.");
     QCOMPARE(int64_t(q_layers.size()), cfg.qformer.num_hidden_layers);
-    for (std::size_t i = 0; i < q_layers.size(); ++i) expect_close(e.qformer.layer_outputs.at(i)[0], ref.at(q_layers[i]), q_layers[i]);
+    for (std::size_t i = 0; i < q_layers.size(); ++i)
+      expect_close(e.qformer.layer_outputs.at(i)[0], ref.at(q_layers[i]), q_layers[i]);
     expect_close(e.language_projection[0], ref.at("language_projection"), "language_projection");
     expect_close(e.inputs_embeds[0], ref.at("language_model.inputs_embeds"), "language_model.inputs_embeds");
     QCOMPARE(e.inputs_embeds.size(1), ref.at("language_model.attention_mask").size(0));
@@ -157,7 +159,8 @@ class TestNetsBlip2 : public QObject {
                  "language_model.encoder.relative_position_bias");
     const auto enc_blocks = indexed_keys(ref, "language_model.encoder.block.");
     QCOMPARE(int64_t(enc_blocks.size()), cfg.text.num_layers);
-    for (std::size_t i = 0; i < enc_blocks.size(); ++i) expect_close(e.encoder_blocks.at(i)[0], ref.at(enc_blocks[i]), enc_blocks[i]);
+    for (std::size_t i = 0; i < enc_blocks.size(); ++i)
+      expect_close(e.encoder_blocks.at(i)[0], ref.at(enc_blocks[i]), enc_blocks[i]);
     expect_close(e.encoder_hidden[0], ref.at("language_model.encoder.final_layer_norm"),
                  "language_model.encoder.final_layer_norm");
 
@@ -184,13 +187,15 @@ class TestNetsBlip2 : public QObject {
     const auto dec_blocks = indexed_keys(ref, "step.language_model.decoder.block.");
     QCOMPARE(int64_t(dec_blocks.size()), cfg.text.num_decoder_layers);
     for (std::size_t i = 0; i < dec_blocks.size(); ++i) {
-      expect_close(per_step([&](int64_t s) { return trace.decoder_blocks[s].at(i); }), ref.at(dec_blocks[i]), dec_blocks[i]);
+      expect_close(per_step([&](int64_t s) { return trace.decoder_blocks[s].at(i); }), ref.at(dec_blocks[i]),
+                   dec_blocks[i]);
     }
 
     // The decoder's block-0 bias over the whole sequence, without the causal mask.
     auto dec_attention = model->language_model->decoder->block[0]->as<nets::T5Block>()->self_attention->SelfAttention;
     expect_close(dec_attention->compute_bias(0, steps, steps, torch::kCPU)[0],
-                 ref.at("language_model.decoder.relative_position_bias"), "language_model.decoder.relative_position_bias");
+                 ref.at("language_model.decoder.relative_position_bias"),
+                 "language_model.decoder.relative_position_bias");
 
     // One pass without cache over sequences[:-1].
     const auto tf_ids = ref.at("teacher_forced.decoder_input_ids");
@@ -207,8 +212,10 @@ class TestNetsBlip2 : public QObject {
 
     // Stop reason and caption.
     QCOMPARE(steps, c.at("num_generated_tokens").get<int64_t>());
-    if (c.at("stop_reason") == "eos") QCOMPARE(ref_sequence.back(), cfg.text.eos_token_id);
-    else QCOMPARE(int64_t(ref_sequence.size()), cfg.text.max_length);
+    if (c.at("stop_reason") == "eos")
+      QCOMPARE(ref_sequence.back(), cfg.text.eos_token_id);
+    else
+      QCOMPARE(int64_t(ref_sequence.size()), cfg.text.max_length);
     QCOMPARE(captioner_->tokenizer().decode(to_ids(sequences[0]), true), c.at("caption").get<std::string>());
   }
 
@@ -216,7 +223,8 @@ class TestNetsBlip2 : public QObject {
   // that stops early (EOS) does not disturb the others.
   void batchedBoxesEqualOneAtATime() {
     std::map<std::string, std::vector<int>> by_image;
-    for (std::size_t i = 0; i < cases_.at("cases").size(); ++i) by_image[cases_["cases"][i].at("image").get<std::string>()].push_back(int(i));
+    for (std::size_t i = 0; i < cases_.at("cases").size(); ++i)
+      by_image[cases_["cases"][i].at("image").get<std::string>()].push_back(int(i));
     int batched = 0;
     for (const auto& [image_path, indices] : by_image) {
       const auto image = data::read_rgb8(test::fixture(kRoot + "/" + image_path));
@@ -253,7 +261,8 @@ class TestNetsBlip2 : public QObject {
     std::vector<data::CropBox> boxes;
     for (int i : first->second) boxes.push_back(case_box(cases_["cases"][i]));
     const auto captions = captioner_->caption(*image, boxes);
-    for (std::size_t k = 0; k < boxes.size(); ++k) QCOMPARE(captions[k], cases_["cases"][first->second[k]].at("caption").get<std::string>());
+    for (std::size_t k = 0; k < boxes.size(); ++k)
+      QCOMPARE(captions[k], cases_["cases"][first->second[k]].at("caption").get<std::string>());
     captioner_->set_max_batch(0);
   }
 

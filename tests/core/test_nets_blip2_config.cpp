@@ -250,7 +250,8 @@ class TestNetsBlip2Config : public QObject {
     w.end_dict();
     w.finish();
     auto model = nets::load_blip2_model(d);
-    for (const auto& p : model->named_parameters()) QVERIFY2(torch::equal(p.value(), file.at(p.key())), p.key().c_str());
+    for (const auto& p : model->named_parameters())
+      QVERIFY2(torch::equal(p.value(), file.at(p.key())), p.key().c_str());
   }
 
   // Every missing, unexpected and mis-shaped key in one error; tied aliases are accepted.
@@ -293,8 +294,10 @@ class TestNetsBlip2Config : public QObject {
     for (const auto& p : model->named_parameters()) ours.push_back(p.key());
     const auto got = name_patterns(ours), want = name_patterns(real);
     std::string differences;
-    for (const auto& n : want) if (!got.count(n)) differences += " missing:" + n;
-    for (const auto& n : got) if (!want.count(n)) differences += " extra:" + n;
+    for (const auto& n : want)
+      if (!got.count(n)) differences += " missing:" + n;
+    for (const auto& n : got)
+      if (!want.count(n)) differences += " extra:" + n;
     QVERIFY2(differences.empty(), differences.c_str());
     QVERIFY(!got.empty());
     // The aliases transformers lists among its parameters are the ones the loader accepts.

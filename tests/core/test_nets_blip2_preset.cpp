@@ -78,7 +78,8 @@ class TestNetsBlip2Preset : public QObject {
     const auto config = nets::blip2_preset_config("blip2-flan-t5-xxl");
     const auto specs = nets::blip2_checkpoint_tensors(config);
     std::set<std::string> expected;
-    for (const auto& k : inventory_.at("state_dict_keys_saved_by_save_pretrained")) expected.insert(k.get<std::string>());
+    for (const auto& k : inventory_.at("state_dict_keys_saved_by_save_pretrained"))
+      expected.insert(k.get<std::string>());
     std::set<std::string> got;
     for (const auto& s : specs) got.insert(s.name);
     for (const auto& k : expected) QVERIFY2(got.count(k), qPrintable(QString::fromStdString("missing " + k)));
@@ -98,7 +99,8 @@ class TestNetsBlip2Preset : public QObject {
   void xlHasTheSameLayout() {
     const auto xl = spec_map(nets::blip2_checkpoint_tensors(nets::blip2_preset_config("blip2-flan-t5-xl")));
     std::set<std::string> expected;
-    for (const auto& k : inventory_.at("state_dict_keys_saved_by_save_pretrained")) expected.insert(k.get<std::string>());
+    for (const auto& k : inventory_.at("state_dict_keys_saved_by_save_pretrained"))
+      expected.insert(k.get<std::string>());
     QCOMPARE(xl.size(), expected.size());
     for (const auto& [name, shape] : xl) {
       QVERIFY2(expected.count(name), qPrintable(QString::fromStdString("unexpected " + name)));
@@ -148,8 +150,8 @@ class TestNetsBlip2Preset : public QObject {
     const auto& c = cases.at("cases").front();
     const auto image = data::read_rgb8(test::fixture(kRoot + "/" + c.at("image").get<std::string>()));
     QVERIFY(image.has_value());
-    const auto captions = captioner.caption(*image, {data::CropBox{0, 0, double(image->width), double(image->height)},
-                                                     data::CropBox{1, 2, 30, 40}});
+    const auto captions = captioner.caption(
+        *image, {data::CropBox{0, 0, double(image->width), double(image->height)}, data::CropBox{1, 2, 30, 40}});
     QCOMPARE(captions.size(), size_t(2));
     const auto& tok = captioner.tokenizer();
     QVERIFY(tok.size() > tok.piece_count());

@@ -104,7 +104,7 @@ class TestNetsClip : public QObject {
   // fixtures' precision study puts float32 vs float64 at 1.4e-6).
   void loadsInFloat64() {
     auto model = gligen::nets::load_clip_text_model(gligen::test::fixture("tiny-gligen/text_encoder"), torch::kCPU,
-                                              torch::kFloat64);
+                                                    torch::kFloat64);
     torch::NoGradGuard no_grad;
     const auto out = model->forward(ref_.at("phrases_input_ids"), ref_.at("phrases_attention_mask"));
     QCOMPARE(out.last_hidden_state.scalar_type(), torch::kFloat64);
@@ -163,10 +163,11 @@ class TestNetsClip : public QObject {
 
   void badConfigsAreRefused() {
     QVERIFY_THROWS_EXCEPTION(gligen::Error, gligen::nets::clip_text_config_from_json({{"hidden_act", "swiglu"}}));
-    QVERIFY_THROWS_EXCEPTION(gligen::Error,
-                             gligen::nets::clip_text_config_from_json({{"hidden_size", 30}, {"num_attention_heads", 4}}));
+    QVERIFY_THROWS_EXCEPTION(
+        gligen::Error, gligen::nets::clip_text_config_from_json({{"hidden_size", 30}, {"num_attention_heads", 4}}));
     QVERIFY_THROWS_EXCEPTION(gligen::Error, gligen::nets::clip_text_config_from_json({{"hidden_size", "big"}}));
-    QVERIFY_THROWS_EXCEPTION(gligen::Error, gligen::nets::load_clip_text_config("/nonexistent/text_encoder/config.json"));
+    QVERIFY_THROWS_EXCEPTION(gligen::Error,
+                             gligen::nets::load_clip_text_config("/nonexistent/text_encoder/config.json"));
   }
 
   // Configs with the fixed eos id pool at the first eos, not at the largest id.
@@ -205,7 +206,8 @@ class TestNetsClip : public QObject {
   void badInputsAreErrors() {
     torch::NoGradGuard no_grad;
     const auto& c = model_->config();
-    QVERIFY_THROWS_EXCEPTION(gligen::Error, model_->forward(torch::zeros({1, c.max_position_embeddings + 1}, torch::kLong)));
+    QVERIFY_THROWS_EXCEPTION(gligen::Error,
+                             model_->forward(torch::zeros({1, c.max_position_embeddings + 1}, torch::kLong)));
     QVERIFY_THROWS_EXCEPTION(gligen::Error, model_->forward(torch::full({1, 4}, c.vocab_size, torch::kLong)));
     QVERIFY_THROWS_EXCEPTION(gligen::Error, model_->forward(torch::zeros({4}, torch::kLong)));
     QVERIFY_THROWS_EXCEPTION(gligen::Error,

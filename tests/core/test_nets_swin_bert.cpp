@@ -43,8 +43,8 @@ class TestNetsSwinBert : public QObject {
     // One 12x12 window shifted by 6: four regions; tokens of different regions get -100.
     auto m = gligen::nets::swin_shift_attention_mask(12, 12, 12, 6, torch::kFloat);
     QCOMPARE(m.sizes().vec(), (std::vector<int64_t>{1, 144, 144}));
-    QCOMPARE(m[0][0][5].item<float>(), 0.0f);       // (0,0) and (0,5): same region
-    QCOMPARE(m[0][0][6].item<float>(), -100.0f);    // (0,6): other column region
+    QCOMPARE(m[0][0][5].item<float>(), 0.0f);          // (0,0) and (0,5): same region
+    QCOMPARE(m[0][0][6].item<float>(), -100.0f);       // (0,6): other column region
     QCOMPARE(m[0][0][6 * 12].item<float>(), -100.0f);  // (6,0): other row region
     QCOMPARE(m[0][143][7 * 12 + 7].item<float>(), 0.0f);
     QCOMPARE(int((m == 0).sum().item<int64_t>()), 4 * 36 * 36);

@@ -62,7 +62,8 @@ class TestNetsUnet : public QObject {
     QVERIFY(unet_->is_gated());
     // One fuser per transformer block of the checkpoint (each has exactly one alpha_attn gate).
     int64_t fusers = 0;
-    for (const auto& [name, t] : gligen::io::read_safetensors(fixture("tiny-gligen/unet/diffusion_pytorch_model.safetensors")).tensors)
+    for (const auto& [name, t] :
+         gligen::io::read_safetensors(fixture("tiny-gligen/unet/diffusion_pytorch_model.safetensors")).tensors)
       if (name.size() > 17 && name.compare(name.size() - 17, 17, ".fuser.alpha_attn") == 0) ++fusers;
     QVERIFY(fusers > 0);
     QCOMPARE(unet_->fuser_count(), fusers);
@@ -134,8 +135,8 @@ class TestNetsUnet : public QObject {
     // Weight streaming (read-only mapping, each block's pages dropped after it ran) changes
     // nothing numerically, step after step.
     torch::NoGradGuard no_grad;
-    auto streamed = gligen::nets::load_unet(fixture("tiny-gligen/unet"), torch::kCPU, torch::kFloat32,
-                                            gligen::MapAccess::ReadOnly);
+    auto streamed =
+        gligen::nets::load_unet(fixture("tiny-gligen/unet"), torch::kCPU, torch::kFloat32, gligen::MapAccess::ReadOnly);
     streamed->set_release_weights(true);
     QVERIFY(streamed->release_weights());
     const GroundingInputs g = reference_grounding();
@@ -178,7 +179,8 @@ class TestNetsUnet : public QObject {
     // position net (catches an in-place update of a tensor autograd saved).
     auto out = unet_->forward(ref_.at("sample"), ref_.at("timesteps_batch"), ref_.at("encoder_hidden_states"),
                               &static_cast<const GroundingInputs&>(reference_grounding()));
-    GLIGEN_COMPARE_TENSORS(out.detach(), ref_.at("out_gligen_timesteps_batch"), 1e-5, "out_gligen_timesteps_batch (grad on)");
+    GLIGEN_COMPARE_TENSORS(out.detach(), ref_.at("out_gligen_timesteps_batch"), 1e-5,
+                           "out_gligen_timesteps_batch (grad on)");
     out.pow(2).mean().backward();
     auto params = unet_->named_parameters();
     for (const char* name : {"down_blocks.0.attentions.0.transformer_blocks.0.fuser.alpha_attn",
@@ -206,7 +208,8 @@ class TestNetsUnet : public QObject {
     auto unet = gligen::nets::load_unet(fixture("tiny-gligen-fp16/unet"));
     QCOMPARE(unet->parameters()[0].scalar_type(), torch::kFloat32);
     UNet2DCondition rounded(gligen::nets::unet_config_from_json(read_json(fixture("tiny-gligen/unet/config.json"))));
-    auto weights = gligen::io::read_safetensors(fixture("tiny-gligen/unet/diffusion_pytorch_model.safetensors")).tensors;
+    auto weights =
+        gligen::io::read_safetensors(fixture("tiny-gligen/unet/diffusion_pytorch_model.safetensors")).tensors;
     for (auto& [name, t] : weights) t = t.to(torch::kHalf).to(torch::kFloat32);
     gligen::io::load_strict(*rounded, weights, "tiny UNet rounded to fp16");
     torch::NoGradGuard no_grad;
@@ -237,8 +240,9 @@ class TestNetsUnet : public QObject {
     QVERIFY(torch::isfinite(out).all().item<bool>());
     // An input of the plain UNet's channel count is refused clearly.
     std::string msg;
-    QVERIFY2(throws_error_mentioning([&] { unet->forward(ref_.at("sample"), ref_.at("timestep"), ref_.at("encoder_hidden_states")); },
-                                     {std::to_string(in_channels)}, &msg),
+    QVERIFY2(throws_error_mentioning(
+                 [&] { unet->forward(ref_.at("sample"), ref_.at("timestep"), ref_.at("encoder_hidden_states")); },
+                 {std::to_string(in_channels)}, &msg),
              msg.c_str());
   }
 
@@ -320,7 +324,8 @@ class TestNetsUnet : public QObject {
       QVERIFY2(p.key().find("fuser") == std::string::npos && p.key().find("position_net") == std::string::npos,
                p.key().c_str());
     // The tiny-gligen weights minus the grounding layers load strictly into it.
-    auto weights = gligen::io::read_safetensors(fixture("tiny-gligen/unet/diffusion_pytorch_model.safetensors")).tensors;
+    auto weights =
+        gligen::io::read_safetensors(fixture("tiny-gligen/unet/diffusion_pytorch_model.safetensors")).tensors;
     for (auto it = weights.begin(); it != weights.end();)
       it = (it->first.find("fuser") != std::string::npos || it->first.find("position_net") != std::string::npos)
                ? weights.erase(it)
@@ -345,22 +350,44 @@ class TestNetsUnet : public QObject {
     QTest::addColumn<QString>("valueJson");
     QTest::addColumn<QString>("expected");
     // "@last=X": the fixture's own list with its last entry replaced by X (same length).
-    QTest::newRow("down block type") << "down_block_types" << "@last=SimpleCrossAttnDownBlock2D"
+    QTest::newRow("down block type") << "down_block_types"
+                                     << "@last=SimpleCrossAttnDownBlock2D"
                                      << "SimpleCrossAttnDownBlock2D";
-    QTest::newRow("up block type") << "up_block_types" << "@last=AttnUpBlock2D" << "AttnUpBlock2D";
-    QTest::newRow("mid block type") << "mid_block_type" << R"("UNetMidBlock2DSimpleCrossAttn")"
+    QTest::newRow("up block type") << "up_block_types"
+                                   << "@last=AttnUpBlock2D"
+                                   << "AttnUpBlock2D";
+    QTest::newRow("mid block type") << "mid_block_type"
+                                    << R"("UNetMidBlock2DSimpleCrossAttn")"
                                     << "UNetMidBlock2DSimpleCrossAttn";
-    QTest::newRow("gated-text-image") << "attention_type" << R"("gated-text-image")" << "gated-text-image";
-    QTest::newRow("num_attention_heads") << "num_attention_heads" << "8" << "num_attention_heads";
-    QTest::newRow("class embedding") << "class_embed_type" << R"("timestep")" << "class_embed_type";
-    QTest::newRow("addition embedding") << "addition_embed_type" << R"("text_time")" << "addition_embed_type";
-    QTest::newRow("fourier time") << "time_embedding_type" << R"("fourier")" << "time_embedding_type";
+    QTest::newRow("gated-text-image") << "attention_type"
+                                      << R"("gated-text-image")"
+                                      << "gated-text-image";
+    QTest::newRow("num_attention_heads") << "num_attention_heads"
+                                         << "8"
+                                         << "num_attention_heads";
+    QTest::newRow("class embedding") << "class_embed_type"
+                                     << R"("timestep")"
+                                     << "class_embed_type";
+    QTest::newRow("addition embedding") << "addition_embed_type"
+                                        << R"("text_time")"
+                                        << "addition_embed_type";
+    QTest::newRow("fourier time") << "time_embedding_type"
+                                  << R"("fourier")"
+                                  << "time_embedding_type";
     // "@one-more": the fixture's list with its last entry repeated; "@width0+1": more groups than
     // the first block has channels, so they cannot divide it.
-    QTest::newRow("list length") << "block_out_channels" << "@one-more" << "down_block_types";
-    QTest::newRow("groups") << "norm_num_groups" << "@width0+1" << "norm_num_groups";
-    QTest::newRow("wrong type") << "layers_per_block" << R"("two")" << "layers_per_block";
-    QTest::newRow("class name") << "_class_name" << R"("UNet2DModel")" << "UNet2DConditionModel";
+    QTest::newRow("list length") << "block_out_channels"
+                                 << "@one-more"
+                                 << "down_block_types";
+    QTest::newRow("groups") << "norm_num_groups"
+                            << "@width0+1"
+                            << "norm_num_groups";
+    QTest::newRow("wrong type") << "layers_per_block"
+                                << R"("two")"
+                                << "layers_per_block";
+    QTest::newRow("class name") << "_class_name"
+                                << R"("UNet2DModel")"
+                                << "UNet2DConditionModel";
   }
 
   void badConfigsAreRefused() {
@@ -398,7 +425,8 @@ class TestNetsUnet : public QObject {
     auto j = read_json(fixture("tiny-gligen/unet/config.json"));
     const auto base = gligen::nets::unet_config_from_json(j);
     std::vector<int64_t> heads;  // 1 head in even blocks, the config's count in odd ones
-    for (size_t b = 0; b < base.block_out_channels.size(); ++b) heads.push_back(b % 2 ? base.num_attention_heads[b] : 1);
+    for (size_t b = 0; b < base.block_out_channels.size(); ++b)
+      heads.push_back(b % 2 ? base.num_attention_heads[b] : 1);
     j["attention_head_dim"] = heads;
     auto d = gligen::nets::unet_config_from_json(j);
     QCOMPARE(d.num_attention_heads, heads);

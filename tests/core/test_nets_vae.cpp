@@ -29,7 +29,9 @@ nlohmann::ordered_json read_ordered_json(const std::string& path) {
 
 std::string tiny_vae_dir() { return gligen::test::fixture("tiny-gligen/vae"); }
 
-int64_t tiny_latent_channels() { return gligen::nets::load_vae_config(tiny_vae_dir() + "/config.json").latent_channels; }
+int64_t tiny_latent_channels() {
+  return gligen::nets::load_vae_config(tiny_vae_dir() + "/config.json").latent_channels;
+}
 
 // Copies the tiny VAE's config into `dir` and writes `weights` beside it.
 void write_vae_folder(const QTemporaryDir& dir, const gligen::io::StateDict& weights) {
@@ -96,16 +98,24 @@ class TestNetsVae : public QObject {
         R"("block_out_channels": [32, 64], "down_block_types": ["DownEncoderBlock2D", "DownEncoderBlock2D"],)";
     QTest::newRow("unknown down block") << R"({"down_block_types": ["AttnDownEncoderBlock2D"]})"
                                         << "AttnDownEncoderBlock2D";
-    QTest::newRow("unknown up block") << R"({"up_block_types": ["UpBlock2D"]})" << "UpBlock2D";
-    QTest::newRow("block count mismatch") << R"({"block_out_channels": [32, 64]})" << "down_block_types";
-    QTest::newRow("up count mismatch")
-        << "{" + blocks2 + R"( "up_block_types": ["UpDecoderBlock2D"]})" << "up_block_types";
-    QTest::newRow("groups do not divide") << R"({"block_out_channels": [48]})" << "norm_num_groups";
-    QTest::newRow("wrong type") << R"({"layers_per_block": "two"})" << "layers_per_block";
-    QTest::newRow("unknown activation") << R"({"act_fn": "tanhshrink"})" << "tanhshrink";
-    QTest::newRow("not a VAE") << R"({"_class_name": "UNet2DConditionModel"})" << "AutoencoderKL";
-    QTest::newRow("stats length") << R"({"latents_mean": [0.1, 0.2]})" << "latents_mean";
-    QTest::newRow("not an object") << R"([1, 2])" << "JSON object";
+    QTest::newRow("unknown up block") << R"({"up_block_types": ["UpBlock2D"]})"
+                                      << "UpBlock2D";
+    QTest::newRow("block count mismatch") << R"({"block_out_channels": [32, 64]})"
+                                          << "down_block_types";
+    QTest::newRow("up count mismatch") << "{" + blocks2 + R"( "up_block_types": ["UpDecoderBlock2D"]})"
+                                       << "up_block_types";
+    QTest::newRow("groups do not divide") << R"({"block_out_channels": [48]})"
+                                          << "norm_num_groups";
+    QTest::newRow("wrong type") << R"({"layers_per_block": "two"})"
+                                << "layers_per_block";
+    QTest::newRow("unknown activation") << R"({"act_fn": "tanhshrink"})"
+                                        << "tanhshrink";
+    QTest::newRow("not a VAE") << R"({"_class_name": "UNet2DConditionModel"})"
+                               << "AutoencoderKL";
+    QTest::newRow("stats length") << R"({"latents_mean": [0.1, 0.2]})"
+                                  << "latents_mean";
+    QTest::newRow("not an object") << R"([1, 2])"
+                                   << "JSON object";
   }
   void badConfigIsRefused() {
     QFETCH(QString, json);
@@ -155,7 +165,8 @@ class TestNetsVae : public QObject {
     GLIGEN_REQUIRE_FIXTURE(ref_path);
     auto ref = gligen::io::read_safetensors(ref_path).tensors;
     auto vae = gligen::nets::load_vae(tiny_vae_dir());
-    QCOMPARE(vae->scaling_factor(), read_ordered_json(tiny_vae_dir() + "/config.json").at("scaling_factor").get<double>());
+    QCOMPARE(vae->scaling_factor(),
+             read_ordered_json(tiny_vae_dir() + "/config.json").at("scaling_factor").get<double>());
     const auto latents = ref.at("latents");
     GLIGEN_COMPARE_TENSORS(vae->decode(latents), ref.at("decoded"), kForwardTolerance, "decoded");
     GLIGEN_COMPARE_TENSORS(vae->decode(latents / vae->scaling_factor()),
@@ -201,8 +212,7 @@ class TestNetsVae : public QObject {
   }
 
   void halfOnCpuIsRefused() {
-    const std::string message =
-        error_of([] { gligen::nets::load_vae(tiny_vae_dir(), torch::kCPU, torch::kHalf); });
+    const std::string message = error_of([] { gligen::nets::load_vae(tiny_vae_dir(), torch::kCPU, torch::kHalf); });
     QVERIFY2(message.find("float16") != std::string::npos, message.c_str());
   }
 

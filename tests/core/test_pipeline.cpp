@@ -72,7 +72,8 @@ class TestPipeline : public QObject {
       GLIGEN_COMPARE_TENSORS(s.sample_in, ref.at("step_sample_in")[i], 1e-4, ("sample_in" + at).c_str());
       GLIGEN_COMPARE_TENSORS(s.unet_input, ref.at("step_unet_input")[i], 1e-4, ("unet_input" + at).c_str());
       GLIGEN_COMPARE_TENSORS(s.noise_pred_raw, ref.at("step_noise_pred_raw")[i], 1e-4, ("noise_pred_raw" + at).c_str());
-      GLIGEN_COMPARE_TENSORS(s.noise_pred, ref.at("step_noise_pred_guided")[i], 1e-4, ("noise_pred_guided" + at).c_str());
+      GLIGEN_COMPARE_TENSORS(s.noise_pred, ref.at("step_noise_pred_guided")[i], 1e-4,
+                             ("noise_pred_guided" + at).c_str());
       GLIGEN_COMPARE_TENSORS(s.latents_out, ref.at("step_latents_out")[i], 1e-4, ("latents_out" + at).c_str());
     }
     GLIGEN_COMPARE_TENSORS(result.latents, ref.at("final_latents"), 1e-4, "final latents");
@@ -99,7 +100,7 @@ class TestPipeline : public QObject {
     std::ifstream unet_in(fixture("tiny-gligen/unet/config.json")), vae_in(fixture("tiny-gligen/vae/config.json"));
     const auto unet_cfg = nlohmann::json::parse(unet_in), vae_cfg = nlohmann::json::parse(vae_in);
     const int64_t sample = unet_cfg.at("sample_size").is_array() ? unet_cfg.at("sample_size").at(1).get<int64_t>()
-                                                                  : unet_cfg.at("sample_size").get<int64_t>();
+                                                                 : unet_cfg.at("sample_size").get<int64_t>();
     const int64_t scale = int64_t(1) << (vae_cfg.at("block_out_channels").size() - 1);
     QCOMPARE(int64_t(a.layout.width), sample * scale);
     QCOMPARE(a.layout.scheduler, pipe->default_scheduler());
@@ -136,7 +137,8 @@ class TestPipeline : public QObject {
     auto b = gligen::GligenPipeline::load(fixture("tiny-gligen-bin"))->generate(r);
     QVERIFY(torch::equal(a.images, b.images));
     // The UNet of tiny-gligen-minimal-config (early SD 1.x config keys) as an override: identical.
-    auto c = gligen::GligenPipeline::load(fixture("tiny-gligen"), fixture("tiny-gligen-minimal-config/unet"))->generate(r);
+    auto c =
+        gligen::GligenPipeline::load(fixture("tiny-gligen"), fixture("tiny-gligen-minimal-config/unet"))->generate(r);
     QVERIFY(torch::equal(a.images, c.images));
   }
 

@@ -69,7 +69,8 @@ class TestPipelineLayout : public QObject {
   }
 
   void minimalLayoutTakesDefaults() {
-    Layout l = gligen::layout_from_json(R"({"prompt": "a cat", "phrases": ["a cat"], "boxes": [[0.1, 0.1, 0.5, 0.5]]})");
+    Layout l =
+        gligen::layout_from_json(R"({"prompt": "a cat", "phrases": ["a cat"], "boxes": [[0.1, 0.1, 0.5, 0.5]]})");
     QCOMPARE(l.steps, 50);
     QCOMPARE(l.guidance, 7.5);
     QCOMPARE(l.beta, 0.3);
@@ -81,20 +82,34 @@ class TestPipelineLayout : public QObject {
   void badLayouts_data() {
     QTest::addColumn<QString>("json");
     QTest::addColumn<QString>("mentions");
-    QTest::newRow("not json") << "{prompt" << "not valid JSON";
-    QTest::newRow("not object") << "[1,2]" << "JSON object";
-    QTest::newRow("count mismatch") << R"({"phrases": ["a", "b"], "boxes": [[0,0,1,1]]})" << "2 phrases but 1 boxes";
-    QTest::newRow("outside") << R"({"phrases": ["a"], "boxes": [[0,0,1.5,1]]})" << "outside [0, 1]";
-    QTest::newRow("inverted") << R"({"phrases": ["a"], "boxes": [[0.6,0,0.5,1]]})" << "inverted";
-    QTest::newRow("three numbers") << R"({"phrases": ["a"], "boxes": [[0,0,1]]})" << "4 numbers";
-    QTest::newRow("empty phrase") << R"({"phrases": [" "], "boxes": [[0,0,1,1]]})" << "no phrase";
-    QTest::newRow("width") << R"({"width": 500})" << "multiple of 8";
-    QTest::newRow("steps") << R"({"steps": 0})" << "\"steps\"";
-    QTest::newRow("steps type") << R"({"steps": "many"})" << "\"steps\" must be a whole number";
-    QTest::newRow("scheduler") << R"({"scheduler": "heun"})" << "unknown scheduler";
-    QTest::newRow("beta") << R"({"beta": 2})" << "\"beta\"";
-    QTest::newRow("negative seed") << R"({"seed": -4})" << "\"seed\"";
-    QTest::newRow("future version") << R"({"version": 7})" << "newer";
+    QTest::newRow("not json") << "{prompt"
+                              << "not valid JSON";
+    QTest::newRow("not object") << "[1,2]"
+                                << "JSON object";
+    QTest::newRow("count mismatch") << R"({"phrases": ["a", "b"], "boxes": [[0,0,1,1]]})"
+                                    << "2 phrases but 1 boxes";
+    QTest::newRow("outside") << R"({"phrases": ["a"], "boxes": [[0,0,1.5,1]]})"
+                             << "outside [0, 1]";
+    QTest::newRow("inverted") << R"({"phrases": ["a"], "boxes": [[0.6,0,0.5,1]]})"
+                              << "inverted";
+    QTest::newRow("three numbers") << R"({"phrases": ["a"], "boxes": [[0,0,1]]})"
+                                   << "4 numbers";
+    QTest::newRow("empty phrase") << R"({"phrases": [" "], "boxes": [[0,0,1,1]]})"
+                                  << "no phrase";
+    QTest::newRow("width") << R"({"width": 500})"
+                           << "multiple of 8";
+    QTest::newRow("steps") << R"({"steps": 0})"
+                           << "\"steps\"";
+    QTest::newRow("steps type") << R"({"steps": "many"})"
+                                << "\"steps\" must be a whole number";
+    QTest::newRow("scheduler") << R"({"scheduler": "heun"})"
+                               << "unknown scheduler";
+    QTest::newRow("beta") << R"({"beta": 2})"
+                          << "\"beta\"";
+    QTest::newRow("negative seed") << R"({"seed": -4})"
+                                   << "\"seed\"";
+    QTest::newRow("future version") << R"({"version": 7})"
+                                    << "newer";
   }
   void badLayouts() {
     QFETCH(QString, json);

@@ -43,9 +43,12 @@ SchedulerConfig tiny_config() { return load_scheduler_config(fixture("tiny-glige
 
 // Fixture prefix of each of our scheduler names.
 const std::map<std::string, std::string>& fixture_prefix() {
-  static const std::map<std::string, std::string> m{{"pndm", "pndm"},       {"ddim", "ddim"},
-                                                    {"euler", "euler"},     {"euler-a", "euler_ancestral"},
-                                                    {"dpm++2m", "dpmsolver_pp_2m"}, {"lms", "lms"}};
+  static const std::map<std::string, std::string> m{{"pndm", "pndm"},
+                                                    {"ddim", "ddim"},
+                                                    {"euler", "euler"},
+                                                    {"euler-a", "euler_ancestral"},
+                                                    {"dpm++2m", "dpmsolver_pp_2m"},
+                                                    {"lms", "lms"}};
   return m;
 }
 
@@ -126,7 +129,8 @@ class TestSamplers : public QObject {
     QFETCH(int, steps);
     const std::string name = scheduler.toStdString();
     const std::string prefix = fixture_prefix().at(name) + "/N" + std::to_string(steps) + "/";
-    const auto cases = read_json(fixture("reference/cases.json"))["schedulers"]["schedulers"][fixture_prefix().at(name)];
+    const auto cases =
+        read_json(fixture("reference/cases.json"))["schedulers"]["schedulers"][fixture_prefix().at(name)];
     const auto run = cases["runs"][std::to_string(steps)];
 
     auto s = make_scheduler(name, tiny_config());
@@ -223,13 +227,17 @@ class TestSamplers : public QObject {
   }
 
   void addNoiseMatchesReference() {
-    const auto original = reference_tensor("add_noise/original"), noise = reference_tensor("add_noise/noise"), t = reference_tensor("add_noise/timesteps");
+    const auto original = reference_tensor("add_noise/original"), noise = reference_tensor("add_noise/noise"),
+               t = reference_tensor("add_noise/timesteps");
     DdpmNoiseSchedule ddpm(tiny_config());
-    GLIGEN_COMPARE_TENSORS(ddpm.add_noise(original, noise, t), reference_tensor("add_noise/ddpm"), 1e-5, "DDPM add_noise");
+    GLIGEN_COMPARE_TENSORS(ddpm.add_noise(original, noise, t), reference_tensor("add_noise/ddpm"), 1e-5,
+                           "DDPM add_noise");
     auto pndm = make_scheduler("pndm", tiny_config());
-    GLIGEN_COMPARE_TENSORS(pndm->add_noise(original, noise, t), reference_tensor("add_noise/pndm"), 1e-5, "PNDM add_noise");
+    GLIGEN_COMPARE_TENSORS(pndm->add_noise(original, noise, t), reference_tensor("add_noise/pndm"), 1e-5,
+                           "PNDM add_noise");
     auto ddim = make_scheduler("ddim", tiny_config());
-    GLIGEN_COMPARE_TENSORS(ddim->add_noise(original, noise, t), reference_tensor("add_noise/pndm"), 1e-5, "DDIM add_noise");
+    GLIGEN_COMPARE_TENSORS(ddim->add_noise(original, noise, t), reference_tensor("add_noise/pndm"), 1e-5,
+                           "DDIM add_noise");
     // v-prediction target: sqrt(a) * noise - sqrt(1 - a) * x; at t = 0 it is nearly the noise.
     const auto v = ddpm.velocity(original, noise, t);
     const auto a = reference_tensor("alphas_cumprod").index({t}).view({-1, 1, 1, 1});
@@ -239,7 +247,8 @@ class TestSamplers : public QObject {
   void sigmaAddNoiseUsesStepOrBeginIndex() {
     auto s = make_scheduler("euler", tiny_config());
     s->set_timesteps(10);
-    const auto original = reference_tensor("add_noise/original").slice(0, 0, 1), noise = reference_tensor("add_noise/noise").slice(0, 0, 1);
+    const auto original = reference_tensor("add_noise/original").slice(0, 0, 1),
+               noise = reference_tensor("add_noise/noise").slice(0, 0, 1);
     const auto sig = s->sigmas();
     // By timestep lookup.
     auto got = s->add_noise(original, noise, s->timesteps().slice(0, 3, 4));
@@ -403,7 +412,11 @@ class TestSamplers : public QObject {
         worst = std::max(worst, std::abs(got - want) / want);
         // float32 storage: one rounding of the float64 value (relative 6e-8), at most a few ulps.
         QVERIFY2(std::abs(got - want) <= 4e-7 * want,
-                 qPrintable(QString("%1: sigma %2 is %3, the Karras formula gives %4").arg(name.c_str()).arg(i).arg(got, 0, 'g', 9).arg(want, 0, 'g', 9)));
+                 qPrintable(QString("%1: sigma %2 is %3, the Karras formula gives %4")
+                                .arg(name.c_str())
+                                .arg(i)
+                                .arg(got, 0, 'g', 9)
+                                .arg(want, 0, 'g', 9)));
       }
       qInfo("%s: %lld Karras sigmas, worst relative difference from the formula %.3g", name.c_str(),
             static_cast<long long>(n), worst);
@@ -534,22 +547,31 @@ class TestSamplers : public QObject {
     QTest::addColumn<QString>("spacing");
     QTest::addColumn<int>("steps");
     QTest::addColumn<QList<double>>("expected");
-    QTest::newRow("ddim trailing 10") << "ddim" << "trailing" << 10
+    QTest::newRow("ddim trailing 10") << "ddim"
+                                      << "trailing" << 10
                                       << QList<double>{999, 899, 799, 699, 599, 499, 399, 299, 199, 99};
-    QTest::newRow("ddim trailing 7") << "ddim" << "trailing" << 7 << QList<double>{999, 856, 713, 570, 428, 285, 142};
-    QTest::newRow("ddim linspace 10") << "ddim" << "linspace" << 10
+    QTest::newRow("ddim trailing 7") << "ddim"
+                                     << "trailing" << 7 << QList<double>{999, 856, 713, 570, 428, 285, 142};
+    QTest::newRow("ddim linspace 10") << "ddim"
+                                      << "linspace" << 10
                                       << QList<double>{999, 888, 777, 666, 555, 444, 333, 222, 111, 0};
-    QTest::newRow("pndm linspace 10") << "pndm" << "linspace" << 10
+    QTest::newRow("pndm linspace 10") << "pndm"
+                                      << "linspace" << 10
                                       << QList<double>{999, 888, 888, 777, 666, 555, 444, 333, 222, 111, 0};
-    QTest::newRow("pndm trailing 4") << "pndm" << "trailing" << 4 << QList<double>{999, 749, 749, 499, 249};
-    QTest::newRow("euler leading 10") << "euler" << "leading" << 10
+    QTest::newRow("pndm trailing 4") << "pndm"
+                                     << "trailing" << 4 << QList<double>{999, 749, 749, 499, 249};
+    QTest::newRow("euler leading 10") << "euler"
+                                      << "leading" << 10
                                       << QList<double>{901, 801, 701, 601, 501, 401, 301, 201, 101, 1};
-    QTest::newRow("euler-a trailing 7") << "euler-a" << "trailing" << 7
-                                        << QList<double>{999, 856, 713, 570, 428, 285, 142};
-    QTest::newRow("lms leading 4") << "lms" << "leading" << 4 << QList<double>{751, 501, 251, 1};
-    QTest::newRow("dpm leading 10") << "dpm++2m" << "leading" << 10
+    QTest::newRow("euler-a trailing 7") << "euler-a"
+                                        << "trailing" << 7 << QList<double>{999, 856, 713, 570, 428, 285, 142};
+    QTest::newRow("lms leading 4") << "lms"
+                                   << "leading" << 4 << QList<double>{751, 501, 251, 1};
+    QTest::newRow("dpm leading 10") << "dpm++2m"
+                                    << "leading" << 10
                                     << QList<double>{901, 811, 721, 631, 541, 451, 361, 271, 181, 91};
-    QTest::newRow("dpm trailing 4") << "dpm++2m" << "trailing" << 4 << QList<double>{999, 749, 499, 249};
+    QTest::newRow("dpm trailing 4") << "dpm++2m"
+                                    << "trailing" << 4 << QList<double>{999, 749, 499, 249};
   }
 
   void timestepSpacings() {
@@ -589,10 +611,12 @@ class TestSamplers : public QObject {
   }
 
   void factoryNamesAndClasses() {
-    const std::vector<std::pair<std::string, std::string>> classes{
-        {"PNDMScheduler", "pndm"},           {"DDIMScheduler", "ddim"},
-        {"EulerDiscreteScheduler", "euler"}, {"EulerAncestralDiscreteScheduler", "euler-a"},
-        {"DPMSolverMultistepScheduler", "dpm++2m"}, {"LMSDiscreteScheduler", "lms"}};
+    const std::vector<std::pair<std::string, std::string>> classes{{"PNDMScheduler", "pndm"},
+                                                                   {"DDIMScheduler", "ddim"},
+                                                                   {"EulerDiscreteScheduler", "euler"},
+                                                                   {"EulerAncestralDiscreteScheduler", "euler-a"},
+                                                                   {"DPMSolverMultistepScheduler", "dpm++2m"},
+                                                                   {"LMSDiscreteScheduler", "lms"}};
     for (const auto& [cls, name] : classes) {
       QCOMPARE(scheduler_name_for_class(cls), name);
       auto s = make_scheduler(name, tiny_config());
@@ -613,19 +637,41 @@ class TestSamplers : public QObject {
     QTest::addColumn<QString>("scheduler");
     QTest::addColumn<QString>("json");
     QTest::addColumn<QString>("mentions");
-    QTest::newRow("unknown name") << "heun" << "{}" << "unknown scheduler";
-    QTest::newRow("unknown class") << "" << R"({"_class_name": "UniPCMultistepScheduler"})" << "UniPCMultistepScheduler";
-    QTest::newRow("ddim thresholding") << "ddim" << R"({"thresholding": true})" << "thresholding";
-    QTest::newRow("dpm thresholding") << "dpm++2m" << R"({"thresholding": true})" << "thresholding";
-    QTest::newRow("sde dpm") << "" << R"({"_class_name": "DPMSolverMultistepScheduler", "algorithm_type": "sde-dpmsolver++"})"
+    QTest::newRow("unknown name") << "heun"
+                                  << "{}"
+                                  << "unknown scheduler";
+    QTest::newRow("unknown class") << ""
+                                   << R"({"_class_name": "UniPCMultistepScheduler"})"
+                                   << "UniPCMultistepScheduler";
+    QTest::newRow("ddim thresholding") << "ddim"
+                                       << R"({"thresholding": true})"
+                                       << "thresholding";
+    QTest::newRow("dpm thresholding") << "dpm++2m"
+                                      << R"({"thresholding": true})"
+                                      << "thresholding";
+    QTest::newRow("sde dpm") << ""
+                             << R"({"_class_name": "DPMSolverMultistepScheduler", "algorithm_type": "sde-dpmsolver++"})"
                              << "sde-dpmsolver++";
-    QTest::newRow("euler-a sample") << "euler-a" << R"({"prediction_type": "sample"})" << "prediction_type";
-    QTest::newRow("pndm sample") << "pndm" << R"({"prediction_type": "sample"})" << "prediction_type";
-    QTest::newRow("bad spacing") << "lms" << R"({"timestep_spacing": "quadratic"})" << "timestep_spacing";
-    QTest::newRow("bad schedule") << "euler" << R"({"beta_schedule": "sigmoid"})" << "beta_schedule";
-    QTest::newRow("bad type") << "pndm" << R"({"beta_start": "small"})" << "beta_start";
-    QTest::newRow("trained betas length") << "pndm" << R"({"trained_betas": [0.1, 0.2]})" << "trained_betas";
-    QTest::newRow("solver order") << "" << R"({"_class_name": "DPMSolverMultistepScheduler", "solver_order": 4})"
+    QTest::newRow("euler-a sample") << "euler-a"
+                                    << R"({"prediction_type": "sample"})"
+                                    << "prediction_type";
+    QTest::newRow("pndm sample") << "pndm"
+                                 << R"({"prediction_type": "sample"})"
+                                 << "prediction_type";
+    QTest::newRow("bad spacing") << "lms"
+                                 << R"({"timestep_spacing": "quadratic"})"
+                                 << "timestep_spacing";
+    QTest::newRow("bad schedule") << "euler"
+                                  << R"({"beta_schedule": "sigmoid"})"
+                                  << "beta_schedule";
+    QTest::newRow("bad type") << "pndm"
+                              << R"({"beta_start": "small"})"
+                              << "beta_start";
+    QTest::newRow("trained betas length") << "pndm"
+                                          << R"({"trained_betas": [0.1, 0.2]})"
+                                          << "trained_betas";
+    QTest::newRow("solver order") << ""
+                                  << R"({"_class_name": "DPMSolverMultistepScheduler", "solver_order": 4})"
                                   << "solver_order";
   }
 

@@ -47,7 +47,8 @@ std::vector<std::vector<int64_t>> read_i64_rows(const std::string& path, const s
   in.seekg(std::streamoff(8 + header_len + offsets[0]));
   in.read(reinterpret_cast<char*>(data.data()), std::streamsize(data.size() * 8));
   std::vector<std::vector<int64_t>> rows;
-  for (int64_t b = 0; b < shape[0]; ++b) rows.emplace_back(data.begin() + b * shape[1], data.begin() + (b + 1) * shape[1]);
+  for (int64_t b = 0; b < shape[0]; ++b)
+    rows.emplace_back(data.begin() + b * shape[1], data.begin() + (b + 1) * shape[1]);
   return rows;
 }
 
@@ -165,7 +166,8 @@ class TestTokenizer : public QObject {
     QCOMPARE(batch.input_ids[0].back(), eos_);
     QCOMPARE(batch.input_ids[0][size_t(max_length - 2)], full[size_t(max_length - 2)]);
     // Without truncation, Longest keeps everything; MaxLength cannot be rectangular and refuses.
-    QCOMPARE(tokenizer_->tokenize({long_text, "a"}, Padding::Longest, max_length, false).length(), int64_t(full.size()));
+    QCOMPARE(tokenizer_->tokenize({long_text, "a"}, Padding::Longest, max_length, false).length(),
+             int64_t(full.size()));
     QVERIFY_THROWS_EXCEPTION(gligen::Error, tokenizer_->tokenize({long_text}, Padding::MaxLength, max_length, false));
   }
 
@@ -218,8 +220,9 @@ class TestTokenizer : public QObject {
     QTest::addColumn<QString>("ids");
     const auto corners = load_json(gligen::test::test_data("clip_tokenizer_corners.json"));
     const auto folder = gligen::test::fixture("tokenizer");
-    const bool same_vocab = sha256_of(folder + "/vocab.json") == corners.at("vocab_sha256").get<std::string>().c_str() &&
-                            sha256_of(folder + "/merges.txt") == corners.at("merges_sha256").get<std::string>().c_str();
+    const bool same_vocab =
+        sha256_of(folder + "/vocab.json") == corners.at("vocab_sha256").get<std::string>().c_str() &&
+        sha256_of(folder + "/merges.txt") == corners.at("merges_sha256").get<std::string>().c_str();
     if (!same_vocab) qInfo("fixture tokenizer is not the one the corner ids were computed with: equivalences only");
     for (const auto& c : corners.at("cases")) {
       QStringList ids;
@@ -283,9 +286,12 @@ class TestTokenizer : public QObject {
   void malformedMergesAreRefused_data() {
     QTest::addColumn<QString>("merges");
     QTest::addColumn<QString>("expected");
-    QTest::newRow("one garbage line") << "#version: 0.2\ngarbage" << "line 2 is not a pair";
-    QTest::newRow("three symbols") << "#version: 0.2\nc a t" << "line 2 is not a pair";
-    QTest::newRow("not of this vocabulary") << "#version: 0.2\nqqq\u00e9 zzz\u00e9" << "vocab.json does not have";
+    QTest::newRow("one garbage line") << "#version: 0.2\ngarbage"
+                                      << "line 2 is not a pair";
+    QTest::newRow("three symbols") << "#version: 0.2\nc a t"
+                                   << "line 2 is not a pair";
+    QTest::newRow("not of this vocabulary") << "#version: 0.2\nqqq\u00e9 zzz\u00e9"
+                                            << "vocab.json does not have";
   }
 
   void malformedMergesAreRefused() {

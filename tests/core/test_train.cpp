@@ -103,7 +103,8 @@ class TestTrain : public QObject {
       const auto& name = models.trainable[i].first;
       const bool same = torch::equal(before[i], copies[i]);
       // Gates and null features keep their values; linear and layer-norm parameters are re-drawn.
-      if (name.find("alpha_") != std::string::npos || name.find("null_") != std::string::npos) QVERIFY2(same, name.c_str());
+      if (name.find("alpha_") != std::string::npos || name.find("null_") != std::string::npos)
+        QVERIFY2(same, name.c_str());
       changed += same ? 0 : 1;
     }
     QVERIFY(changed > 60);
@@ -155,8 +156,7 @@ class TestTrain : public QObject {
     QTest::newRow("restarts mid-cycle") << "cosine_with_restarts" << 0 << 100 << 2 << 1.0 << 25 << 0.5;
     QTest::newRow("restarts restart") << "cosine_with_restarts" << 0 << 100 << 2 << 1.0 << 50 << 1.0;
     QTest::newRow("restarts done") << "cosine_with_restarts" << 0 << 100 << 2 << 1.0 << 100 << 0.0;
-    QTest::newRow("polynomial") << "polynomial" << 0 << 100 << 1 << 2.0 << 50
-                                << ((1e-3 - 1e-7) * 0.25 + 1e-7) / 1e-3;
+    QTest::newRow("polynomial") << "polynomial" << 0 << 100 << 1 << 2.0 << 50 << ((1e-3 - 1e-7) * 0.25 + 1e-7) / 1e-3;
     QTest::newRow("polynomial past end") << "polynomial" << 0 << 100 << 1 << 2.0 << 101 << 1e-7 / 1e-3;
     QTest::newRow("warmup zero step 0") << "linear" << 0 << 100 << 1 << 1.0 << 0 << 1.0;
   }

@@ -22,12 +22,30 @@ namespace {
 constexpr int kSteps = 2;
 
 QStringList train_flags(const QString& out, int batch) {
-  return {"train", "--pretrained-model", QString::fromStdString(test::fixture("tiny-gligen")), "--data-path",
-          QString::fromStdString(test::fixture("dataset/train_data.json")), "--image-path",
-          QString::fromStdString(test::fixture("dataset")), "--output-dir", out, "--resolution", "32",
-          "--train-batch-size", QString::number(batch), "--max-train-steps", QString::number(kSteps),
-          "--learning-rate", "1e-4", "--seed", "5", "--embed-with-model", "--threads", "1",
-          "--gradient-accumulation-steps", "1"};
+  return {"train",
+          "--pretrained-model",
+          QString::fromStdString(test::fixture("tiny-gligen")),
+          "--data-path",
+          QString::fromStdString(test::fixture("dataset/train_data.json")),
+          "--image-path",
+          QString::fromStdString(test::fixture("dataset")),
+          "--output-dir",
+          out,
+          "--resolution",
+          "32",
+          "--train-batch-size",
+          QString::number(batch),
+          "--max-train-steps",
+          QString::number(kSteps),
+          "--learning-rate",
+          "1e-4",
+          "--seed",
+          "5",
+          "--embed-with-model",
+          "--threads",
+          "1",
+          "--gradient-accumulation-steps",
+          "1"};
 }
 
 QString trainer_path() { return QString::fromLocal8Bit(qgetenv("GLIGEN_TRAINER")); }
@@ -58,7 +76,8 @@ class TestTrainCluster : public QObject {
     auto got = io::read_safetensors((out + "/unet/diffusion_pytorch_model.safetensors").toStdString()).tensors;
     QCOMPARE(got.size(), reference_.size());
     double max_diff = 0;
-    for (const auto& [name, t] : reference_) max_diff = std::max(max_diff, (t - got.at(name)).abs().max().item<double>());
+    for (const auto& [name, t] : reference_)
+      max_diff = std::max(max_diff, (t - got.at(name)).abs().max().item<double>());
     qInfo("max |params(2 ranks x batch 2) - params(1 rank x batch 4)| after %d steps: %.3g", kSteps, max_diff);
     // As test_train_distributed: only the order of float sums differs, 1e-5 per step bounds it.
     QVERIFY(max_diff <= 1e-5 * kSteps);
@@ -77,9 +96,10 @@ class TestTrainCluster : public QObject {
     const QString torchrun = QString::fromLocal8Bit(qgetenv("GLIGEN_TORCHRUN"));
     // CTest leaves this function out when configure found no torchrun of this LibTorch's line.
     if (torchrun.isEmpty()) {
-      QFAIL("GLIGEN_TORCHRUN is not set: this case needs torchrun of this LibTorch's line (a LibTorch 2.x build "
-            "with pip's torch, packaging/dev.sh build --torch pip); run the test through ctest, which leaves it out "
-            "otherwise");
+      QFAIL(
+          "GLIGEN_TORCHRUN is not set: this case needs torchrun of this LibTorch's line (a LibTorch 2.x build "
+          "with pip's torch, packaging/dev.sh build --torch pip); run the test through ctest, which leaves it out "
+          "otherwise");
     }
     const QString out = dir_.filePath("torchrun");
     const QString port = QString::number(test::free_tcp_port());

@@ -21,12 +21,30 @@ using Run = gligen::test::TrainerRun;
 Run trainer(const QStringList& args) { return gligen::test::run_trainer(args, 900000); }
 
 QStringList train_flags(const QString& out, int batch, int steps) {
-  return {"train", "--pretrained-model", QString::fromStdString(test::fixture("tiny-gligen")), "--data-path",
-          QString::fromStdString(test::fixture("dataset/train_data.json")), "--image-path",
-          QString::fromStdString(test::fixture("dataset")), "--output-dir", out, "--resolution", "32",
-          "--train-batch-size", QString::number(batch), "--max-train-steps", QString::number(steps),
-          "--learning-rate", "1e-4", "--seed", "5", "--embed-with-model", "--threads", "1",
-          "--gradient-accumulation-steps", "1"};
+  return {"train",
+          "--pretrained-model",
+          QString::fromStdString(test::fixture("tiny-gligen")),
+          "--data-path",
+          QString::fromStdString(test::fixture("dataset/train_data.json")),
+          "--image-path",
+          QString::fromStdString(test::fixture("dataset")),
+          "--output-dir",
+          out,
+          "--resolution",
+          "32",
+          "--train-batch-size",
+          QString::number(batch),
+          "--max-train-steps",
+          QString::number(steps),
+          "--learning-rate",
+          "1e-4",
+          "--seed",
+          "5",
+          "--embed-with-model",
+          "--threads",
+          "1",
+          "--gradient-accumulation-steps",
+          "1"};
 }
 
 double done_samples_per_second(const QString& out) {
@@ -54,7 +72,8 @@ class TestTrainDistributed : public QObject {
     Run a = trainer(train_flags(one, 4, steps));
     QVERIFY2(a.exit_code == 0, qPrintable(a.err));
     const QString port = QString::number(test::free_tcp_port());
-    Run b = trainer(QStringList{"launch", "--nproc-per-node", "2", "--master-port", port, "--"} + train_flags(two, 2, steps));
+    Run b = trainer(QStringList{"launch", "--nproc-per-node", "2", "--master-port", port, "--"} +
+                    train_flags(two, 2, steps));
     QVERIFY2(b.exit_code == 0, qPrintable(b.err));
     auto pa = io::read_safetensors((one + "/unet/diffusion_pytorch_model.safetensors").toStdString()).tensors;
     auto pb = io::read_safetensors((two + "/unet/diffusion_pytorch_model.safetensors").toStdString()).tensors;
@@ -77,7 +96,8 @@ class TestTrainDistributed : public QObject {
     QStringList f = train_flags(dir_.filePath("fail"), 2, 2);
     f[f.indexOf("--data-path") + 1] = dir_.filePath("missing.json");
     const QString port = QString::number(test::free_tcp_port());
-    Run r = trainer(QStringList{"launch", "--nproc-per-node", "2", "--master-port", port, "--grace-seconds", "5", "--"} + f);
+    Run r = trainer(
+        QStringList{"launch", "--nproc-per-node", "2", "--master-port", port, "--grace-seconds", "5", "--"} + f);
     QVERIFY(r.exit_code != 0);
     QVERIFY2(r.err.contains("failed") && r.err.contains("rank"), qPrintable(r.err));
     Run bad = trainer({"launch", "--nproc-per-node", "2"});

@@ -15,11 +15,30 @@ using namespace gligen;
 namespace {
 
 QStringList train_flags(const QString& out, const QString& mode) {
-  return {"train", "--pretrained-model", QString::fromStdString(test::fixture("tiny-gligen")), "--data-path",
-          QString::fromStdString(test::fixture("dataset/train_data.json")), "--image-path",
-          QString::fromStdString(test::fixture("dataset")), "--output-dir", out, "--resolution", "32",
-          "--train-batch-size", "2", "--max-train-steps", "2", "--learning-rate", "1e-4", "--seed", "5",
-          "--embed-with-model", "--threads", "1", "--mixed-precision", mode};
+  return {"train",
+          "--pretrained-model",
+          QString::fromStdString(test::fixture("tiny-gligen")),
+          "--data-path",
+          QString::fromStdString(test::fixture("dataset/train_data.json")),
+          "--image-path",
+          QString::fromStdString(test::fixture("dataset")),
+          "--output-dir",
+          out,
+          "--resolution",
+          "32",
+          "--train-batch-size",
+          "2",
+          "--max-train-steps",
+          "2",
+          "--learning-rate",
+          "1e-4",
+          "--seed",
+          "5",
+          "--embed-with-model",
+          "--threads",
+          "1",
+          "--mixed-precision",
+          mode};
 }
 
 }  // namespace

@@ -54,7 +54,8 @@ class TestTrainRecipe : public QObject {
   void initTestCase() {
     QVERIFY(dir_.isValid());
     QVERIFY2(QFileInfo(recipe_path()).isFile(), qPrintable(recipe_path()));
-    tiny_ = {"--work", dir_.filePath("work"), "--images", "24", "--heldout", "3", "--vae-steps", "3", "--unet-steps", "2"};
+    tiny_ = {"--work", dir_.filePath("work"), "--images", "24",           "--heldout",
+             "3",      "--vae-steps",         "3",        "--unet-steps", "2"};
   }
 
   void tinyRunMakesALoadableModelAndRerunsAreNoOps() {

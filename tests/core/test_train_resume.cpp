@@ -55,10 +55,26 @@ using Run = gligen::test::TrainerRun;
 Run trainer(const QStringList& args, int timeout_ms = 600000) { return gligen::test::run_trainer(args, timeout_ms); }
 
 QStringList tiny_flags(const QString& out) {
-  return {"train", "--pretrained-model", QString::fromStdString(test::fixture("tiny-gligen")), "--data-path",
-          QString::fromStdString(test::fixture("dataset/train_data.json")), "--image-path",
-          QString::fromStdString(test::fixture("dataset")), "--output-dir", out, "--resolution", "32",
-          "--train-batch-size", "2", "--learning-rate", "1e-3", "--seed", "3", "--embed-with-model", "--threads", "1"};
+  return {"train",
+          "--pretrained-model",
+          QString::fromStdString(test::fixture("tiny-gligen")),
+          "--data-path",
+          QString::fromStdString(test::fixture("dataset/train_data.json")),
+          "--image-path",
+          QString::fromStdString(test::fixture("dataset")),
+          "--output-dir",
+          out,
+          "--resolution",
+          "32",
+          "--train-batch-size",
+          "2",
+          "--learning-rate",
+          "1e-3",
+          "--seed",
+          "3",
+          "--embed-with-model",
+          "--threads",
+          "1"};
 }
 
 }  // namespace
@@ -107,7 +123,8 @@ class TestTrainResume : public QObject {
     int changed = 0;
     for (const auto& [name, t] : pa) {
       const bool same = torch::equal(t, init.at(name));
-      if (name.find("fuser") == std::string::npos && name.find("position_net") == std::string::npos) QVERIFY2(same, name.c_str());
+      if (name.find("fuser") == std::string::npos && name.find("position_net") == std::string::npos)
+        QVERIFY2(same, name.c_str());
       changed += same ? 0 : 1;
     }
     QVERIFY(changed > 0);
@@ -122,7 +139,8 @@ class TestTrainResume : public QObject {
       QVERIFY(j.contains("t"));
       kinds.insert(j.at("kind").get<std::string>());
       if (j["kind"] == "progress") {
-        for (const char* k : {"step", "loss", "lr", "samples_per_s", "step_time_s", "data_wait_s", "memory_mb", "eta_s"})
+        for (const char* k :
+             {"step", "loss", "lr", "samples_per_s", "step_time_s", "data_wait_s", "memory_mb", "eta_s"})
           QVERIFY2(j.contains(k), k);
       }
     }
@@ -183,8 +201,14 @@ class TestTrainResume : public QObject {
     // resume must find a complete checkpoint (or none yet) and never a partial one.
     const QString out = dir_.filePath("killed");
     QStringList flags = tiny_flags(out);
-    flags << "--checkpointing-steps" << "1" << "--checkpoints-total-limit" << "2" << "--max-train-steps" << "400"
-          << "--resume-from-checkpoint" << "latest";
+    flags << "--checkpointing-steps"
+          << "1"
+          << "--checkpoints-total-limit"
+          << "2"
+          << "--max-train-steps"
+          << "400"
+          << "--resume-from-checkpoint"
+          << "latest";
     const std::string cdir = (out + "/checkpoints").toStdString();
     int kills = 0, last_step = -1;
     QRandomGenerator kill_delay(test::test_seed("sigkillDuringCheckpointing kill delays"));
@@ -225,7 +249,8 @@ class TestTrainResume : public QObject {
                 [](const auto& a, const auto& b) { return a.file_path < b.file_path; });
       return r;
     };
-    const auto json = sorted(train::load_training_records(test::fixture("dataset/train_data.json"), test::fixture("dataset")));
+    const auto json =
+        sorted(train::load_training_records(test::fixture("dataset/train_data.json"), test::fixture("dataset")));
     const auto pth = sorted(train::load_training_records(test::fixture("dataset"), test::fixture("dataset")));
     const std::string db = dir_.filePath("imported.sqlite").toStdString();
     {
@@ -358,7 +383,8 @@ class TestTrainResume : public QObject {
     // Every image missing: a clear error, after each is reported.
     QStringList m = tiny_flags(dir_.filePath("bad_images"));
     m[m.indexOf("--image-path") + 1] = dir_.path();
-    m << "--max-train-steps" << "1";
+    m << "--max-train-steps"
+      << "1";
     r = trainer(m);
     QCOMPARE(r.exit_code, 2);
     QVERIFY2(r.err.contains("no record of the dataset has a readable image"), qPrintable(r.err));
@@ -405,7 +431,8 @@ class TestTrainResume : public QObject {
     };
     const double first = mean(0, 25), last = mean(s.losses.size() - 25, s.losses.size());
     QString curve;
-    for (size_t i = 0; i < s.losses.size(); i += 25) curve += QString(" %1:%2").arg(i).arg(mean(i, std::min(i + 25, s.losses.size())), 0, 'f', 4);
+    for (size_t i = 0; i < s.losses.size(); i += 25)
+      curve += QString(" %1:%2").arg(i).arg(mean(i, std::min(i + 25, s.losses.size())), 0, 'f', 4);
     qInfo("loss curve (mean per 25 steps):%s", qPrintable(curve));
     qInfo("first 25 steps %.4f, last 25 steps %.4f, %.1f samples/s", first, last, s.samples_per_second);
     QVERIFY2(last < 0.9 * first, qPrintable(curve));

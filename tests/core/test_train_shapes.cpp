@@ -138,8 +138,7 @@ class TestTrainShapes : public QObject {
       annotations::CaptionEncoder encoder(model_);
       const auto vectors = encoder.encode(phrases);
       auto e = torch::empty({static_cast<int64_t>(vectors.size()), static_cast<int64_t>(vectors[0].size())});
-      for (size_t i = 0; i < vectors.size(); ++i)
-        e[static_cast<int64_t>(i)] = torch::tensor(vectors[i]);
+      for (size_t i = 0; i < vectors.size(); ++i) e[static_cast<int64_t>(i)] = torch::tensor(vectors[i]);
       e = e / e.norm(2, 1, true);
       const auto cos = e.matmul(e.t());
       const int64_t n = cos.size(0);

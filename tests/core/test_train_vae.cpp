@@ -187,15 +187,15 @@ class TestTrainVae : public QObject {
     expect_error(c, "not a train-vae checkpoint");
 
     // The command line: missing folder and unknown values.
-    auto r = test::run_trainer({"train-vae", "--pretrained-model", QString::fromStdString(model_), "--output-dir",
-                                dir_.filePath("bad-cli")},
-                               60000);
+    auto r = test::run_trainer(
+        {"train-vae", "--pretrained-model", QString::fromStdString(model_), "--output-dir", dir_.filePath("bad-cli")},
+        60000);
     QVERIFY(r.exit_code != 0);
     QVERIFY2(r.err.contains("--image-dir"), qPrintable(r.err));
-    r = test::run_trainer({"train-vae", "--pretrained-model", QString::fromStdString(model_), "--image-dir",
-                           QString::fromStdString(images_), "--output-dir", dir_.filePath("bad-cli2"), "--lr-scheduler",
-                           "sometimes"},
-                          60000);
+    r = test::run_trainer(
+        {"train-vae", "--pretrained-model", QString::fromStdString(model_), "--image-dir",
+         QString::fromStdString(images_), "--output-dir", dir_.filePath("bad-cli2"), "--lr-scheduler", "sometimes"},
+        60000);
     QVERIFY(r.exit_code != 0);
     QVERIFY2(r.err.contains("cosine"), qPrintable(r.err));
   }

@@ -46,12 +46,14 @@ class TestTrainerCaption : public QObject {
   QTemporaryDir dir_;
   nlohmann::json cases_;
 
-  std::string model_dir(const char* key) const { return gligen::test::fixture(kRoot + "/" + cases_.at(key).get<std::string>()); }
+  std::string model_dir(const char* key) const {
+    return gligen::test::fixture(kRoot + "/" + cases_.at(key).get<std::string>());
+  }
 
   // Runs `caption --json` on one image with the given cases' boxes and checks every caption.
   void check_image(const std::string& model, const std::string& image, const std::vector<nlohmann::json>& cs) {
     QStringList args{"caption", "--captioner", q(model), "--image", q(gligen::test::fixture(kRoot + "/" + image)),
-                     "--json", "--threads", "1"};
+                     "--json",  "--threads",   "1"};
     for (const auto& c : cs) args << "--box" << box_argument(c);
     Run r = trainer(args);
     QVERIFY2(r.exit_code == 0, qPrintable(r.err));
@@ -96,11 +98,13 @@ class TestTrainerCaption : public QObject {
   void wholeImageWithoutBox() {
     std::map<std::string, std::array<double, 2>> sizes;
     for (const auto& c : cases_.at("cases")) {
-      sizes[c.at("image").get<std::string>()] = {c.at("image_size_wh")[0].get<double>(), c.at("image_size_wh")[1].get<double>()};
+      sizes[c.at("image").get<std::string>()] = {c.at("image_size_wh")[0].get<double>(),
+                                                 c.at("image_size_wh")[1].get<double>()};
     }
     for (const auto& [image, wh] : sizes) {
       const QString path = q(gligen::test::fixture(kRoot + "/" + image));
-      Run plain = trainer({"caption", "--captioner", q(model_dir("model_dir")), "--image", path, "--json", "--threads", "1"});
+      Run plain =
+          trainer({"caption", "--captioner", q(model_dir("model_dir")), "--image", path, "--json", "--threads", "1"});
       QVERIFY2(plain.exit_code == 0, qPrintable(plain.err));
       const auto out = nlohmann::json::parse(plain.out.toStdString());
       QCOMPARE(out.size(), size_t(1));
@@ -141,7 +145,8 @@ class TestTrainerCaption : public QObject {
     QVERIFY(QDir().mkpath(empty));
     Run wrong_model = trainer({"caption", "--captioner", empty, "--image", image});
     QCOMPARE(wrong_model.exit_code, 2);
-    QVERIFY2(wrong_model.err.contains(QDir(empty).filePath("config.json") + " does not exist"), qPrintable(wrong_model.err));
+    QVERIFY2(wrong_model.err.contains(QDir(empty).filePath("config.json") + " does not exist"),
+             qPrintable(wrong_model.err));
 
     Run no_args = trainer({"caption", "--image", image});
     QCOMPARE(no_args.exit_code, 2);

@@ -42,8 +42,8 @@ class TestTrainerCli : public QObject {
   void generateWritesPngWithLayout() {
     const QString out = dir_.filePath("cat.png");
     Run r = trainer({"generate", "--model", model_, "--prompt", "a cat and a dog", "--phrase", "a cat", "--box",
-                     "0.1,0.1,0.5,0.9", "--phrase", "a dog", "--box", "0.5,0.2,0.95,0.9", "--seed", "11", "--steps", "3",
-                     "--out", out});
+                     "0.1,0.1,0.5,0.9", "--phrase", "a dog", "--box", "0.5,0.2,0.95,0.9", "--seed", "11", "--steps",
+                     "3", "--out", out});
     QVERIFY2(r.exit_code == 0, qPrintable(r.err));
     auto text = gligen::read_png_text(out.toStdString());
     auto layout = gligen::layout_from_json(text.at(gligen::kLayoutPngKey));
@@ -61,8 +61,9 @@ class TestTrainerCli : public QObject {
 
   void batchAndSchedulerFlags() {
     const QString out = dir_.filePath("batch.png");
-    Run r = trainer({"generate", "--model", model_, "--prompt", "x", "--batch", "2", "--steps", "2", "--scheduler",
-                     "euler-a", "--width", "48", "--height", "32", "--seed", "1", "--events", "--out", out});
+    Run r =
+        trainer({"generate", "--model", model_, "--prompt", "x",  "--batch", "2", "--steps",  "2",     "--scheduler",
+                 "euler-a",  "--width", "48",   "--height", "32", "--seed",  "1", "--events", "--out", out});
     QVERIFY2(r.exit_code == 0, qPrintable(r.err));
     QVERIFY(r.out.contains("\"kind\":\"done\""));
     for (const char* name : {"batch-1.png", "batch-2.png"}) {
@@ -76,23 +77,30 @@ class TestTrainerCli : public QObject {
     QTest::addColumn<QStringList>("args");
     QTest::addColumn<QString>("mentions");
     QTest::newRow("no model") << QStringList{"generate", "--prompt", "x", "--out", "/tmp/x.png"} << "--model";
-    QTest::newRow("missing model") << QStringList{"generate", "--model", "/nonexistent", "--prompt", "x", "--out", "/tmp/x.png"}
+    QTest::newRow("missing model") << QStringList{"generate", "--model", "/nonexistent", "--prompt",
+                                                  "x",        "--out",   "/tmp/x.png"}
                                    << "does not exist";
     QTest::newRow("unknown flag") << QStringList{"generate", "--colour", "red"} << "unknown flag '--colour'";
-    QTest::newRow("box outside") << QStringList{"generate", "--prompt", "x", "--phrase", "a", "--box", "0,0,1.2,1", "--out", "/tmp/x.png"}
+    QTest::newRow("box outside") << QStringList{"generate", "--prompt",  "x",     "--phrase",  "a",
+                                                "--box",    "0,0,1.2,1", "--out", "/tmp/x.png"}
                                  << "outside [0, 1]";
-    QTest::newRow("inverted box") << QStringList{"generate", "--prompt", "x", "--phrase", "a", "--box", "0.5,0,0.2,1", "--out", "/tmp/x.png"}
+    QTest::newRow("inverted box") << QStringList{"generate", "--prompt",    "x",     "--phrase",  "a",
+                                                 "--box",    "0.5,0,0.2,1", "--out", "/tmp/x.png"}
                                   << "inverted";
-    QTest::newRow("box without phrase") << QStringList{"generate", "--prompt", "x", "--box", "0,0,1,1"} << "no --phrase before it";
-    QTest::newRow("phrase without box") << QStringList{"generate", "--prompt", "x", "--phrase", "a"} << "has no --box after it";
+    QTest::newRow("box without phrase") << QStringList{"generate", "--prompt", "x", "--box", "0,0,1,1"}
+                                        << "no --phrase before it";
+    QTest::newRow("phrase without box") << QStringList{"generate", "--prompt", "x", "--phrase", "a"}
+                                        << "has no --box after it";
     QTest::newRow("bad box text") << QStringList{"generate", "--phrase", "a", "--box", "0,zero,1,1"} << "not a number";
     QTest::newRow("three numbers") << QStringList{"generate", "--phrase", "a", "--box", "0,0,1"} << "exactly 4";
     QTest::newRow("steps") << QStringList{"generate", "--steps", "0"} << "--steps must be between";
     QTest::newRow("width") << QStringList{"generate", "--width", "100"} << "multiple of 8";
     QTest::newRow("scheduler") << QStringList{"generate", "--scheduler", "heun"} << "unknown scheduler";
-    QTest::newRow("fp16 on cpu") << QStringList{"generate", "--model", "/nonexistent", "--dtype", "fp16", "--out", "/tmp/x.png"}
+    QTest::newRow("fp16 on cpu") << QStringList{"generate", "--model", "/nonexistent", "--dtype",
+                                                "fp16",     "--out",   "/tmp/x.png"}
                                  << "needs --device cuda";
-    QTest::newRow("init preset") << QStringList{"init-model", "--preset", "huge", "--out", "/tmp/never"} << "unknown preset";
+    QTest::newRow("init preset") << QStringList{"init-model", "--preset", "huge", "--out", "/tmp/never"}
+                                 << "unknown preset";
   }
   void badFlags() {
     QFETCH(QStringList, args);

@@ -35,7 +35,8 @@ Run generate(const nlohmann::json& c, const std::map<std::string, torch::Tensor>
   gligen::PipelineOptions o;
   o.device = device;
   o.dtype = dtype;
-  auto pipe = gligen::GligenPipeline::load(fixture("tiny-gligen"), inpaint ? fixture("tiny-gligen-inpainting/unet") : "", o);
+  auto pipe =
+      gligen::GligenPipeline::load(fixture("tiny-gligen"), inpaint ? fixture("tiny-gligen-inpainting/unet") : "", o);
   gligen::GenerationRequest request;
   request.layout = layout_of(c);
   request.latents = ref.at("latents_in");
@@ -58,7 +59,10 @@ class TestGpuGeneration : public QObject {
   Q_OBJECT
  private Q_SLOTS:
   void initTestCase() {
-    if (!torch::cuda::is_available()) QFAIL("this test is labelled gpu and needs a CUDA device (and a CUDA LibTorch: packaging/dev.sh build --torch pip); on a machine without one run the suite as the README does: ctest -LE gpu");
+    if (!torch::cuda::is_available())
+      QFAIL(
+          "this test is labelled gpu and needs a CUDA device (and a CUDA LibTorch: packaging/dev.sh build --torch "
+          "pip); on a machine without one run the suite as the README does: ctest -LE gpu");
     // TF32 would change float32 matmuls on Ampere and later; parity means IEEE float32.
     at::globalContext().setAllowTF32CuBLAS(false);
     at::globalContext().setAllowTF32CuDNN(false);
@@ -68,7 +72,8 @@ class TestGpuGeneration : public QObject {
     QTest::addColumn<QString>("name");
     GLIGEN_REQUIRE_FIXTURE(fixture("reference/cases.json"));
     const auto all = cases();
-    for (auto it = all.begin(); it != all.end(); ++it) QTest::newRow(it.key().c_str()) << QString::fromStdString(it.key());
+    for (auto it = all.begin(); it != all.end(); ++it)
+      QTest::newRow(it.key().c_str()) << QString::fromStdString(it.key());
   }
 
   void parity() {

@@ -18,12 +18,32 @@ using namespace gligen;
 namespace {
 
 QStringList train_flags(const QString& out, int batch, int steps, const QString& device) {
-  return {"train", "--pretrained-model", QString::fromStdString(test::fixture("tiny-gligen")), "--data-path",
-          QString::fromStdString(test::fixture("dataset/train_data.json")), "--image-path",
-          QString::fromStdString(test::fixture("dataset")), "--output-dir", out, "--resolution", "32",
-          "--train-batch-size", QString::number(batch), "--max-train-steps", QString::number(steps),
-          "--learning-rate", "1e-4", "--seed", "5", "--embed-with-model", "--threads", "1",
-          "--gradient-accumulation-steps", "1", "--device", device};
+  return {"train",
+          "--pretrained-model",
+          QString::fromStdString(test::fixture("tiny-gligen")),
+          "--data-path",
+          QString::fromStdString(test::fixture("dataset/train_data.json")),
+          "--image-path",
+          QString::fromStdString(test::fixture("dataset")),
+          "--output-dir",
+          out,
+          "--resolution",
+          "32",
+          "--train-batch-size",
+          QString::number(batch),
+          "--max-train-steps",
+          QString::number(steps),
+          "--learning-rate",
+          "1e-4",
+          "--seed",
+          "5",
+          "--embed-with-model",
+          "--threads",
+          "1",
+          "--gradient-accumulation-steps",
+          "1",
+          "--device",
+          device};
 }
 
 std::vector<nlohmann::json> events(const QString& out, const std::string& kind) {
@@ -48,7 +68,10 @@ class TestGpuTrain : public QObject {
 
  private Q_SLOTS:
   void initTestCase() {
-    if (!torch::cuda::is_available()) QFAIL("this test is labelled gpu and needs a CUDA device (and a CUDA LibTorch: packaging/dev.sh build --torch pip); on a machine without one run the suite as the README does: ctest -LE gpu");
+    if (!torch::cuda::is_available())
+      QFAIL(
+          "this test is labelled gpu and needs a CUDA device (and a CUDA LibTorch: packaging/dev.sh build --torch "
+          "pip); on a machine without one run the suite as the README does: ctest -LE gpu");
     GLIGEN_REQUIRE_FIXTURE(test::fixture("tiny-gligen"));
   }
 

@@ -20,11 +20,11 @@ inline std::string fixture(const std::string& relative) { return fixtures_root()
 }  // namespace gligen::test
 
 // Fails the current test function when a fixture file or folder is missing.
-#define GLIGEN_REQUIRE_FIXTURE(path)                                                                  \
-  do {                                                                                                \
-    if (!QFileInfo::exists(QString::fromStdString(path)))                                             \
+#define GLIGEN_REQUIRE_FIXTURE(path)                                                                   \
+  do {                                                                                                 \
+    if (!QFileInfo::exists(QString::fromStdString(path)))                                              \
       QFAIL(qPrintable(QStringLiteral("fixture missing: %1 (set GLIGEN_FIXTURES to the fixture root)") \
-                           .arg(QString::fromStdString(path))));                                      \
+                           .arg(QString::fromStdString(path))));                                       \
   } while (0)
 
 namespace gligen::test {

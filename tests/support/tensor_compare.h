@@ -48,16 +48,15 @@ inline std::string shape_str(const torch::Tensor& t) {
 }  // namespace gligen::test
 
 // Asserts got ≈ ref within tol_scale * max(1, max|ref|), printing the observed error.
-#define GLIGEN_COMPARE_TENSORS(got, ref, tol_scale, what)                                              \
-  do {                                                                                                 \
-    const auto _g = (got);                                                                             \
-    const auto _r = (ref);                                                                             \
-    const auto _c = ::gligen::test::compare(_g, _r);                                                   \
-    if (!_c.shapes_match)                                                                              \
-      QFAIL(qPrintable(QString::fromStdString(std::string(what) + ": shape " +                         \
-                                              ::gligen::test::shape_str(_g) + " != reference " +        \
-                                              ::gligen::test::shape_str(_r))));                         \
-    const double _tol = ::gligen::test::scaled_tolerance(_r, (tol_scale));                             \
-    qInfo("%s", _c.describe(what, _tol).c_str());                                                      \
-    QVERIFY2(_c.max_abs <= _tol, _c.describe(what, _tol).c_str());                                     \
+#define GLIGEN_COMPARE_TENSORS(got, ref, tol_scale, what)                                                      \
+  do {                                                                                                         \
+    const auto _g = (got);                                                                                     \
+    const auto _r = (ref);                                                                                     \
+    const auto _c = ::gligen::test::compare(_g, _r);                                                           \
+    if (!_c.shapes_match)                                                                                      \
+      QFAIL(qPrintable(QString::fromStdString(std::string(what) + ": shape " + ::gligen::test::shape_str(_g) + \
+                                              " != reference " + ::gligen::test::shape_str(_r))));             \
+    const double _tol = ::gligen::test::scaled_tolerance(_r, (tol_scale));                                     \
+    qInfo("%s", _c.describe(what, _tol).c_str());                                                              \
+    QVERIFY2(_c.max_abs <= _tol, _c.describe(what, _tol).c_str());                                             \
   } while (0)

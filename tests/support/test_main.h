@@ -35,19 +35,19 @@ inline QStringList test_arguments(const QObject& tests, int argc, char** argv) {
 }  // namespace gligen::test
 
 // Drop-in replacements for QTEST_MAIN / QTEST_GUILESS_MAIN that honour GLIGEN_EXCLUDE_FUNCTIONS.
-#define GLIGEN_TEST_MAIN(TestObject)                                                    \
-  int main(int argc, char** argv) {                                                     \
-    QApplication app(argc, argv);                                                       \
-    app.setAttribute(Qt::AA_Use96Dpi, true);                                            \
-    TestObject tc;                                                                      \
-    QTEST_SET_MAIN_SOURCE_PATH                                                          \
-    return QTest::qExec(&tc, gligen::test::test_arguments(tc, argc, argv));             \
+#define GLIGEN_TEST_MAIN(TestObject)                                        \
+  int main(int argc, char** argv) {                                         \
+    QApplication app(argc, argv);                                           \
+    app.setAttribute(Qt::AA_Use96Dpi, true);                                \
+    TestObject tc;                                                          \
+    QTEST_SET_MAIN_SOURCE_PATH                                              \
+    return QTest::qExec(&tc, gligen::test::test_arguments(tc, argc, argv)); \
   }
 
-#define GLIGEN_TEST_GUILESS_MAIN(TestObject)                                            \
-  int main(int argc, char** argv) {                                                     \
-    QCoreApplication app(argc, argv);                                                   \
-    TestObject tc;                                                                      \
-    QTEST_SET_MAIN_SOURCE_PATH                                                          \
-    return QTest::qExec(&tc, gligen::test::test_arguments(tc, argc, argv));             \
+#define GLIGEN_TEST_GUILESS_MAIN(TestObject)                                \
+  int main(int argc, char** argv) {                                         \
+    QCoreApplication app(argc, argv);                                       \
+    TestObject tc;                                                          \
+    QTEST_SET_MAIN_SOURCE_PATH                                              \
+    return QTest::qExec(&tc, gligen::test::test_arguments(tc, argc, argv)); \
   }

@@ -192,15 +192,30 @@ class TestDatasetJobs : public QObject {
     const QString db = dir_.filePath("made.sqlite");
     DatasetJobSpec s = fixtureSpec(images, db);
     QVERIFY2(s.problems().isEmpty(), qPrintable(s.problems().join("\n")));
-    const QStringList one{"make-dataset",      "--images",    images,
-                          "--db",              db,            "--text",
-                          "a cat. a dog",      "--detector",  fixture("datagen/grounding-dino/model"),
-                          "--captioner",       fixture("datagen/blip2/model"),
-                          "--text-encoder",    fixture("tiny-gligen"),
-                          "--box-threshold",   "0.25",        "--text-threshold",
-                          "0.2",               "--nms-iou",   "0.5",
-                          "--device",          "cpu",         "--precision",
-                          "fp32",              "--events"};
+    const QStringList one{"make-dataset",
+                          "--images",
+                          images,
+                          "--db",
+                          db,
+                          "--text",
+                          "a cat. a dog",
+                          "--detector",
+                          fixture("datagen/grounding-dino/model"),
+                          "--captioner",
+                          fixture("datagen/blip2/model"),
+                          "--text-encoder",
+                          fixture("tiny-gligen"),
+                          "--box-threshold",
+                          "0.25",
+                          "--text-threshold",
+                          "0.2",
+                          "--nms-iou",
+                          "0.5",
+                          "--device",
+                          "cpu",
+                          "--precision",
+                          "fp32",
+                          "--events"};
     QCOMPARE(s.arguments(), one);
     QCOMPARE(QFileInfo(s.runDirectory()).absoluteFilePath(), dir_.filePath("made-make-dataset"));
 
@@ -235,12 +250,23 @@ class TestDatasetJobs : public QObject {
     QCOMPARE(QString::fromUtf8(sh.readAllStandardOutput()).trimmed().split('\n'), s.arguments());
 
     // run.json back into the job: the same command (a default run folder stays implicit).
-    const DatasetJobSpec back = DatasetJobSpec::fromRunJson(
-        QJsonObject{{"command", "make-dataset"}, {"images", images}, {"db", db}, {"ram", ""}, {"ram_tags", ""},
-                    {"text", "a cat. a dog"}, {"detector", s.detector}, {"captioner", s.captioner},
-                    {"text_encoder", s.textEncoder}, {"box_threshold", 0.3}, {"text_threshold", 0.2},
-                    {"nms_iou", 0.5}, {"device", "cpu"}, {"precision", "fp32"}, {"batch", 8}, {"world_size", 1}},
-        DatasetJobSpec::defaultRunDirectory(db));
+    const DatasetJobSpec back = DatasetJobSpec::fromRunJson(QJsonObject{{"command", "make-dataset"},
+                                                                        {"images", images},
+                                                                        {"db", db},
+                                                                        {"ram", ""},
+                                                                        {"ram_tags", ""},
+                                                                        {"text", "a cat. a dog"},
+                                                                        {"detector", s.detector},
+                                                                        {"captioner", s.captioner},
+                                                                        {"text_encoder", s.textEncoder},
+                                                                        {"box_threshold", 0.3},
+                                                                        {"text_threshold", 0.2},
+                                                                        {"nms_iou", 0.5},
+                                                                        {"device", "cpu"},
+                                                                        {"precision", "fp32"},
+                                                                        {"batch", 8},
+                                                                        {"world_size", 1}},
+                                                            DatasetJobSpec::defaultRunDirectory(db));
     QCOMPARE(back.outputDir, QString());
     s.outputDir.clear();
     QCOMPARE(back.arguments(), s.arguments());
@@ -301,7 +327,8 @@ class TestDatasetJobs : public QObject {
     const QString half = dir_.filePath("half-download");
     QDir().mkpath(half);
     QVERIFY(QFile::copy(fixture("datagen/grounding-dino/model/config.json"), half + "/config.json"));
-    QVERIFY(QFile::copy(fixture("datagen/grounding-dino/model/preprocessor_config.json"), half + "/preprocessor_config.json"));
+    QVERIFY(QFile::copy(fixture("datagen/grounding-dino/model/preprocessor_config.json"),
+                        half + "/preprocessor_config.json"));
     QVERIFY(QFile::copy(fixture("datagen/grounding-dino/model/vocab.txt"), half + "/vocab.txt"));
     s.textEncoder = fixture("tiny-gligen");
     s.detector = half;
@@ -341,7 +368,8 @@ class TestDatasetJobs : public QObject {
     QCOMPARE(d.jobKindChoice()->count(), 2);
     d.setJobKind(NewTrainingDialog::JobKind::Dataset);
     QVERIFY(!d.launchButton()->isEnabled());
-    QVERIFY2(d.problemsLabel()->text().contains("Images folder (--images) is required"), qPrintable(d.problemsLabel()->text()));
+    QVERIFY2(d.problemsLabel()->text().contains("Images folder (--images) is required"),
+             qPrintable(d.problemsLabel()->text()));
     DatasetJobForm* form = d.datasetForm();
     const QString images = dir_.filePath("dialog-images");
     QDir().mkpath(images);
@@ -430,7 +458,8 @@ class TestDatasetJobs : public QObject {
     QVERIFY(d.monitorPanel()->datasetMode());
     QTRY_COMPARE_WITH_TIMEOUT(d.chart(RunMetric::ImagesPerSecond)->seriesPoints(), 7, 5000);
     QCOMPARE(d.chart(RunMetric::Detections)->seriesPoints(), 6);
-    for (RunMetric m : {RunMetric::TagSeconds, RunMetric::DetectSeconds, RunMetric::CaptionSeconds, RunMetric::EmbedSeconds})
+    for (RunMetric m :
+         {RunMetric::TagSeconds, RunMetric::DetectSeconds, RunMetric::CaptionSeconds, RunMetric::EmbedSeconds})
       QCOMPARE(d.chart(m)->seriesPoints(), 6);
     QVERIFY(d.chart(RunMetric::ImagesPerSecond)->isVisibleTo(&d));
     QVERIFY(!d.chart(RunMetric::Loss)->isVisibleTo(&d));
@@ -451,7 +480,8 @@ class TestDatasetJobs : public QObject {
     QVERIFY(three->toolTip().contains("2. a dog (0.80): caption 2 of image 3"));
     QVERIFY(strip->item(4)->toolTip().contains("skipped: cannot decode the image"));
     // The card shows the picture with its first box drawn in the first box colour.
-    const QImage card = DatasetImageStrip::renderCard(d.follower(i)->history().recentImages()[2], job.imagesDir).toImage();
+    const QImage card =
+        DatasetImageStrip::renderCard(d.follower(i)->history().recentImages()[2], job.imagesDir).toImage();
     QCOMPARE(card.size(), DatasetImageStrip::cardSize());
     const double scale = 170.0 / 200.0;  // 320x200 shown 170 high
     const int x0 = int((card.width() - 320 * scale) / 2 + 10 * scale), y = int(50 * scale);
@@ -460,13 +490,20 @@ class TestDatasetJobs : public QObject {
     // More images arrive: appended; the job finishes: finished, with its summary.
     appendText(job.runDir + "/events.jsonl", imageEvent(7, "street/img-07.png", true) + progressEvent(8, 10));
     QTRY_COMPARE_WITH_TIMEOUT(strip->count(), 8, 5000);
-    appendText(job.runDir + "/events.jsonl",
-               QJsonDocument(QJsonObject{{"t", 1.7e9 + 100}, {"kind", "done"}, {"images_in_folder", 10},
-                                         {"shard_images", 10}, {"already_done", 2}, {"processed", 8},
-                                         {"boxes", 15}, {"detections", 31}, {"unreadable", QJsonArray{"street/img-04.png"}},
-                                         {"stopped", false}, {"merged_images", 0}, {"seconds", QJsonObject{}}})
-                       .toJson(QJsonDocument::Compact) +
-                   "\n");
+    appendText(job.runDir + "/events.jsonl", QJsonDocument(QJsonObject{{"t", 1.7e9 + 100},
+                                                                       {"kind", "done"},
+                                                                       {"images_in_folder", 10},
+                                                                       {"shard_images", 10},
+                                                                       {"already_done", 2},
+                                                                       {"processed", 8},
+                                                                       {"boxes", 15},
+                                                                       {"detections", 31},
+                                                                       {"unreadable", QJsonArray{"street/img-04.png"}},
+                                                                       {"stopped", false},
+                                                                       {"merged_images", 0},
+                                                                       {"seconds", QJsonObject{}}})
+                                                     .toJson(QJsonDocument::Compact) +
+                                                 "\n");
     QTRY_COMPARE_WITH_TIMEOUT(d.follower(i)->history().state(), RunHistory::State::Finished, 5000);
     QTRY_VERIFY_WITH_TIMEOUT(d.statusLabel()->text().contains("8 processed, 2 already done, 10 in the folder"), 5000);
     QVERIFY(d.statusLabel()->text().contains("dataset job: finished"));
@@ -540,7 +577,8 @@ class TestDatasetJobs : public QObject {
     for (QPushButton* b : d.findChildren<QPushButton*>())
       if (b->text() == "Copy Command") b->click();
     const QString copied = QGuiApplication::clipboard()->text();
-    QVERIFY2(copied.startsWith(trainer() + " make-dataset --images " + job.imagesDir + " --db " + job.db + " --text 'a cat. a dog'"),
+    QVERIFY2(copied.startsWith(trainer() + " make-dataset --images " + job.imagesDir + " --db " + job.db +
+                               " --text 'a cat. a dog'"),
              qPrintable(copied));
     QVERIFY(!copied.contains("--output-dir"));  // the default run folder stays implicit
     // New Job from a dataset job: its settings on the dataset page, its dataset on the training page.
@@ -593,7 +631,8 @@ class TestDatasetJobs : public QObject {
     QCOMPARE(d.runDirectory(i), QDir::cleanPath(dir_.filePath("e2e-make-dataset")));
     QTRY_VERIFY_WITH_TIMEOUT(!d.runner(i)->isRunning(), 600000);
     d.refreshNow();
-    QVERIFY2(d.runner(i)->exitCode() == 0, qPrintable(d.runner(i)->errorMessage() + "\n" + d.runner(i)->recentErrorLines().join("\n")));
+    QVERIFY2(d.runner(i)->exitCode() == 0,
+             qPrintable(d.runner(i)->errorMessage() + "\n" + d.runner(i)->recentErrorLines().join("\n")));
     QCOMPARE(d.follower(i)->history().state(), RunHistory::State::Finished);
     QCOMPARE(d.follower(i)->history().imagesReported(), qint64(2));
     QTRY_COMPARE_WITH_TIMEOUT(d.datasetStrip()->count(), 2, 5000);
@@ -655,8 +694,8 @@ class TestDatasetJobs : public QObject {
     GLIGEN_SLOW_TEST();
     const QString images = dir_.filePath("ranks-images");
     QDir().mkpath(images);
-    for (const char* name : {"c0_landscape_320x200_RGB.png", "portrait_trailing_dot.png", "c_thin_wide.png",
-                             "c4_gray_small_97x61_L.png"})
+    for (const char* name :
+         {"c0_landscape_320x200_RGB.png", "portrait_trailing_dot.png", "c_thin_wide.png", "c4_gray_small_97x61_L.png"})
       QVERIFY(QFile::copy(fixture("datagen/pipeline/images/") + name, images + "/" + name));
     DatasetJobSpec spec = fixtureSpec(images, dir_.filePath("ranks.sqlite"));
     spec.processes = 2;

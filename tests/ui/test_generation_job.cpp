@@ -207,9 +207,12 @@ class TestGenerationJob : public QObject {
     const QString nameA = ResultsGallery::suggestedFileName(a), nameB = ResultsGallery::suggestedFileName(b);
     QVERIFY(nameA != nameB);
     QVERIFY2(nameA.contains(QString("_seed%1_").arg(*a.layout.seed)) && nameA.endsWith(".png"), qPrintable(nameA));
-    const QString firstWord =
-        QString::fromStdString(a.layout.prompt).toLower().split(QRegularExpression("[^a-z0-9]+"), Qt::SkipEmptyParts).value(0);
-    QVERIFY2(firstWord.isEmpty() || nameA.contains(firstWord) || firstWord == "a" || firstWord == "the", qPrintable(nameA));
+    const QString firstWord = QString::fromStdString(a.layout.prompt)
+                                  .toLower()
+                                  .split(QRegularExpression("[^a-z0-9]+"), Qt::SkipEmptyParts)
+                                  .value(0);
+    QVERIFY2(firstWord.isEmpty() || nameA.contains(firstWord) || firstWord == "a" || firstWord == "the",
+             qPrintable(nameA));
 
     // Cancel a long run: the preview says so instead of a stale step count.
     s.steps = 200;

@@ -43,7 +43,8 @@ struct Fixture {
   // Press at `from`, move through `steps` intermediate points to `to`, release.
   void drag(QPointF from, QPointF to, Qt::KeyboardModifiers mods = {}, int steps = 5) {
     send(QEvent::MouseButtonPress, from, Qt::LeftButton, mods);
-    for (int i = 1; i <= steps; ++i) send(QEvent::MouseMove, from + (to - from) * (double(i) / steps), Qt::LeftButton, mods);
+    for (int i = 1; i <= steps; ++i)
+      send(QEvent::MouseMove, from + (to - from) * (double(i) / steps), Qt::LeftButton, mods);
     send(QEvent::MouseButtonRelease, to, Qt::NoButton, mods);
   }
   void click(QPointF p, Qt::KeyboardModifiers mods = {}) {
@@ -75,7 +76,10 @@ bool near(const QRectF& a, const QRectF& b, double tol) {
 }  // namespace
 
 #define QCOMPARE_RECT(got, want, tol) \
-  QVERIFY2(near(got, want, tol), qPrintable(QStringLiteral("got %1,%2 %3x%4").arg((got).x()).arg((got).y()).arg((got).width()).arg((got).height())))
+  QVERIFY2(                           \
+      near(got, want, tol),           \
+      qPrintable(                     \
+          QStringLiteral("got %1,%2 %3x%4").arg((got).x()).arg((got).y()).arg((got).width()).arg((got).height())))
 
 class TestLayoutCanvas : public QObject {
   Q_OBJECT

@@ -28,7 +28,6 @@ using namespace gligen;
 using namespace gligen::annotations;
 using namespace gligen::ui;
 
-
 namespace {
 
 // A detector-like score for the k-th box of the dataset: spread over (0.1, 0.99), distinct.
@@ -224,8 +223,8 @@ class TestReviewPanel : public QObject {
     const double dx = std::min(20.0, boxes[1].box.x0);
     QVERIFY(dx >= 4);
     const QPoint from = view->boxCentreInView(boxes[1].id);
-    const QPoint to = view->imagePointInView(QPointF((boxes[1].box.x0 + boxes[1].box.x1) / 2 - dx,
-                                                     (boxes[1].box.y0 + boxes[1].box.y1) / 2));
+    const QPoint to = view->imagePointInView(
+        QPointF((boxes[1].box.x0 + boxes[1].box.x1) / 2 - dx, (boxes[1].box.y0 + boxes[1].box.y1) / 2));
     QTest::mousePress(vp, Qt::LeftButton, Qt::NoModifier, from);
     QTest::mouseMove(vp, (from + to) / 2);
     QTest::mouseMove(vp, to);
@@ -311,7 +310,8 @@ class TestReviewPanel : public QObject {
     const auto layout = spy.at(0).at(0).value<gligen::Layout>();
     const auto captions = f.store().image_captions(image);
     QCOMPARE(layout.prompt, captions.empty() ? std::string() : captions.front());
-    QVERIFY2(QFileInfo(QString::fromStdString(layout.inpaint_image)).isFile(), layout.inpaint_image.c_str());  // the photo
+    QVERIFY2(QFileInfo(QString::fromStdString(layout.inpaint_image)).isFile(),
+             layout.inpaint_image.c_str());  // the photo
     QCOMPARE(QFileInfo(QString::fromStdString(layout.inpaint_image)).fileName(),
              QFileInfo(QString::fromStdString(record.path)).fileName());
     QCOMPARE(layout.boxes.size(), size_t(2));  // the two accepted boxes, in order, normalised

@@ -384,7 +384,8 @@ class TestStudioWidgets : public QObject {
     QSettings().clear();
     StudioSettings settings;
     QVERIFY(settings.recentModels().isEmpty());
-    for (int i = 0; i < StudioSettings::kMaxRecentModels + 3; ++i) settings.addRecentModel({QString("/m/%1").arg(i), QString()});
+    for (int i = 0; i < StudioSettings::kMaxRecentModels + 3; ++i)
+      settings.addRecentModel({QString("/m/%1").arg(i), QString()});
     settings.addRecentModel({"/m/3", "/u"});
     const QVector<RecentModel> recent = settings.recentModels();
     QCOMPARE(recent.size(), StudioSettings::kMaxRecentModels);

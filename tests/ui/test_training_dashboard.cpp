@@ -52,8 +52,9 @@ void appendText(const QString& path, const QByteArray& text) {
 }
 
 QByteArray progressLine(int step, double loss, int maxSteps = 100) {
-  return QStringLiteral("{\"t\":%1,\"kind\":\"progress\",\"step\":%2,\"max_steps\":%3,\"loss\":%4,\"lr\":0.001,"
-                        "\"samples_per_s\":4.0,\"step_time_s\":0.5,\"data_wait_s\":0.05,\"memory_mb\":300,\"eta_s\":10}\n")
+  return QStringLiteral(
+             "{\"t\":%1,\"kind\":\"progress\",\"step\":%2,\"max_steps\":%3,\"loss\":%4,\"lr\":0.001,"
+             "\"samples_per_s\":4.0,\"step_time_s\":0.5,\"data_wait_s\":0.05,\"memory_mb\":300,\"eta_s\":10}\n")
       .arg(1.7e9 + step)
       .arg(step)
       .arg(maxSteps)
@@ -121,8 +122,8 @@ class TestTrainingDashboard : public QObject {
     QCOMPARE(f.history().eventCount(), 0);
     QCOMPARE(warnings.count(), 0);
 
-    appendText(events, progressLine(1, 0.5) + progressLine(2, 0.4) + "this is not json\n" +
-                           "{\"no_kind\": 1}\n" + progressLine(3, 0.3).left(40));  // the last one is mid-write
+    appendText(events, progressLine(1, 0.5) + progressLine(2, 0.4) + "this is not json\n" + "{\"no_kind\": 1}\n" +
+                           progressLine(3, 0.3).left(40));  // the last one is mid-write
     f.poll();
     QCOMPARE(f.history().points().size(), 2);
     QCOMPARE(f.skippedLines(), 2);
@@ -137,8 +138,9 @@ class TestTrainingDashboard : public QObject {
     QCOMPARE(f.history().state(), RunHistory::State::Running);
 
     // Resumed from the checkpoint at step 2: the history rewinds, then continues.
-    appendText(events, QByteArray("{\"t\":1.7e9,\"kind\":\"checkpoint\",\"step\":2,\"path\":\"/x/checkpoint-000002\"}\n") +
-                           progressLine(2, 0.45) + progressLine(3, 0.35) + progressLine(4, 0.25));
+    appendText(events,
+               QByteArray("{\"t\":1.7e9,\"kind\":\"checkpoint\",\"step\":2,\"path\":\"/x/checkpoint-000002\"}\n") +
+                   progressLine(2, 0.45) + progressLine(3, 0.35) + progressLine(4, 0.25));
     f.poll();
     QCOMPARE(f.history().points().size(), 4);
     QCOMPARE(f.history().points()[1].loss, 0.45);
@@ -387,9 +389,12 @@ class TestTrainingDashboard : public QObject {
     QVERIFY2(waitFor([&] { return d.follower(i)->history().points().size() >= 5; }, 300000),
              qPrintable(d.logView()->toPlainText()));
     // Charts redraw on a coalescing timer: wait for the drawn points, with a deadline.
-    waitFor([&] {
-      return d.chart(RunMetric::Loss)->drawnPoints() >= 5 && d.chart(RunMetric::SamplesPerSecond)->drawnPoints() >= 5;
-    }, 60000);
+    waitFor(
+        [&] {
+          return d.chart(RunMetric::Loss)->drawnPoints() >= 5 &&
+                 d.chart(RunMetric::SamplesPerSecond)->drawnPoints() >= 5;
+        },
+        60000);
     QVERIFY(d.chart(RunMetric::Loss)->seriesPoints() >= 5);
     QVERIFY(d.chart(RunMetric::Loss)->drawnPoints() >= 5);
     QVERIFY(d.chart(RunMetric::SamplesPerSecond)->drawnPoints() >= 5);
@@ -404,9 +409,8 @@ class TestTrainingDashboard : public QObject {
     QCOMPARE(d.follower(i)->history().state(), RunHistory::State::Stopped);
     const qint64 stoppedAt = d.follower(i)->history().step();
     QVERIFY(stoppedAt >= 5);
-    QVERIFY(QFileInfo::exists(QStringLiteral("%1/checkpoints/checkpoint-%2/manifest.json")
-                                  .arg(out)
-                                  .arg(stoppedAt, 6, 10, QLatin1Char('0'))));
+    QVERIFY(QFileInfo::exists(
+        QStringLiteral("%1/checkpoints/checkpoint-%2/manifest.json").arg(out).arg(stoppedAt, 6, 10, QLatin1Char('0'))));
     QVERIFY(d.checkpointList()->topLevelItemCount() >= 1);
     QCOMPARE(d.checkpointList()->topLevelItem(0)->text(0), QString::number(stoppedAt));
 
@@ -445,7 +449,8 @@ class TestTrainingDashboard : public QObject {
     for (QPushButton* b : d.findChildren<QPushButton*>())
       if (b->text() == "Generate with This Checkpoint") b->click();
     QCOMPARE(gen.count(), 1);
-    QCOMPARE(QFileInfo(gen.at(0).at(0).toString()).canonicalFilePath(), QFileInfo(fixture("tiny-gligen")).canonicalFilePath());
+    QCOMPARE(QFileInfo(gen.at(0).at(0).toString()).canonicalFilePath(),
+             QFileInfo(fixture("tiny-gligen")).canonicalFilePath());
     QVERIFY(gen.at(0).at(1).toString().contains("checkpoint-"));
     d.setLogScale(true);
     QTest::qWait(200);
@@ -657,8 +662,10 @@ class TestTrainingDashboard : public QObject {
       QVERIFY(ev.open(QIODevice::WriteOnly));
       QByteArray all;
       for (int s = 1; s <= 120000; ++s) all += progressLine(s, 0.2 + 0.1 / std::sqrt(double(s)), 200000);
-      all += "{\"t\":1.7e9,\"kind\":\"image\",\"step\":100000,\"path\":\"" + (run + "/images/generated-images-100000.png").toUtf8() + "\"}\n";
-      all += "{\"t\":1.7e9,\"kind\":\"checkpoint\",\"step\":120000,\"path\":\"" + (run + "/checkpoints/checkpoint-120000").toUtf8() + "\"}\n";
+      all += "{\"t\":1.7e9,\"kind\":\"image\",\"step\":100000,\"path\":\"" +
+             (run + "/images/generated-images-100000.png").toUtf8() + "\"}\n";
+      all += "{\"t\":1.7e9,\"kind\":\"checkpoint\",\"step\":120000,\"path\":\"" +
+             (run + "/checkpoints/checkpoint-120000").toUtf8() + "\"}\n";
       ev.write(all);
     }
     TrainingDashboard::Options o;
@@ -670,12 +677,14 @@ class TestTrainingDashboard : public QObject {
       QCOMPARE(i, 0);
       QCOMPARE(d.follower(i)->history().points().size(), 120000);
       QCOMPARE(d.chart(RunMetric::Loss)->seriesPoints(), 120000);
-      QVERIFY2(d.chart(RunMetric::Loss)->drawnPoints() < 2 * (4 * 2000 + 2), qPrintable(QString::number(d.chart(RunMetric::Loss)->drawnPoints())));
+      QVERIFY2(d.chart(RunMetric::Loss)->drawnPoints() < 2 * (4 * 2000 + 2),
+               qPrintable(QString::number(d.chart(RunMetric::Loss)->drawnPoints())));
       QCOMPARE(d.imageStrip()->count(), 1);
       QCOMPARE(d.checkpointList()->topLevelItemCount(), 1);
       QVERIFY(d.statusLabel()->text().contains("step 120000 of 200000"));
       // Resume builds the job from run.json: 8 ranks, the checkpoint, the fine-tuning switch.
-      const TrainingJobSpec spec = TrainingJobSpec::fromRunJson(d.follower(i)->config(), run + "/checkpoints/checkpoint-120000");
+      const TrainingJobSpec spec =
+          TrainingJobSpec::fromRunJson(d.follower(i)->config(), run + "/checkpoints/checkpoint-120000");
       QCOMPARE(spec.processes, 8);
       QCOMPARE(spec.value("learning-rate"), QStringLiteral("5e-05"));
       QVERIFY(spec.isOn("no-reset-grounding-params"));

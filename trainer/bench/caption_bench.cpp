@@ -74,7 +74,8 @@ int run(const std::vector<std::string>& argv) {
   for (int i = 0; i < boxes_n; ++i) {
     const double f = 0.3 + 0.6 * double(i % 5) / 4.0;
     const double w = image.width * f, h = image.height * f;
-    const double x0 = (image.width - w) * double((i * 7) % 11) / 10.0, y0 = (image.height - h) * double((i * 3) % 7) / 6.0;
+    const double x0 = (image.width - w) * double((i * 7) % 11) / 10.0,
+                 y0 = (image.height - h) * double((i * 3) % 7) / 6.0;
     boxes.push_back({x0, y0, x0 + w, y0 + h});
   }
 

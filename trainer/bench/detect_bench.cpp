@@ -116,24 +116,24 @@ int run(const std::vector<std::string>& argv) {
       text_encoder.push_back(seconds_since(t0b));
     }
   }
-  nlohmann::json out = {{"detector", dir},
-                        {"device", device.str()},
-                        {"dtype", dtype_name},
-                        {"threads", torch::get_num_threads()},
-                        {"image", std::to_string(image.width) + "x" + std::to_string(image.height)},
-                        {"pixel_values", std::to_string(last.image.resized.width) + "x" +
-                                             std::to_string(last.image.resized.height)},
-                        {"tokens", last.text.ids.size()},
-                        {"num_queries", dino.config().num_queries},
-                        {"load_s", load_s},
-                        {"seconds_per_image", median(total)},
-                        {"cpu_seconds_per_image", median(cpu)},
-                        {"network_s", median(network)},
-                        {"swin_backbone_s", median(backbone)},
-                        {"bert_text_s", median(text_encoder)},
-                        {"runs_s", total},
-                        {"detections", last.detections.size()},
-                        {"peak_rss_mib", peak_rss_mib()}};
+  nlohmann::json out = {
+      {"detector", dir},
+      {"device", device.str()},
+      {"dtype", dtype_name},
+      {"threads", torch::get_num_threads()},
+      {"image", std::to_string(image.width) + "x" + std::to_string(image.height)},
+      {"pixel_values", std::to_string(last.image.resized.width) + "x" + std::to_string(last.image.resized.height)},
+      {"tokens", last.text.ids.size()},
+      {"num_queries", dino.config().num_queries},
+      {"load_s", load_s},
+      {"seconds_per_image", median(total)},
+      {"cpu_seconds_per_image", median(cpu)},
+      {"network_s", median(network)},
+      {"swin_backbone_s", median(backbone)},
+      {"bert_text_s", median(text_encoder)},
+      {"runs_s", total},
+      {"detections", last.detections.size()},
+      {"peak_rss_mib", peak_rss_mib()}};
   std::cout << out.dump(2) << "\n";
   return 0;
 }

@@ -6,7 +6,10 @@ namespace gligen::ui {
 
 ChangeSettings::ChangeSettings(LayoutDocument* document, const GenerationSettings& settings, const QString& text,
                                int mergeKey, QUndoCommand* parent)
-    : QUndoCommand(text, parent), document_(document), old_(document->settings()), new_(settings),
+    : QUndoCommand(text, parent),
+      document_(document),
+      old_(document->settings()),
+      new_(settings),
       merge_key_(mergeKey) {
   if (old_ == new_) setObsolete(true);
 }

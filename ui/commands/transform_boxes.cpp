@@ -16,7 +16,7 @@ TransformBoxes::TransformBoxes(LayoutDocument* document, const QVector<int>& ids
     old_rects_.push_back(b ? b->rect : QRectF());
     if (b && b->rect.size() != new_rects_[old_rects_.size() - 1].size()) same_size = false;
   }
-  setText(!same_size    ? QCoreApplication::translate("TransformBoxes", "Resize box")
+  setText(!same_size        ? QCoreApplication::translate("TransformBoxes", "Resize box")
           : ids.size() == 1 ? QCoreApplication::translate("TransformBoxes", "Move box")
                             : QCoreApplication::translate("TransformBoxes", "Move %1 boxes").arg(ids.size()));
   if (old_rects_ == new_rects_) setObsolete(true);

@@ -14,8 +14,8 @@ class TransformBoxes : public QUndoCommand {
  public:
   // `dragSerial` 0: never merges (keyboard nudges, dialogs); otherwise commands with the same
   // serial and the same boxes merge.
-  TransformBoxes(LayoutDocument* document, const QVector<int>& ids, const QVector<QRectF>& newRects,
-                 int dragSerial = 0, QUndoCommand* parent = nullptr);
+  TransformBoxes(LayoutDocument* document, const QVector<int>& ids, const QVector<QRectF>& newRects, int dragSerial = 0,
+                 QUndoCommand* parent = nullptr);
   void redo() override;
   void undo() override;
   int id() const override;

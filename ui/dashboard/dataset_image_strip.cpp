@@ -76,7 +76,8 @@ QPixmap DatasetImageStrip::renderCard(const DatasetImage& image, const QString& 
   // Boxes are in the pixels of the image as stored: the detector ignores EXIF orientation.
   reader.setAutoTransform(false);
   const QSize original = reader.size();
-  if (original.isValid() && !original.isEmpty()) reader.setScaledSize(original.scaled(picture.size(), Qt::KeepAspectRatio));
+  if (original.isValid() && !original.isEmpty())
+    reader.setScaledSize(original.scaled(picture.size(), Qt::KeepAspectRatio));
   const QImage img = image.ok ? reader.read() : QImage();
   if (img.isNull()) {
     p.fillRect(picture, QColor(0x55, 0x55, 0x55));

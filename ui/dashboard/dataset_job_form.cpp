@@ -58,7 +58,8 @@ QWidget* DatasetJobForm::pathRow(const QString& name, const QString& placeholder
   connect(button, &QToolButton::clicked, this, [this, line, browse, tip] {
     const QString start = line->text().isEmpty() ? QDir::homePath() : line->text();
     QString chosen;
-    if (browse == kFolder) chosen = QFileDialog::getExistingDirectory(this, tip, start);
+    if (browse == kFolder)
+      chosen = QFileDialog::getExistingDirectory(this, tip, start);
     else if (browse == kOpenFile)
       chosen = QFileDialog::getOpenFileName(this, tip, start, QStringLiteral("RAM checkpoint (*.pth);;All files (*)"));
     else
@@ -81,12 +82,14 @@ DatasetJobForm::DatasetJobForm(QWidget* parent) : QWidget(parent) {
   dataForm->addRow(QStringLiteral("Images folder *:"),
                    pathRow(QStringLiteral("images"), QStringLiteral("required"),
                            QStringLiteral("The pictures to annotate (searched recursively)"), kFolder));
-  dataForm->addRow(QStringLiteral("Dataset database *:"),
-                   pathRow(QStringLiteral("db"), QStringLiteral("required: a .sqlite file, created when missing"),
-                           QStringLiteral("The annotation dataset to fill; images already in it are skipped"), kSaveDb));
-  dataForm->addRow(QStringLiteral("Run folder:"),
-                   pathRow(QStringLiteral("output-dir"), QStringLiteral("default: <database name>-make-dataset beside it"),
-                           QStringLiteral("run.json, events.jsonl, log.txt and the ranks' shards"), kFolder));
+  dataForm->addRow(
+      QStringLiteral("Dataset database *:"),
+      pathRow(QStringLiteral("db"), QStringLiteral("required: a .sqlite file, created when missing"),
+              QStringLiteral("The annotation dataset to fill; images already in it are skipped"), kSaveDb));
+  dataForm->addRow(
+      QStringLiteral("Run folder:"),
+      pathRow(QStringLiteral("output-dir"), QStringLiteral("default: <database name>-make-dataset beside it"),
+              QStringLiteral("run.json, events.jsonl, log.txt and the ranks' shards"), kFolder));
   layout->addWidget(data);
 
   auto* models = new QGroupBox(QStringLiteral("Models"), this);
@@ -106,9 +109,10 @@ DatasetJobForm::DatasetJobForm(QWidget* parent) : QWidget(parent) {
   taggerRow->addStretch(1);
   connect(use_ram_, &QRadioButton::toggled, this, [this] { read(); });
   modelForm->addRow(QStringLiteral("Detector text from:"), tagger);
-  modelForm->addRow(QStringLiteral("RAM checkpoint:"),
-                    pathRow(QStringLiteral("ram"), QStringLiteral("ram_swin_large_14m.pth, or the folder holding it"),
-                            QStringLiteral("RAM checkpoint file, or a folder with it, its configs and tag lists"), kOpenFile));
+  modelForm->addRow(
+      QStringLiteral("RAM checkpoint:"),
+      pathRow(QStringLiteral("ram"), QStringLiteral("ram_swin_large_14m.pth, or the folder holding it"),
+              QStringLiteral("RAM checkpoint file, or a folder with it, its configs and tag lists"), kOpenFile));
   modelForm->addRow(QStringLiteral("RAM tag lists:"),
                     pathRow(QStringLiteral("ram-tags"), QStringLiteral("optional: next to the checkpoint"),
                             QStringLiteral("Folder of RAM's tag-list files"), kFolder));
@@ -124,15 +128,17 @@ DatasetJobForm::DatasetJobForm(QWidget* parent) : QWidget(parent) {
   modelForm->addRow(QStringLiteral("BLIP-2 *:"),
                     pathRow(QStringLiteral("captioner"), QStringLiteral("required: e.g. blip2-flan-t5-xxl"),
                             QStringLiteral("BLIP-2 folder (Salesforce/blip2-flan-t5-xxl)"), kFolder));
-  modelForm->addRow(QStringLiteral("CLIP text encoder *:"),
-                    pathRow(QStringLiteral("text-encoder"),
-                            QStringLiteral("required: clip-vit-large-patch14, or a diffusers pipeline folder"),
-                            QStringLiteral("CLIP folder as released, or a diffusers pipeline folder (text_encoder/, tokenizer/)"),
-                            kFolder));
+  modelForm->addRow(
+      QStringLiteral("CLIP text encoder *:"),
+      pathRow(QStringLiteral("text-encoder"),
+              QStringLiteral("required: clip-vit-large-patch14, or a diffusers pipeline folder"),
+              QStringLiteral("CLIP folder as released, or a diffusers pipeline folder (text_encoder/, tokenizer/)"),
+              kFolder));
   auto* checkRow = new QHBoxLayout;
   check_button_ = new QPushButton(QStringLiteral("Check with the Trainer"), models);
-  check_button_->setToolTip(QStringLiteral("Run 'gligen-trainer make-dataset --check': it reads each model's configs and "
-                                           "tokenizer as loading would, without loading the weights"));
+  check_button_->setToolTip(
+      QStringLiteral("Run 'gligen-trainer make-dataset --check': it reads each model's configs and "
+                     "tokenizer as loading would, without loading the weights"));
   check_result_ = new QLabel(models);
   // One line, elided to the width; the tooltip holds the trainer's whole report.
   check_result_->setMinimumWidth(50);
@@ -150,9 +156,13 @@ DatasetJobForm::DatasetJobForm(QWidget* parent) : QWidget(parent) {
   auto* thresholds = new QWidget(run);
   auto* th = new QHBoxLayout(thresholds);
   th->setContentsMargins(0, 0, 0, 0);
-  auto* box = threshold(thresholds, 0, 1, QStringLiteral("--box-threshold\nKeep detections scoring above this (seed: 0.25)"));
-  auto* txt = threshold(thresholds, 0, 1, QStringLiteral("--text-threshold\nLabel tokens are those above this (seed: 0.2)"));
-  auto* nms = threshold(thresholds, -1, 1, QStringLiteral("--nms-iou\nDrop boxes overlapping a better one by more than this IoU (seed: 0.5)"));
+  auto* box =
+      threshold(thresholds, 0, 1, QStringLiteral("--box-threshold\nKeep detections scoring above this (seed: 0.25)"));
+  auto* txt =
+      threshold(thresholds, 0, 1, QStringLiteral("--text-threshold\nLabel tokens are those above this (seed: 0.2)"));
+  auto* nms =
+      threshold(thresholds, -1, 1,
+                QStringLiteral("--nms-iou\nDrop boxes overlapping a better one by more than this IoU (seed: 0.5)"));
   th->addWidget(new QLabel(QStringLiteral("box"), thresholds));
   th->addWidget(box);
   th->addWidget(new QLabel(QStringLiteral("text"), thresholds));
@@ -170,8 +180,9 @@ DatasetJobForm::DatasetJobForm(QWidget* parent) : QWidget(parent) {
   hh->setContentsMargins(0, 0, 0, 0);
   auto* ranks = new QSpinBox(hw);
   ranks->setRange(1, 1024);
-  ranks->setToolTip(QStringLiteral("Processes, each on its own share of the images; more than 1 starts them with "
-                                   "'gligen-trainer launch --nproc-per-node N'"));
+  ranks->setToolTip(
+      QStringLiteral("Processes, each on its own share of the images; more than 1 starts them with "
+                     "'gligen-trainer launch --nproc-per-node N'"));
   auto* device = new QComboBox(hw);
   device->addItems({QStringLiteral("cpu"), QStringLiteral("cuda")});
   device->setToolTip(QStringLiteral("--device\ncuda: each rank takes cuda:LOCAL_RANK"));
@@ -231,8 +242,10 @@ bool DatasetJobForm::eventFilter(QObject* watched, QEvent* event) {
 bool DatasetJobForm::runTrainerCheck() {
   if (check_) return false;
   QStringList args{QStringLiteral("make-dataset"), QStringLiteral("--check")};
-  if (spec_.useText) args << QStringLiteral("--text") << spec_.text.trimmed();
-  else args << QStringLiteral("--ram") << spec_.ram.trimmed();
+  if (spec_.useText)
+    args << QStringLiteral("--text") << spec_.text.trimmed();
+  else
+    args << QStringLiteral("--ram") << spec_.ram.trimmed();
   args << QStringLiteral("--detector") << spec_.detector.trimmed() << QStringLiteral("--captioner")
        << spec_.captioner.trimmed() << QStringLiteral("--text-encoder") << spec_.textEncoder.trimmed();
   auto* p = new QProcess(this);
@@ -285,9 +298,13 @@ QString DatasetJobForm::modelCheck(const QString& name) const {
 void DatasetJobForm::read() {
   if (writing_) return;
   const auto line = [&](const char* n) { return qobject_cast<QLineEdit*>(fields_.value(QLatin1String(n)))->text(); };
-  const auto real = [&](const char* n) { return qobject_cast<QDoubleSpinBox*>(fields_.value(QLatin1String(n)))->value(); };
+  const auto real = [&](const char* n) {
+    return qobject_cast<QDoubleSpinBox*>(fields_.value(QLatin1String(n)))->value();
+  };
   const auto integer = [&](const char* n) { return qobject_cast<QSpinBox*>(fields_.value(QLatin1String(n)))->value(); };
-  const auto choice = [&](const char* n) { return qobject_cast<QComboBox*>(fields_.value(QLatin1String(n)))->currentText(); };
+  const auto choice = [&](const char* n) {
+    return qobject_cast<QComboBox*>(fields_.value(QLatin1String(n)))->currentText();
+  };
   spec_.images = line("images");
   spec_.db = line("db");
   spec_.outputDir = line("output-dir");
@@ -318,10 +335,18 @@ void DatasetJobForm::read() {
 
 void DatasetJobForm::write() {
   writing_ = true;
-  const auto line = [&](const char* n, const QString& v) { qobject_cast<QLineEdit*>(fields_.value(QLatin1String(n)))->setText(v); };
-  const auto real = [&](const char* n, double v) { qobject_cast<QDoubleSpinBox*>(fields_.value(QLatin1String(n)))->setValue(v); };
-  const auto integer = [&](const char* n, int v) { qobject_cast<QSpinBox*>(fields_.value(QLatin1String(n)))->setValue(v); };
-  const auto choice = [&](const char* n, const QString& v) { qobject_cast<QComboBox*>(fields_.value(QLatin1String(n)))->setCurrentText(v); };
+  const auto line = [&](const char* n, const QString& v) {
+    qobject_cast<QLineEdit*>(fields_.value(QLatin1String(n)))->setText(v);
+  };
+  const auto real = [&](const char* n, double v) {
+    qobject_cast<QDoubleSpinBox*>(fields_.value(QLatin1String(n)))->setValue(v);
+  };
+  const auto integer = [&](const char* n, int v) {
+    qobject_cast<QSpinBox*>(fields_.value(QLatin1String(n)))->setValue(v);
+  };
+  const auto choice = [&](const char* n, const QString& v) {
+    qobject_cast<QComboBox*>(fields_.value(QLatin1String(n)))->setCurrentText(v);
+  };
   line("images", spec_.images);
   line("db", spec_.db);
   line("output-dir", spec_.outputDir);
@@ -363,7 +388,8 @@ void DatasetJobForm::updateChecks() {
   mark(QStringLiteral("ram"), spec_.useText ? QString() : spec_.ram, DatasetJobSpec::ramProblem(spec_.ram.trimmed()));
   mark(QStringLiteral("detector"), spec_.detector, DatasetJobSpec::detectorProblem(spec_.detector.trimmed()));
   mark(QStringLiteral("captioner"), spec_.captioner, DatasetJobSpec::captionerProblem(spec_.captioner.trimmed()));
-  mark(QStringLiteral("text-encoder"), spec_.textEncoder, DatasetJobSpec::textEncoderProblem(spec_.textEncoder.trimmed()));
+  mark(QStringLiteral("text-encoder"), spec_.textEncoder,
+       DatasetJobSpec::textEncoderProblem(spec_.textEncoder.trimmed()));
 }
 
 }  // namespace gligen::ui

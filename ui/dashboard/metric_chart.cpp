@@ -71,7 +71,9 @@ MetricChart::MetricChart(RunMetric metric, QWidget* parent)
   }
   // Re-decimate for the new visible range after a pan or zoom.
   connect(plot_->xAxis, qOverload<const QCPRange&>(&QCPAxis::rangeChanged), this, [this] {
-    if (!redrawing_) QMetaObject::invokeMethod(this, [this] { redraw(); }, Qt::QueuedConnection);
+    if (!redrawing_)
+      QMetaObject::invokeMethod(
+          this, [this] { redraw(); }, Qt::QueuedConnection);
   });
   connect(plot_, &QCustomPlot::mousePress, this, [this] { setUserMoved(); });
   connect(plot_, &QCustomPlot::mouseWheel, this, [this] { setUserMoved(); });
@@ -156,7 +158,8 @@ void MetricChart::fit() {
 
 int MetricChart::drawnPoints() const {
   int n = 0;
-  for (const Source& s : sources_) n += s.rawGraph->dataCount() + (s.smoothGraph->visible() ? s.smoothGraph->dataCount() : 0);
+  for (const Source& s : sources_)
+    n += s.rawGraph->dataCount() + (s.smoothGraph->visible() ? s.smoothGraph->dataCount() : 0);
   return n;
 }
 
@@ -213,28 +216,33 @@ void MetricChart::redraw() {
         const bool decades = yhi / ylo > 20;
         if (decades != log_ticks_) {
           log_ticks_ = decades;
-          if (decades) plot_->yAxis->setTicker(QSharedPointer<QCPAxisTickerLog>(new QCPAxisTickerLog));
-          else plot_->yAxis->setTicker(QSharedPointer<QCPAxisTicker>(new QCPAxisTicker));
+          if (decades)
+            plot_->yAxis->setTicker(QSharedPointer<QCPAxisTickerLog>(new QCPAxisTickerLog));
+          else
+            plot_->yAxis->setTicker(QSharedPointer<QCPAxisTicker>(new QCPAxisTicker));
           plot_->yAxis->setNumberFormat(decades ? QStringLiteral("eb") : QStringLiteral("g"));
           plot_->yAxis->setNumberPrecision(decades ? 0 : 4);
         }
       } else {
         const double span = yhi - ylo;
-        const double pad = span > 1e-12 * std::max(std::fabs(yhi), 1e-300) ? span * 0.06
-                                                                           : std::max(std::fabs(yhi) * 0.05, 1e-12);
+        const double pad =
+            span > 1e-12 * std::max(std::fabs(yhi), 1e-300) ? span * 0.06 : std::max(std::fabs(yhi) * 0.05, 1e-12);
         // All zero (a stage that takes no time, e.g. tagging with a fixed detector text): a plain
         // 0..1 axis rather than ticks of 1e-12.
-        if (ylo == 0 && yhi == 0) plot_->yAxis->setRange(-0.05, 1);
-        else plot_->yAxis->setRange(ylo - pad, yhi + pad);
+        if (ylo == 0 && yhi == 0)
+          plot_->yAxis->setRange(-0.05, 1);
+        else
+          plot_->yAxis->setRange(ylo - pad, yhi + pad);
       }
     }
   }
   const bool noData = !any;
   empty_->setVisible(noData);
   if (noData) {
-    empty_->setText(metric_ == RunMetric::GpuUtil ? QStringLiteral("GPU utilisation: not reported by this run")
-                                                  : metricTitle(metric_) + (isDatasetMetric(metric_) ? QStringLiteral(": no images yet")
-                                                                                                    : QStringLiteral(": no steps yet")));
+    empty_->setText(metric_ == RunMetric::GpuUtil
+                        ? QStringLiteral("GPU utilisation: not reported by this run")
+                        : metricTitle(metric_) + (isDatasetMetric(metric_) ? QStringLiteral(": no images yet")
+                                                                           : QStringLiteral(": no steps yet")));
   }
   plot_->setVisible(!noData);
   plot_->replot(QCustomPlot::rpImmediateRefresh);

@@ -37,8 +37,8 @@ class MetricChart : public QWidget {
   bool following() const { return follow_; }
 
   QCustomPlot* plot() const { return plot_; }
-  int drawnPoints() const;           // points handed to QCustomPlot (after decimation)
-  int seriesPoints() const;          // points in the histories
+  int drawnPoints() const;   // points handed to QCustomPlot (after decimation)
+  int seriesPoints() const;  // points in the histories
   double lastRedrawMs() const { return redraw_ms_; }
   static QColor seriesColor(int slot);  // 0: the run, 1: the compared run
 
@@ -46,7 +46,7 @@ class MetricChart : public QWidget {
   struct Source {
     const RunHistory* history = nullptr;
     QString name;
-    XYSeries raw;       // full series
+    XYSeries raw;  // full series
     QVector<double> smooth;
     EmaSmoother ema;
     qsizetype consumed = -1;  // history points read so far (-1: rebuild)

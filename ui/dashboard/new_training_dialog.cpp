@@ -38,8 +38,9 @@ NewTrainingDialog::NewTrainingDialog(QString trainerProgram, QWidget* parent, QS
   kind_ = new QComboBox(this);
   kind_->addItem(QStringLiteral("Train GLIGEN (gligen-trainer train)"));
   kind_->addItem(QStringLiteral("Make a dataset from images (gligen-trainer make-dataset)"));
-  kind_->setToolTip(QStringLiteral("A training run, or a dataset job: RAM tags, Grounding DINO boxes, BLIP-2 captions "
-                                   "and CLIP embeddings of a folder of images into an annotation dataset"));
+  kind_->setToolTip(
+      QStringLiteral("A training run, or a dataset job: RAM tags, Grounding DINO boxes, BLIP-2 captions "
+                     "and CLIP embeddings of a folder of images into an annotation dataset"));
   kindRow->addWidget(kind_, 1);
   outer->addLayout(kindRow);
   pages_ = new QStackedWidget(this);
@@ -92,7 +93,8 @@ NewTrainingDialog::NewTrainingDialog(QString trainerProgram, QWidget* parent, QS
   QFormLayout* hw = forms.value(QStringLiteral("Hardware"));
   processes_ = new QSpinBox(this);
   processes_->setRange(1, 1024);
-  processes_->setToolTip(QStringLiteral("More than 1 starts the ranks with 'gligen-trainer launch --nproc-per-node N'."));
+  processes_->setToolTip(
+      QStringLiteral("More than 1 starts the ranks with 'gligen-trainer launch --nproc-per-node N'."));
   hw->addRow(QStringLiteral("Processes:"), processes_);
   port_ = new QSpinBox(this);
   port_->setRange(1, 65535);
@@ -125,7 +127,8 @@ NewTrainingDialog::NewTrainingDialog(QString trainerProgram, QWidget* parent, QS
   command_->setReadOnly(true);
   command_->setFont(QFontDatabase::systemFont(QFontDatabase::FixedFont));
   command_->setFixedHeight(command_->fontMetrics().lineSpacing() * 6 + 12);
-  command_->setToolTip(QStringLiteral("The exact command this job runs; paste it into a shell on a server to run it there."));
+  command_->setToolTip(
+      QStringLiteral("The exact command this job runs; paste it into a shell on a server to run it there."));
   cmdRow->addWidget(command_, 1);
   copy_ = new QPushButton(QStringLiteral("Copy"), this);
   copy_->setToolTip(QStringLiteral("Copy the command line"));
@@ -175,10 +178,11 @@ QWidget* NewTrainingDialog::makeField(const TrainingFlag& f) {
       const QString label = f.label;
       connect(browse, &QToolButton::clicked, this, [this, line, kind, label] {
         const QString start = line->text().isEmpty() ? QDir::homePath() : line->text();
-        const QString chosen = kind == K::File
-                                   ? QFileDialog::getOpenFileName(this, label, start,
-                                                                  QStringLiteral("Records (*.pth *.pt *.json *.sqlite *.db);;All files (*)"))
-                                   : QFileDialog::getExistingDirectory(this, label, start);
+        const QString chosen =
+            kind == K::File
+                ? QFileDialog::getOpenFileName(
+                      this, label, start, QStringLiteral("Records (*.pth *.pt *.json *.sqlite *.db);;All files (*)"))
+                : QFileDialog::getExistingDirectory(this, label, start);
         if (!chosen.isEmpty()) line->setText(chosen);
       });
       connect(line, &QLineEdit::textChanged, this, [this] { readFields(); });
@@ -189,9 +193,12 @@ QWidget* NewTrainingDialog::makeField(const TrainingFlag& f) {
     case K::Real:
     case K::Text: {
       auto* line = new QLineEdit(this);
-      if (!f.fallback.isEmpty()) line->setPlaceholderText(QStringLiteral("default: ") + f.fallback);
-      else if (!f.help.isEmpty() && f.kind == K::Text) line->setPlaceholderText(f.help);
-      else if (f.optional) line->setPlaceholderText(QStringLiteral("not set"));
+      if (!f.fallback.isEmpty())
+        line->setPlaceholderText(QStringLiteral("default: ") + f.fallback);
+      else if (!f.help.isEmpty() && f.kind == K::Text)
+        line->setPlaceholderText(f.help);
+      else if (f.optional)
+        line->setPlaceholderText(QStringLiteral("not set"));
       line->setToolTip(tip);
       connect(line, &QLineEdit::textChanged, this, [this] { readFields(); });
       editor = line;
@@ -231,10 +238,14 @@ void NewTrainingDialog::readFields() {
   if (writing_) return;
   for (auto it = fields_.begin(); it != fields_.end(); ++it) {
     QString v;
-    if (auto* line = qobject_cast<QLineEdit*>(it.value())) v = line->text();
-    else if (auto* combo = qobject_cast<QComboBox*>(it.value())) v = combo->currentText();
-    else if (auto* box = qobject_cast<QCheckBox*>(it.value())) v = box->isChecked() ? QStringLiteral("1") : QString();
-    else if (auto* text = qobject_cast<QPlainTextEdit*>(it.value())) v = text->toPlainText();
+    if (auto* line = qobject_cast<QLineEdit*>(it.value()))
+      v = line->text();
+    else if (auto* combo = qobject_cast<QComboBox*>(it.value()))
+      v = combo->currentText();
+    else if (auto* box = qobject_cast<QCheckBox*>(it.value()))
+      v = box->isChecked() ? QStringLiteral("1") : QString();
+    else if (auto* text = qobject_cast<QPlainTextEdit*>(it.value()))
+      v = text->toPlainText();
     const TrainingFlag* f = findTrainingFlag(it.key());
     // A choice left at the trainer's default is not written out.
     if (f && f->kind == K::Choice && v == f->fallback) v.clear();
@@ -253,10 +264,14 @@ void NewTrainingDialog::writeFields() {
   for (auto it = fields_.begin(); it != fields_.end(); ++it) {
     const TrainingFlag* f = findTrainingFlag(it.key());
     const QString v = spec_.value(it.key());
-    if (auto* line = qobject_cast<QLineEdit*>(it.value())) line->setText(v);
-    else if (auto* combo = qobject_cast<QComboBox*>(it.value())) combo->setCurrentText(v.isEmpty() && f ? f->fallback : v);
-    else if (auto* box = qobject_cast<QCheckBox*>(it.value())) box->setChecked(spec_.isOn(it.key()));
-    else if (auto* text = qobject_cast<QPlainTextEdit*>(it.value())) text->setPlainText(v);
+    if (auto* line = qobject_cast<QLineEdit*>(it.value()))
+      line->setText(v);
+    else if (auto* combo = qobject_cast<QComboBox*>(it.value()))
+      combo->setCurrentText(v.isEmpty() && f ? f->fallback : v);
+    else if (auto* box = qobject_cast<QCheckBox*>(it.value()))
+      box->setChecked(spec_.isOn(it.key()));
+    else if (auto* text = qobject_cast<QPlainTextEdit*>(it.value()))
+      text->setPlainText(v);
   }
   processes_->setValue(spec_.processes);
   port_->setValue(spec_.masterPort);
@@ -314,7 +329,8 @@ void NewTrainingDialog::updateState() {
     if (!d.db.trimmed().isEmpty() && QFileInfo(d.db.trimmed()).isFile())
       warn << QStringLiteral("The dataset exists: images already in it are skipped, new ones are added.");
     if (!d.db.trimmed().isEmpty() && QFileInfo::exists(QDir(d.runDirectory()).filePath(QStringLiteral("events.jsonl"))))
-      warn << QStringLiteral("The run folder %1 already holds this job's events: its charts continue.").arg(d.runDirectory());
+      warn << QStringLiteral("The run folder %1 already holds this job's events: its charts continue.")
+                  .arg(d.runDirectory());
     warning_->setText(warn.join(QLatin1Char(' ')));
     warning_->setVisible(!warn.isEmpty());
     return;
@@ -328,8 +344,9 @@ void NewTrainingDialog::updateState() {
   const QString out = spec_.outputDir().trimmed();
   if (!out.isEmpty() && QFileInfo::exists(QDir(out).filePath(QStringLiteral("events.jsonl")))) {
     warn = spec_.value(QStringLiteral("resume-from-checkpoint")).isEmpty()
-               ? QStringLiteral("The run folder already holds a run: this job starts over in it (its charts continue "
-                                "from step 0). Set \"Resume from\" to latest to continue it, or pick a new folder.")
+               ? QStringLiteral(
+                     "The run folder already holds a run: this job starts over in it (its charts continue "
+                     "from step 0). Set \"Resume from\" to latest to continue it, or pick a new folder.")
                : QStringLiteral("Continues the run in this folder from its checkpoint.");
   }
   warning_->setText(warn);

@@ -52,8 +52,10 @@ void RunListPanel::setRow(int index, const QString& name, const QString& state, 
   p.setRenderHint(QPainter::Antialiasing);
   p.setBrush(dot);
   p.setPen(Qt::NoPen);
-  if (datasetJob) p.drawRect(QRectF(1, 1, 8, 8));
-  else p.drawEllipse(1, 1, 8, 8);
+  if (datasetJob)
+    p.drawRect(QRectF(1, 1, 8, 8));
+  else
+    p.drawEllipse(1, 1, 8, 8);
   item->setIcon(QIcon(pm));
 }
 

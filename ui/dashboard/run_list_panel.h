@@ -1,6 +1,6 @@
 // RunListPanel: the dashboard's left column. One row per run (name, state and step, a coloured
-// state mark — a dot for a training run, a square for a dataset job — the folder as tooltip), and the New Job / Attach Run buttons. It knows nothing of
-// runs: TrainingDashboard fills the rows and reacts to the signals.
+// state mark — a dot for a training run, a square for a dataset job — the folder as tooltip), and the New Job / Attach
+// Run buttons. It knows nothing of runs: TrainingDashboard fills the rows and reacts to the signals.
 #pragma once
 #include <QColor>
 #include <QWidget>

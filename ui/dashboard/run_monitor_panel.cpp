@@ -53,7 +53,8 @@ RunMonitorPanel::RunMonitorPanel(QWidget* parent) : QWidget(parent) {
   open_review_ = new QPushButton(QStringLiteral("Open in Review"), this);
   open_review_->setToolTip(QStringLiteral("Open the job's dataset in the studio's review window"));
   open_review_->setVisible(false);
-  for (QPushButton* b : {open_review_, stop_, resume_, relaunch_, copy_command_, remove_}) header->addWidget(b, 0, Qt::AlignTop);
+  for (QPushButton* b : {open_review_, stop_, resume_, relaunch_, copy_command_, remove_})
+    header->addWidget(b, 0, Qt::AlignTop);
   mon->addLayout(header);
   progress_ = new QProgressBar(this);
   progress_->setTextVisible(true);
@@ -96,9 +97,9 @@ RunMonitorPanel::RunMonitorPanel(QWidget* parent) : QWidget(parent) {
   auto* grid = new QGridLayout(chartArea);
   grid->setContentsMargins(0, 0, 0, 0);
   grid->setSpacing(4);
-  const RunMetric order[] = {RunMetric::Loss,          RunMetric::LearningRate, RunMetric::GradNorm,
-                             RunMetric::SamplesPerSecond, RunMetric::DataWaitShare, RunMetric::MemoryMb,
-                             RunMetric::GpuUtil};
+  const RunMetric order[] = {
+      RunMetric::Loss,          RunMetric::LearningRate, RunMetric::GradNorm, RunMetric::SamplesPerSecond,
+      RunMetric::DataWaitShare, RunMetric::MemoryMb,     RunMetric::GpuUtil};
   for (RunMetric m : order) charts_.push_back(new MetricChart(m, chartArea));
   training_grid_ = grid;
   // The validation checks (the grounding detector's, the shapes hit rate) sit in a column beside
@@ -125,13 +126,15 @@ RunMonitorPanel::RunMonitorPanel(QWidget* parent) : QWidget(parent) {
   auto* dgrid = new QGridLayout(datasetArea);
   dgrid->setContentsMargins(0, 0, 0, 0);
   dgrid->setSpacing(4);
-  const RunMetric datasetOrder[] = {RunMetric::ImagesPerSecond, RunMetric::Detections,    RunMetric::TagSeconds,
+  const RunMetric datasetOrder[] = {RunMetric::ImagesPerSecond, RunMetric::Detections,     RunMetric::TagSeconds,
                                     RunMetric::DetectSeconds,   RunMetric::CaptionSeconds, RunMetric::EmbedSeconds};
   for (int i = 0; i < 6; ++i) {
     auto* c = new MetricChart(datasetOrder[i], datasetArea);
     charts_.push_back(c);
-    if (i < 2) dgrid->addWidget(c, 0, 2 * i, 1, 2);
-    else dgrid->addWidget(c, 1, i - 2);
+    if (i < 2)
+      dgrid->addWidget(c, 0, 2 * i, 1, 2);
+    else
+      dgrid->addWidget(c, 1, i - 2);
   }
   for (int c = 0; c < 4; ++c) dgrid->setColumnStretch(c, 1);
 

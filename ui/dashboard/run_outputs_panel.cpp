@@ -118,8 +118,8 @@ void RunOutputsPanel::setCheckpoints(const QVector<CheckpointRow>& rows) {
   checkpoints_->clear();
   QList<QTreeWidgetItem*> items;
   for (const CheckpointRow& row : rows) {
-    const QString when = row.written.toString(row.step < 0 ? QStringLiteral("yyyy-MM-dd HH:mm")
-                                                           : QStringLiteral("yyyy-MM-dd HH:mm:ss"));
+    const QString when =
+        row.written.toString(row.step < 0 ? QStringLiteral("yyyy-MM-dd HH:mm") : QStringLiteral("yyyy-MM-dd HH:mm:ss"));
     auto* item = new QTreeWidgetItem({row.label, when, row.path});
     item->setData(0, kPathRole, row.path);
     item->setData(0, kStepRole, row.step);

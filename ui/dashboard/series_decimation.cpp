@@ -32,8 +32,9 @@ XYSeries decimateMinMax(const QVector<double>& x, const QVector<double>& y, doub
     // whatever is left, so rounding at a bucket edge can never stall the scan.
     qsizetype i = first;
     for (int bkt = 0; i < last; ++bkt) {
-      qsizetype end = bkt + 1 >= buckets ? last
-                                         : std::lower_bound(x.begin() + i, x.begin() + last, x0 + (bkt + 1) * width) - x.begin();
+      qsizetype end = bkt + 1 >= buckets
+                          ? last
+                          : std::lower_bound(x.begin() + i, x.begin() + last, x0 + (bkt + 1) * width) - x.begin();
       if (end <= i) continue;
       qsizetype lo = -1, hi = -1, firstValid = -1, lastValid = -1;
       for (; i < end; ++i) {

@@ -68,10 +68,10 @@ struct TrainingDashboard::Run {
   QString command;                            // their command line
   QString exitMessage;                        // how the process ended ("" while running / never ran here)
   bool exitOk = true;
-  QStringList processLines;                   // what the process printed that is not an event
+  QStringList processLines;  // what the process printed that is not an event
   int imagesShown = 0;
-  QString checkpointsShown;  // what the checkpoint list was built from (rebuilt when it changes)
-  bool comparable = false;   // has data to draw: offered under "Compare with"
+  QString checkpointsShown;        // what the checkpoint list was built from (rebuilt when it changes)
+  bool comparable = false;         // has data to draw: offered under "Compare with"
   bool launchedAsDataset = false;  // started here as a make-dataset job (before its run.json exists)
   QString datasetDb;               // its --db as launched
 
@@ -88,7 +88,8 @@ struct TrainingDashboard::Run {
   }
   QString db() const {
     const QString fromRun = configPath("db");
-    return fromRun.isEmpty() && !datasetDb.isEmpty() ? QDir::cleanPath(QFileInfo(datasetDb).absoluteFilePath()) : fromRun;
+    return fromRun.isEmpty() && !datasetDb.isEmpty() ? QDir::cleanPath(QFileInfo(datasetDb).absoluteFilePath())
+                                                     : fromRun;
   }
 };
 
@@ -174,8 +175,10 @@ void TrainingDashboard::confirmAndRemove(int i) {
   QPushButton* del = box.addButton(QStringLiteral("Delete Folder"), QMessageBox::DestructiveRole);
   QPushButton* forget = box.addButton(QStringLiteral("Remove from List"), QMessageBox::AcceptRole);
   box.exec();
-  if (box.clickedButton() == del) removeRun(i, true, false);
-  else if (box.clickedButton() == forget) removeRun(i, false, false);
+  if (box.clickedButton() == del)
+    removeRun(i, true, false);
+  else if (box.clickedButton() == forget)
+    removeRun(i, false, false);
 }
 
 void TrainingDashboard::copyCommand(int i) {
@@ -183,8 +186,9 @@ void TrainingDashboard::copyCommand(int i) {
   if (!r) return;
   QString cmd = r->command;
   if (cmd.isEmpty() && !r->follower->config().isEmpty())
-    cmd = r->dataset() ? DatasetJobSpec::fromRunJson(r->follower->config(), r->dir).commandLine(options_.trainerProgram)
-                       : TrainingJobSpec::fromRunJson(r->follower->config(), QString()).commandLine(options_.trainerProgram);
+    cmd = r->dataset()
+              ? DatasetJobSpec::fromRunJson(r->follower->config(), r->dir).commandLine(options_.trainerProgram)
+              : TrainingJobSpec::fromRunJson(r->follower->config(), QString()).commandLine(options_.trainerProgram);
   QGuiApplication::clipboard()->setText(cmd);
   Q_EMIT message(QStringLiteral("Command line copied"));
 }
@@ -236,7 +240,8 @@ void TrainingDashboard::openInReview(int index) {
     return;
   }
   if (!QFileInfo(db).isFile()) {
-    Q_EMIT message(QStringLiteral("The dataset %1 does not exist yet: the job creates it with its first image").arg(db));
+    Q_EMIT message(
+        QStringLiteral("The dataset %1 does not exist yet: the job creates it with its first image").arg(db));
     return;
   }
   Q_EMIT openDatasetForReview(db);
@@ -284,7 +289,8 @@ int TrainingDashboard::attach(const QString& runDirectory) {
   const int i = addRun(runDirectory);
   Run* r = run(i);
   if (!QFileInfo::exists(r->follower->eventsPath()))
-    Q_EMIT message(QStringLiteral("%1 has no events.jsonl yet; the dashboard will show the run when it starts").arg(r->dir));
+    Q_EMIT message(
+        QStringLiteral("%1 has no events.jsonl yet; the dashboard will show the run when it starts").arg(r->dir));
   selectRun(i);
   return i;
 }
@@ -395,7 +401,8 @@ int TrainingDashboard::resumeRun(int index, const QString& checkpoint) {
     return -1;
   }
   if (r->follower->config().isEmpty()) {
-    Q_EMIT message(QStringLiteral("%1 has no run.json: its settings are unknown, so it cannot be resumed here").arg(r->dir));
+    Q_EMIT message(
+        QStringLiteral("%1 has no run.json: its settings are unknown, so it cannot be resumed here").arg(r->dir));
     return -1;
   }
   if (r->dataset()) {
@@ -430,14 +437,17 @@ bool TrainingDashboard::removeRun(int index, bool deleteFolder, bool ask) {
   if (ask) {
     const auto answer = QMessageBox::question(
         this, QStringLiteral("Delete run"),
-        deleteFolder ? QStringLiteral("Delete the folder %1 with its checkpoints and images? This cannot be undone.").arg(r->dir)
-                     : QStringLiteral("Remove %1 from the list? The folder stays.").arg(r->name()));
+        deleteFolder
+            ? QStringLiteral("Delete the folder %1 with its checkpoints and images? This cannot be undone.").arg(r->dir)
+            : QStringLiteral("Remove %1 from the list? The folder stays.").arg(r->name()));
     if (answer != QMessageBox::Yes) return false;
   }
   const QString dir = r->dir;
   r->follower->stop();
-  if (compare_ == index) compare_ = -1;
-  else if (compare_ > index) --compare_;
+  if (compare_ == index)
+    compare_ = -1;
+  else if (compare_ > index)
+    --compare_;
   runs_.erase(runs_.begin() + index);
   run_list_->removeRow(index);
   if (deleteFolder && !QDir(dir).removeRecursively()) {
@@ -509,8 +519,8 @@ void TrainingDashboard::updateRunItem(int index) {
   }
   if (r->dataset()) {
     // Dataset jobs say so, count images, and have a square mark.
-    const QString images = h.maxSteps() > 0 ? QStringLiteral(" · %1/%2 images").arg(h.step()).arg(h.maxSteps())
-                                            : QString();
+    const QString images =
+        h.maxSteps() > 0 ? QStringLiteral(" · %1/%2 images").arg(h.step()).arg(h.maxSteps()) : QString();
     run_list_->setRow(index, r->name(), QStringLiteral("dataset job · ") + state + images, dot,
                       QStringLiteral("Dataset job (make-dataset) in %1\ndataset: %2").arg(r->dir, r->db()), true);
     return;
@@ -556,8 +566,11 @@ void TrainingDashboard::updateHeader() {
   if (r->dataset()) {
     QStringList parts;
     QString state = h.stateText();
-    if (r->running()) state = r->runner->stopRequested() ? QStringLiteral("stopping after the current image…") : QStringLiteral("running");
-    else if (h.state() == RunHistory::State::Running && !r->runner) state = QStringLiteral("running elsewhere (attached)");
+    if (r->running())
+      state =
+          r->runner->stopRequested() ? QStringLiteral("stopping after the current image…") : QStringLiteral("running");
+    else if (h.state() == RunHistory::State::Running && !r->runner)
+      state = QStringLiteral("running elsewhere (attached)");
     parts << QStringLiteral("dataset job: ") + state;
     const int ranks = r->follower->config().value(QStringLiteral("world_size")).toInt(1);
     if (h.maxSteps() > 0)
@@ -576,11 +589,13 @@ void TrainingDashboard::updateHeader() {
                    .arg(done.value(QStringLiteral("already_done")).toInteger())
                    .arg(done.value(QStringLiteral("images_in_folder")).toInteger());
     }
-    if (r->follower->skippedLines() > 0) parts << QStringLiteral("%1 unreadable event lines skipped").arg(r->follower->skippedLines());
+    if (r->follower->skippedLines() > 0)
+      parts << QStringLiteral("%1 unreadable event lines skipped").arg(r->follower->skippedLines());
     QString text = parts.join(QStringLiteral(" · ")).toHtmlEscaped();
     QString error = h.state() == RunHistory::State::Failed ? h.errorMessage() : QString();
     if (!r->exitOk && !r->exitMessage.isEmpty()) error = r->exitMessage;
-    if (!error.isEmpty()) text += QStringLiteral("<br><span style='color:#c0392b'><b>Error:</b> %1</span>").arg(error.toHtmlEscaped());
+    if (!error.isEmpty())
+      text += QStringLiteral("<br><span style='color:#c0392b'><b>Error:</b> %1</span>").arg(error.toHtmlEscaped());
     else if (!r->exitMessage.isEmpty() && !r->running() && r->exitMessage != QLatin1String("finished"))
       text += QStringLiteral("<br>process: %1").arg(r->exitMessage.toHtmlEscaped());
     const QString db = r->db();
@@ -595,22 +610,26 @@ void TrainingDashboard::updateHeader() {
     monitor_panel_->setProgress(h.step(), h.maxSteps());
     RunMonitorPanel::Actions a;
     a.stop = r->running() && !r->runner->stopRequested();
-    a.stopTip = r->runner || !active ? QStringLiteral("Finish the current image and stop; Resume continues with the next")
-                                     : QStringLiteral("Started outside the studio: stop it where it runs");
+    a.stopTip = r->runner || !active
+                    ? QStringLiteral("Finish the current image and stop; Resume continues with the next")
+                    : QStringLiteral("Started outside the studio: stop it where it runs");
     a.resume = !r->running() && !r->follower->config().isEmpty() && !(active && !r->runner);
     a.remove = !r->running();
     a.copyCommand = !r->command.isEmpty() || !r->follower->config().isEmpty();
     a.relaunch = a.resume;
     a.openInReview = !db.isEmpty() && QFileInfo(db).isFile();
-    a.openInReviewTip = a.openInReview ? QStringLiteral("Open %1 in the studio's review window").arg(db)
-                                       : QStringLiteral("The dataset does not exist yet: the job creates it with its first image");
+    a.openInReviewTip = a.openInReview
+                            ? QStringLiteral("Open %1 in the studio's review window").arg(db)
+                            : QStringLiteral("The dataset does not exist yet: the job creates it with its first image");
     monitor_panel_->setActions(a);
     return;
   }
   QStringList parts;
   QString state = h.stateText();
-  if (r->running()) state = r->runner->stopRequested() ? QStringLiteral("stopping (writing a checkpoint)…") : QStringLiteral("running");
-  else if (h.state() == RunHistory::State::Running && !r->runner) state = QStringLiteral("running elsewhere (attached)");
+  if (r->running())
+    state = r->runner->stopRequested() ? QStringLiteral("stopping (writing a checkpoint)…") : QStringLiteral("running");
+  else if (h.state() == RunHistory::State::Running && !r->runner)
+    state = QStringLiteral("running elsewhere (attached)");
   parts << state;
   if (h.maxSteps() > 0) parts << QStringLiteral("step %1 of %2").arg(h.step()).arg(h.maxSteps());
   if (!h.points().isEmpty()) {
@@ -624,11 +643,13 @@ void TrainingDashboard::updateHeader() {
     const double ago = QDateTime::currentMSecsSinceEpoch() / 1000.0 - h.lastEventTime();
     if (ago > 120) parts << QStringLiteral("no event for %1").arg(duration(ago));
   }
-  if (r->follower->skippedLines() > 0) parts << QStringLiteral("%1 unreadable event lines skipped").arg(r->follower->skippedLines());
+  if (r->follower->skippedLines() > 0)
+    parts << QStringLiteral("%1 unreadable event lines skipped").arg(r->follower->skippedLines());
   QString text = parts.join(QStringLiteral(" · ")).toHtmlEscaped();
   QString error = h.state() == RunHistory::State::Failed ? h.errorMessage() : QString();
   if (!r->exitOk && !r->exitMessage.isEmpty()) error = r->exitMessage;
-  if (!error.isEmpty()) text += QStringLiteral("<br><span style='color:#c0392b'><b>Error:</b> %1</span>").arg(error.toHtmlEscaped());
+  if (!error.isEmpty())
+    text += QStringLiteral("<br><span style='color:#c0392b'><b>Error:</b> %1</span>").arg(error.toHtmlEscaped());
   else if (!r->exitMessage.isEmpty() && !r->running() && r->exitMessage != QLatin1String("finished"))
     text += QStringLiteral("<br>process: %1").arg(r->exitMessage.toHtmlEscaped());
   text += QStringLiteral("<br><span style='color:palette(mid)'>%1</span>").arg(r->dir.toHtmlEscaped());
@@ -645,9 +666,9 @@ void TrainingDashboard::updateHeader() {
   a.relaunch = !r->running() && !r->follower->config().isEmpty() && !(active && !r->runner);
   monitor_panel_->setActions(a);
   const bool haveCkpt = outputs_->hasSelectedCheckpoint();
-  outputs_->setCheckpointActions(haveCkpt && !r->follower->config().isEmpty(),
-                                 haveCkpt && !r->running() && !r->follower->config().isEmpty() &&
-                                     outputs_->selectedCheckpointStep() >= 0);
+  outputs_->setCheckpointActions(
+      haveCkpt && !r->follower->config().isEmpty(),
+      haveCkpt && !r->running() && !r->follower->config().isEmpty() && outputs_->selectedCheckpointStep() >= 0);
 }
 
 void TrainingDashboard::updateCharts() {
@@ -816,15 +837,18 @@ void TrainingDashboard::resumeFromSelectedCheckpoint() {
   box.addButton(QMessageBox::Cancel);
   box.setDefaultButton(branch);
   box.exec();
-  if (box.clickedButton() == branch) branchRun(currentRun(), checkpoint, step);
-  else if (box.clickedButton() == overwrite) resumeRun(currentRun(), checkpoint);
+  if (box.clickedButton() == branch)
+    branchRun(currentRun(), checkpoint, step);
+  else if (box.clickedButton() == overwrite)
+    resumeRun(currentRun(), checkpoint);
 }
 
 int TrainingDashboard::branchRun(int index, const QString& checkpoint, qint64 step) {
   Run* r = run(index);
   if (!r) return -1;
   if (r->follower->config().isEmpty()) {
-    Q_EMIT message(QStringLiteral("%1 has no run.json: its settings are unknown, so it cannot be resumed here").arg(r->dir));
+    Q_EMIT message(
+        QStringLiteral("%1 has no run.json: its settings are unknown, so it cannot be resumed here").arg(r->dir));
     return -1;
   }
   QString dir = r->dir + QStringLiteral("-from-step-%1").arg(step);
@@ -883,8 +907,10 @@ void TrainingDashboard::runNewJobDialog(bool datasetPage) {
   }
   if (datasetPage) dialog.setJobKind(NewTrainingDialog::JobKind::Dataset);
   if (dialog.exec() != QDialog::Accepted) return;
-  if (dialog.jobKind() == NewTrainingDialog::JobKind::Dataset) launchDataset(dialog.datasetSpec());
-  else launch(dialog.spec());
+  if (dialog.jobKind() == NewTrainingDialog::JobKind::Dataset)
+    launchDataset(dialog.datasetSpec());
+  else
+    launch(dialog.spec());
 }
 
 void TrainingDashboard::editAndRelaunch(int index) {
@@ -899,21 +925,25 @@ void TrainingDashboard::editAndRelaunch(int index) {
   if (r->dataset()) {
     dialog.setDatasetSpec(DatasetJobSpec::fromRunJson(r->follower->config(), r->dir));
     if (dialog.exec() != QDialog::Accepted) return;
-    if (dialog.jobKind() == NewTrainingDialog::JobKind::Dataset) launchDataset(dialog.datasetSpec());
-    else launch(dialog.spec());
+    if (dialog.jobKind() == NewTrainingDialog::JobKind::Dataset)
+      launchDataset(dialog.datasetSpec());
+    else
+      launch(dialog.spec());
     return;
   }
   TrainingJobSpec spec = TrainingJobSpec::fromRunJson(r->follower->config(), QString());
   spec.set(QStringLiteral("output-dir"), r->dir);
   dialog.setSpec(spec);
   if (dialog.exec() != QDialog::Accepted) return;
-  if (dialog.jobKind() == NewTrainingDialog::JobKind::Dataset) launchDataset(dialog.datasetSpec());
-  else launch(dialog.spec());
+  if (dialog.jobKind() == NewTrainingDialog::JobKind::Dataset)
+    launchDataset(dialog.datasetSpec());
+  else
+    launch(dialog.spec());
 }
 
 void TrainingDashboard::attachDialog() {
-  const QString dir = QFileDialog::getExistingDirectory(this, QStringLiteral("Attach Run Folder"),
-                                                        settings_.lastDirectory.get());
+  const QString dir =
+      QFileDialog::getExistingDirectory(this, QStringLiteral("Attach Run Folder"), settings_.lastDirectory.get());
   if (dir.isEmpty()) return;
   settings_.lastDirectory.set(dir);
   attach(dir);
@@ -927,8 +957,10 @@ void TrainingDashboard::saveRunList() {
 
 void TrainingDashboard::restoreRunList() {
   for (const QString& dir : settings_.trainingRuns.get()) {
-    if (QFileInfo(dir).isDir()) addRun(dir);
-    else Q_EMIT message(QStringLiteral("The run folder %1 is gone; removed from the list").arg(dir));
+    if (QFileInfo(dir).isDir())
+      addRun(dir);
+    else
+      Q_EMIT message(QStringLiteral("The run folder %1 is gone; removed from the list").arg(dir));
   }
   saveRunList();
 }

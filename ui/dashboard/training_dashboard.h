@@ -41,10 +41,10 @@ class TrainingDashboard : public QWidget {
   Q_OBJECT
  public:
   struct Options {
-    QString trainerProgram;      // empty: TrainingJobRunner::defaultTrainerProgram()
-    bool persistRuns = true;     // remember the run list in the settings (off for tests)
+    QString trainerProgram;   // empty: TrainingJobRunner::defaultTrainerProgram()
+    bool persistRuns = true;  // remember the run list in the settings (off for tests)
     int pollIntervalMs = 250;
-    QString tinyModelFolder;     // what the "CPU smoke run" preset trains (the studio's demo model)
+    QString tinyModelFolder;  // what the "CPU smoke run" preset trains (the studio's demo model)
   };
   explicit TrainingDashboard(QWidget* parent = nullptr) : TrainingDashboard(Options{}, parent) {}
   explicit TrainingDashboard(const Options& options, QWidget* parent = nullptr);
@@ -110,7 +110,7 @@ class TrainingDashboard : public QWidget {
   void openImage(const QString& path);  // a validation image (its PNG carries the layout)
   // "Open in Review" on a dataset job: the annotation database to review.
   void openDatasetForReview(const QString& databasePath);
-  void message(const QString& text);    // for the status bar: launch problems, exits, warnings
+  void message(const QString& text);  // for the status bar: launch problems, exits, warnings
 
  private:
   struct Run;

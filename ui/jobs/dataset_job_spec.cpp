@@ -13,8 +13,8 @@ namespace gligen::ui {
 namespace {
 
 bool hasWeights(const QDir& dir) {
-  return !dir.entryList({QStringLiteral("*.safetensors"), QStringLiteral("*.bin"), QStringLiteral("*.safetensors.index.json"),
-                         QStringLiteral("*.bin.index.json")},
+  return !dir.entryList({QStringLiteral("*.safetensors"), QStringLiteral("*.bin"),
+                         QStringLiteral("*.safetensors.index.json"), QStringLiteral("*.bin.index.json")},
                         QDir::Files)
               .isEmpty();
 }
@@ -57,15 +57,20 @@ QString jsonPath(const QJsonObject& o, const char* key) {
 
 QString DatasetJobSpec::ramProblem(const QString& path) {
   const QFileInfo info(path);
-  if (!info.exists()) return QStringLiteral("\"%1\" does not exist: give RAM's checkpoint (ram_swin_large_14m.pth) or the folder holding it").arg(path);
+  if (!info.exists())
+    return QStringLiteral(
+               "\"%1\" does not exist: give RAM's checkpoint (ram_swin_large_14m.pth) or the folder holding it")
+        .arg(path);
   if (info.isFile()) {
     if (!info.fileName().endsWith(QLatin1String(".pth")) && !info.fileName().endsWith(QLatin1String(".pt")))
       return QStringLiteral("\"%1\" is not a RAM checkpoint (.pth)").arg(info.fileName());
-    if (info.size() < 1024) return QStringLiteral("\"%1\" is %2 bytes: a truncated or placeholder download?").arg(path).arg(info.size());
+    if (info.size() < 1024)
+      return QStringLiteral("\"%1\" is %2 bytes: a truncated or placeholder download?").arg(path).arg(info.size());
     return {};
   }
   if (QDir(path).entryList({QStringLiteral("*.pth")}, QDir::Files).isEmpty())
-    return QStringLiteral("the folder \"%1\" holds no RAM checkpoint (*.pth); download ram_swin_large_14m.pth into it").arg(path);
+    return QStringLiteral("the folder \"%1\" holds no RAM checkpoint (*.pth); download ram_swin_large_14m.pth into it")
+        .arg(path);
   return {};
 }
 
@@ -74,11 +79,16 @@ QString DatasetJobSpec::detectorProblem(const QString& path) {
   if (!QFileInfo(path).isDir()) return QStringLiteral("the folder \"%1\" does not exist").arg(path);
   QString problem;
   const QString type = modelType(dir, problem);
-  if (!problem.isEmpty()) return QStringLiteral("\"%1\" %2: give a Grounding DINO folder (IDEA-Research/grounding-dino-base)").arg(path, problem);
+  if (!problem.isEmpty())
+    return QStringLiteral("\"%1\" %2: give a Grounding DINO folder (IDEA-Research/grounding-dino-base)")
+        .arg(path, problem);
   if (type != QLatin1String("grounding-dino"))
-    return QStringLiteral("\"%1\" holds a %2 model, not Grounding DINO (model_type \"grounding-dino\")").arg(path, type.isEmpty() ? QStringLiteral("unknown") : type);
+    return QStringLiteral("\"%1\" holds a %2 model, not Grounding DINO (model_type \"grounding-dino\")")
+        .arg(path, type.isEmpty() ? QStringLiteral("unknown") : type);
   const QStringList lack = missing(dir, {QStringLiteral("preprocessor_config.json"), QStringLiteral("vocab.txt")});
-  if (!lack.isEmpty()) return QStringLiteral("\"%1\" lacks %2: download the whole model folder").arg(path, lack.join(QStringLiteral(", ")));
+  if (!lack.isEmpty())
+    return QStringLiteral("\"%1\" lacks %2: download the whole model folder")
+        .arg(path, lack.join(QStringLiteral(", ")));
   if (!hasWeights(dir)) return QStringLiteral("\"%1\" has no weights (*.safetensors or *.bin)").arg(path);
   return {};
 }
@@ -88,12 +98,17 @@ QString DatasetJobSpec::captionerProblem(const QString& path) {
   if (!QFileInfo(path).isDir()) return QStringLiteral("the folder \"%1\" does not exist").arg(path);
   QString problem;
   const QString type = modelType(dir, problem);
-  if (!problem.isEmpty()) return QStringLiteral("\"%1\" %2: give a BLIP-2 folder (Salesforce/blip2-flan-t5-xxl)").arg(path, problem);
+  if (!problem.isEmpty())
+    return QStringLiteral("\"%1\" %2: give a BLIP-2 folder (Salesforce/blip2-flan-t5-xxl)").arg(path, problem);
   if (type != QLatin1String("blip-2"))
-    return QStringLiteral("\"%1\" holds a %2 model, not BLIP-2 (model_type \"blip-2\")").arg(path, type.isEmpty() ? QStringLiteral("unknown") : type);
+    return QStringLiteral("\"%1\" holds a %2 model, not BLIP-2 (model_type \"blip-2\")")
+        .arg(path, type.isEmpty() ? QStringLiteral("unknown") : type);
   const QStringList lack = missing(dir, {QStringLiteral("preprocessor_config.json")});
-  if (!lack.isEmpty()) return QStringLiteral("\"%1\" lacks %2: download the whole model folder").arg(path, lack.join(QStringLiteral(", ")));
-  if (!QFileInfo::exists(dir.filePath(QStringLiteral("spiece.model"))) && !QFileInfo::exists(dir.filePath(QStringLiteral("tokenizer.json"))))
+  if (!lack.isEmpty())
+    return QStringLiteral("\"%1\" lacks %2: download the whole model folder")
+        .arg(path, lack.join(QStringLiteral(", ")));
+  if (!QFileInfo::exists(dir.filePath(QStringLiteral("spiece.model"))) &&
+      !QFileInfo::exists(dir.filePath(QStringLiteral("tokenizer.json"))))
     return QStringLiteral("\"%1\" has no tokenizer (spiece.model)").arg(path);
   if (!hasWeights(dir)) return QStringLiteral("\"%1\" has no weights (*.safetensors or *.bin)").arg(path);
   return {};
@@ -109,10 +124,13 @@ QString DatasetJobSpec::textEncoderProblem(const QString& path) {
   QString problem;
   const QString type = modelType(model, problem);
   if (!problem.isEmpty())
-    return QStringLiteral("\"%1\" %2: give a CLIP folder as released (openai/clip-vit-large-patch14) or a diffusers pipeline folder")
+    return QStringLiteral(
+               "\"%1\" %2: give a CLIP folder as released (openai/clip-vit-large-patch14) or a diffusers pipeline "
+               "folder")
         .arg(model.path(), problem);
   if (type != QLatin1String("clip") && type != QLatin1String("clip_text_model"))
-    return QStringLiteral("\"%1\" holds a %2 model, not CLIP").arg(model.path(), type.isEmpty() ? QStringLiteral("unknown") : type);
+    return QStringLiteral("\"%1\" holds a %2 model, not CLIP")
+        .arg(model.path(), type.isEmpty() ? QStringLiteral("unknown") : type);
   if (!hasWeights(model)) return QStringLiteral("\"%1\" has no weights (*.safetensors or *.bin)").arg(model.path());
   const QStringList lack = missing(tokenizer, {QStringLiteral("vocab.json"), QStringLiteral("merges.txt")});
   if (!lack.isEmpty())
@@ -129,18 +147,21 @@ QStringList DatasetJobSpec::problems() const {
     }
     return true;
   };
-  if (required(images, QStringLiteral("Images folder"), QStringLiteral("images")) && !QFileInfo(images.trimmed()).isDir())
+  if (required(images, QStringLiteral("Images folder"), QStringLiteral("images")) &&
+      !QFileInfo(images.trimmed()).isDir())
     out << QStringLiteral("Images folder: the folder \"%1\" does not exist").arg(images.trimmed());
   if (required(db, QStringLiteral("Dataset database"), QStringLiteral("db"))) {
     const QFileInfo info(db.trimmed());
     if (info.exists() && info.isDir()) {
-      out << QStringLiteral("Dataset database: \"%1\" is a folder; name a .sqlite file (created when missing)").arg(db.trimmed());
+      out << QStringLiteral("Dataset database: \"%1\" is a folder; name a .sqlite file (created when missing)")
+                 .arg(db.trimmed());
     } else if (info.exists()) {
       QFile f(info.filePath());
       const QByteArray head = f.open(QIODevice::ReadOnly) ? f.read(16) : QByteArray();
       if (info.size() > 0 && head != QByteArray("SQLite format 3\0", 16))
-        out << QStringLiteral("Dataset database: \"%1\" is not an SQLite database; name a new .sqlite file or an "
-                              "annotation dataset to add to")
+        out << QStringLiteral(
+                   "Dataset database: \"%1\" is not an SQLite database; name a new .sqlite file or an "
+                   "annotation dataset to add to")
                    .arg(db.trimmed());
     } else if (!info.absoluteDir().exists()) {
       out << QStringLiteral("Dataset database: the folder \"%1\" does not exist").arg(info.absolutePath());
@@ -170,7 +191,8 @@ QStringList DatasetJobSpec::problems() const {
   if (!(boxThreshold >= 0 && boxThreshold <= 1)) out << QStringLiteral("Box threshold must be in [0, 1]");
   if (!(textThreshold >= 0 && textThreshold <= 1)) out << QStringLiteral("Text threshold must be in [0, 1]");
   if (!(nmsIou >= -1 && nmsIou <= 1)) out << QStringLiteral("NMS IoU must be in [-1, 1]");
-  if (device != QLatin1String("cpu") && device != QLatin1String("cuda")) out << QStringLiteral("Device must be cpu or cuda");
+  if (device != QLatin1String("cpu") && device != QLatin1String("cuda"))
+    out << QStringLiteral("Device must be cpu or cuda");
   if (precision != QLatin1String("fp32") && precision != QLatin1String("fp16") && precision != QLatin1String("bf16"))
     out << QStringLiteral("Precision must be fp32, fp16 or bf16");
   else if (precision != QLatin1String("fp32") && device != QLatin1String("cuda"))
@@ -185,7 +207,8 @@ QStringList DatasetJobSpec::problems() const {
 }
 
 QStringList DatasetJobSpec::makeDatasetArguments() const {
-  QStringList a{QStringLiteral("make-dataset"), QStringLiteral("--images"), images.trimmed(), QStringLiteral("--db"), db.trimmed()};
+  QStringList a{QStringLiteral("make-dataset"), QStringLiteral("--images"), images.trimmed(), QStringLiteral("--db"),
+                db.trimmed()};
   if (useText) {
     a << QStringLiteral("--text") << text.trimmed();
   } else {
@@ -206,8 +229,8 @@ QStringList DatasetJobSpec::makeDatasetArguments() const {
 
 QStringList DatasetJobSpec::arguments() const {
   if (processes <= 1) return makeDatasetArguments();
-  return QStringList{QStringLiteral("launch"), QStringLiteral("--nproc-per-node"), QString::number(processes),
-                     QStringLiteral("--master-port"), QString::number(masterPort), QStringLiteral("--")} +
+  return QStringList{QStringLiteral("launch"),        QStringLiteral("--nproc-per-node"), QString::number(processes),
+                     QStringLiteral("--master-port"), QString::number(masterPort),        QStringLiteral("--")} +
          makeDatasetArguments();
 }
 
@@ -246,7 +269,8 @@ DatasetJobSpec DatasetJobSpec::fromRunJson(const QJsonObject& run, const QString
   s.textThreshold = run.value(QStringLiteral("text_threshold")).toDouble(0.2);
   s.nmsIou = run.value(QStringLiteral("nms_iou")).toDouble(0.5);
   if (run.value(QStringLiteral("device")).isString()) s.device = run.value(QStringLiteral("device")).toString();
-  if (run.value(QStringLiteral("precision")).isString()) s.precision = run.value(QStringLiteral("precision")).toString();
+  if (run.value(QStringLiteral("precision")).isString())
+    s.precision = run.value(QStringLiteral("precision")).toString();
   s.batch = run.value(QStringLiteral("batch")).toInt(0);
   s.processes = std::max(1, run.value(QStringLiteral("world_size")).toInt(1));
   // The default folder is left implicit, so the command stays the one the user typed.

@@ -15,15 +15,15 @@
 namespace gligen::ui {
 
 struct DatasetJobSpec {
-  QString images;       // --images DIR
-  QString db;           // --db FILE (.sqlite; created when missing)
-  bool useText = false; // true: --text instead of --ram
-  QString ram;          // --ram FILE|DIR
-  QString ramTags;      // --ram-tags DIR (optional)
-  QString text;         // --text "cat. dog"
-  QString detector;     // --detector DIR
-  QString captioner;    // --captioner DIR
-  QString textEncoder;  // --text-encoder DIR
+  QString images;        // --images DIR
+  QString db;            // --db FILE (.sqlite; created when missing)
+  bool useText = false;  // true: --text instead of --ram
+  QString ram;           // --ram FILE|DIR
+  QString ramTags;       // --ram-tags DIR (optional)
+  QString text;          // --text "cat. dog"
+  QString detector;      // --detector DIR
+  QString captioner;     // --captioner DIR
+  QString textEncoder;   // --text-encoder DIR
   double boxThreshold = 0.25;
   double textThreshold = 0.2;
   double nmsIou = 0.5;

@@ -52,10 +52,10 @@ class RunFollower : public QObject {
   QJsonObject config_;
   QDateTime config_mtime_;
   QTimer timer_;
-  qint64 offset_ = 0;     // bytes of events.jsonl consumed
-  qint64 line_no_ = 0;    // complete lines consumed
-  QByteArray partial_;    // a line still waiting for its newline
-  QByteArray head_;       // the first bytes read, to notice a replaced file
+  qint64 offset_ = 0;   // bytes of events.jsonl consumed
+  qint64 line_no_ = 0;  // complete lines consumed
+  QByteArray partial_;  // a line still waiting for its newline
+  QByteArray head_;     // the first bytes read, to notice a replaced file
   int skipped_ = 0;
 };
 

@@ -122,7 +122,8 @@ bool RunHistory::apply(const QJsonObject& e) {
     }
     points_.append(p);
     recent_.append(img);
-    if (recent_.size() > kRecentImages) recent_.erase(recent_.begin(), recent_.begin() + (recent_.size() - kRecentImages));
+    if (recent_.size() > kRecentImages)
+      recent_.erase(recent_.begin(), recent_.begin() + (recent_.size() - kRecentImages));
     state_ = State::Running;
   } else if (kind == QLatin1String("progress") && e.contains(QLatin1String("images_done"))) {
     // A dataset job's progress follows its image's datagen_image event: the speed goes on that point.
@@ -143,7 +144,8 @@ bool RunHistory::apply(const QJsonObject& e) {
     p.gradNorm = number(e, "grad_norm");
     p.samplesPerSecond = number(e, "samples_per_s");
     const double wait = number(e, "data_wait_s"), stepTime = number(e, "step_time_s");
-    if (std::isfinite(wait) && std::isfinite(stepTime) && stepTime > 0) p.dataWaitShare = std::clamp(wait / stepTime, 0.0, 1.0);
+    if (std::isfinite(wait) && std::isfinite(stepTime) && stepTime > 0)
+      p.dataWaitShare = std::clamp(wait / stepTime, 0.0, 1.0);
     p.memoryMb = number(e, "memory_mb");
     p.gpuUtil = number(e, "gpu_util");
     // A resumed run restarts at its checkpoint's step: forget what came after it.
@@ -169,14 +171,15 @@ bool RunHistory::apply(const QJsonObject& e) {
   } else if (kind == QLatin1String("image")) {
     images_.append({stepOf(step_), e.value(QLatin1String("path")).toString()});
   } else if (kind == QLatin1String("log")) {
-    const QString stamp = std::isfinite(t) ? QDateTime::fromMSecsSinceEpoch(static_cast<qint64>(t * 1000))
-                                                 .toString(QStringLiteral("HH:mm:ss "))
-                                           : QString();
+    const QString stamp =
+        std::isfinite(t)
+            ? QDateTime::fromMSecsSinceEpoch(static_cast<qint64>(t * 1000)).toString(QStringLiteral("HH:mm:ss "))
+            : QString();
     addLog(stamp + e.value(QLatin1String("message")).toString());
     // A (re)started training job logs first. make-dataset also logs its summary after "done":
     // a dataset job is running again when images or progress arrive.
-    if (state_ == State::Waiting || (!dataset_ && (state_ == State::Finished || state_ == State::Stopped ||
-                                                   state_ == State::Failed)))
+    if (state_ == State::Waiting ||
+        (!dataset_ && (state_ == State::Finished || state_ == State::Stopped || state_ == State::Failed)))
       state_ = State::Running;
   } else if (kind == QLatin1String("done")) {
     const bool stopped = e.value(QLatin1String("stopped")).toBool();
@@ -190,8 +193,8 @@ bool RunHistory::apply(const QJsonObject& e) {
     state_ = State::Failed;
     error_ = e.value(QLatin1String("message")).toString();
     addLog(QStringLiteral("error: ") + error_);
-  } else if (kind == QLatin1String("metric") &&
-             (metricName == QLatin1String("grounding_fraction_found") || metricName == QLatin1String("shapes_hit_rate"))) {
+  } else if (kind == QLatin1String("metric") && (metricName == QLatin1String("grounding_fraction_found") ||
+                                                 metricName == QLatin1String("shapes_hit_rate"))) {
     // A validation check (the grounding detector's on the validation images, or the shapes
     // checker's on held-out layouts): on the point of its step (a point of its own when no
     // progress event has that step).

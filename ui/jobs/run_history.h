@@ -44,9 +44,22 @@ struct RunPoint {
 
 // The metrics a chart can show; `value` reads one from a point.
 enum class RunMetric {
-  Loss, LearningRate, GradNorm, SamplesPerSecond, DataWaitShare, MemoryMb, GpuUtil, GroundingFound, ShapesHitRate,
+  Loss,
+  LearningRate,
+  GradNorm,
+  SamplesPerSecond,
+  DataWaitShare,
+  MemoryMb,
+  GpuUtil,
+  GroundingFound,
+  ShapesHitRate,
   // dataset jobs
-  ImagesPerSecond, Detections, TagSeconds, DetectSeconds, CaptionSeconds, EmbedSeconds,
+  ImagesPerSecond,
+  Detections,
+  TagSeconds,
+  DetectSeconds,
+  CaptionSeconds,
+  EmbedSeconds,
 };
 double metricValue(const RunPoint& p, RunMetric m);
 QString metricTitle(RunMetric m);
@@ -105,7 +118,7 @@ class RunHistory {
   // Dataset jobs: true once a datagen_image or an images_done progress event arrived.
   bool isDataset() const { return dataset_; }
   const QVector<DatasetImage>& recentImages() const { return recent_; }  // oldest first, at most kRecentImages
-  qint64 imagesReported() const { return images_reported_; }               // datagen_image events
+  qint64 imagesReported() const { return images_reported_; }             // datagen_image events
   qint64 imagesFailed() const { return images_failed_; }
   qint64 boxesKept() const { return boxes_kept_; }
   const QJsonObject& doneSummary() const { return done_; }  // the last "done" event

@@ -10,8 +10,7 @@ namespace gligen::ui {
 TrainingJobRunner::TrainingJobRunner(QObject* parent) : QObject(parent) {
   kill_timer_.setSingleShot(true);
   connect(&kill_timer_, &QTimer::timeout, this, &TrainingJobRunner::kill);
-  connect(&process_, &QProcess::readyReadStandardOutput, this,
-          [this] { readLines(QProcess::StandardOutput); });
+  connect(&process_, &QProcess::readyReadStandardOutput, this, [this] { readLines(QProcess::StandardOutput); });
   connect(&process_, &QProcess::readyReadStandardError, this, [this] { readLines(QProcess::StandardError); });
   connect(&process_, &QProcess::finished, this, &TrainingJobRunner::onFinished);
   connect(&process_, &QProcess::errorOccurred, this, &TrainingJobRunner::onError);
@@ -109,8 +108,8 @@ void TrainingJobRunner::onFinished(int code, QProcess::ExitStatus status) {
   reported_ = true;
   if (status == QProcess::NormalExit && code == 0) {
     error_.clear();
-    Q_EMIT finished(true, stop_requested_ ? QStringLiteral("stopped after writing a checkpoint")
-                                          : QStringLiteral("finished"));
+    Q_EMIT finished(
+        true, stop_requested_ ? QStringLiteral("stopped after writing a checkpoint") : QStringLiteral("finished"));
     return;
   }
   // The trainer's own message ("gligen-trainer train: error: ..."), or the last thing it said.

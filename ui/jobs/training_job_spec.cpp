@@ -95,7 +95,8 @@ QVector<TrainingFlag> buildFlags() {
       ranged(flag("adam-weight-decay", opt, K::Real, "AdamW weight decay", "1e-2", ""), 0, 10),
       ranged(flag("adam-epsilon", opt, K::Real, "AdamW epsilon", "1e-8", ""), 1e-30, 1),
       ranged(flag("max-grad-norm", opt, K::Real, "Gradient clipping norm", "1.0", ""), 1e-9, 1e9),
-      choice(flag("mixed-precision", opt, K::Choice, "Mixed precision", "no", "fp16 needs CUDA; bf16 also runs on the CPU with LibTorch 2.x."),
+      choice(flag("mixed-precision", opt, K::Choice, "Mixed precision", "no",
+                  "fp16 needs CUDA; bf16 also runs on the CPU with LibTorch 2.x."),
              {"no", "fp16", "bf16"}),
       ranged(flag("seed", opt, K::Integer, "Seed", "0",
                   "Seed of every random draw (data order, drops, noise, timesteps, re-initialisation)."),
@@ -113,15 +114,16 @@ QVector<TrainingFlag> buildFlags() {
 
       required(flag("output-dir", ckpt, K::OutFolder, "Run folder", "",
                     "Where run.json, events.jsonl, log.txt, checkpoints/, images/ and the trained unet/ go.")),
-      ranged(flag("checkpointing-steps", ckpt, K::Integer, "Checkpoint every", "500", "Steps between checkpoints."),
-             1, big),
+      ranged(flag("checkpointing-steps", ckpt, K::Integer, "Checkpoint every", "500", "Steps between checkpoints."), 1,
+             big),
       ranged(optionalValue(flag("checkpoints-total-limit", ckpt, K::Integer, "Keep at most", "",
                                 "Checkpoints kept (oldest pruned); empty: all.")),
              1, 1e6),
       flag("resume-from-checkpoint", ckpt, K::Text, "Resume from", "",
            "\"latest\" (the newest complete checkpoint of the run folder) or a checkpoint folder."),
 
-      ranged(flag("validation-steps", val, K::Integer, "Validate every", "0", "Steps between validation images (0: never)."),
+      ranged(flag("validation-steps", val, K::Integer, "Validate every", "0",
+                  "Steps between validation images (0: never)."),
              0, big),
       flag("validation-prompt", val, K::Text, "Prompt", "", "Empty: the seed's landscape prompt."),
       flag("validation-negative-prompt", val, K::Text, "Negative prompt", "", "Empty: the seed's."),
@@ -131,20 +133,24 @@ QVector<TrainingFlag> buildFlags() {
       ranged(flag("validation-images", val, K::Integer, "Images per validation", "4", ""), 1, 16),
       flag("grounding-detector", val, K::Folder, "Grounding detector", "",
            "A Grounding DINO folder: each validation checks whether the boxes came out (chart beside the loss)."),
-      ranged(flag("grounding-iou", val, K::Real, "Found when IoU ≥", "0.5", "How much a detection must overlap its box."),
-             0.01, 1),
+      ranged(
+          flag("grounding-iou", val, K::Real, "Found when IoU ≥", "0.5", "How much a detection must overlap its box."),
+          0.01, 1),
       flag("shapes-heldout", val, K::File, "Held-out shapes layouts", "",
            "make-shapes-dataset's --heldout-layouts file: each validation generates them and charts the shapes hit "
            "rate (boxes whose colour's object came out there) beside the loss."),
-      ranged(flag("shapes-heldout-count", val, K::Integer, "Held-out layouts checked", "32", "The first N of the file."),
-             1, 100000),
-      ranged(flag("shapes-iou", val, K::Real, "Shapes hit when IoU ≥", "0.5", "How much the object must overlap its box."),
-             0.01, 1),
+      ranged(
+          flag("shapes-heldout-count", val, K::Integer, "Held-out layouts checked", "32", "The first N of the file."),
+          1, 100000),
+      ranged(
+          flag("shapes-iou", val, K::Real, "Shapes hit when IoU ≥", "0.5", "How much the object must overlap its box."),
+          0.01, 1),
 
       choice(flag("device", hw, K::Choice, "Device", "cpu",
                   "cuda means cuda:LOCAL_RANK for each process of a multi-process job."),
              {"cpu", "cuda"}),
-      ranged(optionalValue(flag("threads", hw, K::Integer, "CPU threads", "", "LibTorch threads per process; empty: all cores.")),
+      ranged(optionalValue(
+                 flag("threads", hw, K::Integer, "CPU threads", "", "LibTorch threads per process; empty: all cores.")),
              1, 1024),
   };
 }
@@ -161,7 +167,8 @@ bool parseBoxLine(const QString& line, QString& phrase, QString& box, QString& p
   bool ok = parts.size() == 4 && !phrase.isEmpty();
   for (int i = 0; ok && i < 4; ++i) v[i] = parts[i].trimmed().toDouble(&ok);
   if (!ok || !(v[0] >= 0 && v[1] >= 0 && v[2] <= 1 && v[3] <= 1 && v[0] < v[2] && v[1] < v[3])) {
-    problem = QStringLiteral("\"%1\": the box must be 4 numbers with 0 <= x0 < x1 <= 1 and 0 <= y0 < y1 <= 1").arg(line);
+    problem =
+        QStringLiteral("\"%1\": the box must be 4 numbers with 0 <= x0 < x1 <= 1 and 0 <= y0 < y1 <= 1").arg(line);
     return false;
   }
   QStringList clean;
@@ -262,8 +269,7 @@ QStringList TrainingJobSpec::problems() const {
         break;
       }
       case K::Switch:
-      case K::Text:
-        break;
+      case K::Text: break;
     }
   }
   if (value("mixed-precision") == QLatin1String("fp16") && value("device") != QLatin1String("cuda"))
@@ -301,8 +307,8 @@ QStringList TrainingJobSpec::trainArguments() const {
 
 QStringList TrainingJobSpec::arguments() const {
   if (processes <= 1) return trainArguments();
-  return QStringList{QStringLiteral("launch"), QStringLiteral("--nproc-per-node"), QString::number(processes),
-                     QStringLiteral("--master-port"), QString::number(masterPort), QStringLiteral("--")} +
+  return QStringList{QStringLiteral("launch"),        QStringLiteral("--nproc-per-node"), QString::number(processes),
+                     QStringLiteral("--master-port"), QString::number(masterPort),        QStringLiteral("--")} +
          trainArguments();
 }
 
@@ -336,7 +342,8 @@ TrainingJobSpec TrainingJobSpec::fromRunJson(const QJsonObject& run, const QStri
     QString key = f.name;
     key.replace(QLatin1Char('-'), QLatin1Char('_'));
     if (f.name == QLatin1String("no-reset-grounding-params")) {
-      if (run.contains(QStringLiteral("reset_grounding_params")) && !run.value(QStringLiteral("reset_grounding_params")).toBool())
+      if (run.contains(QStringLiteral("reset_grounding_params")) &&
+          !run.value(QStringLiteral("reset_grounding_params")).toBool())
         spec.set(f.name, QStringLiteral("1"));
       continue;
     }

@@ -17,15 +17,15 @@ namespace gligen::ui {
 
 struct TrainingFlag {
   enum class Kind {
-    Folder,    // an existing folder
-    File,      // an existing file (or folder, for --data-path's per-image .pth folders)
-    OutFolder, // a folder that will be created
+    Folder,     // an existing folder
+    File,       // an existing file (or folder, for --data-path's per-image .pth folders)
+    OutFolder,  // a folder that will be created
     Integer,
     Real,
     Choice,
-    Switch,    // present or not
+    Switch,  // present or not
     Text,
-    Boxes,     // "phrase: x0,y0,x1,y1" per line -> --validation-phrase/--validation-box pairs
+    Boxes,  // "phrase: x0,y0,x1,y1" per line -> --validation-phrase/--validation-box pairs
   };
   QString name;   // without the dashes: "learning-rate"
   QString group;  // "Data", "Model", "Optimisation", "Schedule", "Checkpoints", "Validation", "Hardware"

@@ -60,8 +60,10 @@ QVariant ReviewImageListModel::data(const QModelIndex& index, int role) const {
   if (r == nullptr) return {};
   if (role == Qt::DisplayRole) {
     QString counts = r->boxes == 1 ? tr("1 box") : tr("%1 boxes").arg(r->boxes);
-    if (r->unreviewed > 0) counts += tr(" · %1 to review").arg(r->unreviewed);
-    else if (r->boxes > 0) counts += tr(" · reviewed");
+    if (r->unreviewed > 0)
+      counts += tr(" · %1 to review").arg(r->unreviewed);
+    else if (r->boxes > 0)
+      counts += tr(" · reviewed");
     return QFileInfo(QString::fromStdString(r->path)).fileName() + QLatin1Char('\n') + counts;
   }
   if (role == Qt::ToolTipRole) {
@@ -95,9 +97,10 @@ QVariant ReviewImageListModel::data(const QModelIndex& index, int role) const {
     tile.fill(Qt::transparent);
     {
       QPainter p(&tile);
-      const QImage fitted = thumb.width() > kThumbnailWidth
-                                ? thumb.scaled(kThumbnailWidth, kThumbnailHeight, Qt::KeepAspectRatio, Qt::SmoothTransformation)
-                                : thumb;
+      const QImage fitted =
+          thumb.width() > kThumbnailWidth
+              ? thumb.scaled(kThumbnailWidth, kThumbnailHeight, Qt::KeepAspectRatio, Qt::SmoothTransformation)
+              : thumb;
       p.drawImage((kThumbnailWidth - fitted.width()) / 2, (kThumbnailHeight - fitted.height()) / 2, fitted);
     }
     thumbnails_.insert(id, new QImage(tile));

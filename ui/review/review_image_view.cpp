@@ -156,8 +156,10 @@ std::vector<int64_t> ReviewImageView::selectedIds() const {
 
 void ReviewImageView::selectBox(int64_t id, bool add) {
   for (auto* it : items_) {
-    if (it->annotation().id == id) it->setChosen(true);
-    else if (!add) it->setChosen(false);
+    if (it->annotation().id == id)
+      it->setChosen(true);
+    else if (!add)
+      it->setChosen(false);
   }
   Q_EMIT selectionChanged();
 }
@@ -291,9 +293,9 @@ void ReviewImageView::mouseMoveEvent(QMouseEvent* e) {
     int corner = -1;
     ReviewBoxItem* it = itemAt(s, &corner);
     setCursor(corner == 0 || corner == 2 ? Qt::SizeFDiagCursor
-              : corner >= 0             ? Qt::SizeBDiagCursor
-              : it                      ? Qt::SizeAllCursor
-                                        : Qt::CrossCursor);
+              : corner >= 0              ? Qt::SizeBDiagCursor
+              : it                       ? Qt::SizeAllCursor
+                                         : Qt::CrossCursor);
   }
 }
 

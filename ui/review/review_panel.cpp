@@ -291,7 +291,8 @@ bool ReviewPanel::reembedCaptions() {
       if (!error.isEmpty()) {
         Q_EMIT self->message(tr("Embedding the captions failed: %1").arg(error));
       } else {
-        Q_EMIT self->message(tr("Embedded %1 captions with %2.").arg(report.embedded).arg(QString::fromStdString(report.encoder)));
+        Q_EMIT self->message(
+            tr("Embedded %1 captions with %2.").arg(report.embedded).arg(QString::fromStdString(report.encoder)));
         Q_EMIT self->captionsEmbedded(report.embedded, report.pending);
       }
       self->stats_dirty_ = true;
@@ -392,7 +393,8 @@ void ReviewPanel::updateEditor() {
   if (store_ && current_ != 0) {
     if (auto rec = store_->image(current_)) {
       QString caps;
-      for (const auto& c : store_->image_captions(current_)) caps += QStringLiteral("<br>“%1”").arg(QString::fromStdString(c).toHtmlEscaped());
+      for (const auto& c : store_->image_captions(current_))
+        caps += QStringLiteral("<br>“%1”").arg(QString::fromStdString(c).toHtmlEscaped());
       image_info_->setText(tr("<b>%1</b> · %2 × %3 px<br>%4 accepted · %5 rejected · %6 edited · %7 unreviewed%8")
                                .arg(QString::fromStdString(rec->path).toHtmlEscaped())
                                .arg(rec->width)

@@ -19,16 +19,18 @@ ReviewStatsWidget::ReviewStatsWidget(QWidget* parent) : QWidget(parent) {
   summary_->setWordWrap(true);
   layout->addWidget(summary_);
   reembed_ = new QPushButton(this);
-  reembed_->setToolTip(tr("Embed the edited and new captions with the text encoder of the open model, so that "
-                          "training uses what the captions say now"));
+  reembed_->setToolTip(
+      tr("Embed the edited and new captions with the text encoder of the open model, so that "
+         "training uses what the captions say now"));
   reembed_->hide();
   connect(reembed_, &QPushButton::clicked, this, &ReviewStatsWidget::reembedRequested);
   layout->addWidget(reembed_, 0, Qt::AlignLeft);
   histogram_note_ = new QLabel(this);
   histogram_note_->setWordWrap(true);
-  histogram_note_->setText(tr("No box has a detector score: the boxes were drawn or imported without one (seed "
-                              ".pth files and COCO ground truth have none). Scores come from automatic annotation; "
-                              "the score filter has nothing to act on here."));
+  histogram_note_->setText(
+      tr("No box has a detector score: the boxes were drawn or imported without one (seed "
+         ".pth files and COCO ground truth have none). Scores come from automatic annotation; "
+         "the score filter has nothing to act on here."));
   histogram_note_->hide();
   layout->addWidget(histogram_note_);
   plot_ = new QCustomPlot(this);
@@ -89,7 +91,8 @@ void ReviewStatsWidget::refresh(const annotations::AnnotationStore* store) {
   labels_->clear();
   for (size_t k = 0; k < std::min<size_t>(stats_.by_label.size(), 200); ++k) {
     const auto& [name, n] = stats_.by_label[k];
-    auto* item = new QTreeWidgetItem(labels_, {name.empty() ? tr("(no label)") : QString::fromStdString(name), QString::number(n)});
+    auto* item = new QTreeWidgetItem(
+        labels_, {name.empty() ? tr("(no label)") : QString::fromStdString(name), QString::number(n)});
     item->setTextAlignment(1, Qt::AlignRight);
   }
   plot_->clearPlottables();

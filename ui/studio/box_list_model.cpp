@@ -135,8 +135,7 @@ QMimeData* BoxListModel::mimeData(const QModelIndexList& indexes) const {
   return data;
 }
 
-bool BoxListModel::dropMimeData(const QMimeData* data, Qt::DropAction action, int row, int,
-                                const QModelIndex& parent) {
+bool BoxListModel::dropMimeData(const QMimeData* data, Qt::DropAction action, int row, int, const QModelIndex& parent) {
   if (action != Qt::MoveAction || !data->hasFormat(QString::fromLatin1(kRowMime))) return false;
   const int from = data->data(QString::fromLatin1(kRowMime)).toInt();
   int to = row >= 0 ? row : (parent.isValid() ? parent.row() : document_->boxCount());

@@ -17,8 +17,13 @@
 namespace gligen::ui {
 
 BoxListPanel::BoxListPanel(LayoutDocument* document, QWidget* parent)
-    : QWidget(parent), document_(document), model_(new BoxListModel(document, this)), view_(new QTableView(this)),
-      count_(new QLabel(this)), up_(new QToolButton(this)), down_(new QToolButton(this)),
+    : QWidget(parent),
+      document_(document),
+      model_(new BoxListModel(document, this)),
+      view_(new QTableView(this)),
+      count_(new QLabel(this)),
+      up_(new QToolButton(this)),
+      down_(new QToolButton(this)),
       delete_(new QToolButton(this)) {
   view_->setModel(model_);
   view_->setSelectionBehavior(QAbstractItemView::SelectRows);

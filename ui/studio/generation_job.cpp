@@ -28,9 +28,10 @@ QString plainMessage(const std::exception& e) {
     if (cut > 0) text.truncate(cut);
   }
   if (text.contains(QLatin1String("can't allocate memory")) || text.contains(QLatin1String("out of memory"))) {
-    return GenerationJob::tr("Not enough memory for this image size with this model. Choose a smaller size "
-                             "(Settings > Size: Model default), a smaller batch, or float16 on a GPU.\n\n"
-                             "Details: %1")
+    return GenerationJob::tr(
+               "Not enough memory for this image size with this model. Choose a smaller size "
+               "(Settings > Size: Model default), a smaller batch, or float16 on a GPU.\n\n"
+               "Details: %1")
         .arg(text.section(QLatin1Char('\n'), 0, 0));
   }
   return text;
@@ -74,8 +75,9 @@ void GenerationJob::loadModel(const QString& folder, const QString& unet, const 
     options.dtype = dtypeFromName(precision);
     Q_EMIT status(tr("Loading %1 ...").arg(folder));
     pipeline_.reset();  // free the old model's memory before loading the next
-    pipeline_ = gligen::GligenPipeline::load(folder.toStdString(), unet.toStdString(), options,
-                                             [this](const std::string& s) { Q_EMIT status(QString::fromStdString(s)); });
+    pipeline_ =
+        gligen::GligenPipeline::load(folder.toStdString(), unet.toStdString(), options,
+                                     [this](const std::string& s) { Q_EMIT status(QString::fromStdString(s)); });
     info_ = ModelInfo{folder,
                       unet,
                       device,
@@ -123,8 +125,8 @@ QVector<GeneratedImage> GenerationJob::runOnce(const gligen::Layout& layout) {
       Q_EMIT status(tr("Checking the boxes with the detector ..."));
       gligen::detect::CheckOptions o;
       o.iou_threshold = iou_threshold_;
-      g.check = gligen::detect::check_grounding(*detector_, gligen::data::Rgb8Image{rgb[i].width, rgb[i].height, rgb[i].pixels},
-                                                boxes, o);
+      g.check = gligen::detect::check_grounding(
+          *detector_, gligen::data::Rgb8Image{rgb[i].width, rgb[i].height, rgb[i].pixels}, boxes, o);
       g.check->detector = detector_folder_.toStdString();
     }
     out.push_back(g);
@@ -154,8 +156,9 @@ void GenerationJob::generateUntilGrounded(const gligen::Layout& layout, int maxT
     return;
   }
   if (!detector_) {
-    Q_EMIT generationFailed(tr("Generate until grounded needs a detector: choose a Grounding DINO folder in "
-                               "Generate > Grounding Check Settings."));
+    Q_EMIT generationFailed(
+        tr("Generate until grounded needs a detector: choose a Grounding DINO folder in "
+           "Generate > Grounding Check Settings."));
     return;
   }
   try {
@@ -207,7 +210,8 @@ void GenerationJob::setDetector(const QString& folder, double iouThreshold) {
     Q_EMIT status(tr("Loading the detector %1 ...").arg(folder));
     detector_.reset();
     has_detector_ = false;
-    detector_ = std::make_unique<gligen::detect::GroundingDino>(gligen::detect::GroundingDino::load(folder.toStdString()));
+    detector_ =
+        std::make_unique<gligen::detect::GroundingDino>(gligen::detect::GroundingDino::load(folder.toStdString()));
     detector_folder_ = folder;
     has_detector_ = true;
     Q_EMIT detectorLoaded(folder);

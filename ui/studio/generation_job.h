@@ -26,7 +26,7 @@ class GligenPipeline;
 namespace detect {
 class GroundingDino;
 }
-}
+}  // namespace gligen
 
 namespace gligen::ui {
 

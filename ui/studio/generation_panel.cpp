@@ -34,13 +34,26 @@ constexpr int kCustomSize = -2;
 }  // namespace
 
 GenerationPanel::GenerationPanel(LayoutDocument* document, QWidget* parent)
-    : QWidget(parent), document_(document), model_label_(new QLabel(this)),
-      open_model_(new QPushButton(tr("Open Model…"), this)), prompt_(new QPlainTextEdit(this)),
-      negative_(new QLineEdit(this)), size_(new QComboBox(this)), steps_(new QSpinBox(this)),
-      guidance_(new QDoubleSpinBox(this)), beta_(new QDoubleSpinBox(this)), scheduler_(new QComboBox(this)),
-      seed_mode_(new QComboBox(this)), seed_(new QLineEdit(this)), batch_(new QSpinBox(this)),
-      device_(new QComboBox(this)), precision_(new QComboBox(this)), generate_(new QPushButton(tr("Generate"), this)),
-      cancel_(new QPushButton(tr("Cancel"), this)), progress_(new QProgressBar(this)), status_(new QLabel(this)) {
+    : QWidget(parent),
+      document_(document),
+      model_label_(new QLabel(this)),
+      open_model_(new QPushButton(tr("Open Model…"), this)),
+      prompt_(new QPlainTextEdit(this)),
+      negative_(new QLineEdit(this)),
+      size_(new QComboBox(this)),
+      steps_(new QSpinBox(this)),
+      guidance_(new QDoubleSpinBox(this)),
+      beta_(new QDoubleSpinBox(this)),
+      scheduler_(new QComboBox(this)),
+      seed_mode_(new QComboBox(this)),
+      seed_(new QLineEdit(this)),
+      batch_(new QSpinBox(this)),
+      device_(new QComboBox(this)),
+      precision_(new QComboBox(this)),
+      generate_(new QPushButton(tr("Generate"), this)),
+      cancel_(new QPushButton(tr("Cancel"), this)),
+      progress_(new QProgressBar(this)),
+      status_(new QLabel(this)) {
   model_label_->setWordWrap(true);
   model_label_->setTextFormat(Qt::RichText);
   prompt_->setPlaceholderText(tr("Describe the whole image, e.g. \"a photo of a park in autumn\""));
@@ -58,13 +71,15 @@ GenerationPanel::GenerationPanel(LayoutDocument* document, QWidget* parent)
   beta_->setSingleStep(0.05);
   beta_->setDecimals(2);
   beta_->setToolTip(tr("Grounding fraction: the boxes steer the first β of the steps; the rest refine freely"));
-  for (const std::string& name : gligen::scheduler_names()) scheduler_->addItem(QString::fromStdString(name), QString::fromStdString(name));
+  for (const std::string& name : gligen::scheduler_names())
+    scheduler_->addItem(QString::fromStdString(name), QString::fromStdString(name));
   scheduler_->insertItem(0, tr("Model default"), QString());
   seed_mode_->addItem(tr("Fixed"), int(SeedMode::Fixed));
   seed_mode_->addItem(tr("Random"), int(SeedMode::Random));
   seed_mode_->addItem(tr("Increment"), int(SeedMode::Increment));
-  seed_mode_->setToolTip(tr("Fixed: same seed every time. Random: a new seed each time. "
-                            "Increment: add the batch size after each generation."));
+  seed_mode_->setToolTip(
+      tr("Fixed: same seed every time. Random: a new seed each time. "
+         "Increment: add the batch size after each generation."));
   // Seeds are 64-bit (random ones use 53 bits): a spin box (int) could not show them.
   seed_->setValidator(new QRegularExpressionValidator(QRegularExpression(QStringLiteral("[0-9]{1,19}")), seed_));
   seed_->setPlaceholderText(tr("seed"));
@@ -229,9 +244,11 @@ void GenerationPanel::applySizeChoice(int index) {
     // Sizes must be multiples of 8 (one latent cell per 8x8 pixels).
     bool ok = false;
     const int w0 = s.width > 0 ? s.width : model_size_.width(), h0 = s.height > 0 ? s.height : model_size_.height();
-    const int w = QInputDialog::getInt(this, tr("Custom size"), tr("Width (pixels, a multiple of 8):"), w0, 64, 2048, 8, &ok);
+    const int w =
+        QInputDialog::getInt(this, tr("Custom size"), tr("Width (pixels, a multiple of 8):"), w0, 64, 2048, 8, &ok);
     if (!ok) return syncFromDocument();
-    const int h = QInputDialog::getInt(this, tr("Custom size"), tr("Height (pixels, a multiple of 8):"), h0, 64, 2048, 8, &ok);
+    const int h =
+        QInputDialog::getInt(this, tr("Custom size"), tr("Height (pixels, a multiple of 8):"), h0, 64, 2048, 8, &ok);
     if (!ok) return syncFromDocument();
     s.width = (w + 7) / 8 * 8;
     s.height = (h + 7) / 8 * 8;

@@ -93,8 +93,7 @@ void LayoutCanvas::reloadBackground() {
   if (path == background_path_) return;
   background_path_ = path;
   background_ = path.isEmpty() ? QImage() : QImage(path);
-  if (!path.isEmpty() && background_.isNull())
-    Q_EMIT message(tr("Cannot read the background image %1.").arg(path));
+  if (!path.isEmpty() && background_.isNull()) Q_EMIT message(tr("Cannot read the background image %1.").arg(path));
   viewport()->update();
 }
 
@@ -175,12 +174,15 @@ void LayoutCanvas::drawForeground(QPainter* painter, const QRectF&) {
   QFont f = font();
   f.setPointSizeF(f.pointSizeF() * 1.3);
   painter->setFont(f);
-  const QString hint = tr("Drag to draw a box, then type what it should contain.\n"
-                          "Or open an example: File > Examples.");
+  const QString hint =
+      tr("Drag to draw a box, then type what it should contain.\n"
+         "Or open an example: File > Examples.");
   // Wrapped to the view, so a small window still shows the whole hint.
   const int width = std::clamp(viewport()->width() - 48, 120, 440);
-  const QRectF text = painter->fontMetrics().boundingRect(QRect(0, 0, width, 400), Qt::AlignCenter | Qt::TextWordWrap, hint);
-  const QRectF box(centre - QPointF(text.width() / 2 + 14, text.height() / 2 + 10), QSizeF(text.width() + 28, text.height() + 20));
+  const QRectF text =
+      painter->fontMetrics().boundingRect(QRect(0, 0, width, 400), Qt::AlignCenter | Qt::TextWordWrap, hint);
+  const QRectF box(centre - QPointF(text.width() / 2 + 14, text.height() / 2 + 10),
+                   QSizeF(text.width() + 28, text.height() + 20));
   painter->setPen(Qt::NoPen);
   painter->setBrush(palette().color(QPalette::Base));
   painter->drawRoundedRect(box, 6, 6);
@@ -391,13 +393,21 @@ void LayoutCanvas::mouseMoveEvent(QMouseEvent* event) {
       const qreal x = std::clamp(snap(p.x()), 0.0, W), y = std::clamp(snap(p.y()), 0.0, H);
       const qreal minSide = gridPixels();
       switch (handle_) {
-        case BoxHandle::TopLeft: r.setTopLeft({std::min(x, r.right() - minSide), std::min(y, r.bottom() - minSide)}); break;
+        case BoxHandle::TopLeft:
+          r.setTopLeft({std::min(x, r.right() - minSide), std::min(y, r.bottom() - minSide)});
+          break;
         case BoxHandle::Top: r.setTop(std::min(y, r.bottom() - minSide)); break;
-        case BoxHandle::TopRight: r.setTopRight({std::max(x, r.left() + minSide), std::min(y, r.bottom() - minSide)}); break;
+        case BoxHandle::TopRight:
+          r.setTopRight({std::max(x, r.left() + minSide), std::min(y, r.bottom() - minSide)});
+          break;
         case BoxHandle::Right: r.setRight(std::max(x, r.left() + minSide)); break;
-        case BoxHandle::BottomRight: r.setBottomRight({std::max(x, r.left() + minSide), std::max(y, r.top() + minSide)}); break;
+        case BoxHandle::BottomRight:
+          r.setBottomRight({std::max(x, r.left() + minSide), std::max(y, r.top() + minSide)});
+          break;
         case BoxHandle::Bottom: r.setBottom(std::max(y, r.top() + minSide)); break;
-        case BoxHandle::BottomLeft: r.setBottomLeft({std::min(x, r.right() - minSide), std::max(y, r.top() + minSide)}); break;
+        case BoxHandle::BottomLeft:
+          r.setBottomLeft({std::min(x, r.right() - minSide), std::max(y, r.top() + minSide)});
+          break;
         case BoxHandle::Left: r.setLeft(std::min(x, r.right() - minSide)); break;
         case BoxHandle::None: break;
       }
@@ -422,7 +432,8 @@ void LayoutCanvas::mouseReleaseEvent(QMouseEvent* event) {
     sketch_ = nullptr;
     // A click (or a wiggle shorter than the system's drag distance) only clears the selection;
     // boxes smaller than one latent cell are not boxes.
-    const bool dragged = (event->position().toPoint() - press_view_pos_).manhattanLength() >= QApplication::startDragDistance();
+    const bool dragged =
+        (event->position().toPoint() - press_view_pos_).manhattanLength() >= QApplication::startDragDistance();
     if (g == Gesture::Draw && dragged && r.width() >= gridPixels() && r.height() >= gridPixels() && canAddBoxes(1)) {
       LayoutBox box;
       box.id = document_->allocateBoxId();

@@ -21,9 +21,9 @@ namespace gligen::ui {
 
 // One grounded box as the studio edits it.
 struct LayoutBox {
-  int id = 0;       // stable for the document's life; commands and selection refer to boxes by id
+  int id = 0;  // stable for the document's life; commands and selection refer to boxes by id
   QString phrase;
-  QRectF rect;      // normalised to [0, 1] x [0, 1] of the image
+  QRectF rect;  // normalised to [0, 1] x [0, 1] of the image
   bool enabled = true;
   QColor colour;
 
@@ -36,7 +36,7 @@ struct LayoutBox {
 struct GenerationSettings {
   QString prompt;
   QString negativePrompt;
-  int width = 0;   // 0: the model's default size
+  int width = 0;  // 0: the model's default size
   int height = 0;
   std::optional<quint64> seed;  // absent: a random seed per generation
   int steps = 50;
@@ -64,7 +64,7 @@ class LayoutDocument : public QObject {
   // --- reading ---------------------------------------------------------------------------
   const QVector<LayoutBox>& boxes() const { return boxes_; }
   int boxCount() const { return boxes_.size(); }
-  int indexOfBox(int id) const;         // -1 when absent
+  int indexOfBox(int id) const;            // -1 when absent
   const LayoutBox* boxById(int id) const;  // nullptr when absent
   int enabledBoxCount() const;
   const GenerationSettings& settings() const { return settings_; }
@@ -107,10 +107,10 @@ class LayoutDocument : public QObject {
   void replaceContents(const QVector<LayoutBox>& boxes, const GenerationSettings& settings);
 
  Q_SIGNALS:
-  void boxesChanged();          // boxes added, removed, reordered or replaced
-  void boxChanged(int id);      // one box's rect, phrase, enabled flag or colour
+  void boxesChanged();      // boxes added, removed, reordered or replaced
+  void boxChanged(int id);  // one box's rect, phrase, enabled flag or colour
   void settingsChanged();
-  void imageSizeChanged();      // settings or model default size changed the image size
+  void imageSizeChanged();  // settings or model default size changed the image size
   void selectionChanged();
 
  private:

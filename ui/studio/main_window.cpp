@@ -49,12 +49,18 @@
 
 namespace gligen::ui {
 
-
 MainWindow::MainWindow(const Options& options, QWidget* parent)
-    : QMainWindow(parent), document_(new LayoutDocument(this)), canvas_(new LayoutCanvas(document_, this)),
-      box_list_(new BoxListPanel(document_, this)), panel_(new GenerationPanel(document_, this)),
-      gallery_(new ResultsGallery(this)), preview_(new LivePreview(this)), splitter_(new QSplitter(Qt::Horizontal, this)),
-      results_dock_(new QDockWidget(tr("Results"), this)), zoom_label_(new QLabel(this)), job_(new GenerationJob) {
+    : QMainWindow(parent),
+      document_(new LayoutDocument(this)),
+      canvas_(new LayoutCanvas(document_, this)),
+      box_list_(new BoxListPanel(document_, this)),
+      panel_(new GenerationPanel(document_, this)),
+      gallery_(new ResultsGallery(this)),
+      preview_(new LivePreview(this)),
+      splitter_(new QSplitter(Qt::Horizontal, this)),
+      results_dock_(new QDockWidget(tr("Results"), this)),
+      zoom_label_(new QLabel(this)),
+      job_(new GenerationJob) {
   setWindowIcon(QIcon(QStringLiteral(":/gligen/icons/gligen-studio.svg")));
   setObjectName(QStringLiteral("MainWindow"));
 
@@ -110,7 +116,8 @@ MainWindow::MainWindow(const Options& options, QWidget* parent)
   connectJob();
   check_iou_ = settings_.checkIouPercent.get() / 100.0;
   grounding_tries_ = std::max(1, settings_.groundingTries.get());
-  if (!settings_.detectorFolder.get().isEmpty()) setGroundingCheck(settings_.detectorFolder.get(), check_iou_, grounding_tries_);
+  if (!settings_.detectorFolder.get().isEmpty())
+    setGroundingCheck(settings_.detectorFolder.get(), check_iou_, grounding_tries_);
 
   connect(canvas_, &LayoutCanvas::message, this, [this](const QString& m) { statusBar()->showMessage(m, 8000); });
   connect(canvas_, &LayoutCanvas::boxDrawn, box_list_, &BoxListPanel::editPhrase);
@@ -134,7 +141,8 @@ MainWindow::MainWindow(const Options& options, QWidget* parent)
     }
     // The selected result's grounding check, drawn over its boxes.
     const int index = gallery_->currentResult();
-    if (index >= 0 && index < gallery_->results().size()) canvas_->setGroundingOverlay(gallery_->results()[index].check);
+    if (index >= 0 && index < gallery_->results().size())
+      canvas_->setGroundingOverlay(gallery_->results()[index].check);
   });
   connect(gallery_, &ResultsGallery::reuseSeedRequested, this, [this](quint64 seed) {
     GenerationSettings s = document_->settings();
@@ -224,10 +232,11 @@ void MainWindow::buildMenus() {
     // A seed .pth or COCO JSON: import it into a new dataset file first.
     const QFileInfo src(path);
     const QString dataset = QFileDialog::getSaveFileName(
-        this, tr("Save the Imported Dataset As"), src.dir().filePath(src.completeBaseName() + QStringLiteral(".sqlite")),
-        tr("Annotation databases (*.sqlite)"));
+        this, tr("Save the Imported Dataset As"),
+        src.dir().filePath(src.completeBaseName() + QStringLiteral(".sqlite")), tr("Annotation databases (*.sqlite)"));
     if (dataset.isEmpty()) return;
-    const QString images = QFileDialog::getExistingDirectory(this, tr("Folder Holding the Dataset's Images"), src.absolutePath());
+    const QString images =
+        QFileDialog::getExistingDirectory(this, tr("Folder Holding the Dataset's Images"), src.absolutePath());
     if (images.isEmpty()) return;
     importDatasetForReview(path, dataset, images);
   });
@@ -236,8 +245,10 @@ void MainWindow::buildMenus() {
   file->addAction(tr("Save Layout &As…"), QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_S), this,
                   &MainWindow::saveLayoutDialog);
   file->addAction(tr("&Export Selected Image…"), QKeySequence(Qt::CTRL | Qt::Key_E), this, [this]() {
-    if (gallery_->currentResult() >= 0) saveImageDialog(gallery_->currentResult());
-    else statusBar()->showMessage(tr("No image yet: generate one first."), 5000);
+    if (gallery_->currentResult() >= 0)
+      saveImageDialog(gallery_->currentResult());
+    else
+      statusBar()->showMessage(tr("No image yet: generate one first."), 5000);
   });
   file->addSeparator();
   file->addAction(tr("Set &Background Image…"), this, &MainWindow::chooseBackgroundImage);
@@ -318,19 +329,20 @@ void MainWindow::connectJob() {
     if (!info.unet.isEmpty()) {
       const QFileInfo u(QDir::cleanPath(info.unet));
       const bool checkpoint = QFileInfo::exists(QDir(u.filePath()).filePath(QStringLiteral("manifest.json")));
-      const QString where = checkpoint ? tr("%1 of the run “%2”").arg(u.fileName(), QDir(u.absolutePath() + "/..").absolutePath().section('/', -1))
-                                       : QDir(u.absolutePath()).dirName() + QLatin1Char('/') + u.fileName();
+      const QString where = checkpoint
+                                ? tr("%1 of the run “%2”")
+                                      .arg(u.fileName(), QDir(u.absolutePath() + "/..").absolutePath().section('/', -1))
+                                : QDir(u.absolutePath()).dirName() + QLatin1Char('/') + u.fileName();
       unet = tr("<br>UNet: %1").arg(where.toHtmlEscaped());
     }
-    panel_->setModelDescription(
-        tr("<b>%1</b>%8<br>%2×%3, %4%5, on %6 (%7)")
-            .arg(QFileInfo(info.folder).fileName().toHtmlEscaped())
-            .arg(info.defaultSize.width())
-            .arg(info.defaultSize.height())
-            .arg(info.defaultScheduler.toHtmlEscaped())
-            .arg(info.inpainting ? tr(", inpainting") : QString())
-            .arg(info.device, info.precision, unet),
-        true);
+    panel_->setModelDescription(tr("<b>%1</b>%8<br>%2×%3, %4%5, on %6 (%7)")
+                                    .arg(QFileInfo(info.folder).fileName().toHtmlEscaped())
+                                    .arg(info.defaultSize.width())
+                                    .arg(info.defaultSize.height())
+                                    .arg(info.defaultScheduler.toHtmlEscaped())
+                                    .arg(info.inpainting ? tr(", inpainting") : QString())
+                                    .arg(info.device, info.precision, unet),
+                                true);
     panel_->setStatus(tr("Model ready."));
     if (dashboard_) dashboard_->setStudioContext(info.folder, review_dataset_);
     statusBar()->showMessage(tr("Loaded %1.").arg(info.folder), 6000);
@@ -354,7 +366,8 @@ void MainWindow::connectJob() {
     const bool more_tries = !images.isEmpty() && images.front().tryNumber > 0;
     if (!more_tries) setBusy(false);
     gallery_->addResults(images);
-    if (!images.isEmpty() && gligen::layout_to_json(images.front().layout) == gligen::layout_to_json(document_->toLayout())) {
+    if (!images.isEmpty() &&
+        gligen::layout_to_json(images.front().layout) == gligen::layout_to_json(document_->toLayout())) {
       canvas_->setGroundingOverlay(images.front().check);
     }
     if (more_tries) {
@@ -382,7 +395,7 @@ void MainWindow::connectJob() {
     }
     const QString seed = l.seed ? QString::number(*l.seed) : QString();
     const QString text = images.size() == 1 ? tr("Generated 1 image, seed %1.").arg(seed)
-                                             : tr("Generated %1 images, seed %2.").arg(images.size()).arg(seed);
+                                            : tr("Generated %1 images, seed %2.").arg(images.size()).arg(seed);
     panel_->setStatus(text);
     statusBar()->showMessage(text, 8000);
     Q_EMIT generationFinished(true);
@@ -447,9 +460,8 @@ void MainWindow::connectJob() {
     statusBar()->showMessage(tr("Demo model written to %1 (random weights: it makes noise).").arg(folder), 8000);
     loadModel({folder, QString()});
   });
-  connect(job_, &GenerationJob::demoModelFailed, this, [this](const QString& message) {
-    QMessageBox::warning(this, tr("Cannot create the demo model"), message);
-  });
+  connect(job_, &GenerationJob::demoModelFailed, this,
+          [this](const QString& message) { QMessageBox::warning(this, tr("Cannot create the demo model"), message); });
 }
 
 bool MainWindow::loadModel(const RecentModel& m, bool quiet) {
@@ -457,30 +469,36 @@ bool MainWindow::loadModel(const RecentModel& m, bool quiet) {
   const gligen::ModelFolderReport report = gligen::inspect_model_folder(m.folder.toStdString(), m.unet.toStdString());
   if (!report.ok()) {
     const QString text = tr("%1 cannot be loaded:\n%2").arg(m.folder, QString::fromStdString(report.describe()));
-    if (quiet) statusBar()->showMessage(text.section(QLatin1Char('\n'), 0, 1), 10000);
-    else QMessageBox::warning(this, tr("Cannot load the model"), text);
+    if (quiet)
+      statusBar()->showMessage(text.section(QLatin1Char('\n'), 0, 1), 10000);
+    else
+      QMessageBox::warning(this, tr("Cannot load the model"), text);
     return false;
   }
   loading_ = true;
   panel_->setModelDescription(tr("Loading <b>%1</b> …").arg(QFileInfo(m.folder).fileName().toHtmlEscaped()), false);
   const QString device = panel_->device(), precision = panel_->precision();
   GenerationJob* job = job_;
-  QMetaObject::invokeMethod(job_, [job, m, device, precision]() { job->loadModel(m.folder, m.unet, device, precision); },
-                            Qt::QueuedConnection);
+  QMetaObject::invokeMethod(
+      job_, [job, m, device, precision]() { job->loadModel(m.folder, m.unet, device, precision); },
+      Qt::QueuedConnection);
   return true;
 }
 
 void MainWindow::createDemoModel(const QString& folder) {
   GenerationJob* job = job_;
   statusBar()->showMessage(tr("Writing a tiny demo model to %1 …").arg(folder));
-  QMetaObject::invokeMethod(job_, [job, folder]() { job->createDemoModel(folder); }, Qt::QueuedConnection);
+  QMetaObject::invokeMethod(
+      job_, [job, folder]() { job->createDemoModel(folder); }, Qt::QueuedConnection);
 }
 
 void MainWindow::generate() {
   if (generating_) return;
   if (!model_) {
-    if (loading_) statusBar()->showMessage(tr("The model is still loading; generate when it is ready."), 5000);
-    else showModelDialog();
+    if (loading_)
+      statusBar()->showMessage(tr("The model is still loading; generate when it is ready."), 5000);
+    else
+      showModelDialog();
     return;
   }
   gligen::Layout layout = document_->toLayout();
@@ -489,23 +507,26 @@ void MainWindow::generate() {
     if (b.enabled && b.phrase.trimmed().isEmpty()) {
       document_->setSelectedIds({b.id});
       box_list_->editPhrase(b.id);
-      statusBar()->showMessage(tr("Box %1 has no phrase: type what it should contain, or disable it.")
-                                   .arg(document_->indexOfBox(b.id) + 1),
-                               8000);
+      statusBar()->showMessage(
+          tr("Box %1 has no phrase: type what it should contain, or disable it.").arg(document_->indexOfBox(b.id) + 1),
+          8000);
       return;
     }
   }
   if (!layout.inpaint_image.empty() && !model_->inpainting) {
     layout.inpaint_image.clear();
-    statusBar()->showMessage(tr("The background image is only used by inpainting models; this model ignores it."), 8000);
+    statusBar()->showMessage(tr("The background image is only used by inpainting models; this model ignores it."),
+                             8000);
   } else if (layout.inpaint_image.empty() && model_->inpainting) {
     QMessageBox::information(this, tr("Background image needed"),
                              tr("This is a grounded inpainting model: set the image to paint into with "
                                 "File > Set Background Image. The boxes mark the regions to repaint."));
     return;
   }
-  if (panel_->seedMode() == SeedMode::Random) layout.seed.reset();
-  else if (!layout.seed) layout.seed = 0;
+  if (panel_->seedMode() == SeedMode::Random)
+    layout.seed.reset();
+  else if (!layout.seed)
+    layout.seed = 0;
   try {
     gligen::validate_layout(layout, "the layout");
   } catch (const gligen::Error& e) {
@@ -518,11 +539,12 @@ void MainWindow::generate() {
   if (until_grounded_) {
     const int tries = grounding_tries_;
     panel_->setStatus(tr("Generating until grounded (up to %1 tries)…").arg(tries));
-    QMetaObject::invokeMethod(job_, [job, layout, tries]() { job->generateUntilGrounded(layout, tries); },
-                              Qt::QueuedConnection);
+    QMetaObject::invokeMethod(
+        job_, [job, layout, tries]() { job->generateUntilGrounded(layout, tries); }, Qt::QueuedConnection);
     return;
   }
-  QMetaObject::invokeMethod(job_, [job, layout]() { job->generate(layout); }, Qt::QueuedConnection);
+  QMetaObject::invokeMethod(
+      job_, [job, layout]() { job->generate(layout); }, Qt::QueuedConnection);
 }
 
 void MainWindow::resizeEvent(QResizeEvent* event) {
@@ -561,17 +583,19 @@ void MainWindow::setGroundingCheck(const QString& detectorFolder, double iouThre
   settings_.checkIouPercent.set(qRound(iouThreshold * 100));
   settings_.groundingTries.set(grounding_tries_);
   GenerationJob* job = job_;
-  QMetaObject::invokeMethod(job_, [job, detectorFolder, iouThreshold]() { job->setDetector(detectorFolder, iouThreshold); },
-                            Qt::QueuedConnection);
+  QMetaObject::invokeMethod(
+      job_, [job, detectorFolder, iouThreshold]() { job->setDetector(detectorFolder, iouThreshold); },
+      Qt::QueuedConnection);
 }
 
 void MainWindow::showGroundingCheckDialog() {
   QDialog dialog(this);
   dialog.setWindowTitle(tr("Grounding Check"));
   auto* form = new QFormLayout;
-  auto* intro = new QLabel(tr("After each image, a Grounding DINO detector looks for every box's phrase and the "
-                              "result shows which boxes came out (green) and which did not (red). Generate Until "
-                              "Grounded tries new seeds until all boxes are found."));
+  auto* intro =
+      new QLabel(tr("After each image, a Grounding DINO detector looks for every box's phrase and the "
+                    "result shows which boxes came out (green) and which did not (red). Generate Until "
+                    "Grounded tries new seeds until all boxes are found."));
   intro->setWordWrap(true);
   auto* folder = new QLineEdit(detector_folder_);
   folder->setPlaceholderText(tr("no detector: the check is off"));
@@ -606,7 +630,8 @@ void MainWindow::showGroundingCheckDialog() {
   if (!dir.isEmpty() && !QFileInfo(QDir(dir).filePath(QStringLiteral("config.json"))).exists()) {
     QMessageBox::warning(this, tr("Not a detector folder"),
                          tr("%1 has no config.json: choose the folder of a Grounding DINO model "
-                            "(e.g. IDEA-Research/grounding-dino-base as downloaded).").arg(dir));
+                            "(e.g. IDEA-Research/grounding-dino-base as downloaded).")
+                             .arg(dir));
     return;
   }
   setGroundingCheck(dir, iou->value(), tries->value());
@@ -781,8 +806,10 @@ void MainWindow::saveLayoutDialog() {
 }
 
 void MainWindow::saveLayout() {
-  if (layout_path_.isEmpty()) saveLayoutDialog();
-  else writeLayout(layout_path_);
+  if (layout_path_.isEmpty())
+    saveLayoutDialog();
+  else
+    writeLayout(layout_path_);
 }
 
 void MainWindow::newLayout() {
@@ -813,10 +840,13 @@ void MainWindow::rebuildRecentMenu() {
   }
   if (recent.isEmpty()) recent_menu_->addAction(tr("(no layouts yet)"))->setEnabled(false);
   recent_menu_->addSeparator();
-  recent_menu_->addAction(tr("Clear List"), this, [this]() {
-    settings_.recentLayouts.set({});
-    rebuildRecentMenu();
-  })->setEnabled(!recent.isEmpty());
+  recent_menu_
+      ->addAction(tr("Clear List"), this,
+                  [this]() {
+                    settings_.recentLayouts.set({});
+                    rebuildRecentMenu();
+                  })
+      ->setEnabled(!recent.isEmpty());
 }
 
 bool MainWindow::writeLayout(const QString& path) {
@@ -852,8 +882,9 @@ void MainWindow::saveImageDialog(int index) {
 }
 
 void MainWindow::chooseBackgroundImage() {
-  const QString path = QFileDialog::getOpenFileName(this, tr("Background Image (for grounded inpainting)"),
-                                                    settings_.lastDirectory.get(), tr("Images (*.png *.jpg *.jpeg *.webp *.bmp)"));
+  const QString path =
+      QFileDialog::getOpenFileName(this, tr("Background Image (for grounded inpainting)"),
+                                   settings_.lastDirectory.get(), tr("Images (*.png *.jpg *.jpeg *.webp *.bmp)"));
   if (path.isEmpty()) return;
   GenerationSettings s = document_->settings();
   s.inpaintImage = path;
@@ -893,14 +924,18 @@ TrainingDashboard* MainWindow::trainingDashboard() {
   dashboard_->setWindowFlag(Qt::Window);
   const QByteArray geometry = settings_.dashboardGeometry.get();
   if (!geometry.isEmpty()) dashboard_->restoreGeometry(geometry);
-  connect(dashboard_, &TrainingDashboard::message, this, [this](const QString& m) { statusBar()->showMessage(m, 8000); });
-  connect(dashboard_, &TrainingDashboard::generateWithCheckpoint, this, [this](const QString& model, const QString& unet) {
-    raise();
-    activateWindow();
-    if (loadModel(RecentModel{model, unet})) statusBar()->showMessage(tr("Loading %1 with %2 …").arg(model, unet), 8000);
-  });
+  connect(dashboard_, &TrainingDashboard::message, this,
+          [this](const QString& m) { statusBar()->showMessage(m, 8000); });
+  connect(dashboard_, &TrainingDashboard::generateWithCheckpoint, this,
+          [this](const QString& model, const QString& unet) {
+            raise();
+            activateWindow();
+            if (loadModel(RecentModel{model, unet}))
+              statusBar()->showMessage(tr("Loading %1 with %2 …").arg(model, unet), 8000);
+          });
   // "Open in Review" on a dataset job: the same path as File > Open Dataset for Review….
-  connect(dashboard_, &TrainingDashboard::openDatasetForReview, this, [this](const QString& db) { openReviewDataset(db); });
+  connect(dashboard_, &TrainingDashboard::openDatasetForReview, this,
+          [this](const QString& db) { openReviewDataset(db); });
   connect(dashboard_, &TrainingDashboard::openImage, this, [this](const QString& path) {
     raise();
     activateWindow();
@@ -919,8 +954,7 @@ void MainWindow::showTrainingDashboard() {
 bool MainWindow::maybeSaveLayout() {
   if (document_->undoStack()->isClean()) return true;
   const QString name = document_name_.isEmpty() ? tr("Untitled layout") : document_name_;
-  QMessageBox box(QMessageBox::Warning, tr("Unsaved layout"),
-                  tr("Save the changes to “%1” before closing?").arg(name),
+  QMessageBox box(QMessageBox::Warning, tr("Unsaved layout"), tr("Save the changes to “%1” before closing?").arg(name),
                   QMessageBox::Save | QMessageBox::Discard | QMessageBox::Cancel, this);
   box.setInformativeText(tr("Your boxes, phrases and settings are lost if you don't save them."));
   box.setDefaultButton(QMessageBox::Save);
@@ -944,7 +978,8 @@ void MainWindow::closeEvent(QCloseEvent* event) {
     const auto answer = QMessageBox::question(
         this, tr("Training is running"),
         tr("%n training job(s) are running. Stop them and quit? Each finishes its step and writes a checkpoint; "
-           "resume later from the dashboard.", nullptr, n),
+           "resume later from the dashboard.",
+           nullptr, n),
         QMessageBox::Yes | QMessageBox::Cancel, QMessageBox::Cancel);
     if (answer != QMessageBox::Yes) {
       event->ignore();
@@ -970,7 +1005,8 @@ QString MainWindow::snapStatus() const { return snap_label_ ? snap_label_->text(
 
 void MainWindow::updateTitle() {
   const QString name = document_name_.isEmpty() ? tr("Untitled layout") : document_name_;
-  setWindowTitle(tr("%1%2 — GLIGEN Studio").arg(name, document_->undoStack()->isClean() ? QString() : QStringLiteral("*")));
+  setWindowTitle(
+      tr("%1%2 — GLIGEN Studio").arg(name, document_->undoStack()->isClean() ? QString() : QStringLiteral("*")));
 }
 
 void MainWindow::showAbout() {

@@ -19,7 +19,10 @@
 namespace gligen::ui {
 
 ModelDialog::ModelDialog(const QVector<RecentModel>& recent, QWidget* parent)
-    : QDialog(parent), recent_(new QListWidget(this)), folder_(new QLineEdit(this)), unet_(new QLineEdit(this)),
+    : QDialog(parent),
+      recent_(new QListWidget(this)),
+      folder_(new QLineEdit(this)),
+      unet_(new QLineEdit(this)),
       report_(new QLabel(this)) {
   setWindowTitle(tr("Open Model"));
   folder_->setPlaceholderText(tr("Diffusers folder (model_index.json, unet/, vae/, …)"));
@@ -60,12 +63,13 @@ ModelDialog::ModelDialog(const QVector<RecentModel>& recent, QWidget* parent)
   // The shapes demo model that comes with the program (core/pipeline/model_folder.h).
   const QString shipped = QString::fromStdString(gligen::default_model_dir());
   if (!shipped.isEmpty()) {
-    auto* shapesText = new QLabel(
-        tr("<p><b>Start with the shapes demo model</b> that comes with GLIGEN Studio (trained from scratch by our own trainer): "
-           "it draws circles, squares and triangles in red, green, blue and yellow, "
-           "each where its box is. Draw a box, call it <i>a red circle</i>, draw another, call it "
-           "<i>a blue square</i>, and press Generate.</p>"),
-        this);
+    auto* shapesText =
+        new QLabel(tr("<p><b>Start with the shapes demo model</b> that comes with GLIGEN Studio (trained from scratch "
+                      "by our own trainer): "
+                      "it draws circles, squares and triangles in red, green, blue and yellow, "
+                      "each where its box is. Draw a box, call it <i>a red circle</i>, draw another, call it "
+                      "<i>a blue square</i>, and press Generate.</p>"),
+                   this);
     shapesText->setWordWrap(true);
     auto* useShapes = new QPushButton(tr("Use the Shapes Demo Model"), this);
     useShapes->setObjectName(QStringLiteral("useShapesDemo"));
@@ -103,7 +107,8 @@ ModelDialog::ModelDialog(const QVector<RecentModel>& recent, QWidget* parent)
   layout->addWidget(getBox);
   layout->addWidget(buttons);
 
-  connect(browseFolder, &QPushButton::clicked, this, [this]() { browse(folder_, tr("Choose a diffusers GLIGEN folder")); });
+  connect(browseFolder, &QPushButton::clicked, this,
+          [this]() { browse(folder_, tr("Choose a diffusers GLIGEN folder")); });
   connect(browseUnet, &QPushButton::clicked, this, [this]() { browse(unet_, tr("Choose a UNet folder")); });
   connect(folder_, &QLineEdit::textChanged, this, &ModelDialog::inspect);
   connect(unet_, &QLineEdit::textChanged, this, &ModelDialog::inspect);
@@ -139,7 +144,8 @@ QString ModelDialog::defaultDemoFolder() {
 }
 
 void ModelDialog::browse(QLineEdit* edit, const QString& title) {
-  const QString dir = QFileDialog::getExistingDirectory(this, title, edit->text().isEmpty() ? QDir::homePath() : edit->text());
+  const QString dir =
+      QFileDialog::getExistingDirectory(this, title, edit->text().isEmpty() ? QDir::homePath() : edit->text());
   if (!dir.isEmpty()) edit->setText(dir);
 }
 
@@ -162,10 +168,12 @@ void ModelDialog::inspect() {
                 .arg(QString::fromStdString(r.scheduler_class).toHtmlEscaped());
   } else {
     html += tr("<p style='color:#c0392b'><b>This folder cannot be loaded:</b></p><ul>");
-    for (const std::string& p : r.problems) html += QStringLiteral("<li>%1</li>").arg(QString::fromStdString(p).toHtmlEscaped());
+    for (const std::string& p : r.problems)
+      html += QStringLiteral("<li>%1</li>").arg(QString::fromStdString(p).toHtmlEscaped());
     html += QStringLiteral("</ul>");
   }
-  for (const std::string& n : r.notes) html += QStringLiteral("<p>%1</p>").arg(QString::fromStdString(n).toHtmlEscaped());
+  for (const std::string& n : r.notes)
+    html += QStringLiteral("<p>%1</p>").arg(QString::fromStdString(n).toHtmlEscaped());
   report_->setText(html);
   load_->setEnabled(loadable_);
 }

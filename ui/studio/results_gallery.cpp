@@ -38,7 +38,8 @@ QString describeCheck(const GeneratedImage& g) {
                      .arg(g.check->found)
                      .arg(g.check->boxes.size())
                      .arg(g.check->iou_threshold);
-  if (g.tryNumber > 0) text += QApplication::translate("ResultsGallery", ", try %1 of up to %2").arg(g.tryNumber).arg(g.tryCount);
+  if (g.tryNumber > 0)
+    text += QApplication::translate("ResultsGallery", ", try %1 of up to %2").arg(g.tryNumber).arg(g.tryCount);
   for (const auto& b : g.check->boxes) {
     text += QApplication::translate("ResultsGallery", "\n  %1 %2: IoU %3, score %4")
                 .arg(b.found ? QStringLiteral("✔") : QStringLiteral("✘"))
@@ -52,21 +53,26 @@ QString describeCheck(const GeneratedImage& g) {
 QString describe(const GeneratedImage& g) {
   const gligen::Layout& l = g.layout;
   return QApplication::translate("ResultsGallery", "Seed %1%2, %3×%4, %5 steps, %6\n%7\nClick to restore this layout.")
-      .arg(l.seed ? QString::number(*l.seed) : QStringLiteral("?"))
-      .arg(l.batch > 1 ? QApplication::translate("ResultsGallery", " (image %1 of %2)").arg(g.batchIndex + 1).arg(l.batch)
-                       : QString())
-      .arg(l.width)
-      .arg(l.height)
-      .arg(l.steps)
-      .arg(QString::fromStdString(l.scheduler))
-      .arg(QString::fromStdString(l.prompt)) + describeCheck(g);
+             .arg(l.seed ? QString::number(*l.seed) : QStringLiteral("?"))
+             .arg(
+                 l.batch > 1
+                     ? QApplication::translate("ResultsGallery", " (image %1 of %2)").arg(g.batchIndex + 1).arg(l.batch)
+                     : QString())
+             .arg(l.width)
+             .arg(l.height)
+             .arg(l.steps)
+             .arg(QString::fromStdString(l.scheduler))
+             .arg(QString::fromStdString(l.prompt)) +
+         describeCheck(g);
 }
 
 // The check's badge on a thumbnail: boxes found / checked, green when all, orange when some,
 // red when none.
 void drawCheckBadge(QPixmap& thumb, const gligen::detect::GroundingCheckResult& c) {
   const int total = static_cast<int>(c.boxes.size());
-  const QColor colour = c.found == total ? QColor(30, 150, 60) : c.found > 0 ? QColor(215, 130, 0) : QColor(200, 40, 40);
+  const QColor colour = c.found == total ? QColor(30, 150, 60)
+                        : c.found > 0    ? QColor(215, 130, 0)
+                                         : QColor(200, 40, 40);
   QPainter p(&thumb);
   p.setRenderHint(QPainter::Antialiasing);
   QFont f = p.font();
@@ -86,9 +92,11 @@ void drawCheckBadge(QPixmap& thumb, const gligen::detect::GroundingCheckResult& 
 
 QString ResultsGallery::suggestedFileName(const GeneratedImage& g) {
   QStringList words;
-  for (const QString& w : QString::fromStdString(g.layout.prompt).toLower().split(QRegularExpression(QStringLiteral("[^a-z0-9]+")),
-                                                                                Qt::SkipEmptyParts)) {
-    if (w == QLatin1String("a") || w == QLatin1String("an") || w == QLatin1String("the") || w == QLatin1String("of")) continue;
+  for (const QString& w : QString::fromStdString(g.layout.prompt)
+                              .toLower()
+                              .split(QRegularExpression(QStringLiteral("[^a-z0-9]+")), Qt::SkipEmptyParts)) {
+    if (w == QLatin1String("a") || w == QLatin1String("an") || w == QLatin1String("the") || w == QLatin1String("of"))
+      continue;
     words << w;
     if (words.size() == 5) break;
   }
@@ -112,9 +120,10 @@ ResultsGallery::ResultsGallery(QWidget* parent) : QListWidget(parent) {
   setSelectionMode(QAbstractItemView::SingleSelection);
   setMinimumHeight(150);
   // The selected result gets a frame; its image is never tinted (a tint looks like another image).
-  setStyleSheet(QStringLiteral("QListWidget::item { border: 3px solid transparent; border-radius: 3px; }"
-                               "QListWidget::item:selected { background: transparent; color: palette(text);"
-                               " border: 3px solid palette(highlight); }"));
+  setStyleSheet(
+      QStringLiteral("QListWidget::item { border: 3px solid transparent; border-radius: 3px; }"
+                     "QListWidget::item:selected { background: transparent; color: palette(text);"
+                     " border: 3px solid palette(highlight); }"));
   connect(this, &QListWidget::itemClicked, this, [this](QListWidgetItem* item) {
     const int i = item->data(kIndexRole).toInt();
     if (i >= 0 && i < results_.size()) Q_EMIT restoreLayoutRequested(results_[i].layout);
@@ -126,10 +135,9 @@ void ResultsGallery::addResults(const QVector<GeneratedImage>& images) {
     const int index = results_.size();
     results_.push_back(g);
     if (!results_.back().created.isValid()) results_.back().created = QDateTime::currentDateTime();
-    QPixmap thumb =
-        QPixmap::fromImage(g.image.scaled(iconSize(), Qt::KeepAspectRatio,
-                                          g.image.width() < iconSize().width() ? Qt::FastTransformation
-                                                                               : Qt::SmoothTransformation));
+    QPixmap thumb = QPixmap::fromImage(
+        g.image.scaled(iconSize(), Qt::KeepAspectRatio,
+                       g.image.width() < iconSize().width() ? Qt::FastTransformation : Qt::SmoothTransformation));
     if (g.check) drawCheckBadge(thumb, *g.check);
     QIcon icon(thumb);
     icon.addPixmap(thumb, QIcon::Selected);  // no selection tint on the image itself
@@ -208,13 +216,15 @@ void ResultsGallery::contextMenuEvent(QContextMenuEvent* event) {
   const int index = item->data(kIndexRole).toInt();
   const GeneratedImage& g = results_[index];
   QMenu menu(this);
-  menu.addAction(tr("Restore Layout"), this, [this, index]() { Q_EMIT restoreLayoutRequested(results_[index].layout); });
+  menu.addAction(tr("Restore Layout"), this,
+                 [this, index]() { Q_EMIT restoreLayoutRequested(results_[index].layout); });
   QAction* reuse = menu.addAction(tr("Reuse Seed"), this, [this, index]() {
     if (results_[index].layout.seed) Q_EMIT reuseSeedRequested(*results_[index].layout.seed);
   });
   reuse->setEnabled(bool(g.layout.seed));
   menu.addAction(tr("Save PNG…"), this, [this, index]() { Q_EMIT saveRequested(index); });
-  menu.addAction(tr("Copy Image"), this, [this, index]() { QApplication::clipboard()->setImage(results_[index].image); });
+  menu.addAction(tr("Copy Image"), this,
+                 [this, index]() { QApplication::clipboard()->setImage(results_[index].image); });
   menu.exec(event->globalPos());
 }
 
