@@ -91,6 +91,10 @@ cli::Parser make_parser() {
       .flag({"reset-grounding-params", "", "re-initialise fuser/position_net layers before training (default)", ""})
       .flag({"no-reset-grounding-params", "", "keep the model's fuser/position_net weights (continue fine-tuning)", ""})
       .flag({"embed-with-model", "", "re-embed the annotation captions with the model's text encoder (cached)", ""})
+      .flag({"cache-latents", "",
+             "encode every image with the frozen VAE once, before step 1, and reuse its latent mean and std "
+             "(memory: 2 x latent size per image)",
+             ""})
       .flag({"prob-drop-captions", "F", "chance that a sample's caption is replaced by the empty one", "0.5"})
       .flag({"prob-drop-boxes", "F", "chance that a sample's boxes are all dropped", "0.1"})
       .flag({"device", "DEV", "cpu, cuda or cuda:N (distributed: cuda means cuda:LOCAL_RANK)", "cpu"})
@@ -156,6 +160,7 @@ train::TrainingConfig config_from_args(const cli::Args& a) {
   }
   c.reset_grounding_params = !a.has("no-reset-grounding-params");
   c.embed_with_model = a.has("embed-with-model");
+  c.cache_latents = a.has("cache-latents");
   c.prob_drop_captions = a.get_double("prob-drop-captions", 0.5, 0.0, 1.0);
   c.prob_drop_boxes = a.get_double("prob-drop-boxes", 0.1, 0.0, 1.0);
   c.device = a.get_string("device", "cpu");

@@ -57,6 +57,82 @@ SampleNoise sample_noise(std::uint64_t seed, std::uint64_t epoch, std::uint64_t 
   return s;
 }
 
+// --cache-latents: every record's latent distribution, encoded once by the frozen VAE. Records
+// whose image could not be read stay uncached; the loader skips them too.
+struct LatentCache {
+  torch::Tensor mean, std;  // [N, C, h, w] each, in the VAE's dtype, on the CPU
+  std::vector<bool> cached;
+
+  bool covers(const std::vector<int64_t>& indices) const {
+    for (int64_t i : indices)
+      if (i < 0 || i >= static_cast<int64_t>(cached.size()) || !cached[static_cast<std::size_t>(i)]) return false;
+    return true;
+  }
+};
+
+LatentCache build_latent_cache(TrainingModels& models, const data::GroundingDataset& dataset,
+                               const std::vector<int64_t>& shape, int batch_size,
+                               const std::function<bool()>& stop_requested,
+                               const std::function<void(const std::string&)>& log) {
+  const auto n = static_cast<int64_t>(dataset.size());
+  const auto dtype = models.vae->quant_conv->weight.scalar_type();
+  int64_t per_image = 2 * static_cast<int64_t>(torch::elementSize(dtype));
+  for (int64_t s : shape) per_image *= s;
+  const double mib = static_cast<double>(per_image) * static_cast<double>(n) / (1024.0 * 1024.0);
+  const double ram_mib = static_cast<double>(::sysconf(_SC_PHYS_PAGES)) *
+                         static_cast<double>(::sysconf(_SC_PAGE_SIZE)) / (1024.0 * 1024.0);
+  if (ram_mib > 0 && mib > 0.5 * ram_mib) {
+    char buf[256];
+    std::snprintf(buf, sizeof buf,
+                  "--cache-latents would keep %.0f MiB of latents for %lld images, more than half "
+                  "of this machine's %.0f MiB of memory; train without --cache-latents",
+                  mib, static_cast<long long>(n), ram_mib);
+    throw Error(buf);
+  }
+  std::vector<int64_t> full = {n};
+  full.insert(full.end(), shape.begin(), shape.end());
+  LatentCache cache;
+  cache.mean = torch::zeros(full, torch::TensorOptions().dtype(dtype));
+  cache.std = torch::zeros(full, torch::TensorOptions().dtype(dtype));
+  cache.cached.assign(static_cast<std::size_t>(n), false);
+  const auto start = Clock::now();
+  int64_t done = 0, unreadable = 0, next_report = n / 10;
+  for (int64_t first = 0; first < n; first += batch_size) {
+    if (stop_requested && stop_requested()) throw Error("stopped while encoding the latent cache; nothing was trained");
+    std::vector<int64_t> rows;
+    std::vector<torch::Tensor> pixels;
+    for (int64_t i = first; i < std::min(n, first + batch_size); ++i) {
+      // The pixels do not depend on the draw (resize and centre crop only).
+      data::SeededSampleRandom unused(0, 0, static_cast<std::uint64_t>(i));
+      auto s = dataset.get(static_cast<std::size_t>(i), unused);
+      if (!s) {
+        ++unreadable;
+        continue;
+      }
+      rows.push_back(i);
+      pixels.push_back(s->pixel_values);
+    }
+    if (!rows.empty()) {
+      auto [mean, std] = encode_latent_distribution(models, torch::stack(pixels));
+      const auto idx = torch::tensor(rows, torch::kInt64);
+      cache.mean.index_copy_(0, idx, mean.to(torch::kCPU));
+      cache.std.index_copy_(0, idx, std.to(torch::kCPU));
+      for (int64_t r : rows) cache.cached[static_cast<std::size_t>(r)] = true;
+    }
+    done = std::min(n, first + batch_size);
+    if (done >= next_report && done < n) {
+      log("latent cache: " + std::to_string(done) + " of " + std::to_string(n) + " images encoded");
+      next_report += std::max<int64_t>(1, n / 10);
+    }
+  }
+  char buf[256];
+  std::snprintf(buf, sizeof buf, "latent cache: %lld images encoded in %.1f s (%.1f MiB)%s",
+                static_cast<long long>(n - unreadable), std::chrono::duration<double>(Clock::now() - start).count(),
+                mib, unreadable ? (", " + std::to_string(unreadable) + " unreadable images left out").c_str() : "");
+  log(buf);
+  return cache;
+}
+
 // Replaces every annotation's embedding by the model text encoder's pooled output of its caption
 // (max-length padding with attention mask, as the seed's make_datasets.py), cached in
 // <output>/phrase_embeddings.safetensors so that it happens once per run directory.
@@ -367,6 +443,11 @@ TrainingSummary run_training(const TrainingConfig& cfg, const TrainingCallbacks&
 
     const auto shape = latent_shape(models, cfg.resolution);
     const int64_t T = models.noise_schedule->num_train_timesteps();
+    LatentCache latent_cache;
+    if (cfg.cache_latents) {
+      latent_cache =
+          build_latent_cache(models, *dataset, shape, std::max(1, cfg.train_batch_size), cb.stop_requested, log);
+    }
     data::PrefetchLoader loader(dataset, cfg.seed, cfg.dataloader_num_workers,
                                 std::max(2, 2 * cfg.dataloader_num_workers), [&](const std::string& s) {
                                   if (main_rank) log(s);
@@ -494,7 +575,13 @@ TrainingSummary run_training(const TrainingConfig& cfg, const TrainingCallbacks&
         wait_sum += loader.last_wait_seconds();
         const int64_t k = micro++;
         StepInputs in;
-        in.pixel_values = batch->pixel_values;
+        if (cfg.cache_latents && latent_cache.covers(batch->indices)) {
+          const auto idx = torch::tensor(batch->indices, torch::kInt64);
+          in.latent_mean = latent_cache.mean.index_select(0, idx);
+          in.latent_std = latent_cache.std.index_select(0, idx);
+        } else {
+          in.pixel_values = batch->pixel_values;
+        }
         in.input_ids = batch->input_ids;
         in.boxes = batch->boxes;
         in.masks = batch->masks;

@@ -143,6 +143,7 @@ nlohmann::json TrainingConfig::to_json() const {
                       {"validation_negative_prompt", validation_layout.negative_prompt},
                       {"reset_grounding_params", reset_grounding_params},
                       {"embed_with_model", embed_with_model},
+                      {"cache_latents", cache_latents},
                       {"device", device},
                       {"max_boxes", max_boxes},
                       {"min_box_size", min_box_size},

@@ -96,6 +96,15 @@ std::vector<int64_t> latent_shape(const TrainingModels& models, int64_t image_si
   return {c.latent_channels, image_size / f, image_size / f};
 }
 
+std::pair<torch::Tensor, torch::Tensor> encode_latent_distribution(TrainingModels& models,
+                                                                   const torch::Tensor& pixel_values) {
+  torch::NoGradGuard no_grad;
+  const auto device = models.unet->conv_in->weight.device();
+  const auto frozen_dtype = models.vae->quant_conv->weight.scalar_type();
+  auto dist = models.vae->encode(pixel_values.to(device, frozen_dtype));
+  return {dist.mean, dist.std};
+}
+
 StepOutputs training_forward(TrainingModels& models, const StepInputs& in) {
   StepOutputs out;
   const auto device = models.unet->conv_in->weight.device();
@@ -103,8 +112,16 @@ StepOutputs training_forward(TrainingModels& models, const StepInputs& in) {
   {
     torch::NoGradGuard no_grad;
     // latent_dist.sample() with the given draw: mean + std * eps, then scaled.
-    auto dist = models.vae->encode(in.pixel_values.to(device, frozen_dtype));
-    out.latents = (dist.mean + dist.std * in.vae_noise.to(device, frozen_dtype)) * models.vae->scaling_factor();
+    torch::Tensor mean, std;
+    if (in.latent_mean.defined()) {
+      mean = in.latent_mean.to(device, frozen_dtype);
+      std = in.latent_std.to(device, frozen_dtype);
+    } else {
+      auto dist = models.vae->encode(in.pixel_values.to(device, frozen_dtype));
+      mean = dist.mean;
+      std = dist.std;
+    }
+    out.latents = (mean + std * in.vae_noise.to(device, frozen_dtype)) * models.vae->scaling_factor();
     const auto noise = in.noise.to(device, out.latents.scalar_type());
     const auto t = in.timesteps.to(device);
     out.noisy_latents = models.noise_schedule->add_noise(out.latents, noise, t);

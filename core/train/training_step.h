@@ -58,7 +58,10 @@ TrainingModels load_training_models(const std::string& model_dir, const std::str
 int reset_grounding_parameters(nets::UNet2DConditionImpl& unet);
 
 struct StepInputs {
-  torch::Tensor pixel_values;     // [B, 3, H, W] in [-1, 1]
+  torch::Tensor pixel_values;  // [B, 3, H, W] in [-1, 1]
+  // Optional, instead of pixel_values: the VAE's latent distribution of each image (a latent
+  // cache), [B, C, h, w] each, unscaled; latents = (mean + std * vae_noise) * scaling_factor.
+  torch::Tensor latent_mean, latent_std;
   torch::Tensor input_ids;        // [B, 77] int64
   torch::Tensor boxes;            // [B, N, 4]
   torch::Tensor masks;            // [B, N]
@@ -75,6 +78,11 @@ struct StepOutputs {
 
 // The forward pass and loss (no backward). Frozen parts run without autograd.
 StepOutputs training_forward(TrainingModels& models, const StepInputs& inputs);
+
+// The VAE's latent distribution (mean, std; unscaled) of `pixel_values` [B, 3, H, W] in [-1, 1],
+// without autograd: what training_forward samples from, for a latent cache.
+std::pair<torch::Tensor, torch::Tensor> encode_latent_distribution(TrainingModels& models,
+                                                                   const torch::Tensor& pixel_values);
 
 // Shape of one sample's latents for images of `image_size`: [latent_channels, s/f, s/f].
 std::vector<int64_t> latent_shape(const TrainingModels& models, int64_t image_size);

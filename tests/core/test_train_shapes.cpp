@@ -68,6 +68,7 @@ class TestTrainShapes : public QObject {
   Q_OBJECT
   QTemporaryDir dir_;
   std::string model_, data_, heldout_;
+  std::int64_t images_ = 0;
   int image_size_ = 0;  // the model's own size: UNet sample_size x the VAE's downscale factor
 
   train::TrainingConfig shapes_config(const std::string& out) const {
@@ -102,6 +103,7 @@ class TestTrainShapes : public QObject {
     data_ = m.data;
     heldout_ = m.heldout;
     image_size_ = m.image_size;
+    images_ = m.report.images;
     const auto& report = m.report;
     QCOMPARE(report.images, std::int64_t(6));
   }
@@ -272,6 +274,54 @@ class TestTrainShapes : public QObject {
     } catch (const Error& e) {
       QVERIFY2(QString(e.what()).contains("--trainable unet"), e.what());
     }
+  }
+
+  void latentCacheTrainsAsReencodingDoes() {
+    // --cache-latents: the same steps as a run that re-encodes every batch, from latent
+    // distributions encoded once. Only the encoder's batch composition differs, so the losses and
+    // weights agree to float rounding, not bit for bit.
+    auto a = shapes_config(dir_.filePath("run-encode").toStdString());
+    a.max_train_steps = 4;
+    a.validation_steps = 0;
+    a.shapes_heldout.clear();
+    train::run_training(a);
+    auto c = a;
+    c.output_dir = dir_.filePath("run-cache").toStdString();
+    c.cache_latents = true;
+    QStringList logs;
+    train::TrainingCallbacks cb;
+    cb.log = [&](const std::string& s) { logs << QString::fromStdString(s); };
+    const auto summary = train::run_training(c, cb);
+    QCOMPARE(summary.global_step, int64_t(4));
+    QVERIFY2(logs.filter(QString("latent cache: %1 images encoded").arg(images_)).size() == 1,
+             qPrintable(logs.join("\n")));
+    QCOMPARE(read_json_file(c.output_dir + "/run.json", "run").value("cache_latents", false), true);
+
+    std::map<int, double> loss_a, loss_c;
+    for (const auto& e : read_events(a.output_dir))
+      if (e.at("kind") == "progress") loss_a[e.at("step").get<int>()] = e.at("loss").get<double>();
+    for (const auto& e : read_events(c.output_dir))
+      if (e.at("kind") == "progress") loss_c[e.at("step").get<int>()] = e.at("loss").get<double>();
+    QCOMPARE(loss_c.size(), loss_a.size());
+    for (const auto& [step, l] : loss_a) {
+      const double diff = std::abs(loss_c.at(step) - l);
+      qInfo("step %d: loss %.9f re-encoded, %.9f cached (|diff| %.2e)", step, l, loss_c.at(step), diff);
+      QVERIFY2(diff <= 1e-5 * std::abs(l),
+               qPrintable(QString("step %1: %2 vs %3").arg(step).arg(l).arg(loss_c.at(step))));
+    }
+    // Adam divides by the gradient's running magnitude, so a weight whose gradient is nearly zero
+    // can take a different step from a rounding difference: compare the runs' difference with how
+    // far training moved the weights, over all of them.
+    double moved = 0, apart = 0;
+    const auto w0 = unet_weights(model_ + "/unet");
+    const auto wa = unet_weights(a.output_dir + "/unet"), wc = unet_weights(c.output_dir + "/unet");
+    for (const auto& [name, t] : wa) {
+      moved += (t - w0.at(name)).abs().sum().item<double>();
+      apart += (t - wc.at(name)).abs().sum().item<double>();
+    }
+    qInfo("after 4 steps: sum |trained - initial| %.4g, sum |re-encoded - cached| %.4g", moved, apart);
+    QVERIFY(moved > 0);
+    QVERIFY2(apart < 1e-4 * moved, qPrintable(QString("%1 vs %2").arg(apart).arg(moved)));
   }
 
   void badValuesAreRefused_data() {

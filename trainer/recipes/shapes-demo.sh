@@ -11,6 +11,7 @@
 #   3. train-vae                            the VAE on the scenes (sets the latent scaling_factor)
 #   4. train --trainable unet               the whole UNet on the scenes, grounding included, with
 #                                           the shapes hit rate on held-out layouts in events.jsonl
+#                                           (--cache-latents: the VAE encodes each scene once)
 #   5. the model folder                     init's text encoder/tokenizer/scheduler + both trained
 #                                           parts, and <out>-heldout.json beside it
 #   6. shapes-eval                          hit rate on the held-out layouts, and the no-boxes control
@@ -92,7 +93,7 @@ if [[ ! -f "$WORK/unet-run/unet/config.json" ]]; then
     --output-dir "$WORK/unet-run" --trainable unet --resolution 64 --train-batch-size 32 \
     --max-train-steps "$UNET_STEPS" --learning-rate 5e-4 --lr-scheduler cosine \
     --lr-warmup-steps "$(every "$UNET_STEPS" 20)" --checkpointing-steps "$(every "$UNET_STEPS" 64)" \
-    --checkpoints-total-limit 2 --seed 3 \
+    --checkpoints-total-limit 2 --seed 3 --cache-latents \
     --validation-steps "$(every "$UNET_STEPS" 32)" --validation-inference-steps 25 --validation-images 4 \
     --shapes-heldout "$WORK/heldout.json" --shapes-heldout-count 32 \
     --resume-from-checkpoint latest --device "$DEVICE" "${threads[@]}"

@@ -67,6 +67,9 @@ QVector<TrainingFlag> buildFlags() {
       ranged(flag("prob-drop-boxes", data, K::Real, "Box drop chance", "0.1",
                   "Chance that a sample trains with no boxes at all."),
              0, 1),
+      flag("cache-latents", data, K::Switch, "Encode images once (latent cache)", "",
+           "Encode every image with the frozen VAE before the first step and reuse the result; faster when the "
+           "VAE is large next to the UNet, costs memory (two latents per image)."),
       flag("embed-with-model", data, K::Switch, "Re-embed captions with the model", "",
            "Embed the box captions with the model's own text encoder (cached in the run folder) instead of "
            "using the stored embeddings; needed when they were made for another encoder size."),
