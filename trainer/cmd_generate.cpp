@@ -18,6 +18,7 @@
 #include "core/util/error.h"
 #include "trainer/cli.h"
 #include "trainer/commands.h"
+#include "trainer/layout_args.h"
 #include "trainer/progress.h"
 #include "trainer/stop_signals.h"
 
@@ -29,7 +30,8 @@ cli::Parser make_parser() {
       "gligen-trainer generate",
       "Generate images from a prompt and (phrase, box) pairs with a GLIGEN model. Each --phrase pairs with\n"
       "the --box that follows it; boxes are x0,y0,x1,y1 in [0, 1] of the image size. Flags override the\n"
-      "values of --layout. The layout is embedded in every PNG written (re-open it with --layout FILE.png).",
+      "values of --layout (ours, or a diffusers call's keyword arguments as JSON). The layout is embedded\n"
+      "in every PNG written (re-open it with --layout FILE.png).",
       "gligen-trainer generate [--model DIR] (--layout FILE | --prompt TEXT [--phrase TEXT --box x0,y0,x1,y1]...) "
       "--out FILE.png [options]");
   p.flag({"model", "DIR", "diffusers GLIGEN pipeline folder (model_index.json, unet/, vae/, ...)",
@@ -40,6 +42,8 @@ cli::Parser make_parser() {
       .flag({"negative-prompt", "TEXT", "what to avoid", "empty"})
       .flag({"phrase", "TEXT", "phrase of the next --box", "", true})
       .flag({"box", "x0,y0,x1,y1", "box of the preceding --phrase, normalised to [0, 1]", "", true})
+      .flag({"box-beta", "F", "the preceding --box's own beta (how long its grounding stays on; 0: not grounded)",
+             "--beta", true})
       .flag({"seed", "N", "random seed (same seed, same image as diffusers with a CPU generator)", "random"})
       .flag({"steps", "N", "denoising steps", "50"})
       .flag({"guidance", "F", "classifier-free guidance scale (1 disables it)", "7.5"})
@@ -69,23 +73,17 @@ cli::Parser make_parser() {
 
 Layout layout_from_args(const cli::Args& args) {
   Layout l;
-  if (auto path = args.get("layout")) {
-    const std::string ext = std::filesystem::path(*path).extension().string();
-    if (ext == ".png" || ext == ".PNG") {
-      auto text = read_png_text(*path);
-      auto it = text.find(kLayoutPngKey);
-      if (it == text.end())
-        throw Error("'" + *path + "' carries no GLIGEN layout (it was not written by GLIGEN Studio)");
-      l = layout_from_json(it->second, *path);
-    } else {
-      l = read_layout_file(*path);
-    }
-  }
+  if (auto path = args.get("layout")) l = cli::read_layout_path(*path);
   if (auto v = args.get("prompt")) l.prompt = *v;
   if (auto v = args.get("negative-prompt")) l.negative_prompt = *v;
   // Pair each --phrase with the --box after it.
   auto boxes = cli::phrase_boxes(args, "phrase", "box", /*check_range=*/false);
   if (!boxes.empty()) l.boxes = boxes;
+  if (args.has("box-beta")) {
+    if (boxes.empty())
+      throw Error("--box-beta sets the beta of the --box before it: give the boxes with --phrase/--box");
+    cli::apply_box_betas(args, "box", "box-beta", l.boxes);
+  }
   if (args.has("seed"))
     l.seed = static_cast<std::uint64_t>(args.get_int("seed", 0, 0, std::numeric_limits<long long>::max()));
   l.steps = static_cast<int>(args.get_int("steps", l.steps, 1, 1000));

@@ -341,12 +341,30 @@ GenerationResult GligenPipeline::generate(const GenerationRequest& request, cons
         torch::cat({inpaint_latent * inpaint_mask, inpaint_mask}, 1).expand({repeat, -1, -1, -1}).clone();
   }
 
-  // 6. Denoising loop with scheduled sampling: fusers on for the first int(beta * T) steps.
-  const int64_t grounding_steps = static_cast<int64_t>(layout.beta * static_cast<double>(num_timesteps));
+  // 6. Denoising loop with scheduled sampling: box k stays grounded for the first
+  // int(beta_k * T) steps (beta_k: its own, else the layout's); the fusers are on while any box
+  // is, and off after (diffusers' rule when every box has the layout's beta). A box whose time
+  // is over before the others' is masked out of the conditional half.
+  const auto steps_for = [&](double beta) { return static_cast<int64_t>(beta * static_cast<double>(num_timesteps)); };
+  std::vector<int64_t> box_steps;
+  for (const auto& b : boxes) box_steps.push_back(steps_for(b.beta_or(layout.beta)));
+  const int64_t grounding_steps =
+      box_steps.empty() ? steps_for(layout.beta) : *std::max_element(box_steps.begin(), box_steps.end());
+  int64_t grounded_now = n_objs;  // boxes whose masks are on in `grounding`
   m.unet->set_fusers_enabled(true);
   for (int64_t i = 0; i < num_timesteps; ++i) {
     check_cancel();
     if (i == grounding_steps) m.unet->set_fusers_enabled(false);
+    if (i < grounding_steps) {
+      int64_t grounded = 0;
+      for (int64_t k = 0; k < n_objs; ++k) grounded += i < box_steps[k] ? 1 : 0;
+      if (grounded != grounded_now) {
+        // The conditional half (the second under CFG) holds the boxes' masks.
+        auto cond = cfg ? grounding.masks.slice(0, repeat / 2) : grounding.masks;
+        for (int64_t k = 0; k < n_objs; ++k) cond.select(1, k).fill_(i < box_steps[k] ? 1.0 : 0.0);
+        grounded_now = grounded;
+      }
+    }
     const torch::Tensor t = timesteps[i];
     StepTrace trace;
     if (inpaint_latent.defined()) {

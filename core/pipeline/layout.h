@@ -5,12 +5,17 @@
 //   "prompt": "...", "negative_prompt": "",
 //   "phrases": ["a green car", ...], "boxes": [[x0, y0, x1, y1], ...]   (normalised, in [0, 1]),
 //   "enabled": [true, ...]                      (optional; a disabled box is kept but not used),
+//   "betas": [0.6, null, ...]                   (optional; a box's own scheduled-sampling beta,
+//                                                null: the layout's "beta"),
 //   "width": 512, "height": 512                 (0 or absent: the model's default size),
 //   "seed": 1, "steps": 50, "guidance": 7.5, "beta": 0.3, "eta": 0.0,
 //   "scheduler": "pndm"                         ("" or absent: the model folder's scheduler),
 //   "batch": 1, "model": "/path/to/diffusers/folder", "unet": "/optional/unet/override",
 //   "inpaint_image": "/optional/image.png"
 // }
+// Any other key is an error that names it and the accepted ones ("grounding_check", which the
+// CLI and the studio add to PNGs, is read past). The same reader also takes a layout written
+// the way diffusers' StableDiffusionGLIGENPipeline is called (see diffusers_layout_keys()).
 #pragma once
 #include <cstdint>
 #include <optional>
@@ -23,6 +28,11 @@ struct GroundedBox {
   std::string phrase;
   float x0 = 0, y0 = 0, x1 = 0, y1 = 0;  // normalised to [0, 1], x0 < x1, y0 < y1
   bool enabled = true;
+  // How long this box's grounding stays on, as a fraction of the steps (scheduled sampling);
+  // absent: the layout's beta. A box with beta 0 is listed but not grounded.
+  std::optional<double> beta;
+
+  double beta_or(double layout_beta) const { return beta.value_or(layout_beta); }
 };
 
 struct Layout {
@@ -63,5 +73,25 @@ void validate_layout(const Layout& layout, const std::string& source = "layout")
 
 // Known scheduler names: pndm, ddim, euler, euler-a, dpm++2m, lms.
 const std::vector<std::string>& scheduler_names();
+
+// The keys of our layout format, and of the diffusers form: the keyword arguments of a
+// StableDiffusionGLIGENPipeline call (prompt, negative_prompt, gligen_phrases, gligen_boxes,
+// gligen_scheduled_sampling_beta, num_inference_steps, guidance_scale, eta, height, width,
+// num_images_per_prompt) plus an optional "seed" (torch.Generator("cpu").manual_seed(seed)).
+const std::vector<std::string>& layout_keys();
+const std::vector<std::string>& diffusers_layout_keys();
+// True when `json_text` is a JSON object in the diffusers form (false for ours and for bad JSON).
+bool is_diffusers_layout_json(const std::string& json_text);
+
+// A layout as a diffusers call: `kwargs_json` holds the keyword arguments (+ "seed") and reads back
+// through layout_from_json; `python` is a runnable script that loads `model_dir` (the layout's
+// model when empty) and calls the pipeline with them. Enabled boxes only. `notes` says what
+// diffusers cannot express (boxes with their own beta, inpainting, a UNet override) and was left out.
+struct DiffusersCall {
+  std::string kwargs_json;
+  std::string python;
+  std::vector<std::string> notes;
+};
+DiffusersCall layout_to_diffusers(const Layout& layout, const std::string& model_dir = "");
 
 }  // namespace gligen

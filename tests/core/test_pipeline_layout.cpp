@@ -3,6 +3,8 @@
 #include <QtTest>
 #include <fstream>
 
+#include <nlohmann/json.hpp>
+
 #include "core/pipeline/layout.h"
 #include "core/pipeline/png_io.h"
 #include "core/util/error.h"
@@ -110,6 +112,21 @@ class TestPipelineLayout : public QObject {
                                    << "\"seed\"";
     QTest::newRow("future version") << R"({"version": 7})"
                                     << "newer";
+    QTest::newRow("unknown key") << R"({"prompt": "a", "guidence": 7})"
+                                 << "unknown key \"guidence\"";
+    QTest::newRow("box beta range") << R"({"phrases": ["a"], "boxes": [[0,0,1,1]], "betas": [1.5]})"
+                                    << "must be between 0 and 1 (or null";
+    QTest::newRow("box beta count") << R"({"phrases": ["a"], "boxes": [[0,0,1,1]], "betas": [0.5, 0.5]})"
+                                    << "\"betas\" has 2 entries for 1 boxes";
+    QTest::newRow("box beta type") << R"({"phrases": ["a"], "boxes": [[0,0,1,1]], "betas": ["long"]})"
+                                   << "must be a number or null";
+    QTest::newRow("diffusers unknown key")
+        << R"({"prompt": "a", "gligen_phrases": ["a"], "gligen_boxes": [[0,0,1,1]], "phrases": ["a"]})"
+        << "unknown key \"phrases\" in a diffusers-style layout";
+    QTest::newRow("diffusers count") << R"({"gligen_phrases": ["a", "b"], "gligen_boxes": [[0,0,1,1]]})"
+                                     << "2 phrases but 1 boxes";
+    QTest::newRow("diffusers beta") << R"({"gligen_phrases": [], "gligen_scheduled_sampling_beta": 3})"
+                                    << "\"beta\" must be between 0 and 1";
   }
   void badLayouts() {
     QFETCH(QString, json);
@@ -122,6 +139,112 @@ class TestPipelineLayout : public QObject {
       QVERIFY2(msg.contains(mentions), qPrintable(msg));
       QVERIFY2(msg.startsWith("test.json"), qPrintable(msg));
     }
+  }
+
+  void unknownKeyMessageListsTheAcceptedOnes() {
+    try {
+      gligen::layout_from_json(R"({"prompt": "a", "seeed": 3})", "x.json");
+      QFAIL("an unknown key was accepted");
+    } catch (const gligen::Error& e) {
+      const QString msg = QString::fromUtf8(e.what());
+      for (const auto& k : gligen::layout_keys()) QVERIFY2(msg.contains(QString::fromStdString(k)), qPrintable(msg));
+    }
+    // The grounding check that PNGs carry beside the layout is read past.
+    const Layout l = gligen::layout_from_json(R"({"prompt": "a", "grounding_check": {"boxes": []}})");
+    QCOMPARE(l.prompt, std::string("a"));
+  }
+
+  void perBoxBetasRoundTrip() {
+    Layout l = seed_example();
+    l.boxes[0].beta = 0.8;
+    l.boxes[3].beta = 0.0;
+    const std::string text = gligen::layout_to_json(l);
+    const auto j = nlohmann::json::parse(text);
+    QCOMPARE(j.at("betas").size(), l.boxes.size());
+    QVERIFY(j.at("betas")[1].is_null());
+    const Layout back = gligen::layout_from_json(text);
+    expect_same(l, back);
+    for (size_t i = 0; i < l.boxes.size(); ++i) QCOMPARE(back.boxes[i].beta, l.boxes[i].beta);
+    QCOMPARE(back.boxes[0].beta_or(back.beta), 0.8);
+    QCOMPARE(back.boxes[1].beta_or(back.beta), l.beta);
+    // No box with a beta of its own: no "betas" key (files stay as they were).
+    QVERIFY(!nlohmann::json::parse(gligen::layout_to_json(seed_example())).contains("betas"));
+  }
+
+  void readsADiffusersCall() {
+    const std::string text = R"({
+      "prompt": "a red circle and a blue square", "negative_prompt": "blurry",
+      "gligen_phrases": ["a red circle", "a blue square"],
+      "gligen_boxes": [[0.05, 0.05, 0.45, 0.45], [0.55, 0.55, 0.95, 0.95]],
+      "gligen_scheduled_sampling_beta": 0.6, "num_inference_steps": 25, "guidance_scale": 4.0, "eta": 0.5,
+      "height": 64, "width": 128, "num_images_per_prompt": 2, "seed": 7})";
+    QVERIFY(gligen::is_diffusers_layout_json(text));
+    QVERIFY(!gligen::is_diffusers_layout_json(gligen::layout_to_json(seed_example())));
+    const Layout l = gligen::layout_from_json(text, "call.json");
+    QCOMPARE(l.prompt, std::string("a red circle and a blue square"));
+    QCOMPARE(l.negative_prompt, std::string("blurry"));
+    QCOMPARE(l.boxes.size(), size_t(2));
+    QCOMPARE(l.boxes[1].phrase, std::string("a blue square"));
+    QCOMPARE(l.boxes[1].x0, 0.55f);
+    QCOMPARE(l.beta, 0.6);
+    QCOMPARE(l.steps, 25);
+    QCOMPARE(l.guidance, 4.0);
+    QCOMPARE(l.eta, 0.5);
+    QCOMPARE(l.height, 64);
+    QCOMPARE(l.width, 128);
+    QCOMPARE(l.batch, 2);
+    QCOMPARE(l.seed, std::optional<std::uint64_t>(7));
+    // Left out, the pipeline's own defaults.
+    const Layout d = gligen::layout_from_json(R"({"prompt": "x", "gligen_phrases": [], "gligen_boxes": []})");
+    QCOMPARE(d.steps, 50);
+    QCOMPARE(d.guidance, 7.5);
+    QCOMPARE(d.beta, 0.3);
+    QCOMPARE(d.batch, 1);
+    QCOMPARE(d.width, 0);
+    QVERIFY(!d.seed);
+  }
+
+  void writesADiffusersCall() {
+    Layout l = seed_example();
+    l.negative_prompt = "low quality";
+    l.boxes[1].beta = 0.9;  // diffusers has one beta for all boxes: named in the notes
+    const auto call = gligen::layout_to_diffusers(l, "/models/x");
+    // The keyword arguments read back as the same layout, less what diffusers cannot say.
+    const Layout back = gligen::layout_from_json(call.kwargs_json, "kwargs");
+    const auto active = l.active_boxes();
+    QCOMPARE(back.boxes.size(), active.size());
+    for (size_t i = 0; i < active.size(); ++i) {
+      QCOMPARE(back.boxes[i].phrase, active[i].phrase);
+      QCOMPARE(back.boxes[i].x0, active[i].x0);
+      QCOMPARE(back.boxes[i].y1, active[i].y1);
+      QVERIFY(!back.boxes[i].beta);
+    }
+    QCOMPARE(back.prompt, l.prompt);
+    QCOMPARE(back.negative_prompt, l.negative_prompt);
+    QCOMPARE(back.steps, l.steps);
+    QCOMPARE(back.guidance, l.guidance);
+    QCOMPARE(back.beta, l.beta);
+    QCOMPARE(back.width, l.width);
+    QCOMPARE(back.height, l.height);
+    QCOMPARE(back.batch, l.batch);
+    QCOMPARE(back.seed, l.seed);
+    const QString notes = QString::fromStdString([&] {
+      std::string all;
+      for (const auto& n : call.notes) all += n + "\n";
+      return all;
+    }());
+    QVERIFY2(notes.contains("1 disabled box"), qPrintable(notes));
+    QVERIFY2(notes.contains("1 box(es) have their own beta"), qPrintable(notes));
+    // The script loads the model, sets the layout's scheduler, seeds a CPU generator.
+    const QString py = QString::fromStdString(call.python);
+    QVERIFY2(py.contains("StableDiffusionGLIGENPipeline.from_pretrained(\"/models/x\")"), qPrintable(py));
+    QVERIFY2(py.contains("pipe.scheduler = DPMSolverMultistepScheduler.from_config"), qPrintable(py));
+    QVERIFY2(py.contains("gligen_phrases=[\"a green car\", \"a blue truck\", \"a bird"), qPrintable(py));
+    // Boxes in the shortest decimals that read back as the same float32 values.
+    QVERIFY2(py.contains("gligen_boxes=[[0.041015625, 0.5488281, 0.453125, 0.859375], "), qPrintable(py));
+    QVERIFY2(py.contains("generator=torch.Generator(\"cpu\").manual_seed(1234567890123)"), qPrintable(py));
+    QVERIFY2(py.contains("# Note: 1 box(es) have their own beta"), qPrintable(py));
+    QVERIFY2(!py.contains("seed="), qPrintable(py));
   }
 
   void layoutFileRoundTrip() {

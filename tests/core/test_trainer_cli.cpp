@@ -3,6 +3,7 @@
 #include <QProcess>
 #include <QTemporaryDir>
 #include <QtTest>
+#include <nlohmann/json.hpp>
 
 #include "core/pipeline/layout.h"
 #include "core/pipeline/png_io.h"
@@ -59,6 +60,94 @@ class TestTrainerCli : public QObject {
     QCOMPARE(gligen::read_image_rgb(again.toStdString()).pixels, gligen::read_image_rgb(out.toStdString()).pixels);
   }
 
+  void perBoxBetaAndDiffusersLayouts() {
+    // --box-beta gives the box before it its own beta; it travels in the PNG's layout.
+    const QString out = dir_.filePath("betas.png");
+    Run r = trainer({"generate",
+                     "--model",
+                     model_,
+                     "--prompt",
+                     "a cat and a dog",
+                     "--phrase",
+                     "a cat",
+                     "--box",
+                     "0.1,0.1,0.5,0.9",
+                     "--box-beta",
+                     "0.8",
+                     "--phrase",
+                     "a dog",
+                     "--box",
+                     "0.5,0.2,0.95,0.9",
+                     "--seed",
+                     "5",
+                     "--steps",
+                     "3",
+                     "--out",
+                     out});
+    QVERIFY2(r.exit_code == 0, qPrintable(r.err));
+    const auto layout = gligen::layout_from_json(gligen::read_png_text(out.toStdString()).at(gligen::kLayoutPngKey));
+    QCOMPARE(layout.boxes[0].beta, std::optional<double>(0.8));
+    QVERIFY(!layout.boxes[1].beta);
+
+    // The PNG as a diffusers call (kwargs JSON): a note names the box beta diffusers cannot take;
+    // generating from that JSON gives the layout's image with every box at the layout's beta.
+    const QString kwargs = dir_.filePath("call.json");
+    Run j = trainer({"layout", out, "--to", "diffusers-json", "--out", kwargs});
+    QVERIFY2(j.exit_code == 0, qPrintable(j.err));
+    QVERIFY2(j.err.contains("own beta"), qPrintable(j.err));
+    QFile f(kwargs);
+    QVERIFY(f.open(QIODevice::ReadOnly));
+    const auto kw = nlohmann::json::parse(f.readAll().toStdString());
+    QCOMPARE(kw.at("gligen_phrases").size(), size_t(2));
+    QCOMPARE(kw.at("seed").get<int>(), 5);
+    const QString from_kwargs = dir_.filePath("from-kwargs.png"), plain = dir_.filePath("plain-beta.png");
+    Run g = trainer({"generate", "--model", model_, "--layout", kwargs, "--out", from_kwargs});
+    QVERIFY2(g.exit_code == 0, qPrintable(g.err));
+    Run p = trainer({"generate",
+                     "--model",
+                     model_,
+                     "--prompt",
+                     "a cat and a dog",
+                     "--phrase",
+                     "a cat",
+                     "--box",
+                     "0.1,0.1,0.5,0.9",
+                     "--phrase",
+                     "a dog",
+                     "--box",
+                     "0.5,0.2,0.95,0.9",
+                     "--seed",
+                     "5",
+                     "--steps",
+                     "3",
+                     "--scheduler",
+                     QString::fromStdString(layout.scheduler),
+                     "--out",
+                     plain});
+    QVERIFY2(p.exit_code == 0, qPrintable(p.err));
+    QCOMPARE(gligen::read_image_rgb(from_kwargs.toStdString()).pixels,
+             gligen::read_image_rgb(plain.toStdString()).pixels);
+
+    // The Python form, and our own form back from the kwargs.
+    Run py = trainer({"layout", out, "--to", "diffusers-call", "--model", "/models/m"});
+    QVERIFY2(py.exit_code == 0, qPrintable(py.err));
+    QVERIFY2(py.out.contains("StableDiffusionGLIGENPipeline.from_pretrained(\"/models/m\")"), qPrintable(py.out));
+    QVERIFY2(py.out.contains("manual_seed(5)"), qPrintable(py.out));
+    Run ours = trainer({"layout", kwargs});
+    QVERIFY2(ours.exit_code == 0, qPrintable(ours.err));
+    QVERIFY2(ours.out.contains("\"format\": \"gligen-layout\""), qPrintable(ours.out));
+
+    // A misspelt key is an error naming it, not an image without boxes.
+    const QString typo = dir_.filePath("typo.json");
+    QFile t(typo);
+    QVERIFY(t.open(QIODevice::WriteOnly));
+    t.write(R"({"prompt": "a cat", "gligen_phrase": ["a cat"], "gligen_boxes": [[0, 0, 0.5, 0.5]]})");
+    t.close();
+    Run bad = trainer({"generate", "--model", model_, "--layout", typo, "--out", dir_.filePath("typo.png")});
+    QCOMPARE(bad.exit_code, 2);
+    QVERIFY2(bad.err.contains("unknown key \"gligen_phrase\""), qPrintable(bad.err));
+  }
+
   void batchAndSchedulerFlags() {
     const QString out = dir_.filePath("batch.png");
     Run r =
@@ -101,6 +190,16 @@ class TestTrainerCli : public QObject {
                                  << "needs --device cuda";
     QTest::newRow("init preset") << QStringList{"init-model", "--preset", "huge", "--out", "/tmp/never"}
                                  << "unknown preset";
+    QTest::newRow("box beta first") << QStringList{"generate", "--prompt", "x",     "--box-beta", "0.5",
+                                                   "--phrase", "a",        "--box", "0,0,1,1"}
+                                    << "--box-beta 0.5 has no --box before it";
+    QTest::newRow("box beta range") << QStringList{"generate", "--phrase", "a", "--box", "0,0,1,1", "--box-beta", "2"}
+                                    << "must be a number between 0 and 1";
+    QTest::newRow("box beta twice") << QStringList{"generate",   "--phrase", "a",          "--box", "0,0,1,1",
+                                                   "--box-beta", "0.2",      "--box-beta", "0.4"}
+                                    << "box 1 has two --box-beta values";
+    QTest::newRow("layout form") << QStringList{"layout", "/nonexistent.json", "--to", "yaml"} << "cannot open";
+    QTest::newRow("layout files") << QStringList{"layout"} << "exactly one layout file";
   }
   void badFlags() {
     QFETCH(QStringList, args);

@@ -5,6 +5,7 @@
 #include <QUndoStack>
 
 #include "core/pipeline/layout.h"
+#include "ui/commands/change_box_beta.h"
 #include "ui/commands/add_boxes.h"
 #include "ui/commands/change_phrase.h"
 #include "ui/commands/change_settings.h"
@@ -75,6 +76,7 @@ class TestLayoutDocument : public QObject {
     QTest::newRow("reorder") << 4;
     QTest::newRow("change settings") << 5;
     QTest::newRow("load layout") << 6;
+    QTest::newRow("box beta") << 7;
   }
   void commandUndoRedoIsExact() {
     QFETCH(int, kind);
@@ -104,6 +106,7 @@ class TestLayoutDocument : public QObject {
         doc.loadLayout(l, "Open layout");
         break;
       }
+      case 7: stack->push(new ChangeBoxBeta(&doc, c, 0.75)); break;
     }
     const Snapshot after = snap(doc);
     QVERIFY(!(after == before));
@@ -206,7 +209,7 @@ class TestLayoutDocument : public QObject {
       "prompt": "A realistic image", "negative_prompt": "blurry",
       "phrases": ["a green car", "a blue truck"],
       "boxes": [[0.041015625, 0.548828125, 0.453125, 0.859375], [0.525390625, 0.552734375, 0.93359375, 0.865234375]],
-      "enabled": [true, false], "width": 512, "height": 768, "seed": 7, "steps": 30, "guidance": 5.0,
+      "enabled": [true, false], "betas": [0.7, null], "width": 512, "height": 768, "seed": 7, "steps": 30, "guidance": 5.0,
       "beta": 0.4, "scheduler": "ddim", "batch": 2})";
     const gligen::Layout in = gligen::layout_from_json(json, "test");
     LayoutDocument doc;
@@ -214,6 +217,8 @@ class TestLayoutDocument : public QObject {
     QCOMPARE(doc.boxCount(), 2);
     QCOMPARE(doc.boxes()[0].phrase, QString("a green car"));
     QVERIFY(!doc.boxes()[1].enabled);
+    QCOMPARE(doc.boxes()[0].beta, std::optional<double>(0.7));
+    QVERIFY(!doc.boxes()[1].beta);
     QVERIFY(doc.boxes()[0].colour != doc.boxes()[1].colour);
     const gligen::Layout out = doc.toLayout();
     QCOMPARE(gligen::layout_to_json(out), gligen::layout_to_json(in));

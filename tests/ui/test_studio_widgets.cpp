@@ -1,5 +1,6 @@
 // The box list (phrase editing, enable, reorder, the 30-box message), the model dialog's
 // plain-words check, and the typed settings.
+#include <QClipboard>
 #include <QLabel>
 #include <QLineEdit>
 #include <QPlainTextEdit>
@@ -112,6 +113,40 @@ class TestStudioWidgets : public QObject {
     QCOMPARE(model.data(model.index(0, BoxListModel::kRectColumn), Qt::DisplayRole).toString(), QString("128×128"));
     doc.setModelDefaultSize(QSize(64, 64));
     QCOMPARE(model.data(model.index(0, BoxListModel::kRectColumn), Qt::DisplayRole).toString(), QString("16×16"));
+  }
+
+  void betaColumnSetsAndClearsABoxBeta() {
+    LayoutDocument doc;
+    addBoxes(doc, {"a cat", "a dog"});
+    BoxListModel model(&doc);
+    const QModelIndex dog = model.index(1, BoxListModel::kBetaColumn);
+    QVERIFY(model.flags(dog) & Qt::ItemIsEditable);
+    // No beta of its own: the layout's, shown in italics, and it follows the layout's.
+    const double layout_beta = doc.settings().beta;
+    QCOMPARE(model.data(dog, Qt::DisplayRole).toString(), QString::number(layout_beta, 'f', 2));
+    QVERIFY(model.data(dog, Qt::FontRole).value<QFont>().italic());
+    QCOMPARE(model.data(dog, Qt::EditRole).toDouble(), BoxListModel::kLayoutBeta);
+    GenerationSettings s = doc.settings();
+    s.beta = 0.45;
+    doc.undoStack()->push(new ChangeSettings(&doc, s, "beta"));
+    QCOMPARE(model.data(dog, Qt::DisplayRole).toString(), QString("0.45"));
+    // Its own beta: set, shown upright, undone.
+    QVERIFY(model.setData(dog, 0.8, Qt::EditRole));
+    QCOMPARE(doc.boxes()[1].beta, std::optional<double>(0.8));
+    QCOMPARE(model.data(dog, Qt::DisplayRole).toString(), QString("0.80"));
+    QVERIFY(!model.data(dog, Qt::FontRole).isValid());
+    QCOMPARE(doc.toLayout().boxes[1].beta, std::optional<double>(0.8));
+    QVERIFY(!doc.toLayout().boxes[0].beta);
+    QVERIFY(model.setData(dog, BoxListModel::kLayoutBeta, Qt::EditRole));
+    QVERIFY(!doc.boxes()[1].beta);
+    QVERIFY(!model.setData(dog, 1.5, Qt::EditRole));  // out of range: refused, nothing pushed
+    const int steps = doc.undoStack()->count();
+    QVERIFY(model.setData(dog, 0.0, Qt::EditRole));
+    QCOMPARE(doc.undoStack()->count(), steps + 1);
+    QVERIFY2(model.data(dog, Qt::ToolTipRole).toString().contains("not grounded"),
+             qPrintable(model.data(dog, Qt::ToolTipRole).toString()));
+    doc.undoStack()->undo();
+    QVERIFY(!doc.boxes()[1].beta);
   }
 
   void dropReorders_data() {
@@ -275,6 +310,23 @@ class TestStudioWidgets : public QObject {
     QVERIFY(window.openLayoutFile(path));
     QCOMPARE(window.document()->boxCount(), boxes);
     QVERIFY(window.windowTitle().startsWith("street scene.json"));
+    QCOMPARE(window.layoutPath(), path);
+
+    // The layout as a diffusers call: to the clipboard as Python, and as kwargs JSON that the
+    // studio reads back (Save then asks for a file rather than rewrite it in our format).
+    window.copyDiffusersCall();
+    const QString python = QGuiApplication::clipboard()->text();
+    QVERIFY2(python.contains("StableDiffusionGLIGENPipeline") && python.contains("gligen_boxes="), qPrintable(python));
+    const QString kwargs = dir.filePath("call.json");
+    {
+      QFile f(kwargs);
+      QVERIFY(f.open(QIODevice::WriteOnly));
+      f.write(QByteArray::fromStdString(gligen::layout_to_diffusers(window.document()->toLayout()).kwargs_json));
+    }
+    QVERIFY(window.openLayoutFile(kwargs));
+    QCOMPARE(window.document()->boxCount(), window.document()->enabledBoxCount());
+    QCOMPARE(window.document()->boxCount(), boxes);
+    QVERIFY(window.layoutPath().isEmpty());
   }
 
   // "Open as layout" from the review panel brings the image's prompt, boxes and photo, and keeps

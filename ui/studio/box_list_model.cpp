@@ -5,6 +5,7 @@
 #include <QPainter>
 #include <QUndoStack>
 
+#include "ui/commands/change_box_beta.h"
 #include "ui/commands/change_phrase.h"
 #include "ui/studio/layout_document.h"
 #include "ui/commands/reorder_box.h"
@@ -37,6 +38,10 @@ BoxListModel::BoxListModel(LayoutDocument* document, QObject* parent)
   connect(document_, &LayoutDocument::boxChanged, this, [this](int id) {
     const int row = document_->indexOfBox(id);
     if (row >= 0) Q_EMIT dataChanged(index(row, 0), index(row, kColumnCount - 1));
+  });
+  // Boxes without a beta of their own show the layout's.
+  connect(document_, &LayoutDocument::settingsChanged, this, [this]() {
+    if (rowCount() > 0) Q_EMIT dataChanged(index(0, kBetaColumn), index(rowCount() - 1, kBetaColumn));
   });
   // Pixel positions depend on the canvas size.
   connect(document_, &LayoutDocument::imageSizeChanged, this, [this]() {
@@ -71,6 +76,26 @@ QVariant BoxListModel::data(const QModelIndex& index, int role) const {
                    ? tr("Beyond the first %1 boxes: GLIGEN ignores this box.").arg(LayoutDocument::maxBoxes())
                    : tr("Double-click to edit the phrase this box grounds");
       break;
+    case kBetaColumn: {
+      const double beta = b.beta.value_or(document_->settings().beta);
+      if (role == Qt::DisplayRole) return QString::number(beta, 'f', 2);
+      if (role == Qt::EditRole) return b.beta ? *b.beta : kLayoutBeta;
+      if (role == Qt::TextAlignmentRole) return int(Qt::AlignRight | Qt::AlignVCenter);
+      if (role == Qt::FontRole && !b.beta) {
+        QFont f;
+        f.setItalic(true);
+        return f;
+      }
+      if (role == Qt::ForegroundRole && !b.beta) return QColor(Qt::gray);
+      if (role == Qt::ToolTipRole) {
+        const QString what = beta <= 0 ? tr("not grounded (listed only)")
+                                       : tr("grounded for the first %1% of the steps").arg(qRound(beta * 100));
+        return b.beta
+                   ? tr("This box's own beta: %1. Double-click to change it, or set it to \"layout\".").arg(what)
+                   : tr("The layout's beta (Generation panel): %1. Double-click to give this box its own.").arg(what);
+      }
+      break;
+    }
     case kRectColumn:
       if (role == Qt::DisplayRole) {
         const int w = document_->imageSize().width(), h = document_->imageSize().height();
@@ -101,6 +126,14 @@ bool BoxListModel::setData(const QModelIndex& index, const QVariant& value, int 
     document_->undoStack()->push(new ChangePhrase(document_, b.id, value.toString().trimmed()));
     return true;
   }
+  if (index.column() == kBetaColumn && role == Qt::EditRole) {
+    bool ok = false;
+    const double v = value.toDouble(&ok);
+    if (!ok || !(v <= 1.0)) return false;
+    const std::optional<double> beta = v < 0 ? std::nullopt : std::optional<double>(v);
+    document_->undoStack()->push(new ChangeBoxBeta(document_, b.id, beta));
+    return true;
+  }
   return false;
 }
 
@@ -110,6 +143,7 @@ QVariant BoxListModel::headerData(int section, Qt::Orientation orientation, int 
   switch (section) {
     case kEnabledColumn: return tr("On");
     case kPhraseColumn: return tr("Phrase");
+    case kBetaColumn: return tr("Beta");
     case kRectColumn: return tr("Size");
     default: return {};
   }
@@ -120,7 +154,7 @@ Qt::ItemFlags BoxListModel::flags(const QModelIndex& index) const {
   if (!index.isValid()) return f;
   f |= Qt::ItemIsDragEnabled;
   if (index.column() == kEnabledColumn) f |= Qt::ItemIsUserCheckable;
-  if (index.column() == kPhraseColumn) f |= Qt::ItemIsEditable;
+  if (index.column() == kPhraseColumn || index.column() == kBetaColumn) f |= Qt::ItemIsEditable;
   return f;
 }
 

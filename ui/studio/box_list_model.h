@@ -1,4 +1,4 @@
-// BoxListModel: the document's boxes as a table (enabled, colour + phrase, position) for the
+// BoxListModel: the document's boxes as a table (enabled, colour + phrase, beta, size) for the
 // list beside the canvas. Edits push undo commands; the model re-reads the document on its
 // change signals, so it never holds state of its own.
 #pragma once
@@ -11,7 +11,9 @@ class LayoutDocument;
 class BoxListModel : public QAbstractTableModel {
   Q_OBJECT
  public:
-  enum Column { kEnabledColumn, kPhraseColumn, kRectColumn, kColumnCount };
+  enum Column { kEnabledColumn, kPhraseColumn, kBetaColumn, kRectColumn, kColumnCount };
+  // The beta column's edit value that means "no beta of its own: the layout's".
+  static constexpr double kLayoutBeta = -1.0;
 
   explicit BoxListModel(LayoutDocument* document, QObject* parent = nullptr);
 

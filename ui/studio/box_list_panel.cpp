@@ -1,9 +1,11 @@
 #include "ui/studio/box_list_panel.h"
 
+#include <QDoubleSpinBox>
 #include <QHBoxLayout>
 #include <QHeaderView>
 #include <QItemSelectionModel>
 #include <QLabel>
+#include <QStyledItemDelegate>
 #include <QTableView>
 #include <QToolButton>
 #include <QUndoStack>
@@ -15,6 +17,38 @@
 #include "ui/commands/reorder_box.h"
 
 namespace gligen::ui {
+
+namespace {
+
+// The beta column's editor: 0-1 in steps of 0.05, and below 0 the special value "layout" (no
+// beta of the box's own).
+class BetaDelegate : public QStyledItemDelegate {
+ public:
+  using QStyledItemDelegate::QStyledItemDelegate;
+  QWidget* createEditor(QWidget* parent, const QStyleOptionViewItem&, const QModelIndex&) const override {
+    auto* spin = new QDoubleSpinBox(parent);
+    spin->setRange(-0.05, 1.0);
+    spin->setSingleStep(0.05);
+    spin->setDecimals(2);
+    spin->setSpecialValueText(tr("layout"));
+    spin->setToolTip(
+        tr("How long this box's grounding stays on, as a fraction of the steps (0: not grounded). "
+           "Step below 0 for \"layout\": the Generation panel's beta."));
+    return spin;
+  }
+  void setEditorData(QWidget* editor, const QModelIndex& index) const override {
+    const double v = index.data(Qt::EditRole).toDouble();
+    static_cast<QDoubleSpinBox*>(editor)->setValue(v < 0 ? -0.05 : v);
+  }
+  void setModelData(QWidget* editor, QAbstractItemModel* model, const QModelIndex& index) const override {
+    auto* spin = static_cast<QDoubleSpinBox*>(editor);
+    spin->interpretText();
+    const double v = spin->value();
+    model->setData(index, v < 0 ? BoxListModel::kLayoutBeta : v, Qt::EditRole);
+  }
+};
+
+}  // namespace
 
 BoxListPanel::BoxListPanel(LayoutDocument* document, QWidget* parent)
     : QWidget(parent),
@@ -39,7 +73,9 @@ BoxListPanel::BoxListPanel(LayoutDocument* document, QWidget* parent)
   view_->setWordWrap(false);
   view_->horizontalHeader()->setSectionResizeMode(BoxListModel::kEnabledColumn, QHeaderView::ResizeToContents);
   view_->horizontalHeader()->setSectionResizeMode(BoxListModel::kPhraseColumn, QHeaderView::Stretch);
+  view_->horizontalHeader()->setSectionResizeMode(BoxListModel::kBetaColumn, QHeaderView::ResizeToContents);
   view_->horizontalHeader()->setSectionResizeMode(BoxListModel::kRectColumn, QHeaderView::ResizeToContents);
+  view_->setItemDelegateForColumn(BoxListModel::kBetaColumn, new BetaDelegate(view_));
   view_->verticalHeader()->setSectionResizeMode(QHeaderView::ResizeToContents);
   view_->verticalHeader()->setDefaultAlignment(Qt::AlignCenter);
 

@@ -72,6 +72,7 @@ gligen::Layout LayoutDocument::toLayout() const {
     g.x1 = static_cast<float>(r.right());
     g.y1 = static_cast<float>(r.bottom());
     g.enabled = b.enabled;
+    g.beta = b.beta;
     l.boxes.push_back(g);
   }
   l.width = s.width;
@@ -98,6 +99,7 @@ QVector<LayoutBox> LayoutDocument::boxesFromLayout(const gligen::Layout& layout,
     b.phrase = QString::fromStdString(g.phrase);
     b.rect = QRectF(QPointF(g.x0, g.y0), QPointF(g.x1, g.y1));
     b.enabled = g.enabled;
+    b.beta = g.beta;
     b.colour = paletteColour(i);
     out.push_back(b);
     ++i;
@@ -193,6 +195,13 @@ void LayoutDocument::setBoxPhrase(int id, const QString& phrase) {
   const int i = indexOfBox(id);
   if (i < 0 || boxes_[i].phrase == phrase) return;
   boxes_[i].phrase = phrase;
+  Q_EMIT boxChanged(id);
+}
+
+void LayoutDocument::setBoxBeta(int id, std::optional<double> beta) {
+  const int i = indexOfBox(id);
+  if (i < 0 || boxes_[i].beta == beta) return;
+  boxes_[i].beta = beta;
   Q_EMIT boxChanged(id);
 }
 

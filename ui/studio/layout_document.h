@@ -26,9 +26,11 @@ struct LayoutBox {
   QRectF rect;  // normalised to [0, 1] x [0, 1] of the image
   bool enabled = true;
   QColor colour;
+  std::optional<double> beta;  // the box's own scheduled-sampling beta; absent: the layout's
 
   bool operator==(const LayoutBox& o) const {
-    return id == o.id && phrase == o.phrase && rect == o.rect && enabled == o.enabled && colour == o.colour;
+    return id == o.id && phrase == o.phrase && rect == o.rect && enabled == o.enabled && colour == o.colour &&
+           beta == o.beta;
   }
 };
 
@@ -102,13 +104,14 @@ class LayoutDocument : public QObject {
   void setBoxRect(int id, const QRectF& rect);
   void setBoxPhrase(int id, const QString& phrase);
   void setBoxEnabled(int id, bool enabled);
+  void setBoxBeta(int id, std::optional<double> beta);
   void moveBox(int from, int to);
   void setSettings(const GenerationSettings& settings);
   void replaceContents(const QVector<LayoutBox>& boxes, const GenerationSettings& settings);
 
  Q_SIGNALS:
   void boxesChanged();      // boxes added, removed, reordered or replaced
-  void boxChanged(int id);  // one box's rect, phrase, enabled flag or colour
+  void boxChanged(int id);  // one box's rect, phrase, enabled flag, colour or beta
   void settingsChanged();
   void imageSizeChanged();  // settings or model default size changed the image size
   void selectionChanged();

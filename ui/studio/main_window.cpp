@@ -1,6 +1,9 @@
 #include "ui/studio/main_window.h"
 
 #include <QAction>
+#include <QClipboard>
+#include <QGuiApplication>
+#include <QSaveFile>
 #include <QApplication>
 #include <QCloseEvent>
 #include <QDialog>
@@ -244,6 +247,8 @@ void MainWindow::buildMenus() {
   file->addAction(tr("&Save Layout"), QKeySequence::Save, this, &MainWindow::saveLayout);
   file->addAction(tr("Save Layout &As…"), QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_S), this,
                   &MainWindow::saveLayoutDialog);
+  file->addAction(tr("Copy as Diffusers &Call"), this, &MainWindow::copyDiffusersCall);
+  file->addAction(tr("Save as Diffusers &JSON…"), this, &MainWindow::saveDiffusersJson);
   file->addAction(tr("&Export Selected Image…"), QKeySequence(Qt::CTRL | Qt::Key_E), this, [this]() {
     if (gallery_->currentResult() >= 0)
       saveImageDialog(gallery_->currentResult());
@@ -669,6 +674,18 @@ bool MainWindow::openLayoutFile(const QString& path) {
     }
     document_->loadLayout(layout, tr("Open %1").arg(QFileInfo(path).fileName()));
     layout_path_ = path.endsWith(QLatin1String(".json"), Qt::CaseInsensitive) ? path : QString();
+    if (!layout_path_.isEmpty()) {
+      // Save must not turn someone's diffusers JSON into our format behind their back: it asks
+      // for a file instead (File > Save as Diffusers JSON writes that form).
+      QFile f(path);
+      if (f.open(QIODevice::ReadOnly) && gligen::is_diffusers_layout_json(f.readAll().toStdString())) {
+        layout_path_.clear();
+        statusBar()->showMessage(tr("Read %1 as a diffusers call. Save asks for a new layout file; File > Save as "
+                                    "Diffusers JSON writes that form again.")
+                                     .arg(QFileInfo(path).fileName()),
+                                 10000);
+      }
+    }
     document_name_ = QFileInfo(path).fileName();
     document_->undoStack()->setClean();
     settings_.lastDirectory.set(QFileInfo(path).absolutePath());
@@ -803,6 +820,34 @@ void MainWindow::saveLayoutDialog() {
   if (path.isEmpty()) return;
   if (!path.endsWith(QLatin1String(".json"), Qt::CaseInsensitive)) path += QStringLiteral(".json");
   writeLayout(path);
+}
+
+void MainWindow::copyDiffusersCall() {
+  const auto call = gligen::layout_to_diffusers(document_->toLayout());
+  QGuiApplication::clipboard()->setText(QString::fromStdString(call.python));
+  QString message = tr("Copied a Python call of diffusers' StableDiffusionGLIGENPipeline for this layout.");
+  for (const auto& n : call.notes) message += QStringLiteral(" ") + tr("Note: %1.").arg(QString::fromStdString(n));
+  statusBar()->showMessage(message, 12000);
+}
+
+void MainWindow::saveDiffusersJson() {
+  const QString base =
+      document_name_.isEmpty() ? QStringLiteral("layout") : QFileInfo(document_name_).completeBaseName();
+  QString path = askSavePath(tr("Save as Diffusers JSON"), base + QStringLiteral("-diffusers.json"),
+                             tr("Diffusers keyword arguments (*.json)"));
+  if (path.isEmpty()) return;
+  if (!path.endsWith(QLatin1String(".json"), Qt::CaseInsensitive)) path += QStringLiteral(".json");
+  const auto call = gligen::layout_to_diffusers(document_->toLayout());
+  QSaveFile f(path);
+  if (!f.open(QIODevice::WriteOnly) || f.write(QByteArray::fromStdString(call.kwargs_json + "\n")) < 0 || !f.commit()) {
+    QMessageBox::warning(this, tr("Save as Diffusers JSON"),
+                         tr("Could not write %1: %2").arg(QDir::toNativeSeparators(path), f.errorString()));
+    return;
+  }
+  QString message = tr("Saved %1: pass it to the pipeline as keyword arguments (pipe(**kwargs), without \"seed\").")
+                        .arg(QFileInfo(path).fileName());
+  for (const auto& n : call.notes) message += QStringLiteral(" ") + tr("Note: %1.").arg(QString::fromStdString(n));
+  statusBar()->showMessage(message, 12000);
 }
 
 void MainWindow::saveLayout() {

@@ -49,7 +49,10 @@ class MainWindow : public QMainWindow {
   // Opens a layout JSON or a PNG that carries one; returns false (after saying why) otherwise.
   bool openLayoutFile(const QString& path);
   bool writeLayout(const QString& path);  // saves the layout there; it becomes the layout's file
-  void newLayout();                       // asks to save unsaved edits first
+  // The file Save writes to ("" when Save asks: a new layout, an image, a diffusers call).
+  QString layoutPath() const { return layout_path_; }
+  void copyDiffusersCall();  // the layout as a Python call of diffusers' pipeline, to the clipboard
+  void newLayout();          // asks to save unsaved edits first
   QMenu* recentLayoutsMenu() const { return recent_menu_; }
   // Loads one of the examples compiled into the resources (":/gligen/examples/...").
   bool openReviewDataset(const QString& path);  // shows the review panel in a dock
@@ -94,8 +97,9 @@ class MainWindow : public QMainWindow {
   void showModelDialog();
   void createDemoModel(const QString& folder);
   void openLayoutDialog();
-  void saveLayoutDialog();  // Save As: always asks for a file
-  void saveLayout();        // Save: to the layout's file, or as Save As when it has none
+  void saveLayoutDialog();   // Save As: always asks for a file
+  void saveLayout();         // Save: to the layout's file, or as Save As when it has none
+  void saveDiffusersJson();  // the layout as the pipeline's keyword arguments (JSON)
   void rebuildRecentMenu();
   // With unsaved layout edits, asks Save / Discard / Cancel; false when the user cancelled (or
   // the save did not happen), so the caller keeps the window and the edits.
