@@ -1,6 +1,13 @@
 // The box list (phrase editing, enable, reorder, the 30-box message), the model dialog's
 // plain-words check, and the typed settings.
 #include <QClipboard>
+#include <limits>
+#include <QDoubleSpinBox>
+#include <QComboBox>
+#include <QSpinBox>
+#include <QSplitter>
+#include <QDialogButtonBox>
+#include <QScrollArea>
 #include <QLabel>
 #include <QLineEdit>
 #include <QPlainTextEdit>
@@ -205,6 +212,88 @@ class TestStudioWidgets : public QObject {
     QVERIFY2(dialog.folderLoadable(), qPrintable(dialog.reportText()));
     QVERIFY(dialog.reportText().contains("can be loaded"));
     QCOMPARE(dialog.chosenModel().folder, QDir::cleanPath(tiny));
+  }
+
+  // A folder with many problems in a small dialog: the text scrolls, no label is cut off, and
+  // Load / Cancel stay in view.
+  void modelDialogNeverCutsTextOff() {
+    QTemporaryDir broken;
+    {
+      QFile f(broken.filePath("model_index.json"));
+      QVERIFY(f.open(QIODevice::WriteOnly));
+      f.write(R"({"_class_name": "StableDiffusionGLIGENPipeline", "unet": ["diffusers", "UNet2DConditionModel"],
+        "vae": ["diffusers", "AutoencoderKL"], "text_encoder": ["transformers", "CLIPTextModel"],
+        "tokenizer": ["transformers", "CLIPTokenizer"], "scheduler": ["diffusers", "PNDMScheduler"]})");
+    }
+    ModelDialog dialog({RecentModel{QStringLiteral("/models/one"), QString()},
+                        RecentModel{QStringLiteral("/models/two"), QStringLiteral("/models/two-unet")}});
+    dialog.setFolder(broken.path());
+    QVERIFY(!dialog.folderLoadable());
+    QVERIFY2(dialog.reportText().count("<li>") >= 2, qPrintable(dialog.reportText()));
+    dialog.resize(520, 420);
+    dialog.show();
+    QVERIFY(QTest::qWaitForWindowExposed(&dialog));
+    QVERIFY(dialog.findChild<QScrollArea*>(QStringLiteral("modelDialogScroll")));
+    auto* scroll = dialog.findChild<QScrollArea*>(QStringLiteral("modelDialogScroll"));
+    // Nothing runs out sideways: the content is as wide as the visible area.
+    QTRY_VERIFY2(
+        scroll->widget()->width() <= scroll->viewport()->width(),
+        qPrintable(
+            QString("content %1 px, view %2 px").arg(scroll->widget()->width()).arg(scroll->viewport()->width())));
+    const QByteArray shots = qgetenv("GLIGEN_SCREENSHOT_DIR");
+    if (!shots.isEmpty()) QVERIFY(dialog.grab().save(QString::fromLocal8Bit(shots) + "/model-dialog-small.png"));
+    for (QLabel* l : dialog.findChildren<QLabel*>()) {
+      if (!l->isVisible() || !l->wordWrap()) continue;
+      QTRY_VERIFY2(l->height() >= l->heightForWidth(l->width()), qPrintable(QString("%1: %2 px tall, needs %3")
+                                                                                .arg(l->text().left(60))
+                                                                                .arg(l->height())
+                                                                                .arg(l->heightForWidth(l->width()))));
+    }
+    for (QPushButton* b : dialog.findChild<QDialogButtonBox*>()->findChildren<QPushButton*>()) {
+      const QRect r(b->mapTo(&dialog, QPoint(0, 0)), b->size());
+      QVERIFY2(dialog.rect().contains(r), qPrintable(b->text()));
+    }
+  }
+
+  // The results dock (hidden, or moved) and the panel widths come back after a restart.
+  void docksAndPanelsComeBackAfterARestart() {
+    gligen::initResources();
+    auto options = gligen::test::quiet_window();
+    options.restoreSession = true;
+    QList<int> widths;
+    {
+      MainWindow window(options);
+      window.resize(1280, 800);
+      window.show();
+      QVERIFY(QTest::qWaitForWindowExposed(&window));
+      auto* dock = window.findChild<QDockWidget*>(QStringLiteral("ResultsDock"));
+      auto* splitter = window.findChild<QSplitter*>(QStringLiteral("StudioSplitter"));
+      QVERIFY(dock && splitter);
+      QVERIFY(dock->isVisible());
+      QList<int> sizes = splitter->sizes();
+      sizes[0] += 60;
+      sizes[1] -= 60;
+      splitter->setSizes(sizes);
+      widths = splitter->sizes();
+      dock->toggleViewAction()->trigger();
+      QVERIFY(!dock->isVisible());
+      QVERIFY(window.close());
+    }
+    {
+      MainWindow window(options);
+      window.show();
+      QVERIFY(QTest::qWaitForWindowExposed(&window));
+      auto* dock = window.findChild<QDockWidget*>(QStringLiteral("ResultsDock"));
+      auto* splitter = window.findChild<QSplitter*>(QStringLiteral("StudioSplitter"));
+      QVERIFY(!dock->isVisible());
+      QCOMPARE(splitter->sizes(), widths);
+      QCOMPARE(window.size(), QSize(1280, 800));
+      dock->toggleViewAction()->trigger();  // leave the session as it was for the tests after this one
+      QVERIFY(window.close());
+    }
+    StudioSettings().windowState.set(QByteArray());
+    StudioSettings().splitterState.set(QByteArray());
+    StudioSettings().windowGeometry.set(QByteArray());
   }
 
   // First run (nothing opened yet): the dialog suggests the default model (the shipped shapes
@@ -430,6 +519,56 @@ class TestStudioWidgets : public QObject {
     doc.undoStack()->undo();
     QCOMPARE(doc.settings().prompt, QString());
     QCOMPARE(doc.undoStack()->index(), steps - 1);
+  }
+
+  // The panel shows every value a layout file may hold, unchanged; what it must change, it says.
+  void panelNeverClampsQuietly() {
+    LayoutDocument doc;
+    GenerationPanel panel(&doc);
+    gligen::Layout l;
+    l.steps = 1000;
+    l.guidance = 100;
+    l.batch = 64;
+    l.beta = 1.0;
+    l.width = 4096;
+    l.height = 8;
+    l.seed = std::numeric_limits<std::uint64_t>::max();
+    gligen::validate_layout(l);  // the extremes a layout file may hold
+    doc.loadLayout(l, "extremes");
+    QList<int> ints;
+    for (QSpinBox* b : panel.findChildren<QSpinBox*>()) ints << b->value();
+    QList<double> reals;
+    for (QDoubleSpinBox* b : panel.findChildren<QDoubleSpinBox*>()) reals << b->value();
+    QVERIFY2(ints.contains(1000) && ints.contains(64), qPrintable(QString::number(ints.size())));
+    QVERIFY(reals.contains(100.0) && reals.contains(1.0));
+    QStringList texts;
+    for (QLineEdit* e : panel.findChildren<QLineEdit*>()) texts << e->text();
+    QVERIFY2(texts.contains(QString::number(std::numeric_limits<quint64>::max())), qPrintable(texts.join('|')));
+    QStringList sizes;
+    for (QComboBox* c : panel.findChildren<QComboBox*>()) sizes << c->currentText();
+    QVERIFY2(sizes.contains(QString("4096×8")), qPrintable(sizes.join('|')));
+    QCOMPARE(doc.settings().steps, 1000);  // nothing was written back
+    QCOMPARE(doc.settings().batch, 64);
+
+    // A custom size that is not a multiple of 8 is rounded up, and the panel says so.
+    panel.setCustomSize(100, 60);
+    QCOMPARE(doc.settings().width, 104);
+    QCOMPARE(doc.settings().height, 64);
+    QString status;
+    for (QLabel* label : panel.findChildren<QLabel*>()) status += label->text() + "\n";
+    QVERIFY2(status.contains("100×60") && status.contains("104×64"), qPrintable(status));
+    // A seed past 2^64 - 1 is not taken, and the panel says which seed stays.
+    QLineEdit* seed = nullptr;
+    for (QLineEdit* e : panel.findChildren<QLineEdit*>())
+      if (e->text() == QString::number(std::numeric_limits<quint64>::max())) seed = e;
+    QVERIFY(seed);
+    seed->selectAll();
+    QTest::keyClicks(seed, "99999999999999999999");  // 19 nines are a seed; the 20th is past the range
+    QCOMPARE(doc.settings().seed, std::optional<quint64>(9999999999999999999ull));
+    status.clear();
+    for (QLabel* label : panel.findChildren<QLabel*>()) status += label->text() + "\n";
+    QVERIFY2(status.contains("Seeds go up to 18446744073709551615; the seed stays 9999999999999999999"),
+             qPrintable(status));
   }
 
   void recentModelsAreTypedAndBounded() {

@@ -1,5 +1,8 @@
 #include "ui/studio/generation_panel.h"
 
+#include <algorithm>
+#include <limits>
+
 #include <QComboBox>
 #include <QDoubleSpinBox>
 #include <QFormLayout>
@@ -63,7 +66,9 @@ GenerationPanel::GenerationPanel(LayoutDocument* document, QWidget* parent)
   negative_->setClearButtonEnabled(true);
   steps_->setRange(1, 1000);
   steps_->setToolTip(tr("Denoising steps: more is slower and usually cleaner"));
-  guidance_->setRange(0.0, 50.0);
+  // The ranges are the layout file's (validate_layout), so a layout never shows other values
+  // than it holds.
+  guidance_->setRange(0.0, 100.0);
   guidance_->setSingleStep(0.5);
   guidance_->setDecimals(1);
   guidance_->setToolTip(tr("Classifier-free guidance: how strongly the prompt is followed (1 turns it off)"));
@@ -81,9 +86,9 @@ GenerationPanel::GenerationPanel(LayoutDocument* document, QWidget* parent)
       tr("Fixed: same seed every time. Random: a new seed each time. "
          "Increment: add the batch size after each generation."));
   // Seeds are 64-bit (random ones use 53 bits): a spin box (int) could not show them.
-  seed_->setValidator(new QRegularExpressionValidator(QRegularExpression(QStringLiteral("[0-9]{1,19}")), seed_));
+  seed_->setValidator(new QRegularExpressionValidator(QRegularExpression(QStringLiteral("[0-9]{1,20}")), seed_));
   seed_->setPlaceholderText(tr("seed"));
-  batch_->setRange(1, 16);
+  batch_->setRange(1, 64);
   batch_->setToolTip(tr("Images per generation (they share one seed)"));
   fillSizeCombo();
   generate_->setDefault(true);
@@ -195,7 +200,15 @@ GenerationPanel::GenerationPanel(LayoutDocument* document, QWidget* parent)
   connect(seed_, &QLineEdit::textEdited, this, [this](const QString& text) {
     bool ok = false;
     const quint64 v = text.toULongLong(&ok);
-    if (!ok) return;
+    if (!ok) {
+      if (!text.isEmpty()) {
+        const auto kept = document_->settings().seed;
+        setStatus(tr("Seeds go up to %1; the seed stays %2.")
+                      .arg(std::numeric_limits<quint64>::max())
+                      .arg(kept ? QString::number(*kept) : tr("random")));
+      }
+      return;
+    }
     GenerationSettings s = document_->settings();
     s.seed = v;
     pushSettings(s, tr("Change seed"), kSeed);
@@ -245,17 +258,33 @@ void GenerationPanel::applySizeChoice(int index) {
     bool ok = false;
     const int w0 = s.width > 0 ? s.width : model_size_.width(), h0 = s.height > 0 ? s.height : model_size_.height();
     const int w =
-        QInputDialog::getInt(this, tr("Custom size"), tr("Width (pixels, a multiple of 8):"), w0, 64, 2048, 8, &ok);
+        QInputDialog::getInt(this, tr("Custom size"), tr("Width (pixels, a multiple of 8):"), w0, 8, 4096, 8, &ok);
     if (!ok) return syncFromDocument();
     const int h =
-        QInputDialog::getInt(this, tr("Custom size"), tr("Height (pixels, a multiple of 8):"), h0, 64, 2048, 8, &ok);
+        QInputDialog::getInt(this, tr("Custom size"), tr("Height (pixels, a multiple of 8):"), h0, 8, 4096, 8, &ok);
     if (!ok) return syncFromDocument();
-    s.width = (w + 7) / 8 * 8;
-    s.height = (h + 7) / 8 * 8;
+    setCustomSize(w, h);
+    return;
   } else {
     const QSize size = v.toSize();
     s.width = size.width();
     s.height = size.height();
+  }
+  pushSettings(s, tr("Change canvas size"), kSize);
+  syncFromDocument();
+}
+
+void GenerationPanel::setCustomSize(int width, int height) {
+  GenerationSettings s = document_->settings();
+  s.width = std::min(4096, (width + 7) / 8 * 8);
+  s.height = std::min(4096, (height + 7) / 8 * 8);
+  if (s.width != width || s.height != height) {
+    // Say what changed rather than change it quietly.
+    setStatus(tr("%1×%2 is not a multiple of 8 (one latent cell is 8×8 pixels): the size is %3×%4.")
+                  .arg(width)
+                  .arg(height)
+                  .arg(s.width)
+                  .arg(s.height));
   }
   pushSettings(s, tr("Change canvas size"), kSize);
   syncFromDocument();

@@ -39,6 +39,8 @@ class GenerationPanel : public QWidget {
   void setGenerating(bool generating);
   void setProgress(int done, int total);
   void setStatus(const QString& text);
+  // The Custom… size: rounded up to multiples of 8 (at most 4096), saying so when it changed.
+  void setCustomSize(int width, int height);
 
   QPushButton* generateButton() const { return generate_; }
   QPushButton* cancelButton() const { return cancel_; }

@@ -76,6 +76,7 @@ MainWindow::MainWindow(const Options& options, QWidget* parent)
   splitter_->setStretchFactor(1, 1);
   splitter_->setStretchFactor(2, 0);
   splitter_->setSizes({260, 700, 320});
+  splitter_->setObjectName(QStringLiteral("StudioSplitter"));
   splitter_->setChildrenCollapsible(false);
   splitter_->setContentsMargins(6, 6, 6, 0);
   setCentralWidget(splitter_);

@@ -1,5 +1,7 @@
 #include "ui/studio/model_dialog.h"
 
+#include <algorithm>
+
 #include <QDialogButtonBox>
 #include <QDir>
 #include <QFileDialog>
@@ -11,6 +13,9 @@
 #include <QListWidget>
 #include <QMessageBox>
 #include <QPushButton>
+#include <QScreen>
+#include <QScrollArea>
+#include <QGuiApplication>
 #include <QStandardPaths>
 #include <QVBoxLayout>
 
@@ -83,7 +88,7 @@ ModelDialog::ModelDialog(const QVector<RecentModel>& recent, QWidget* parent)
   auto* howTo = new QLabel(
       tr("<p>GLIGEN's text-box model (Stable Diffusion 1.4 with grounding layers, about 5 GB) is published on "
          "Hugging Face. With the <tt>hf</tt> command-line tool:</p>"
-         "<pre>hf download masterful/gligen-1-4-generation-text-box --local-dir gligen-text-box</pre>"
+         "<p><tt>hf download masterful/gligen-1-4-generation-text-box --local-dir gligen-text-box</tt></p>"
          "<p>then choose the <tt>gligen-text-box</tt> folder above.</p>"
          "<p>A <b>tiny random model</b> (coloured noise, not pictures) is also there for checking the "
          "studio's parts at SD's 512×512 layout.</p>"),
@@ -101,10 +106,23 @@ ModelDialog::ModelDialog(const QVector<RecentModel>& recent, QWidget* parent)
   load_ = buttons->addButton(tr("Load Model"), QDialogButtonBox::AcceptRole);
   load_->setDefault(true);
 
+  // Everything but the buttons scrolls: a long list of problems or a small screen never cuts
+  // text off, and Load / Cancel stay in view.
+  auto* content = new QWidget;
+  auto* contentLayout = new QVBoxLayout(content);
+  contentLayout->setContentsMargins(0, 0, 0, 0);
+  contentLayout->addWidget(recentBox);
+  contentLayout->addWidget(folderBox);
+  contentLayout->addWidget(getBox);
+  contentLayout->addStretch();
+  scroll_ = new QScrollArea(this);
+  scroll_->setObjectName(QStringLiteral("modelDialogScroll"));
+  scroll_->setWidgetResizable(true);
+  scroll_->setFrameShape(QFrame::NoFrame);
+  scroll_->setHorizontalScrollBarPolicy(Qt::ScrollBarAsNeeded);
+  scroll_->setWidget(content);
   auto* layout = new QVBoxLayout(this);
-  layout->addWidget(recentBox);
-  layout->addWidget(folderBox);
-  layout->addWidget(getBox);
+  layout->addWidget(scroll_, 1);
   layout->addWidget(buttons);
 
   connect(browseFolder, &QPushButton::clicked, this,
@@ -124,7 +142,11 @@ ModelDialog::ModelDialog(const QVector<RecentModel>& recent, QWidget* parent)
   // First run: nothing opened yet, so the shipped model is the suggestion.
   if (recent.isEmpty() && !shipped.isEmpty()) folder_->setText(shipped);
   inspect();
-  resize(680, sizeHint().height());
+  // As tall as the content wants, within the screen.
+  const QScreen* screen = parent ? parent->screen() : QGuiApplication::primaryScreen();
+  const int available = screen ? screen->availableGeometry().height() - 80 : 800;
+  const int wanted = content->sizeHint().height() + buttons->sizeHint().height() + 40;
+  resize(680, std::min(wanted, std::max(available, 300)));
 }
 
 RecentModel ModelDialog::chosenModel() const {
@@ -149,6 +171,14 @@ void ModelDialog::browse(QLineEdit* edit, const QString& title) {
   if (!dir.isEmpty()) edit->setText(dir);
 }
 
+namespace {
+// Escaped for HTML, with a line-break opportunity (a zero-width space) after every '/': long paths
+// wrap inside the dialog instead of running out of it.
+QString breakable(const std::string& text) {
+  return QString::fromStdString(text).toHtmlEscaped().replace(QLatin1Char('/'), QStringLiteral("/\u200B"));
+}
+}  // namespace
+
 void ModelDialog::inspect() {
   const RecentModel m = chosenModel();
   if (folder_->text().trimmed().isEmpty()) {
@@ -168,12 +198,10 @@ void ModelDialog::inspect() {
                 .arg(QString::fromStdString(r.scheduler_class).toHtmlEscaped());
   } else {
     html += tr("<p style='color:#c0392b'><b>This folder cannot be loaded:</b></p><ul>");
-    for (const std::string& p : r.problems)
-      html += QStringLiteral("<li>%1</li>").arg(QString::fromStdString(p).toHtmlEscaped());
+    for (const std::string& p : r.problems) html += QStringLiteral("<li>%1</li>").arg(breakable(p));
     html += QStringLiteral("</ul>");
   }
-  for (const std::string& n : r.notes)
-    html += QStringLiteral("<p>%1</p>").arg(QString::fromStdString(n).toHtmlEscaped());
+  for (const std::string& n : r.notes) html += QStringLiteral("<p>%1</p>").arg(breakable(n));
   report_->setText(html);
   load_->setEnabled(loadable_);
 }

@@ -8,6 +8,7 @@
 #include "ui/studio/studio_settings.h"
 
 class QLabel;
+class QScrollArea;
 class QLineEdit;
 class QListWidget;
 class QPushButton;
@@ -42,6 +43,7 @@ class ModelDialog : public QDialog {
   QLineEdit* unet_;
   QLabel* report_;
   QPushButton* load_;
+  QScrollArea* scroll_ = nullptr;
   bool loadable_ = false;
 };
 
