@@ -1,7 +1,6 @@
 // `gligen-trainer layout`: reads a layout (ours, a diffusers call's keyword arguments, or a PNG
 // that carries one) and writes it as ours, as diffusers keyword arguments, or as a Python script
 // that calls diffusers' StableDiffusionGLIGENPipeline with it.
-#include <fstream>
 #include <iostream>
 
 #include "core/pipeline/layout.h"
@@ -46,14 +45,7 @@ int run_layout(const std::vector<std::string>& argv) {
     std::cout << text;
     return 0;
   }
-  const std::string tmp = out + ".tmp";
-  {
-    std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
-    if (!f) throw Error("cannot write '" + out + "'");
-    f << text;
-    if (!f.flush()) throw Error("cannot write '" + out + "' (disk full?)");
-  }
-  if (std::rename(tmp.c_str(), out.c_str()) != 0) throw Error("cannot replace '" + out + "'");
+  write_layout_text(out, text);
   return 0;
 }
 

@@ -303,15 +303,19 @@ Layout read_layout_file(const std::string& path) {
   return layout_from_json(ss.str(), path);
 }
 
-void write_layout_file(const std::string& path, const Layout& layout) {
+void write_layout_text(const std::string& path, const std::string& text) {
   const std::string tmp = path + ".tmp";
   {
     std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
     if (!out) throw Error("cannot write layout file '" + path + "'");
-    out << layout_to_json(layout) << "\n";
+    out << text;
     if (!out.flush()) throw Error("cannot write layout file '" + path + "' (disk full?)");
   }
   if (std::rename(tmp.c_str(), path.c_str()) != 0) throw Error("cannot replace layout file '" + path + "'");
+}
+
+void write_layout_file(const std::string& path, const Layout& layout) {
+  write_layout_text(path, layout_to_json(layout) + "\n");
 }
 
 }  // namespace gligen

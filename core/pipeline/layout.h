@@ -65,6 +65,9 @@ Layout layout_from_json(const std::string& json_text, const std::string& source 
 Layout read_layout_file(const std::string& path);
 std::string layout_to_json(const Layout& layout, int indent = 2);
 void write_layout_file(const std::string& path, const Layout& layout);
+// Writes `text` (a layout in any form, or its diffusers call) through a temporary file and a
+// rename, so a failed write never leaves half a file. Throws gligen::Error.
+void write_layout_text(const std::string& path, const std::string& text);
 
 // Checks ranges and consistency (boxes inside [0,1] and not inverted, sizes multiples of 8,
 // steps > 0, ...). Throws gligen::Error. More than kMaxGroundedBoxes boxes is not an error here:

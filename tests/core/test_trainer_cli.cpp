@@ -63,27 +63,11 @@ class TestTrainerCli : public QObject {
   void perBoxBetaAndDiffusersLayouts() {
     // --box-beta gives the box before it its own beta; it travels in the PNG's layout.
     const QString out = dir_.filePath("betas.png");
-    Run r = trainer({"generate",
-                     "--model",
-                     model_,
-                     "--prompt",
-                     "a cat and a dog",
-                     "--phrase",
-                     "a cat",
-                     "--box",
-                     "0.1,0.1,0.5,0.9",
-                     "--box-beta",
-                     "0.8",
-                     "--phrase",
-                     "a dog",
-                     "--box",
-                     "0.5,0.2,0.95,0.9",
-                     "--seed",
-                     "5",
-                     "--steps",
-                     "3",
-                     "--out",
-                     out});
+    const QStringList common = {"generate", "--model", model_,    "--prompt", "a cat and a dog",
+                                "--seed",   "5",       "--steps", "3"};
+    const QStringList cat = {"--phrase", "a cat", "--box", "0.1,0.1,0.5,0.9"};
+    const QStringList dog = {"--phrase", "a dog", "--box", "0.5,0.2,0.95,0.9"};
+    Run r = trainer(common + cat + QStringList{"--box-beta", "0.8"} + dog + QStringList{"--out", out});
     QVERIFY2(r.exit_code == 0, qPrintable(r.err));
     const auto layout = gligen::layout_from_json(gligen::read_png_text(out.toStdString()).at(gligen::kLayoutPngKey));
     QCOMPARE(layout.boxes[0].beta, std::optional<double>(0.8));
@@ -103,27 +87,8 @@ class TestTrainerCli : public QObject {
     const QString from_kwargs = dir_.filePath("from-kwargs.png"), plain = dir_.filePath("plain-beta.png");
     Run g = trainer({"generate", "--model", model_, "--layout", kwargs, "--out", from_kwargs});
     QVERIFY2(g.exit_code == 0, qPrintable(g.err));
-    Run p = trainer({"generate",
-                     "--model",
-                     model_,
-                     "--prompt",
-                     "a cat and a dog",
-                     "--phrase",
-                     "a cat",
-                     "--box",
-                     "0.1,0.1,0.5,0.9",
-                     "--phrase",
-                     "a dog",
-                     "--box",
-                     "0.5,0.2,0.95,0.9",
-                     "--seed",
-                     "5",
-                     "--steps",
-                     "3",
-                     "--scheduler",
-                     QString::fromStdString(layout.scheduler),
-                     "--out",
-                     plain});
+    Run p = trainer(common + cat + dog +
+                    QStringList{"--scheduler", QString::fromStdString(layout.scheduler), "--out", plain});
     QVERIFY2(p.exit_code == 0, qPrintable(p.err));
     QCOMPARE(gligen::read_image_rgb(from_kwargs.toStdString()).pixels,
              gligen::read_image_rgb(plain.toStdString()).pixels);
