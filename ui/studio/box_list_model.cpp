@@ -139,11 +139,13 @@ bool BoxListModel::setData(const QModelIndex& index, const QVariant& value, int 
 
 QVariant BoxListModel::headerData(int section, Qt::Orientation orientation, int role) const {
   if (orientation == Qt::Vertical && role == Qt::DisplayRole) return section + 1;
+  if (orientation == Qt::Horizontal && role == Qt::ToolTipRole && section == kBetaColumn)
+    return tr("Grounding β of each box: how long its grounding stays on (grey: the layout's)");
   if (orientation != Qt::Horizontal || role != Qt::DisplayRole) return {};
   switch (section) {
     case kEnabledColumn: return tr("On");
     case kPhraseColumn: return tr("Phrase");
-    case kBetaColumn: return tr("Beta");
+    case kBetaColumn: return tr("β");
     case kRectColumn: return tr("Size");
     default: return {};
   }
