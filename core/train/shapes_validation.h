@@ -40,6 +40,9 @@ struct ShapesValidationOptions {
   double beta = 1.0;     // scheduled sampling; negative: each layout's own
   double guidance = -1;  // classifier-free guidance scale; negative: each layout's own
   double iou_threshold = 0.5;
+  // "Generate until grounded" with the checker: up to this many seeds per layout (its seed, +1,
+  // ...), keeping the try with the most boxes hit and stopping at the first that hits them all.
+  int max_tries = 1;
 };
 
 struct ShapesValidationResult {
@@ -48,7 +51,11 @@ struct ShapesValidationResult {
   int found = 0;                 // right colour, IoU >= threshold
   int found_with_shape = 0;      // and of the phrase's shape
   double hit_rate = 1.0;         // found / boxes (1 when there is no box)
-  std::vector<RgbImage> images;  // one per layout, in order
+  std::vector<RgbImage> images;  // one per layout (its kept try), in order
+  // With max_tries > 1: boxes hit by each layout's first try alone, and the tries generated.
+  int first_try_found = 0;
+  double first_try_hit_rate = 1.0;
+  int tries = 0;
 };
 
 ShapesValidationResult run_shapes_validation(GligenPipeline& pipeline, const ShapesHeldoutSet& set,

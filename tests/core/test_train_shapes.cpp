@@ -324,6 +324,27 @@ class TestTrainShapes : public QObject {
     QVERIFY2(apart < 1e-4 * moved, qPrintable(QString("%1 vs %2").arg(apart).arg(moved)));
   }
 
+  void untilGroundedKeepsTheBestTry() {
+    // shapes-eval --max-tries: each layout's seeds k, k+1, ... until every box is hit; the first
+    // try is the single-try run, and no kept try hits fewer boxes than the first.
+    auto pipe = GligenPipeline::load(model_);
+    const auto set = train::read_shapes_heldout(heldout_, 3);
+    train::ShapesValidationOptions o;
+    o.size = image_size_;
+    o.steps = 2;
+    const auto once = train::run_shapes_validation(*pipe, set, o);
+    o.max_tries = 3;
+    const auto best = train::run_shapes_validation(*pipe, set, o);
+    QCOMPARE(best.layouts, once.layouts);
+    QCOMPARE(best.boxes, once.boxes);
+    QCOMPARE(best.first_try_found, once.found);
+    QCOMPARE(best.first_try_hit_rate, once.hit_rate);
+    QVERIFY(best.found >= once.found);
+    QVERIFY(best.tries >= best.layouts && best.tries <= 3 * best.layouts);
+    QCOMPARE(int(best.images.size()), best.layouts);
+    QCOMPARE(once.tries, once.layouts);
+  }
+
   void badValuesAreRefused_data() {
     QTest::addColumn<QStringList>("extra");
     QTest::addColumn<QString>("message");
