@@ -97,6 +97,14 @@ cli::Parser make_parser() {
              ""})
       .flag({"prob-drop-captions", "F", "chance that a sample's caption is replaced by the empty one", "0.5"})
       .flag({"prob-drop-boxes", "F", "chance that a sample's boxes are all dropped", "0.1"})
+      .flag({"timestep-bias-strategy", "S",
+             "draw some timesteps more often: none, later (the noisiest, where layouts are decided), earlier or "
+             "range",
+             "none"})
+      .flag({"timestep-bias-multiplier", "F", "how many times as often the biased timesteps are drawn", "1"})
+      .flag({"timestep-bias-portion", "F", "later/earlier: the fraction of the timesteps biased", "0.25"})
+      .flag({"timestep-bias-begin", "N", "range: first biased timestep", "0"})
+      .flag({"timestep-bias-end", "N", "range: one past the last biased timestep", "1000"})
       .flag({"device", "DEV", "cpu, cuda or cuda:N (distributed: cuda means cuda:LOCAL_RANK)", "cpu"})
       .flag({"threads", "N", "CPU threads for LibTorch", "all cores"})
       .flag({"events", "", "print the run's events as JSON lines on stdout instead of a progress bar", ""});
@@ -163,6 +171,11 @@ train::TrainingConfig config_from_args(const cli::Args& a) {
   c.cache_latents = a.has("cache-latents");
   c.prob_drop_captions = a.get_double("prob-drop-captions", 0.5, 0.0, 1.0);
   c.prob_drop_boxes = a.get_double("prob-drop-boxes", 0.1, 0.0, 1.0);
+  c.timestep_bias_strategy = a.get_string("timestep-bias-strategy", "none");
+  c.timestep_bias_multiplier = a.get_double("timestep-bias-multiplier", 1.0, 1e-6, 1e6);
+  c.timestep_bias_portion = a.get_double("timestep-bias-portion", 0.25, 1e-6, 1.0);
+  c.timestep_bias_begin = a.get_int("timestep-bias-begin", 0, 0, 1 << 30);
+  c.timestep_bias_end = a.get_int("timestep-bias-end", 1000, 1, 1 << 30);
   c.device = a.get_string("device", "cpu");
   if (!a.positional().empty()) throw Error("unexpected argument '" + a.positional()[0] + "'");
   c.validate();

@@ -47,13 +47,16 @@ struct SampleNoise {
   torch::Tensor vae_noise, noise, timestep;
 };
 SampleNoise sample_noise(std::uint64_t seed, std::uint64_t epoch, std::uint64_t position,
-                         const std::vector<int64_t>& shape, int64_t num_train_timesteps) {
+                         const std::vector<int64_t>& shape, int64_t num_train_timesteps,
+                         const torch::Tensor& timestep_weights) {
   data::SeededSampleRandom key(seed, epoch, position, /*stream=*/2);
   auto gen = at::make_generator<at::CPUGeneratorImpl>(key.next());
   SampleNoise s;
   s.vae_noise = torch::randn(shape, gen, torch::kFloat32);
   s.noise = torch::randn(shape, gen, torch::kFloat32);
-  s.timestep = torch::randint(0, num_train_timesteps, {1}, gen, torch::kInt64);
+  // Uniform (the recipe's) or weighted by --timestep-bias-*.
+  s.timestep = timestep_weights.defined() ? torch::multinomial(timestep_weights, 1, /*replacement=*/true, gen)
+                                          : torch::randint(0, num_train_timesteps, {1}, gen, torch::kInt64);
   return s;
 }
 
@@ -265,6 +268,30 @@ nlohmann::json gpu_progress_fields(const GpuTelemetry& telemetry, distributed::P
 
 }  // namespace
 
+// --timestep-bias-*: a weight per training timestep (undefined for "none": uniform draws), as
+// diffusers' generate_timestep_weights: the biased timesteps weigh `multiplier`, the rest 1.
+torch::Tensor timestep_weights(const TrainingConfig& cfg, int64_t num_train_timesteps) {
+  if (cfg.timestep_bias_strategy == "none") return {};
+  const int64_t T = num_train_timesteps;
+  int64_t begin = 0, end = T;
+  const auto biased = static_cast<int64_t>(cfg.timestep_bias_portion * static_cast<double>(T));
+  if (cfg.timestep_bias_strategy == "later") {
+    begin = T - biased;
+  } else if (cfg.timestep_bias_strategy == "earlier") {
+    end = biased;
+  } else {
+    if (cfg.timestep_bias_end > T) {
+      throw Error("--timestep-bias-end " + std::to_string(cfg.timestep_bias_end) + " is past the scheduler's " +
+                  std::to_string(T) + " training timesteps");
+    }
+    begin = cfg.timestep_bias_begin;
+    end = cfg.timestep_bias_end;
+  }
+  auto w = torch::ones({T}, torch::kFloat64);
+  w.slice(0, begin, end).mul_(cfg.timestep_bias_multiplier);
+  return (w / w.sum()).to(torch::kFloat32);
+}
+
 TrainingSummary run_training(const TrainingConfig& cfg, const TrainingCallbacks& cb) {
   cfg.validate();
   const auto env = distributed::launch_environment_from_env();
@@ -443,6 +470,18 @@ TrainingSummary run_training(const TrainingConfig& cfg, const TrainingCallbacks&
 
     const auto shape = latent_shape(models, cfg.resolution);
     const int64_t T = models.noise_schedule->num_train_timesteps();
+    const torch::Tensor t_weights = timestep_weights(cfg, T);
+    if (t_weights.defined()) {
+      const auto biased = (t_weights > t_weights.min()).nonzero();
+      if (biased.numel() > 0) {
+        log("timestep bias (" + cfg.timestep_bias_strategy + "): timesteps " +
+            std::to_string(biased.min().item<int64_t>()) + "-" + std::to_string(biased.max().item<int64_t>()) +
+            " drawn " + std::to_string(cfg.timestep_bias_multiplier) + "x as often, " +
+            std::to_string(
+                static_cast<int>(std::lround(100 * t_weights.index_select(0, biased.flatten()).sum().item<double>()))) +
+            "% of the draws");
+      }
+    }
     LatentCache latent_cache;
     if (cfg.cache_latents) {
       latent_cache =
@@ -589,7 +628,7 @@ TrainingSummary run_training(const TrainingConfig& cfg, const TrainingCallbacks&
         std::vector<SampleNoise> draws;
         for (int64_t i = 0; i < batch->size(); ++i) {
           const auto pos = static_cast<std::uint64_t>(k * global_batch + env.rank * cfg.train_batch_size + i);
-          draws.push_back(sample_noise(cfg.seed, static_cast<std::uint64_t>(epoch), pos, shape, T));
+          draws.push_back(sample_noise(cfg.seed, static_cast<std::uint64_t>(epoch), pos, shape, T, t_weights));
         }
         in.vae_noise = data::stack_field(draws, &SampleNoise::vae_noise);
         in.noise = data::stack_field(draws, &SampleNoise::noise);

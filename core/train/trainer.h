@@ -18,6 +18,10 @@
 
 #include "core/pipeline/layout.h"
 
+namespace at {
+class Tensor;
+}
+
 namespace gligen::train {
 
 struct TrainingConfig {
@@ -74,11 +78,24 @@ struct TrainingConfig {
   double min_box_size = 0.01;
   double prob_drop_boxes = 0.1;
   double prob_drop_captions = 0.5;
+  // Which timesteps training draws more often (diffusers' --timestep_bias_* of its SD training
+  // scripts): "none" (uniform), "later" (the last `portion` of the timesteps, the noisiest, where
+  // the layout of an image is decided and only the boxes can say where things go), "earlier" (the
+  // first `portion`) or "range" ([begin, end)). Those timesteps weigh `multiplier` times the others.
+  std::string timestep_bias_strategy = "none";
+  double timestep_bias_multiplier = 1.0;
+  double timestep_bias_portion = 0.25;
+  int64_t timestep_bias_begin = 0, timestep_bias_end = 1000;
 
   // Checks every value; throws gligen::Error naming the flag (--dashed-name) and the rule.
   void validate() const;
   nlohmann::json to_json() const;
 };
+
+// The draw weights of the training timesteps under `config`'s --timestep-bias-* (they sum to 1;
+// the biased ones weigh `timestep_bias_multiplier` times the others), or an undefined tensor for
+// "none" (uniform draws). Throws gligen::Error for a range past `num_train_timesteps`.
+at::Tensor timestep_weights(const TrainingConfig& config, int64_t num_train_timesteps);
 
 // The seed's validation prompt, negative prompt, four phrases and boxes (beta 1.0, euler).
 Layout seed_validation_layout();

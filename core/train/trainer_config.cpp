@@ -57,6 +57,13 @@ void TrainingConfig::validate() const {
   need(learning_rate > 0 && learning_rate < 1, "--learning-rate must be in (0, 1)");
   lr_schedule_from_name(lr_scheduler);
   need(lr_warmup_steps >= 0, "--lr-warmup-steps must be >= 0");
+  need(timestep_bias_strategy == "none" || timestep_bias_strategy == "later" || timestep_bias_strategy == "earlier" ||
+           timestep_bias_strategy == "range",
+       "--timestep-bias-strategy must be none, later, earlier or range, got '" + timestep_bias_strategy + "'");
+  need(timestep_bias_multiplier > 0, "--timestep-bias-multiplier must be > 0 (1 is no bias)");
+  need(timestep_bias_portion > 0 && timestep_bias_portion <= 1, "--timestep-bias-portion must be in (0, 1]");
+  need(timestep_bias_begin >= 0 && timestep_bias_begin < timestep_bias_end,
+       "--timestep-bias-begin must be >= 0 and below --timestep-bias-end");
   need(lr_num_cycles >= 1, "--lr-num-cycles must be >= 1");
   need(lr_power > 0, "--lr-power must be > 0");
   need(adam_beta1 >= 0 && adam_beta1 < 1, "--adam-beta1 must be in [0, 1)");
@@ -148,6 +155,11 @@ nlohmann::json TrainingConfig::to_json() const {
                       {"max_boxes", max_boxes},
                       {"min_box_size", min_box_size},
                       {"prob_drop_boxes", prob_drop_boxes},
+                      {"timestep_bias_strategy", timestep_bias_strategy},
+                      {"timestep_bias_multiplier", timestep_bias_multiplier},
+                      {"timestep_bias_portion", timestep_bias_portion},
+                      {"timestep_bias_begin", timestep_bias_begin},
+                      {"timestep_bias_end", timestep_bias_end},
                       {"prob_drop_captions", prob_drop_captions}};
   nlohmann::json boxes = nlohmann::json::array();
   for (const auto& b : validation_layout.boxes)

@@ -345,6 +345,48 @@ class TestTrainShapes : public QObject {
     QCOMPARE(once.tries, once.layouts);
   }
 
+  void timestepBiasWeights() {
+    train::TrainingConfig c;
+    const int64_t T = 1000;
+    QVERIFY(!train::timestep_weights(c, T).defined());  // "none": uniform draws
+    c.timestep_bias_strategy = "later";
+    c.timestep_bias_portion = 0.25;
+    c.timestep_bias_multiplier = 3;
+    auto w = train::timestep_weights(c, T);
+    QCOMPARE(w.size(0), T);
+    QVERIFY(std::abs(w.sum().item<double>() - 1) < 1e-6);
+    // The last quarter weighs 3x: 750 x 1 + 250 x 3 = 1500 parts.
+    QVERIFY(std::abs(w[0].item<double>() - 1.0 / 1500) < 1e-9);
+    QVERIFY(std::abs(w[T - 1].item<double>() - 3.0 / 1500) < 1e-9);
+    QCOMPARE(w.slice(0, 0, 750).max().item<float>(), w[0].item<float>());
+    QCOMPARE(w.slice(0, 750).min().item<float>(), w[T - 1].item<float>());
+    c.timestep_bias_strategy = "earlier";
+    w = train::timestep_weights(c, T);
+    QVERIFY(w[249].item<float>() > w[250].item<float>());
+    c.timestep_bias_strategy = "range";
+    c.timestep_bias_begin = 100;
+    c.timestep_bias_end = 200;
+    w = train::timestep_weights(c, T);
+    QVERIFY(w[100].item<float>() > w[99].item<float>() && w[199].item<float>() > w[200].item<float>());
+    c.timestep_bias_end = 2000;
+    QVERIFY_EXCEPTION_THROWN(train::timestep_weights(c, T), Error);
+
+    // A biased run draws from the weights: with a huge multiplier on the last tenth, all of them.
+    auto run = shapes_config(dir_.filePath("run-bias").toStdString());
+    run.max_train_steps = 2;
+    run.validation_steps = 0;
+    run.shapes_heldout.clear();
+    run.timestep_bias_strategy = "later";
+    run.timestep_bias_portion = 0.1;
+    run.timestep_bias_multiplier = 1e6;
+    QStringList logs;
+    train::TrainingCallbacks cb;
+    cb.log = [&](const std::string& s) { logs << QString::fromStdString(s); };
+    QCOMPARE(train::run_training(run, cb).global_step, int64_t(2));
+    QVERIFY2(logs.filter("timestep bias (later): timesteps 900-999").size() == 1, qPrintable(logs.join("\n")));
+    QVERIFY2(logs.filter("100% of the draws").size() == 1, qPrintable(logs.join("\n")));
+  }
+
   void badValuesAreRefused_data() {
     QTest::addColumn<QStringList>("extra");
     QTest::addColumn<QString>("message");
@@ -359,6 +401,8 @@ class TestTrainShapes : public QObject {
                                    << "--shapes-heldout-count";
     QTest::newRow("not shapes") << QStringList{"--shapes-heldout", "NOT_SHAPES", "--validation-steps", "1"}
                                 << "layout 0";
+    QTest::newRow("timestep bias") << QStringList{"--timestep-bias-strategy", "middle"} << "--timestep-bias-strategy";
+    QTest::newRow("bias portion") << QStringList{"--timestep-bias-portion", "2"} << "--timestep-bias-portion";
     QTest::newRow("caption drop above 1") << QStringList{"--prob-drop-captions", "1.5"} << "--prob-drop-captions";
     QTest::newRow("box drop not a number") << QStringList{"--prob-drop-boxes", "often"} << "--prob-drop-boxes";
   }

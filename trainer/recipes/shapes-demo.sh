@@ -11,7 +11,8 @@
 #   3. train-vae                            the VAE on the scenes (sets the latent scaling_factor)
 #   4. train --trainable unet               the whole UNet on the scenes, grounding included, with
 #                                           the shapes hit rate on held-out layouts in events.jsonl
-#                                           (--cache-latents: the VAE encodes each scene once)
+#                                           (--cache-latents: the VAE encodes each scene once;
+#                                           the noisiest 30% of the timesteps drawn 3x as often)
 #   5. the model folder                     init's text encoder/tokenizer/scheduler + both trained
 #                                           parts, and <out>-heldout.json beside it
 #   6. shapes-eval                          hit rate on the held-out layouts, and the no-boxes control
@@ -94,6 +95,7 @@ if [[ ! -f "$WORK/unet-run/unet/config.json" ]]; then
     --max-train-steps "$UNET_STEPS" --learning-rate 5e-4 --lr-scheduler cosine \
     --lr-warmup-steps "$(every "$UNET_STEPS" 20)" --checkpointing-steps "$(every "$UNET_STEPS" 64)" \
     --checkpoints-total-limit 2 --seed 3 --cache-latents \
+    --timestep-bias-strategy later --timestep-bias-portion 0.3 --timestep-bias-multiplier 3 \
     --validation-steps "$(every "$UNET_STEPS" 32)" --validation-inference-steps 25 --validation-images 4 \
     --shapes-heldout "$WORK/heldout.json" --shapes-heldout-count 32 \
     --resume-from-checkpoint latest --device "$DEVICE" "${threads[@]}"
