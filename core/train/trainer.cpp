@@ -474,12 +474,13 @@ TrainingSummary run_training(const TrainingConfig& cfg, const TrainingCallbacks&
     if (t_weights.defined()) {
       const auto biased = (t_weights > t_weights.min()).nonzero();
       if (biased.numel() > 0) {
-        log("timestep bias (" + cfg.timestep_bias_strategy + "): timesteps " +
-            std::to_string(biased.min().item<int64_t>()) + "-" + std::to_string(biased.max().item<int64_t>()) +
-            " drawn " + std::to_string(cfg.timestep_bias_multiplier) + "x as often, " +
-            std::to_string(
-                static_cast<int>(std::lround(100 * t_weights.index_select(0, biased.flatten()).sum().item<double>()))) +
-            "% of the draws");
+        char line[200];
+        std::snprintf(line, sizeof line,
+                      "timestep bias (%s): timesteps %lld-%lld drawn %gx as often, %.0f%% of the draws",
+                      cfg.timestep_bias_strategy.c_str(), static_cast<long long>(biased.min().item<int64_t>()),
+                      static_cast<long long>(biased.max().item<int64_t>()), cfg.timestep_bias_multiplier,
+                      100 * t_weights.index_select(0, biased.flatten()).sum().item<double>());
+        log(line);
       }
     }
     LatentCache latent_cache;
