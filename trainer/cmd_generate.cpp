@@ -3,6 +3,7 @@
 
 #include <csignal>
 #include <filesystem>
+#include <iomanip>
 #include <iostream>
 #include <nlohmann/json.hpp>
 #include <random>
@@ -57,8 +58,11 @@ cli::Parser make_parser() {
       .flag({"device", "DEV", "cpu, cuda or cuda:N", "cpu"})
       .flag({"dtype", "T", "fp32, fp16 or bf16 (half precision needs CUDA)", "fp32"})
       .flag({"threads", "N", "CPU threads for LibTorch", "all cores"})
-      .flag({"keep-weights", "", "CPU: keep every weight resident instead of releasing each part's after use",
-             "release (lower peak memory)"})
+      .flag({"weight-release", "MODE",
+             "CPU: hand each part's weight pages back after use: auto (only while the available memory is below the "
+             "weights' size + 2 GiB), always (lowest peak memory) or never",
+             "auto"})
+      .flag({"keep-weights", "", "the same as --weight-release never", ""})
       .flag({"check", "", "check each image with the detector: was every box's phrase found in its box?", ""})
       .flag({"detector", "DIR", "Grounding DINO folder for --check / --max-tries", ""})
       .flag({"check-iou", "F", "a box is found when the detection of its phrase overlaps it this much (IoU)", "0.5"})
@@ -123,7 +127,13 @@ PipelineOptions options_from_args(const cli::Args& args) {
   } else {
     throw Error("--dtype must be fp32, fp16 or bf16, got '" + dt + "'");
   }
-  o.release_weights = !args.has("keep-weights");
+  if (args.has("keep-weights") && args.has("weight-release") && args.get_string("weight-release", "") != "never") {
+    throw Error("--keep-weights and --weight-release " + args.get_string("weight-release", "") +
+                " contradict each other; give one of them");
+  }
+  o.weight_release = args.has("keep-weights")
+                         ? gligen::io::WeightRelease::Never
+                         : gligen::io::parse_weight_release(args.get_string("weight-release", "auto"));
   return o;
 }
 
@@ -149,8 +159,17 @@ int run_generate(const std::vector<std::string>& argv) {
   if (args.has("threads")) gligen::io::configure_cpu_runtime(static_cast<int>(args.get_int("threads", 1, 1, 1024)));
   const bool events = args.has("events");
   ProgressReporter progress("generate", events);
-  auto pipe = GligenPipeline::load(layout.model, layout.unet, options_from_args(args),
-                                   [&](const std::string& s) { progress.log(s); });
+  const PipelineOptions options = options_from_args(args);
+  auto pipe = GligenPipeline::load(layout.model, layout.unet, options, [&](const std::string& s) { progress.log(s); });
+  if (options.device.is_cpu()) {
+    const auto available = gligen::io::available_memory_bytes();
+    std::ostringstream note;
+    note << std::fixed << std::setprecision(2) << "weights " << double(pipe->weight_bytes()) / (1 << 30)
+         << " GiB, weight release " << gligen::io::to_string(options.weight_release) << ": "
+         << (pipe->releasing_weights() ? "released after use" : "kept resident");
+    if (available) note << " (available memory " << double(*available) / (1 << 30) << " GiB)";
+    progress.log(note.str());
+  }
   const int max_tries = static_cast<int>(args.get_int("max-tries", 1, 1, 1000));
   const bool check = args.has("check") || max_tries > 1;
   std::unique_ptr<detect::GroundingDino> detector;

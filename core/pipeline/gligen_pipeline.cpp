@@ -34,12 +34,23 @@ struct GligenPipeline::Impl {
   samplers::SchedulerConfig scheduler_config;  // the folder's scheduler_config.json (or SD 1.4's PNDM)
   std::string scheduler_default;               // our name of the folder's scheduler class
   int vae_scale = 8;
-  bool release_weights = false;  // options.release_weights on a CPU device
+  bool can_release = false;  // a CPU device and weight_release not Never: weights mapped ReadOnly
+  bool releasing = false;    // decided by decide_release() before each part runs
+  std::uint64_t weight_bytes = 0;
+
+  // Auto looks at the memory left now: a long generation may start with plenty and end short.
+  void decide_release() {
+    const auto mode = options.weight_release;
+    releasing = can_release &&
+                io::should_release_weights(
+                    mode, mode == io::WeightRelease::Auto ? io::available_memory_bytes() : std::nullopt, weight_bytes);
+    unet->set_release_weights(releasing);
+  }
 
   // Hands a component's read-only mapped weight pages back after it has run (a no-op for
   // weights that are not in ReadOnly mappings).
   void done_with(const torch::nn::Module& component) const {
-    if (release_weights) io::release_mapped_weights(component);
+    if (releasing) io::release_mapped_weights(component);
   }
 
   torch::Tensor encode_prompts(const std::vector<std::string>& texts) {
@@ -133,8 +144,8 @@ std::unique_ptr<GligenPipeline> GligenPipeline::load(const std::string& model_di
   impl->model_dir = model_dir;
   impl->options = options;
   const fs::path root(model_dir);
-  impl->release_weights = options.release_weights && options.device.is_cpu();
-  const MapAccess mapping = impl->release_weights ? MapAccess::ReadOnly : MapAccess::CopyOnWrite;
+  impl->can_release = options.weight_release != io::WeightRelease::Never && options.device.is_cpu();
+  const MapAccess mapping = impl->can_release ? MapAccess::ReadOnly : MapAccess::CopyOnWrite;
   say("loading tokenizer");
   impl->tokenizer = std::make_unique<tokenizer::ClipTokenizer>((root / "tokenizer").string());
   say("loading text encoder");
@@ -151,7 +162,6 @@ std::unique_ptr<GligenPipeline> GligenPipeline::load(const std::string& model_di
     impl->unet = nets::load_unet(unet_override.empty() ? (root / "unet").string() : unet_override, options.device,
                                  options.dtype, mapping);
   }
-  impl->unet->set_release_weights(impl->release_weights);
   say("loading VAE");
   impl->vae = nets::load_vae((root / "vae").string(), options.device, options.dtype, "", mapping);
   impl->vae_scale = static_cast<int>(impl->vae->config().downscale_factor());
@@ -165,6 +175,12 @@ std::unique_ptr<GligenPipeline> GligenPipeline::load(const std::string& model_di
                 ") does not match the UNet's cross_attention_dim (" +
                 std::to_string(impl->unet->config().positive_len()) + "): the components are from different models");
   }
+  for (const torch::nn::Module* part :
+       std::initializer_list<const torch::nn::Module*>{impl->text_encoder.get(), impl->unet.get(), impl->vae.get()}) {
+    for (const auto& p : part->parameters()) impl->weight_bytes += p.nbytes();
+    for (const auto& b : part->buffers()) impl->weight_bytes += b.nbytes();
+  }
+  impl->decide_release();
   // Building the modules allocated (random-initialised) tensors that the shared weights then
   // replaced; hand that freed heap back to the system instead of keeping it resident.
   malloc_trim(0);
@@ -184,6 +200,8 @@ int GligenPipeline::default_width() const {
 bool GligenPipeline::inpainting() const { return impl_->unet->config().in_channels == 9; }
 const std::string& GligenPipeline::model_dir() const { return impl_->model_dir; }
 std::string GligenPipeline::default_scheduler() const { return impl_->scheduler_default; }
+bool GligenPipeline::releasing_weights() const { return impl_->releasing; }
+std::uint64_t GligenPipeline::weight_bytes() const { return impl_->weight_bytes; }
 
 Layout GligenPipeline::resolve(const Layout& in) const {
   Layout l = in;
@@ -204,6 +222,7 @@ torch::Tensor GligenPipeline::decode(const torch::Tensor& latents) {
   // The UNet's freed temporaries, kept in the heap for the next step, would otherwise stay resident
   // under the decoder's own (the peak RSS at 512x512 went from 2.9 to 4.4 GB without this).
   io::trim_heap();
+  impl_->decide_release();
   auto& vae = impl_->vae;
   auto image = vae->decode(latents.to(impl_->options.device, impl_->options.dtype) / vae->config().scaling_factor);
   impl_->done_with(*vae);
@@ -224,6 +243,7 @@ torch::Tensor GligenPipeline::preview_rgb(const torch::Tensor& latents) {
 GenerationResult GligenPipeline::generate(const GenerationRequest& request, const GenerationCallbacks& cb) {
   torch::NoGradGuard no_grad;
   Impl& m = *impl_;
+  m.decide_release();
   const auto device = m.options.device;
   const auto dtype = m.options.dtype;
   Layout layout = resolve(request.layout);
@@ -376,6 +396,7 @@ GenerationResult GligenPipeline::generate(const GenerationRequest& request, cons
     auto model_input = cfg ? torch::cat({latents, latents}) : latents;
     model_input = scheduler->scale_model_input(model_input, t);
     if (inpaint_addition.defined()) model_input = torch::cat({model_input, inpaint_addition}, 1);
+    m.decide_release();
     auto noise_pred = m.unet->forward(model_input, t, prompt_embeds, &grounding);
     torch::Tensor guided = noise_pred;
     if (cfg) {

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "core/io/weight_release.h"
 #include "core/pipeline/layout.h"
 #include "core/pipeline/png_io.h"
 
@@ -22,8 +23,10 @@ struct PipelineOptions {
   // once it has run (the text encoder after encoding, the VAE after encoding/decoding, each UNet
   // block within every step), so peak resident memory is about the largest UNet block plus
   // activations rather than every weight at once. Values are unchanged; re-touching released
-  // pages costs minor page faults. No effect on CUDA, where the weights are copied to the device.
-  bool release_weights = true;
+  // pages costs minor page faults. Auto (the default) releases only while memory is short
+  // (core/io/weight_release.h: decided before each step); Always and Never force it. No effect on
+  // CUDA, where the weights are copied to the device.
+  io::WeightRelease weight_release = io::WeightRelease::Auto;
 };
 
 // Everything generate() needs beyond the layout. Optional fields are for tests, the studio and
@@ -99,6 +102,10 @@ class GligenPipeline {
   bool inpainting() const;
   const std::string& model_dir() const;
   std::string default_scheduler() const;
+  // Whether the last step (or decode) released the weights (PipelineOptions::weight_release), and
+  // the bytes of CPU weights it weighs against the available memory.
+  bool releasing_weights() const;
+  std::uint64_t weight_bytes() const;
 
   struct Impl;
 

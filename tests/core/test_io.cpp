@@ -11,6 +11,7 @@
 #include "core/io/safetensors.h"
 #include "core/io/state_dict.h"
 #include "core/io/torch_pickle.h"
+#include "core/io/weight_release.h"
 #include "core/io/weights.h"
 #include "core/util/error.h"
 #include "support/fixtures.h"
@@ -465,6 +466,40 @@ class TestIo : public QObject {
     QCOMPARE(gligen::io::load_strict(copied, mapped, "the toy model"), size_t(0));
     QVERIFY(copied.fc->bias.data_ptr() != mapped.at("fc.bias").data_ptr());
     QVERIFY(torch::equal(copied.fc->bias, w.at("fc.bias")));
+  }
+
+  void weightReleasePolicy() {
+    using gligen::io::WeightRelease;
+    QCOMPARE(gligen::io::parse_weight_release("auto"), WeightRelease::Auto);
+    QCOMPARE(gligen::io::parse_weight_release("always"), WeightRelease::Always);
+    QCOMPARE(gligen::io::parse_weight_release("never"), WeightRelease::Never);
+    for (auto m : {WeightRelease::Auto, WeightRelease::Always, WeightRelease::Never})
+      QCOMPARE(gligen::io::parse_weight_release(gligen::io::to_string(m)), m);
+    try {
+      gligen::io::parse_weight_release("sometimes");
+      QFAIL("an unknown mode was accepted");
+    } catch (const gligen::Error& e) {
+      const std::string what = e.what();
+      QVERIFY2(what.find("'sometimes'") != std::string::npos && what.find("auto") != std::string::npos, e.what());
+    }
+    // Auto releases while the available memory is below the weights plus the reserve, and when it
+    // cannot tell; Always and Never ignore the memory.
+    const std::uint64_t weights = std::uint64_t(4) << 30, reserve = gligen::io::kWeightReleaseReserve;
+    QVERIFY(!gligen::io::should_release_weights(WeightRelease::Auto, weights + reserve, weights));
+    QVERIFY(gligen::io::should_release_weights(WeightRelease::Auto, weights + reserve - 1, weights));
+    QVERIFY(gligen::io::should_release_weights(WeightRelease::Auto, std::nullopt, weights));
+    QVERIFY(gligen::io::should_release_weights(WeightRelease::Always, weights * 100, weights));
+    QVERIFY(!gligen::io::should_release_weights(WeightRelease::Never, 0, weights));
+    // Linux reports it (MemAvailable, or the cgroup's limit), and it is never above the RAM.
+    const auto available = gligen::io::available_memory_bytes();
+    QVERIFY(available.has_value());
+    QVERIFY(*available > 0);
+    std::ifstream meminfo("/proc/meminfo");
+    std::string key;
+    std::uint64_t total_kib = 0;
+    meminfo >> key >> total_kib;
+    QCOMPARE(QString::fromStdString(key), QString("MemTotal:"));
+    QVERIFY(*available <= total_kib * 1024);
   }
 
   void releasedWeightsKeepTheirValues() {

@@ -169,21 +169,35 @@ class TestPipeline : public QObject {
   }
 
   void releasingWeightsGivesTheSameImage() {
-    // The default releases each component's mapped weight pages after use (and each UNet block's
-    // within a step); keeping them resident must give the identical image, twice in a row.
+    // Releasing each component's mapped weight pages after use (and each UNet block's within a
+    // step) and keeping them resident must give the identical image, twice in a row; the default
+    // (auto) decides by the available memory before each step.
     GLIGEN_REQUIRE_FIXTURE(fixture("tiny-gligen"));
     gligen::GenerationRequest r;
     r.layout.prompt = "a cat";
     r.layout.boxes = {{"a cat", 0.1f, 0.1f, 0.5f, 0.9f, true}};
     r.layout.steps = 2;
     r.layout.seed = 5;
-    gligen::PipelineOptions keep;
-    keep.release_weights = false;
-    QVERIFY(gligen::PipelineOptions{}.release_weights);
-    auto kept = gligen::GligenPipeline::load(fixture("tiny-gligen"), "", keep)->generate(r);
-    auto pipe = gligen::GligenPipeline::load(fixture("tiny-gligen"));
+    QCOMPARE(gligen::PipelineOptions{}.weight_release, gligen::io::WeightRelease::Auto);
+    gligen::PipelineOptions keep, release;
+    keep.weight_release = gligen::io::WeightRelease::Never;
+    release.weight_release = gligen::io::WeightRelease::Always;
+    auto kept_pipe = gligen::GligenPipeline::load(fixture("tiny-gligen"), "", keep);
+    auto kept = kept_pipe->generate(r);
+    QVERIFY(!kept_pipe->releasing_weights());
+    auto pipe = gligen::GligenPipeline::load(fixture("tiny-gligen"), "", release);
     QVERIFY(torch::equal(pipe->generate(r).images, kept.images));
+    QVERIFY(pipe->releasing_weights());
     QVERIFY(torch::equal(pipe->generate(r).images, kept.images));
+    // Auto follows the rule with the memory available now; the weights are counted once loaded.
+    auto automatic = gligen::GligenPipeline::load(fixture("tiny-gligen"));
+    QVERIFY(automatic->weight_bytes() > 0);
+    QCOMPARE(automatic->weight_bytes(), pipe->weight_bytes());
+    QVERIFY(torch::equal(automatic->generate(r).images, kept.images));
+    const auto available = gligen::io::available_memory_bytes();
+    QVERIFY2(available.has_value(), "this Linux machine should report its available memory");
+    QCOMPARE(automatic->releasing_weights(),
+             gligen::io::should_release_weights(gligen::io::WeightRelease::Auto, available, automatic->weight_bytes()));
   }
 
   void binWeightsGiveTheSameImage() {

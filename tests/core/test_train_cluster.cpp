@@ -13,6 +13,7 @@
 #include "support/fixtures.h"
 #include "support/free_port.h"
 #include "support/test_main.h"
+#include "support/tiny_train_flags.h"
 #include "support/trainer_process.h"
 
 using namespace gligen;
@@ -20,33 +21,6 @@ using namespace gligen;
 namespace {
 
 constexpr int kSteps = 2;
-
-QStringList train_flags(const QString& out, int batch) {
-  return {"train",
-          "--pretrained-model",
-          QString::fromStdString(test::fixture("tiny-gligen")),
-          "--data-path",
-          QString::fromStdString(test::fixture("dataset/train_data.json")),
-          "--image-path",
-          QString::fromStdString(test::fixture("dataset")),
-          "--output-dir",
-          out,
-          "--resolution",
-          "32",
-          "--train-batch-size",
-          QString::number(batch),
-          "--max-train-steps",
-          QString::number(kSteps),
-          "--learning-rate",
-          "1e-4",
-          "--seed",
-          "5",
-          "--embed-with-model",
-          "--threads",
-          "1",
-          "--gradient-accumulation-steps",
-          "1"};
-}
 
 QString trainer_path() { return QString::fromLocal8Bit(qgetenv("GLIGEN_TRAINER")); }
 
@@ -87,7 +61,7 @@ class TestTrainCluster : public QObject {
   void initTestCase() {
     GLIGEN_REQUIRE_FIXTURE(test::fixture("tiny-gligen"));
     const QString one = dir_.filePath("one");
-    auto r = test::run_trainer(train_flags(one, 4), 900000);
+    auto r = test::run_trainer(test::tiny_train_flags(one, 4, kSteps), 900000);
     QVERIFY2(r.exit_code == 0, qPrintable(r.err));
     reference_ = io::read_safetensors((one + "/unet/diffusion_pytorch_model.safetensors").toStdString()).tensors;
   }
@@ -107,7 +81,7 @@ class TestTrainCluster : public QObject {
     p.setProcessEnvironment(clean_environment());
     p.start(torchrun, QStringList{"--nnodes", "1", "--nproc-per-node", "2", "--master-addr", "127.0.0.1",
                                   "--master-port", port, "--no-python", trainer_path()} +
-                          train_flags(out, 2));
+                          test::tiny_train_flags(out, 2, kSteps));
     QVERIFY2(p.waitForFinished(900000), "torchrun timed out");
     const QString err = QString::fromUtf8(p.readAllStandardError());
     QVERIFY2(p.exitStatus() == QProcess::NormalExit && p.exitCode() == 0, qPrintable(err));
@@ -137,7 +111,7 @@ class TestTrainCluster : public QObject {
       env.insert("MASTER_PORT", port);
       auto p = std::make_unique<QProcess>();
       p->setProcessEnvironment(env);
-      p->start(trainer_path(), train_flags(out, 2));
+      p->start(trainer_path(), test::tiny_train_flags(out, 2, kSteps));
       tasks.push_back(std::move(p));
     }
     for (auto& p : tasks) {

@@ -11,6 +11,7 @@
 #include "support/fixtures.h"
 #include "support/test_main.h"
 #include "support/free_port.h"
+#include "support/tiny_train_flags.h"
 #include "support/trainer_process.h"
 
 using namespace gligen;
@@ -19,33 +20,6 @@ namespace {
 
 using Run = gligen::test::TrainerRun;
 Run trainer(const QStringList& args) { return gligen::test::run_trainer(args, 900000); }
-
-QStringList train_flags(const QString& out, int batch, int steps) {
-  return {"train",
-          "--pretrained-model",
-          QString::fromStdString(test::fixture("tiny-gligen")),
-          "--data-path",
-          QString::fromStdString(test::fixture("dataset/train_data.json")),
-          "--image-path",
-          QString::fromStdString(test::fixture("dataset")),
-          "--output-dir",
-          out,
-          "--resolution",
-          "32",
-          "--train-batch-size",
-          QString::number(batch),
-          "--max-train-steps",
-          QString::number(steps),
-          "--learning-rate",
-          "1e-4",
-          "--seed",
-          "5",
-          "--embed-with-model",
-          "--threads",
-          "1",
-          "--gradient-accumulation-steps",
-          "1"};
-}
 
 double done_samples_per_second(const QString& out) {
   std::ifstream in(out.toStdString() + "/events.jsonl");
@@ -69,11 +43,11 @@ class TestTrainDistributed : public QObject {
     GLIGEN_SLOW_TEST();
     const int steps = 3;
     const QString one = dir_.filePath("one"), two = dir_.filePath("two");
-    Run a = trainer(train_flags(one, 4, steps));
+    Run a = trainer(test::tiny_train_flags(one, 4, steps));
     QVERIFY2(a.exit_code == 0, qPrintable(a.err));
     const QString port = QString::number(test::free_tcp_port());
     Run b = trainer(QStringList{"launch", "--nproc-per-node", "2", "--master-port", port, "--"} +
-                    train_flags(two, 2, steps));
+                    test::tiny_train_flags(two, 2, steps));
     QVERIFY2(b.exit_code == 0, qPrintable(b.err));
     auto pa = io::read_safetensors((one + "/unet/diffusion_pytorch_model.safetensors").toStdString()).tensors;
     auto pb = io::read_safetensors((two + "/unet/diffusion_pytorch_model.safetensors").toStdString()).tensors;
@@ -93,7 +67,7 @@ class TestTrainDistributed : public QObject {
 
   void failingRankStopsTheJob() {
     GLIGEN_SLOW_TEST();
-    QStringList f = train_flags(dir_.filePath("fail"), 2, 2);
+    QStringList f = test::tiny_train_flags(dir_.filePath("fail"), 2, 2);
     f[f.indexOf("--data-path") + 1] = dir_.filePath("missing.json");
     const QString port = QString::number(test::free_tcp_port());
     Run r = trainer(

@@ -8,40 +8,12 @@
 #include "core/distributed/torch_build.h"
 #include "core/io/safetensors.h"
 #include "support/fixtures.h"
+#include "support/tiny_train_flags.h"
 #include "support/trainer_process.h"
 
 using namespace gligen;
 
-namespace {
-
-QStringList train_flags(const QString& out, const QString& mode) {
-  return {"train",
-          "--pretrained-model",
-          QString::fromStdString(test::fixture("tiny-gligen")),
-          "--data-path",
-          QString::fromStdString(test::fixture("dataset/train_data.json")),
-          "--image-path",
-          QString::fromStdString(test::fixture("dataset")),
-          "--output-dir",
-          out,
-          "--resolution",
-          "32",
-          "--train-batch-size",
-          "2",
-          "--max-train-steps",
-          "2",
-          "--learning-rate",
-          "1e-4",
-          "--seed",
-          "5",
-          "--embed-with-model",
-          "--threads",
-          "1",
-          "--mixed-precision",
-          mode};
-}
-
-}  // namespace
+namespace {}  // namespace
 
 class TestTrainPrecision : public QObject {
   Q_OBJECT
@@ -51,7 +23,7 @@ class TestTrainPrecision : public QObject {
   void cpuBf16Trains() {
     GLIGEN_REQUIRE_FIXTURE(test::fixture("tiny-gligen"));
     const QString out = dir_.filePath("bf16");
-    auto r = test::run_trainer(train_flags(out, "bf16"), 900000);
+    auto r = test::run_trainer(test::tiny_train_flags(out, 2, 2) + QStringList{"--mixed-precision", "bf16"}, 900000);
     if (!distributed::torch_build().cpu_bf16_autocast) {
       QCOMPARE(r.exit_code, 2);
       QVERIFY2(r.err.contains("bf16 on the CPU needs LibTorch 2.x"), qPrintable(r.err));
@@ -78,7 +50,8 @@ class TestTrainPrecision : public QObject {
   }
 
   void cpuFp16Refused() {
-    auto r = test::run_trainer(train_flags(dir_.filePath("fp16"), "fp16"));
+    auto r = test::run_trainer(test::tiny_train_flags(dir_.filePath("fp16"), 2, 2) +
+                               QStringList{"--mixed-precision", "fp16"});
     QCOMPARE(r.exit_code, 2);
     QVERIFY2(r.err.contains("fp16 needs a CUDA device") && r.err.contains("bf16"), qPrintable(r.err));
   }

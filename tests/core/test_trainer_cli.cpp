@@ -153,6 +153,13 @@ class TestTrainerCli : public QObject {
     QTest::newRow("fp16 on cpu") << QStringList{"generate", "--model", "/nonexistent", "--dtype",
                                                 "fp16",     "--out",   "/tmp/x.png"}
                                  << "needs --device cuda";
+    QTest::newRow("weight release") << QStringList{"generate",  "--model", "/nonexistent", "--weight-release",
+                                                   "sometimes", "--out",   "/tmp/x.png"}
+                                    << "weight release 'sometimes' is not known";
+    QTest::newRow("weight release twice")
+        << QStringList{"generate",         "--model", "/nonexistent", "--keep-weights",
+                       "--weight-release", "always",  "--out",        "/tmp/x.png"}
+        << "contradict each other";
     QTest::newRow("init preset") << QStringList{"init-model", "--preset", "huge", "--out", "/tmp/never"}
                                  << "unknown preset";
     QTest::newRow("box beta first") << QStringList{"generate", "--prompt", "x",     "--box-beta", "0.5",

@@ -11,40 +11,12 @@
 #include "support/fixtures.h"
 #include "support/free_port.h"
 #include "support/test_main.h"
+#include "support/tiny_train_flags.h"
 #include "support/trainer_process.h"
 
 using namespace gligen;
 
 namespace {
-
-QStringList train_flags(const QString& out, int batch, int steps, const QString& device) {
-  return {"train",
-          "--pretrained-model",
-          QString::fromStdString(test::fixture("tiny-gligen")),
-          "--data-path",
-          QString::fromStdString(test::fixture("dataset/train_data.json")),
-          "--image-path",
-          QString::fromStdString(test::fixture("dataset")),
-          "--output-dir",
-          out,
-          "--resolution",
-          "32",
-          "--train-batch-size",
-          QString::number(batch),
-          "--max-train-steps",
-          QString::number(steps),
-          "--learning-rate",
-          "1e-4",
-          "--seed",
-          "5",
-          "--embed-with-model",
-          "--threads",
-          "1",
-          "--gradient-accumulation-steps",
-          "1",
-          "--device",
-          device};
-}
 
 std::vector<nlohmann::json> events(const QString& out, const std::string& kind) {
   std::ifstream in(out.toStdString() + "/events.jsonl");
@@ -77,7 +49,7 @@ class TestGpuTrain : public QObject {
 
   void telemetryInEvents() {
     const QString out = dir_.filePath("telemetry");
-    auto r = test::run_trainer(train_flags(out, 2, 2, "cuda"), 900000);
+    auto r = test::run_trainer(test::tiny_train_flags(out, 2, 2) + QStringList{"--device", "cuda"}, 900000);
     QVERIFY2(r.exit_code == 0, qPrintable(r.err));
     const auto progress = events(out, "progress");
     QVERIFY(!progress.empty());
@@ -102,7 +74,8 @@ class TestGpuTrain : public QObject {
   void mixedPrecision() {
     QFETCH(QString, mode);
     const QString out = dir_.filePath("mp-" + mode);
-    auto r = test::run_trainer(train_flags(out, 2, 3, "cuda") + QStringList{"--mixed-precision", mode}, 900000);
+    auto r = test::run_trainer(
+        test::tiny_train_flags(out, 2, 3) + QStringList{"--device", "cuda", "--mixed-precision", mode}, 900000);
     QVERIFY2(r.exit_code == 0, qPrintable(r.err));
     const auto progress = events(out, "progress");
     QCOMPARE(int(progress.size()), 3);
@@ -117,11 +90,11 @@ class TestGpuTrain : public QObject {
     }
     const int steps = 3;
     const QString one = dir_.filePath("one"), two = dir_.filePath("two");
-    auto a = test::run_trainer(train_flags(one, 4, steps, "cuda:0"), 900000);
+    auto a = test::run_trainer(test::tiny_train_flags(one, 4, steps) + QStringList{"--device", "cuda:0"}, 900000);
     QVERIFY2(a.exit_code == 0, qPrintable(a.err));
     const QString port = QString::number(test::free_tcp_port());
     auto b = test::run_trainer(QStringList{"launch", "--nproc-per-node", "2", "--master-port", port, "--"} +
-                                   train_flags(two, 2, steps, "cuda"),
+                                   test::tiny_train_flags(two, 2, steps) + QStringList{"--device", "cuda"},
                                900000);
     QVERIFY2(b.exit_code == 0, qPrintable(b.err));
     const auto pa = unet(one), pb = unet(two);
