@@ -470,6 +470,9 @@ TrainingSummary run_training(const TrainingConfig& cfg, const TrainingCallbacks&
 
     const auto shape = latent_shape(models, cfg.resolution);
     const int64_t T = models.noise_schedule->num_train_timesteps();
+    log("prediction type " + models.noise_schedule->prediction_type() + " (the model's scheduler_config.json): " +
+        (models.noise_schedule->prediction_type() == "v_prediction" ? "the loss compares with the velocity"
+                                                                    : "the loss compares with the noise"));
     const torch::Tensor t_weights = timestep_weights(cfg, T);
     if (t_weights.defined()) {
       const auto biased = (t_weights > t_weights.min()).nonzero();

@@ -6,6 +6,8 @@
 #include <nlohmann/json.hpp>
 
 #include "core/io/safetensors.h"
+#include "core/samplers/ddpm_noise_schedule.h"
+#include "core/samplers/scheduler_config.h"
 #include "core/train/lr_schedule.h"
 #include "core/train/optimizer.h"
 #include "core/train/training_step.h"
@@ -88,6 +90,38 @@ class TestTrain : public QObject {
       max_param_err = std::max(max_param_err, (p.detach() - params_ref.at("after/" + name)).abs().max().item<double>());
     qInfo("parameters after AdamW: max abs error %.3g (tolerance 1e-5)", max_param_err);
     QVERIFY(max_param_err <= 1e-5);
+  }
+
+  void velocityTargetWhenTheSchedulerPredictsIt() {
+    // A model whose scheduler_config.json says v_prediction (the shapes preset) is trained towards
+    // the velocity sqrt(a) * noise - sqrt(1 - a) * latents; the noisy input and the prediction are
+    // the epsilon recipe's.
+    GLIGEN_REQUIRE_FIXTURE(test::fixture("training/train_step.safetensors"));
+    auto models = train::load_training_models(test::fixture("tiny-gligen"), "", torch::kCPU);
+    auto ref = io::read_safetensors(test::fixture("training/train_step.safetensors")).tensors;
+    train::StepInputs in;
+    in.pixel_values = ref.at("pixel_values");
+    in.input_ids = ref.at("input_ids");
+    in.boxes = ref.at("boxes");
+    in.masks = ref.at("masks");
+    in.text_embeddings = ref.at("text_embeddings_before_projection");
+    in.vae_noise = ref.at("vae_sample_noise");
+    in.noise = ref.at("noise");
+    in.timesteps = ref.at("timesteps");
+    QCOMPARE(models.noise_schedule->prediction_type(), std::string("epsilon"));
+    const auto eps = train::training_forward(models, in);
+    QVERIFY(torch::equal(eps.target, in.noise));
+
+    auto config = samplers::load_scheduler_config(test::fixture("tiny-gligen/scheduler/scheduler_config.json"));
+    config.prediction_type = "v_prediction";
+    models.noise_schedule = std::make_shared<samplers::DdpmNoiseSchedule>(config);
+    const auto v = train::training_forward(models, in);
+    QVERIFY(torch::equal(v.noisy_latents, eps.noisy_latents));
+    QVERIFY(torch::equal(v.model_pred, eps.model_pred));
+    const auto a = models.noise_schedule->alphas_cumprod().index_select(0, in.timesteps).view({-1, 1, 1, 1});
+    GLIGEN_COMPARE_TENSORS(v.target, a.sqrt() * in.noise - (1 - a).sqrt() * eps.latents, 1e-6, "velocity target");
+    QVERIFY(!torch::allclose(v.target, in.noise));
+    GLIGEN_COMPARE_TENSORS(v.loss, torch::mse_loss(v.model_pred, v.target), 1e-7, "v loss");
   }
 
   void resetGroundingParameters() {

@@ -116,6 +116,9 @@ class TestTrainShapes : public QObject {
     QCOMPARE(read_json_file(model_ + "/unet/config.json", "").at("attention_type").get<std::string>(),
              std::string("gated"));
     QVERIFY2(folder_bytes(model_) < 25ll * 1000 * 1000, std::to_string(folder_bytes(model_)).c_str());
+    // Trained from nothing, it predicts the velocity (model_presets.cpp says why).
+    QCOMPARE(read_json_file(model_ + "/scheduler/scheduler_config.json", "").at("prediction_type").get<std::string>(),
+             std::string("v_prediction"));
 
     // Every word of the shapes phrases is one token; the text encoder's table covers the vocabulary,
     // and its width is what the UNet's cross-attention and position net take.
@@ -196,6 +199,11 @@ class TestTrainShapes : public QObject {
     const auto run = read_json_file(c.output_dir + "/run.json", "run.json");
     QCOMPARE(run.at("trainable").get<std::string>(), std::string("unet"));
     QCOMPARE(run.at("trainable_tensors").get<size_t>(), before.size());
+    {
+      std::ifstream log(c.output_dir + "/log.txt");
+      const std::string text((std::istreambuf_iterator<char>(log)), std::istreambuf_iterator<char>());
+      QVERIFY2(text.find("prediction type v_prediction") != std::string::npos, text.c_str());
+    }
 
     // Events: a loss per step, the shapes metric at each validation over the held-out boxes.
     const auto events = read_events(c.output_dir);
