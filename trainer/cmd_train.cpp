@@ -44,6 +44,10 @@ cli::Parser make_parser() {
       .flag({"train-batch-size", "N", "batch size per process", "4"})
       .flag({"num-train-epochs", "N", "epochs (ignored when --max-train-steps is given)", "1"})
       .flag({"max-train-steps", "N", "optimizer steps in total", "epochs x steps per epoch"})
+      .flag({"stop-at-step", "N",
+             "end the run after step N as if it were the last (checkpoint and <output-dir>/unet written), the "
+             "learning-rate schedule staying that of --max-train-steps; resuming without it continues",
+             "run to the end"})
       .flag({"checkpointing-steps", "N", "write a checkpoint every N steps", "500"})
       .flag({"checkpoints-total-limit", "N", "keep at most N checkpoints", "all"})
       .flag({"resume-from-checkpoint", "latest|DIR", "continue from the newest complete checkpoint or a given one", ""})
@@ -122,6 +126,7 @@ train::TrainingConfig config_from_args(const cli::Args& a) {
   c.train_batch_size = static_cast<int>(a.get_int("train-batch-size", 4, 1, 4096));
   c.num_train_epochs = static_cast<int>(a.get_int("num-train-epochs", 1, 1, 1000000));
   if (a.has("max-train-steps")) c.max_train_steps = a.get_int("max-train-steps", 1, 1, 1LL << 40);
+  if (a.has("stop-at-step")) c.stop_at_step = a.get_int("stop-at-step", 1, 1, 1LL << 40);
   c.checkpointing_steps = a.get_int("checkpointing-steps", 500, 1, 1LL << 40);
   if (a.has("checkpoints-total-limit"))
     c.checkpoints_total_limit = static_cast<int>(a.get_int("checkpoints-total-limit", 1, 1, 1000000));

@@ -410,6 +410,10 @@ TrainingSummary run_training(const TrainingConfig& cfg, const TrainingCallbacks&
     const int64_t updates_per_epoch =
         (micro_per_epoch + cfg.gradient_accumulation_steps - 1) / cfg.gradient_accumulation_steps;
     const int64_t max_steps = cfg.max_train_steps.value_or(cfg.num_train_epochs * updates_per_epoch);
+    if (cfg.stop_at_step && *cfg.stop_at_step > max_steps) {
+      throw Error("--stop-at-step " + std::to_string(*cfg.stop_at_step) + " is past the run's last step (" +
+                  std::to_string(max_steps) + "); give a step up to that, or leave it out to run to the end");
+    }
     LrSchedule schedule;
     schedule.kind = lr_schedule_from_name(cfg.lr_scheduler);
     schedule.base_lr = lr;
@@ -597,7 +601,14 @@ TrainingSummary run_training(const TrainingConfig& cfg, const TrainingCallbacks&
 
     const auto run_start = Clock::now();
     int64_t samples_done = 0;
-    bool stop = false;
+    // --stop-at-step: every rank knows it, so all end at the same step; a resume that is already
+    // there ends at once (and writes the UNet folder).
+    const auto at_stop_step = [&] { return cfg.stop_at_step && global_step >= *cfg.stop_at_step; };
+    if (cfg.stop_at_step && global_step > *cfg.stop_at_step) {
+      throw Error("the run resumes at step " + std::to_string(global_step) + ", past --stop-at-step " +
+                  std::to_string(*cfg.stop_at_step) + "; give a later step or leave it out");
+    }
+    bool stop = at_stop_step();
     optimizer.zero_grad();
     while (global_step < max_steps && !stop) {
       auto plan = data::shard_epoch(dataset->size(), cfg.seed, static_cast<std::uint64_t>(epoch), cfg.train_batch_size,
@@ -727,7 +738,7 @@ TrainingSummary run_training(const TrainingConfig& cfg, const TrainingCallbacks&
           group->all_reduce_sum({t});
           stop_flag = t[0].item<double>();
         }
-        stop = stop_flag > 0;
+        stop = stop_flag > 0 || at_stop_step();
         accumulated = 0;
         loss_sum = wait_sum = 0;
         step_start = Clock::now();
@@ -745,7 +756,7 @@ TrainingSummary run_training(const TrainingConfig& cfg, const TrainingCallbacks&
     }
 
     summary.global_step = global_step;
-    summary.stopped_early = stop && global_step < max_steps;
+    summary.stopped_early = stop && global_step < max_steps && !at_stop_step();
     summary.last_checkpoint = last_checkpoint;
     summary.skipped_images = loader.skipped_images();
     summary.total_data_wait_seconds = loader.total_wait_seconds();
@@ -756,7 +767,9 @@ TrainingSummary run_training(const TrainingConfig& cfg, const TrainingCallbacks&
     } else if (main_rank) {
       summary.final_unet_dir = (fs::path(cfg.output_dir) / "unet").string();
       save_unet_folder(models, summary.final_unet_dir);
-      log("saved the trained UNet to " + summary.final_unet_dir);
+      log("saved the trained UNet" +
+          (global_step < max_steps ? " of step " + std::to_string(global_step) + " (--stop-at-step)" : std::string()) +
+          " to " + summary.final_unet_dir);
     }
     if (group) group->barrier();
     if (main_rank) {

@@ -34,6 +34,10 @@ struct TrainingConfig {
   int train_batch_size = 4;  // per process
   int num_train_epochs = 1;
   std::optional<int64_t> max_train_steps;
+  // Ends the run after this step as if it were the last (checkpoint and <output-dir>/unet written)
+  // while the learning-rate schedule stays that of max_train_steps; a later run without it (or
+  // with a larger one) resumes from there. The shapes recipe ships such a step's UNet.
+  std::optional<int64_t> stop_at_step;
   int64_t checkpointing_steps = 500;
   std::optional<int> checkpoints_total_limit;
   std::string resume_from_checkpoint;  // "", "latest" or a checkpoint folder

@@ -118,6 +118,7 @@ nlohmann::json TrainingConfig::to_json() const {
                       {"train_batch_size", train_batch_size},
                       {"num_train_epochs", num_train_epochs},
                       {"max_train_steps", max_train_steps ? nlohmann::json(*max_train_steps) : nlohmann::json()},
+                      {"stop_at_step", stop_at_step ? nlohmann::json(*stop_at_step) : nlohmann::json()},
                       {"checkpointing_steps", checkpointing_steps},
                       {"checkpoints_total_limit",
                        checkpoints_total_limit ? nlohmann::json(*checkpoints_total_limit) : nlohmann::json()},

@@ -100,6 +100,25 @@ class TestTrainRecipe : public QObject {
     QCOMPARE(file_bytes(model + "/unet/diffusion_pytorch_model.safetensors"), unet_before);
   }
 
+  void unetStopShipsThatStepAndRerunsContinue() {
+    // --unet-stop 2 of a 4-step schedule: the model gets step 2's UNet (train --stop-at-step);
+    // the same command without it continues the schedule to step 4.
+    const QString work = dir_.filePath("work-stop");
+    QStringList args = {"--work", work, "--images", "24", "--heldout", "3", "--vae-steps", "3", "--unet-steps", "4"};
+    auto r = run_recipe(args + QStringList{"--unet-stop", "2"});
+    QVERIFY2(r.exit_code == 0, qPrintable(r.out + r.err));
+    const std::string w = work.toStdString(), model = w + "/model";
+    QCOMPARE(count_lines_with(w + "/unet-run/events.jsonl", "\"progress\""), 2);
+    QVERIFY(count_lines_with(w + "/unet-run/log.txt", "of step 2 (--stop-at-step)") == 1);
+    const std::string at_two = file_bytes(model + "/unet/diffusion_pytorch_model.safetensors");
+    QCOMPARE(at_two, file_bytes(w + "/unet-run/unet/diffusion_pytorch_model.safetensors"));
+
+    r = run_recipe(args);
+    QVERIFY2(r.exit_code == 0, qPrintable(r.out + r.err));
+    QCOMPARE(count_lines_with(w + "/unet-run/events.jsonl", "\"progress\""), 4);
+    QVERIFY(file_bytes(model + "/unet/diffusion_pytorch_model.safetensors") != at_two);
+  }
+
   void unknownArgumentsAreRefused() {
     const auto r = run_recipe({"--wrok", dir_.filePath("x")}, 60000);
     QCOMPARE(r.exit_code, 2);

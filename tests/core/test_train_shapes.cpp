@@ -284,6 +284,67 @@ class TestTrainShapes : public QObject {
     }
   }
 
+  void stopAtStepEndsLikeALastStep() {
+    // --stop-at-step 2 of a 4-step linear schedule: the first two steps of the full run (same
+    // learning rates, losses and weights), its UNet folder written; resumed without it, the full
+    // run's result.
+    auto full = shapes_config(dir_.filePath("run-full").toStdString());
+    full.max_train_steps = 4;
+    full.lr_scheduler = "linear";
+    full.validation_steps = 0;
+    full.shapes_heldout.clear();
+    const auto whole = train::run_training(full);
+    QCOMPARE(whole.global_step, int64_t(4));
+
+    auto part = full;
+    part.output_dir = dir_.filePath("run-stop").toStdString();
+    part.stop_at_step = 2;
+    const auto first = train::run_training(part);
+    QCOMPARE(first.global_step, int64_t(2));
+    QVERIFY(!first.stopped_early);
+    QCOMPARE(first.final_unet_dir, part.output_dir + "/unet");
+    const auto at_two = train::read_checkpoint(full.output_dir + "/checkpoints/" + train::checkpoint_name(2)).trainable;
+    const auto stopped = unet_weights(first.final_unet_dir);
+    QCOMPARE(stopped.size(), at_two.size());
+    for (const auto& [name, t] : stopped) QVERIFY2(torch::equal(t, at_two.at(name)), name.c_str());
+    std::map<int, std::pair<double, double>> full_steps, part_steps;
+    for (const auto& e : read_events(full.output_dir))
+      if (e.at("kind") == "progress")
+        full_steps[e.at("step").get<int>()] = {e.at("lr").get<double>(), e.at("loss").get<double>()};
+    for (const auto& e : read_events(part.output_dir))
+      if (e.at("kind") == "progress")
+        part_steps[e.at("step").get<int>()] = {e.at("lr").get<double>(), e.at("loss").get<double>()};
+    QCOMPARE(part_steps.size(), size_t(2));
+    for (const auto& [step, lr_loss] : part_steps) QVERIFY(lr_loss == full_steps.at(step));
+    QVERIFY(part_steps.at(1).first != part_steps.at(2).first);  // the 4-step linear decay, not a 2-step one
+
+    // A stop step past the end, or behind a resumed run, is refused.
+    auto past = part;
+    past.stop_at_step = 9;
+    try {
+      train::run_training(past);
+      QFAIL("a stop step past --max-train-steps was accepted");
+    } catch (const Error& e) {
+      QVERIFY2(QString(e.what()).contains("--stop-at-step 9 is past the run's last step (4)"), e.what());
+    }
+
+    part.stop_at_step.reset();
+    part.resume_from_checkpoint = "latest";
+    const auto second = train::run_training(part);
+    QCOMPARE(second.global_step, int64_t(4));
+    const auto wa = unet_weights(whole.final_unet_dir), wb = unet_weights(second.final_unet_dir);
+    for (const auto& [name, t] : wa) QVERIFY2(torch::equal(t, wb.at(name)), name.c_str());
+
+    auto behind = part;
+    behind.stop_at_step = 3;
+    try {
+      train::run_training(behind);
+      QFAIL("a stop step behind the resumed run was accepted");
+    } catch (const Error& e) {
+      QVERIFY2(QString(e.what()).contains("resumes at step 4, past --stop-at-step 3"), e.what());
+    }
+  }
+
   void latentCacheTrainsAsReencodingDoes() {
     // --cache-latents: the same steps as a run that re-encodes every batch, from latent
     // distributions encoded once. Only the encoder's batch composition differs, so the losses and

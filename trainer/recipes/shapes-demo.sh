@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The shapes demo model, from nothing: the recipe of resources/models/shapes-demo.
 #
-#   trainer/recipes/shapes-demo.sh [--work DIR] [--out DIR] [--device cpu|cuda]
+#   trainer/recipes/shapes-demo.sh [--work DIR] [--out DIR] [--device cpu|cuda] [--unet-stop N]
 #
 # Stages (each one skipped when its result is there, each training stage resumed from its newest
 # checkpoint, so the command can be stopped with Ctrl+C and run again at any point):
@@ -17,6 +17,8 @@
 #                                           parts, and <out>-heldout.json beside it
 #   6. shapes-eval                          hit rate on the held-out layouts, and the no-boxes control
 # Smaller runs (tests, a quick look): --images N --vae-steps N --unet-steps N --heldout N.
+# --unet-stop N: the model gets the UNet of step N of the --unet-steps schedule (train --stop-at-step);
+# the shipped model is such a step (README). Run again without it to continue the schedule.
 # Environment: GLIGEN_TRAINER (default: gligen-trainer next to this checkout's build, else on PATH),
 # THREADS (default: all cores).
 set -euo pipefail
@@ -28,6 +30,7 @@ IMAGES=20000
 VAE_STEPS=2000
 UNET_STEPS=16000
 HELDOUT=256
+UNET_STOP=
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --work) WORK=$2; shift 2 ;;
@@ -37,7 +40,8 @@ while [[ $# -gt 0 ]]; do
     --vae-steps) VAE_STEPS=$2; shift 2 ;;
     --unet-steps) UNET_STEPS=$2; shift 2 ;;
     --heldout) HELDOUT=$2; shift 2 ;;
-    -h|--help) sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --unet-stop) UNET_STOP=$2; shift 2 ;;
+    -h|--help) sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "shapes-demo.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -81,7 +85,7 @@ fi
 stopped() { echo "shapes-demo.sh: $1 stopped before its last step; run the same command again to resume" >&2; exit 130; }
 [[ -f "$WORK/vae-run/vae/config.json" ]] || stopped "the VAE training"
 
-stage "4/6 UNet (from scratch, with grounding): $UNET_STEPS steps"
+stage "4/6 UNet (from scratch, with grounding): $UNET_STEPS steps${UNET_STOP:+, stopping at $UNET_STOP}"
 if [[ ! -f "$WORK/with-vae/model_index.json" ]]; then
   rm -rf "$WORK/with-vae.partial"
   cp -r "$WORK/init" "$WORK/with-vae.partial"
@@ -89,7 +93,17 @@ if [[ ! -f "$WORK/with-vae/model_index.json" ]]; then
   cp -r "$WORK/vae-run/vae" "$WORK/with-vae.partial/vae"
   mv "$WORK/with-vae.partial" "$WORK/with-vae"
 fi
-if [[ ! -f "$WORK/unet-run/unet/config.json" ]]; then
+# The step of the UNet folder the last train wrote (its done event), "" when none.
+unet_step() {
+  [[ -f "$WORK/unet-run/unet/config.json" ]] || return 0
+  grep '"kind":"done"' "$WORK/unet-run/events.jsonl" 2>/dev/null | grep -v '"unet":""' | tail -1 |
+    grep -o '"step":[0-9]*' | cut -d: -f2
+}
+WANT_STEP=${UNET_STOP:-$UNET_STEPS}
+stop_flag=()
+[[ -n "$UNET_STOP" ]] && stop_flag=(--stop-at-step "$UNET_STOP")
+if [[ "$(unet_step)" != "$WANT_STEP" ]]; then
+  rm -rf "$WORK/unet-run/unet"
   "$T" train --pretrained-model "$WORK/with-vae" --data-path "$WORK/data/shapes.pth" --image-path "$WORK/data" \
     --output-dir "$WORK/unet-run" --trainable unet --resolution 64 --train-batch-size 32 \
     --max-train-steps "$UNET_STEPS" --learning-rate 5e-4 --lr-scheduler cosine \
@@ -98,9 +112,9 @@ if [[ ! -f "$WORK/unet-run/unet/config.json" ]]; then
     --timestep-bias-strategy later --timestep-bias-portion 0.3 --timestep-bias-multiplier 3 \
     --validation-steps "$(every "$UNET_STEPS" 32)" --validation-inference-steps 25 --validation-images 4 \
     --shapes-heldout "$WORK/heldout.json" --shapes-heldout-count 32 \
-    --resume-from-checkpoint latest --device "$DEVICE" "${threads[@]}"
+    --resume-from-checkpoint latest --device "$DEVICE" "${stop_flag[@]}" "${threads[@]}"
 fi
-[[ -f "$WORK/unet-run/unet/config.json" ]] || stopped "the UNet training"
+[[ "$(unet_step)" == "$WANT_STEP" ]] || stopped "the UNet training"
 
 stage "5/6 model folder $OUT"
 rm -rf "$OUT.partial"
