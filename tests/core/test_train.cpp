@@ -19,6 +19,21 @@ using namespace gligen;
 
 namespace {
 
+// The inputs of the reference training step (training/train_step.safetensors).
+template <typename TensorMap>
+train::StepInputs reference_inputs(const TensorMap& ref) {
+  train::StepInputs in;
+  in.pixel_values = ref.at("pixel_values");
+  in.input_ids = ref.at("input_ids");
+  in.boxes = ref.at("boxes");
+  in.masks = ref.at("masks");
+  in.text_embeddings = ref.at("text_embeddings_before_projection");
+  in.vae_noise = ref.at("vae_sample_noise");
+  in.noise = ref.at("noise");
+  in.timesteps = ref.at("timesteps");
+  return in;
+}
+
 double rel_error(double got, double ref) { return std::abs(got - ref) / std::max(std::abs(ref), 1e-30); }
 
 }  // namespace
@@ -45,15 +60,7 @@ class TestTrain : public QObject {
 
     auto ref = io::read_safetensors(test::fixture("training/train_step.safetensors")).tensors;
     auto params_ref = io::read_safetensors(test::fixture("training/trainable_params.safetensors")).tensors;
-    train::StepInputs in;
-    in.pixel_values = ref.at("pixel_values");
-    in.input_ids = ref.at("input_ids");
-    in.boxes = ref.at("boxes");
-    in.masks = ref.at("masks");
-    in.text_embeddings = ref.at("text_embeddings_before_projection");
-    in.vae_noise = ref.at("vae_sample_noise");
-    in.noise = ref.at("noise");
-    in.timesteps = ref.at("timesteps");
+    const train::StepInputs in = reference_inputs(ref);
     auto out = train::training_forward(models, in);
     GLIGEN_COMPARE_TENSORS(out.latents, ref.at("latents"), 1e-5, "latents");
     GLIGEN_COMPARE_TENSORS(out.noisy_latents, ref.at("noisy_latents"), 1e-5, "noisy_latents");
@@ -99,15 +106,7 @@ class TestTrain : public QObject {
     GLIGEN_REQUIRE_FIXTURE(test::fixture("training/train_step.safetensors"));
     auto models = train::load_training_models(test::fixture("tiny-gligen"), "", torch::kCPU);
     auto ref = io::read_safetensors(test::fixture("training/train_step.safetensors")).tensors;
-    train::StepInputs in;
-    in.pixel_values = ref.at("pixel_values");
-    in.input_ids = ref.at("input_ids");
-    in.boxes = ref.at("boxes");
-    in.masks = ref.at("masks");
-    in.text_embeddings = ref.at("text_embeddings_before_projection");
-    in.vae_noise = ref.at("vae_sample_noise");
-    in.noise = ref.at("noise");
-    in.timesteps = ref.at("timesteps");
+    const train::StepInputs in = reference_inputs(ref);
     QCOMPARE(models.noise_schedule->prediction_type(), std::string("epsilon"));
     const auto eps = train::training_forward(models, in);
     QVERIFY(torch::equal(eps.target, in.noise));
