@@ -109,6 +109,10 @@ QVector<TrainingFlag> buildFlags() {
                                 "Optimizer steps in total; empty: epochs x steps per epoch.")),
              1, big),
       ranged(flag("num-train-epochs", sched, K::Integer, "Epochs", "1", "Used when Steps is empty."), 1, 1e6),
+      ranged(optionalValue(flag("stop-at-step", sched, K::Integer, "Stop at step", "",
+                                "End after this step as if it were the last (checkpoint and unet/ written), the "
+                                "schedule staying that of Steps; empty: run to the end.")),
+             1, big),
       choice(flag("lr-scheduler", sched, K::Choice, "Learning-rate schedule", "constant", ""),
              {"constant", "constant_with_warmup", "linear", "cosine", "cosine_with_restarts", "polynomial"}),
       ranged(flag("lr-warmup-steps", sched, K::Integer, "Warm-up steps", "500", ""), 0, big),
