@@ -35,14 +35,18 @@ std::optional<std::uint64_t> cgroup_number(const std::string& path) {
   }
 }
 
-// This process's cgroup v2 folder ("0::/user.slice/..." in /proc/self/cgroup).
-std::optional<std::string> cgroup_dir() {
-  std::ifstream in("/proc/self/cgroup");
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind("0::", 0) == 0) return "/sys/fs/cgroup" + line.substr(3);
-  }
-  return std::nullopt;
+// This process's cgroup v2 folder ("0::/user.slice/..." in /proc/self/cgroup), looked up once:
+// Auto asks before every step, and a process does not change cgroups under us.
+const std::optional<std::string>& cgroup_dir() {
+  static const std::optional<std::string> dir = []() -> std::optional<std::string> {
+    std::ifstream in("/proc/self/cgroup");
+    std::string line;
+    while (std::getline(in, line)) {
+      if (line.rfind("0::", 0) == 0) return "/sys/fs/cgroup" + line.substr(3);
+    }
+    return std::nullopt;
+  }();
+  return dir;
 }
 
 }  // namespace
@@ -66,7 +70,7 @@ std::string to_string(WeightRelease mode) {
 
 std::optional<std::uint64_t> available_memory_bytes() {
   std::optional<std::uint64_t> available = meminfo_bytes("MemAvailable");
-  if (const auto dir = cgroup_dir()) {
+  if (const auto& dir = cgroup_dir()) {
     const auto limit = cgroup_number(*dir + "/memory.max");
     const auto used = cgroup_number(*dir + "/memory.current");
     if (limit && used) {
