@@ -48,7 +48,8 @@ cli::Parser make_parser() {
       .flag({"seed", "N", "random seed (same seed, same image as diffusers with a CPU generator)", "random"})
       .flag({"steps", "N", "denoising steps", "50"})
       .flag({"guidance", "F", "classifier-free guidance scale (1 disables it)", "7.5"})
-      .flag({"beta", "F", "scheduled sampling: grounding on for this fraction of the steps", "0.3"})
+      .flag({"beta", "F", "scheduled sampling: grounding on for this fraction of the steps",
+             "the layout's, else the model's own default, else 0.3"})
       .flag({"eta", "F", "DDIM eta", "0"})
       .flag({"scheduler", "NAME", "pndm, ddim, euler, euler-a, dpm++2m or lms", "the model folder's"})
       .flag({"width", "N", "image width, a multiple of 8", "UNet sample size x 8"})
@@ -168,6 +169,13 @@ int run_generate(const std::vector<std::string>& argv) {
          << " GiB, weight release " << gligen::io::to_string(options.weight_release) << ": "
          << (pipe->releasing_weights() ? "released after use" : "kept resident");
     if (available) note << " (available memory " << double(*available) / (1 << 30) << " GiB)";
+    progress.log(note.str());
+  }
+  if (layout.beta < 0) {
+    std::ostringstream note;
+    note << "beta " << effective_beta(layout.beta, pipe->default_beta())
+         << (pipe->default_beta() ? " (the model's default; --beta sets another)"
+                                  : " (the default; --beta sets another)");
     progress.log(note.str());
   }
   const int max_tries = static_cast<int>(args.get_int("max-tries", 1, 1, 1000));

@@ -7,6 +7,7 @@
 #include <fstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
+#include <sstream>
 
 #include "core/io/cpu_runtime.h"
 #include "core/io/device_options.h"
@@ -36,7 +37,8 @@ cli::Parser make_parser() {
       .flag({"layouts", "FILE", "held-out layouts (make-shapes-dataset --heldout-layouts)", ""})
       .flag({"count", "N", "check the first N layouts", "all"})
       .flag({"steps", "N", "denoising steps", "each layout's"})
-      .flag({"beta", "F", "scheduled sampling: grounding on for this fraction of the steps", "each layout's"})
+      .flag({"beta", "F", "scheduled sampling: grounding on for this fraction of the steps",
+             "each layout's, else the model's own default"})
       .flag({"size", "N", "image size", "each layout's"})
       .flag({"guidance", "F", "classifier-free guidance scale (1: none)", "each layout's"})
       .flag({"iou", "F", "a box is hit when its colour's object overlaps it this much", "0.5"})
@@ -103,6 +105,11 @@ int run_shapes_eval(const std::vector<std::string>& argv) {
   if (!json)
     progress.log("model " + model + ": " + std::to_string(set.layouts.size()) + " layouts, " +
                  std::to_string(set.boxes) + " boxes");
+  if (!json && o.beta < 0 && pipe->default_beta()) {
+    std::ostringstream note;
+    note << "beta: each layout's, else the model's default " << *pipe->default_beta();
+    progress.log(note.str());
+  }
   auto t0 = Clock::now();
   const auto boxes = train::run_shapes_validation(*pipe, set, o);
   const double boxes_s = std::chrono::duration<double>(Clock::now() - t0).count();
@@ -125,6 +132,7 @@ int run_shapes_eval(const std::vector<std::string>& argv) {
   }
   if (o.steps > 0) report["steps"] = o.steps;
   if (o.beta >= 0) report["beta"] = o.beta;
+  if (pipe->default_beta()) report["model_default_beta"] = *pipe->default_beta();
   if (o.guidance >= 0) report["guidance"] = o.guidance;
   train::ShapesControlResult control;
   if (a.has("no-boxes-control")) {

@@ -33,6 +33,7 @@ struct GligenPipeline::Impl {
   nets::AutoencoderKL vae{nullptr};
   samplers::SchedulerConfig scheduler_config;  // the folder's scheduler_config.json (or SD 1.4's PNDM)
   std::string scheduler_default;               // our name of the folder's scheduler class
+  std::optional<double> default_beta;          // model_index.json's "_gligen_studio_defaults"
   int vae_scale = 8;
   bool can_release = false;  // a CPU device and weight_release not Never: weights mapped ReadOnly
   bool releasing = false;    // decided by decide_release() before each part runs
@@ -142,6 +143,7 @@ std::unique_ptr<GligenPipeline> GligenPipeline::load(const std::string& model_di
   }
   auto impl = std::make_unique<Impl>();
   impl->model_dir = model_dir;
+  impl->default_beta = model_default_beta(model_dir);
   impl->options = options;
   const fs::path root(model_dir);
   impl->can_release = options.weight_release != io::WeightRelease::Never && options.device.is_cpu();
@@ -200,6 +202,7 @@ int GligenPipeline::default_width() const {
 bool GligenPipeline::inpainting() const { return impl_->unet->config().in_channels == 9; }
 const std::string& GligenPipeline::model_dir() const { return impl_->model_dir; }
 std::string GligenPipeline::default_scheduler() const { return impl_->scheduler_default; }
+std::optional<double> GligenPipeline::default_beta() const { return impl_->default_beta; }
 bool GligenPipeline::releasing_weights() const { return impl_->releasing; }
 std::uint64_t GligenPipeline::weight_bytes() const { return impl_->weight_bytes; }
 
@@ -208,6 +211,7 @@ Layout GligenPipeline::resolve(const Layout& in) const {
   if (l.width == 0) l.width = default_width();
   if (l.height == 0) l.height = default_height();
   if (l.scheduler.empty()) l.scheduler = impl_->scheduler_default;
+  l.beta = effective_beta(l.beta, impl_->default_beta);
   if (!l.seed) {
     std::random_device rd;
     l.seed = (static_cast<std::uint64_t>(rd()) << 21) ^ rd();

@@ -102,6 +102,8 @@ class GligenPipeline {
   bool inpainting() const;
   const std::string& model_dir() const;
   std::string default_scheduler() const;
+  // The beta the model names for itself (model_default_beta()), used where a layout's is negative.
+  std::optional<double> default_beta() const;
   // Whether the last step (or decode) released the weights (PipelineOptions::weight_release), and
   // the bytes of CPU weights it weighs against the available memory.
   bool releasing_weights() const;

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "core/pipeline/model_folder.h"
 #include "core/util/error.h"
 
 namespace gligen {
@@ -57,7 +58,8 @@ void validate_layout(const Layout& l, const std::string& source) {
   if (!std::isfinite(l.guidance) || l.guidance < 0 || l.guidance > 100) {
     bad(source, "\"guidance\" must be between 0 and 100");
   }
-  if (!std::isfinite(l.beta) || l.beta < 0 || l.beta > 1) bad(source, "\"beta\" must be between 0 and 1");
+  // Negative: not chosen (the model's default applies); see Layout::beta.
+  if (!std::isfinite(l.beta) || l.beta > 1) bad(source, "\"beta\" must be between 0 and 1");
   for (size_t i = 0; i < l.boxes.size(); ++i) {
     const auto& b = l.boxes[i].beta;
     if (b && (!std::isfinite(*b) || *b < 0 || *b > 1)) {
@@ -184,7 +186,9 @@ Layout layout_from_diffusers(const json& j, const std::string& source) {
   l.negative_prompt = field<std::string>(j, "negative_prompt", "", source, "a string");
   read_boxes(j, "gligen_phrases", "gligen_boxes", source, l);
   // diffusers' defaults where a keyword is left out.
-  l.beta = field<double>(j, "gligen_scheduled_sampling_beta", 0.3, source, "a number");
+  l.beta = field<double>(j, "gligen_scheduled_sampling_beta", kDefaultBeta, source, "a number");
+  if (l.beta < 0)
+    bad(source, "\"gligen_scheduled_sampling_beta\" must be between 0 and 1, got " + std::to_string(l.beta));
   l.steps = field<int>(j, "num_inference_steps", 50, source, "a whole number");
   l.guidance = field<double>(j, "guidance_scale", 7.5, source, "a number");
   l.eta = field<double>(j, "eta", 0.0, source, "a number");
@@ -250,6 +254,9 @@ Layout layout_from_json(const std::string& text, const std::string& source) {
   l.steps = field<int>(j, "steps", l.steps, source, "a whole number");
   l.guidance = field<double>(j, "guidance", l.guidance, source, "a number");
   l.beta = field<double>(j, "beta", l.beta, source, "a number");
+  if (j.contains("beta") && !(l.beta >= 0 && l.beta <= 1)) {
+    bad(source, "\"beta\" must be between 0 and 1 (leave it out for the model's default)");
+  }
   l.eta = field<double>(j, "eta", l.eta, source, "a number");
   l.scheduler = field<std::string>(j, "scheduler", "", source, "a string");
   l.batch = field<int>(j, "batch", 1, source, "a whole number");
@@ -285,7 +292,7 @@ std::string layout_to_json(const Layout& l, int indent) {
   if (l.seed) j["seed"] = *l.seed;
   j["steps"] = l.steps;
   j["guidance"] = l.guidance;
-  j["beta"] = l.beta;
+  if (l.beta >= 0) j["beta"] = l.beta;  // left out: the model's default
   if (l.eta != 0.0) j["eta"] = l.eta;
   j["scheduler"] = l.scheduler;
   j["batch"] = l.batch;
@@ -358,18 +365,26 @@ DiffusersCall layout_to_diffusers(const Layout& l, const std::string& model_dir)
   if (!l.negative_prompt.empty()) kw["negative_prompt"] = l.negative_prompt;
   nlohmann::ordered_json phrases = nlohmann::ordered_json::array(), boxes = nlohmann::ordered_json::array();
   int disabled = 0, own_beta = 0;
+  // diffusers has no model default: a layout that leaves beta to the model gets the model's number.
+  std::optional<double> model_beta;
+  try {
+    model_beta = model_default_beta(!model_dir.empty() ? model_dir : l.model);
+  } catch (const Error&) {
+    // A malformed defaults entry stops loading the model itself, with the message; 0.3 here.
+  }
+  const double beta = effective_beta(l.beta, model_beta);
   for (const auto& b : l.boxes) {
     if (!b.enabled) {
       ++disabled;
       continue;
     }
-    if (b.beta && *b.beta != l.beta) ++own_beta;
+    if (b.beta && *b.beta != beta) ++own_beta;
     phrases.push_back(b.phrase);
     boxes.push_back({short_decimal(b.x0), short_decimal(b.y0), short_decimal(b.x1), short_decimal(b.y1)});
   }
   kw["gligen_phrases"] = phrases;
   kw["gligen_boxes"] = boxes;
-  kw["gligen_scheduled_sampling_beta"] = l.beta;
+  kw["gligen_scheduled_sampling_beta"] = beta;
   kw["num_inference_steps"] = l.steps;
   kw["guidance_scale"] = l.guidance;
   if (l.eta != 0.0) kw["eta"] = l.eta;
@@ -384,7 +399,7 @@ DiffusersCall layout_to_diffusers(const Layout& l, const std::string& model_dir)
     out.notes.push_back(std::to_string(own_beta) +
                         " box(es) have their own beta, which diffusers cannot express (one "
                         "gligen_scheduled_sampling_beta for all boxes): the layout's " +
-                        json(l.beta).dump() + " is used for every box");
+                        json(beta).dump() + " is used for every box");
   }
   if (!l.inpaint_image.empty()) {
     out.notes.push_back("grounded inpainting (the canvas image) is left out: pass gligen_inpaint_image= yourself");

@@ -9,6 +9,8 @@
 //                                                null: the layout's "beta"),
 //   "width": 512, "height": 512                 (0 or absent: the model's default size),
 //   "seed": 1, "steps": 50, "guidance": 7.5, "beta": 0.3, "eta": 0.0,
+//                                               ("beta" absent: the model's own default beta,
+//                                                see model_default_beta(); else 0.3)
 //   "scheduler": "pndm"                         ("" or absent: the model folder's scheduler),
 //   "batch": 1, "model": "/path/to/diffusers/folder", "unet": "/optional/unet/override",
 //   "inpaint_image": "/optional/image.png"
@@ -44,7 +46,11 @@ struct Layout {
   std::optional<std::uint64_t> seed;  // absent: pick one at random (and record it)
   int steps = 50;
   double guidance = 7.5;
-  double beta = 0.3;      // scheduled sampling: fusers on for the first beta fraction of steps
+  // Scheduled sampling: the fusers are on for the first beta fraction of the steps. Negative: not
+  // chosen; the model's own default applies (model_index.json's "_gligen_studio_defaults", see
+  // model_default_beta() in model_folder.h), else kDefaultBeta. GligenPipeline::resolve() and
+  // generate() settle it; a layout file leaves "beta" out for it.
+  double beta = -1;
   double eta = 0.0;       // DDIM only
   std::string scheduler;  // "" = the model folder's scheduler
   int batch = 1;
@@ -55,6 +61,14 @@ struct Layout {
   // The boxes that take part in generation (enabled ones), in order.
   std::vector<GroundedBox> active_boxes() const;
 };
+
+// Diffusers' gligen_scheduled_sampling_beta default, for models that do not name their own.
+constexpr double kDefaultBeta = 0.3;
+
+// The beta a layout runs with: its own when chosen, else the model's default, else kDefaultBeta.
+inline double effective_beta(double layout_beta, const std::optional<double>& model_default) {
+  return layout_beta >= 0 ? layout_beta : model_default.value_or(kDefaultBeta);
+}
 
 // Maximum number of grounded boxes GLIGEN's position net takes (diffusers' max_objs).
 constexpr int kMaxGroundedBoxes = 30;

@@ -1,5 +1,6 @@
 #include "core/pipeline/model_folder.h"
 
+#include <cmath>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -80,6 +81,38 @@ std::optional<CheckpointUnet> resolve_checkpoint_unet(const std::string& dir, co
   return c;
 }
 
+namespace {
+constexpr const char* kDefaultsKey = "_gligen_studio_defaults";
+
+// The defaults entry of a parsed model_index.json; throws Error naming the file and what to fix.
+std::optional<double> defaults_beta(const nlohmann::json& index, const std::string& file) {
+  if (!index.contains(kDefaultsKey)) return std::nullopt;
+  const nlohmann::json& d = index[kDefaultsKey];
+  const std::string where = file + ": \"" + kDefaultsKey + "\"";
+  if (!d.is_object()) throw Error(where + " must be an object such as {\"beta\": 1.0}, got " + d.dump());
+  for (const auto& [key, value] : d.items()) {
+    if (key != "beta") throw Error(where + " has the unknown key \"" + key + "\" (known: beta); remove it");
+  }
+  if (!d.contains("beta")) return std::nullopt;
+  const nlohmann::json& b = d["beta"];
+  if (!b.is_number() || !std::isfinite(b.get<double>()) || b.get<double>() < 0 || b.get<double>() > 1) {
+    throw Error(where + ": beta must be a number between 0 and 1 (the share of the steps the boxes steer), got " +
+                b.dump());
+  }
+  return b.get<double>();
+}
+}  // namespace
+
+std::optional<double> model_default_beta(const std::string& folder) {
+  const fs::path file = fs::path(folder) / "model_index.json";
+  nlohmann::json index;
+  std::vector<std::string> problems;
+  std::error_code ec;
+  if (folder.empty() || !fs::is_regular_file(file, ec)) return std::nullopt;
+  if (!read_json(file, index, problems)) throw Error(problems.empty() ? file.string() + " is unreadable" : problems[0]);
+  return defaults_beta(index, file.string());
+}
+
 std::string ModelFolderReport::describe() const {
   std::ostringstream os;
   os << "model folder '" << folder << "':";
@@ -112,6 +145,16 @@ ModelFolderReport inspect_model_folder(const std::string& folder, const std::str
     if (!cls.empty() && cls != "StableDiffusionGLIGENPipeline") {
       r.notes.push_back("model_index.json names the pipeline class " + cls +
                         "; GLIGEN Studio uses its components as a StableDiffusionGLIGENPipeline");
+    }
+    try {
+      r.default_beta = defaults_beta(index, "model_index.json");
+      if (r.default_beta) {
+        std::ostringstream note;
+        note << "the model's own default beta: " << *r.default_beta << " (used where a layout sets none)";
+        r.notes.push_back(note.str());
+      }
+    } catch (const Error& e) {
+      r.problems.push_back(e.what());
     }
   }
 

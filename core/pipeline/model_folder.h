@@ -11,12 +11,13 @@ namespace gligen {
 
 struct ModelFolderReport {
   std::string folder;
-  std::vector<std::string> problems;  // each one blocks loading
-  std::vector<std::string> notes;     // informative
-  bool grounded = false;              // unet/config.json has attention_type "gated"
-  bool inpainting = false;            // unet in_channels == 9
-  std::string scheduler_class;        // from scheduler/scheduler_config.json
-  int default_size = 0;               // unet sample_size * vae scale factor
+  std::vector<std::string> problems;   // each one blocks loading
+  std::vector<std::string> notes;      // informative
+  bool grounded = false;               // unet/config.json has attention_type "gated"
+  bool inpainting = false;             // unet in_channels == 9
+  std::string scheduler_class;         // from scheduler/scheduler_config.json
+  int default_size = 0;                // unet sample_size * vae scale factor
+  std::optional<double> default_beta;  // model_index.json's "_gligen_studio_defaults" beta
 
   bool ok() const { return problems.empty(); }
   std::string describe() const;  // all problems and notes, one per line
@@ -37,6 +38,15 @@ std::optional<CheckpointUnet> resolve_checkpoint_unet(const std::string& dir, co
 // `unet_override`: optional folder holding config.json + weights that replaces unet/, or a
 // training checkpoint folder.
 ModelFolderReport inspect_model_folder(const std::string& folder, const std::string& unet_override = "");
+
+// The generation defaults a model folder names for itself, in model_index.json under our own key
+// (diffusers ignores keys that start with an underscore):
+//   "_gligen_studio_defaults": {"beta": 1.0}
+// A model trained with its grounding on at every step (the shapes demo) needs beta 1, where a
+// Stable Diffusion with fusers added is run at 0.3. nullopt when the folder names none; throws
+// gligen::Error saying what is wrong when the entry is malformed (not an object, beta not a
+// number in [0, 1], an unknown key).
+std::optional<double> model_default_beta(const std::string& folder);
 
 // Throws gligen::Error with the whole report when the folder cannot be loaded.
 void require_loadable_model_folder(const std::string& folder, const std::string& unet_override = "");

@@ -75,7 +75,16 @@ class TestPipelineLayout : public QObject {
         gligen::layout_from_json(R"({"prompt": "a cat", "phrases": ["a cat"], "boxes": [[0.1, 0.1, 0.5, 0.5]]})");
     QCOMPARE(l.steps, 50);
     QCOMPARE(l.guidance, 7.5);
-    QCOMPARE(l.beta, 0.3);
+    // No beta: the model's own default where it names one, else diffusers' 0.3; and a file
+    // written from it leaves beta out again, while a chosen one is written.
+    QVERIFY(l.beta < 0);
+    QCOMPARE(gligen::effective_beta(l.beta, std::nullopt), gligen::kDefaultBeta);
+    QCOMPARE(gligen::effective_beta(l.beta, 0.75), 0.75);
+    QCOMPARE(gligen::effective_beta(0.0, 0.75), 0.0);
+    QVERIFY(!nlohmann::json::parse(gligen::layout_to_json(l)).contains("beta"));
+    l.beta = 0.45;
+    const Layout chosen = gligen::layout_from_json(gligen::layout_to_json(l));
+    QCOMPARE(chosen.beta, 0.45);
     QCOMPARE(l.width, 0);
     QVERIFY(!l.seed.has_value());
     QVERIFY(l.scheduler.empty());
@@ -108,6 +117,8 @@ class TestPipelineLayout : public QObject {
                                << "unknown scheduler";
     QTest::newRow("beta") << R"({"beta": 2})"
                           << "\"beta\"";
+    QTest::newRow("negative beta") << R"({"beta": -0.5})"
+                                   << "leave it out for the model's default";
     QTest::newRow("negative seed") << R"({"seed": -4})"
                                    << "\"seed\"";
     QTest::newRow("future version") << R"({"version": 7})"

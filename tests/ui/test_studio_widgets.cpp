@@ -129,8 +129,12 @@ class TestStudioWidgets : public QObject {
     const QModelIndex dog = model.index(1, BoxListModel::kBetaColumn);
     QVERIFY(model.flags(dog) & Qt::ItemIsEditable);
     // No beta of its own: the layout's, shown in italics, and it follows the layout's.
-    const double layout_beta = doc.settings().beta;
-    QCOMPARE(model.data(dog, Qt::DisplayRole).toString(), QString::number(layout_beta, 'f', 2));
+    // A new layout leaves beta to the model: 0.3 without one, the model's own once it names one.
+    QVERIFY(doc.settings().beta < 0);
+    QCOMPARE(model.data(dog, Qt::DisplayRole).toString(), QString::number(gligen::kDefaultBeta, 'f', 2));
+    doc.setModelDefaultBeta(1.0);
+    QCOMPARE(model.data(dog, Qt::DisplayRole).toString(), QString("1.00"));
+    QVERIFY(doc.toLayout().beta < 0);  // the pipeline resolves it with the model it runs
     QVERIFY(model.data(dog, Qt::FontRole).value<QFont>().italic());
     QCOMPARE(model.data(dog, Qt::EditRole).toDouble(), BoxListModel::kLayoutBeta);
     GenerationSettings s = doc.settings();
@@ -519,6 +523,38 @@ class TestStudioWidgets : public QObject {
     doc.undoStack()->undo();
     QCOMPARE(doc.settings().prompt, QString());
     QCOMPARE(doc.undoStack()->index(), steps - 1);
+  }
+
+  // Beta below 0 is "Model default": the model's own beta once a model names one, else 0.3; a
+  // chosen value is one undo step, and stepping below 0 gives the choice back to the model.
+  void panelOffersTheModelsDefaultBeta() {
+    LayoutDocument doc;
+    GenerationPanel panel(&doc);
+    QDoubleSpinBox* beta = nullptr;
+    for (QDoubleSpinBox* b : panel.findChildren<QDoubleSpinBox*>())
+      if (b->specialValueText().startsWith("Model default")) beta = b;
+    QVERIFY(beta);
+    QCOMPARE(beta->text(), QString("Model default (0.30)"));
+    doc.setModelDefaultBeta(1.0);
+    QCOMPARE(beta->text(), QString("Model default (1.00)"));
+    QVERIFY(doc.settings().beta < 0);
+    QCOMPARE(doc.effectiveBeta(), 1.0);
+    const int steps = doc.undoStack()->count();
+    beta->setValue(0.5);
+    QCOMPARE(doc.settings().beta, 0.5);
+    QCOMPARE(doc.effectiveBeta(), 0.5);
+    QCOMPARE(doc.undoStack()->count(), steps + 1);
+    doc.undoStack()->undo();
+    QVERIFY(doc.settings().beta < 0);
+    QCOMPARE(beta->text(), QString("Model default (1.00)"));
+    doc.undoStack()->redo();
+    QCOMPARE(beta->value(), 0.5);
+    beta->setValue(beta->minimum());
+    QVERIFY(doc.settings().beta < 0);
+    QCOMPARE(beta->text(), QString("Model default (1.00)"));
+    doc.setModelDefaultBeta(std::nullopt);  // the model is gone
+    QCOMPARE(beta->text(), QString("Model default (0.30)"));
+    QCOMPARE(doc.effectiveBeta(), gligen::kDefaultBeta);
   }
 
   // The panel shows every value a layout file may hold, unchanged; what it must change, it says.

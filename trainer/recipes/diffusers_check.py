@@ -31,9 +31,13 @@ def main():
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--steps", type=int, default=50)
     ap.add_argument("--guidance", type=float, default=7.5)
-    ap.add_argument("--beta", type=float, default=0.3)
+    ap.add_argument("--beta", type=float, default=None,
+                    help="default: the model's own (model_index.json's _gligen_studio_defaults), else 0.3")
     ap.add_argument("--out", default="diffusers.png")
     a = ap.parse_args()
+    if a.beta is None:
+        with open(f"{a.model}/model_index.json") as f:
+            a.beta = json.load(f).get("_gligen_studio_defaults", {}).get("beta", 0.3)
 
     layout = {"prompt": a.prompt, "phrases": a.phrase, "boxes": [[float(v) for v in b.split(",")] for b in a.box],
               "seed": a.seed, "steps": a.steps, "guidance": a.guidance, "beta": a.beta, "negative_prompt": ""}
@@ -41,7 +45,7 @@ def main():
         text = Image.open(a.ours).text
         if "gligen-layout" not in text:
             sys.exit(f"{a.ours} has no gligen-layout text chunk (write it with gligen-trainer generate)")
-        layout = json.loads(text["gligen-layout"])  # the layout as run: seed and size resolved
+        layout = json.loads(text["gligen-layout"])  # the layout as run: seed, size and beta resolved
     if layout.get("scheduler") not in (None, "", "pndm"):
         print("note: the layout names scheduler", layout["scheduler"], "- diffusers uses the folder's")
 

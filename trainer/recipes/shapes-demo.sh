@@ -121,9 +121,14 @@ rm -rf "$OUT.partial"
 cp -r "$WORK/with-vae" "$OUT.partial"
 rm -rf "$OUT.partial/unet"
 cp -r "$WORK/unet-run/unet" "$OUT.partial/unet"
-# The init's note says "random weights"; this folder is the trained model.
+# The init's note says "random weights"; this folder is the trained model. It was trained with its
+# fusers on at every step, so it names beta 1 as its own default (0.3 is for a pretrained SD with
+# fusers added): generate, shapes-eval and the studio use it where a layout sets no beta.
 note="the shapes demo model, trained from scratch by trainer/recipes/shapes-demo.sh (UNet step $WANT_STEP of $UNET_STEPS): 64x64 images; phrase each box like 'a red circle' (circle, square, triangle in red, green, blue, yellow)"
-sed -i "s|\"_gligen_studio_note\": \".*\"|\"_gligen_studio_note\": \"$note\"|" "$OUT.partial/model_index.json"
+sed -i "s|\"_gligen_studio_note\": \".*\"|\"_gligen_studio_note\": \"$note\", \"_gligen_studio_defaults\": {\"beta\": 1.0}|" \
+  "$OUT.partial/model_index.json"
+grep -q '"_gligen_studio_defaults"' "$OUT.partial/model_index.json" ||
+  { echo "shapes-demo.sh: could not write the model's default beta into $OUT.partial/model_index.json" >&2; exit 1; }
 rm -rf "$OUT"
 mv "$OUT.partial" "$OUT"
 cp "$WORK/heldout.json" "$OUT-heldout.json"

@@ -77,7 +77,7 @@ QVariant BoxListModel::data(const QModelIndex& index, int role) const {
                    : tr("Double-click to edit the phrase this box grounds");
       break;
     case kBetaColumn: {
-      const double beta = b.beta.value_or(document_->settings().beta);
+      const double beta = b.beta.value_or(document_->effectiveBeta());
       if (role == Qt::DisplayRole) return QString::number(beta, 'f', 2);
       if (role == Qt::EditRole) return b.beta ? *b.beta : kLayoutBeta;
       if (role == Qt::TextAlignmentRole) return int(Qt::AlignRight | Qt::AlignVCenter);

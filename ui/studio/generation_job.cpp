@@ -84,7 +84,8 @@ void GenerationJob::loadModel(const QString& folder, const QString& unet, const 
                       precision,
                       QSize(pipeline_->default_width(), pipeline_->default_height()),
                       QString::fromStdString(pipeline_->default_scheduler()),
-                      pipeline_->inpainting()};
+                      pipeline_->inpainting(),
+                      pipeline_->default_beta()};
     Q_EMIT modelLoaded(info_);
   } catch (const std::exception& e) {
     pipeline_.reset();

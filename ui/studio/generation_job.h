@@ -50,6 +50,7 @@ struct ModelInfo {
   QSize defaultSize;
   QString defaultScheduler;
   bool inpainting = false;
+  std::optional<double> defaultBeta;  // the model's own default beta (model_index.json), if any
 };
 
 class GenerationJob : public QObject {

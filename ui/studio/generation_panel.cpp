@@ -72,10 +72,13 @@ GenerationPanel::GenerationPanel(LayoutDocument* document, QWidget* parent)
   guidance_->setSingleStep(0.5);
   guidance_->setDecimals(1);
   guidance_->setToolTip(tr("Classifier-free guidance: how strongly the prompt is followed (1 turns it off)"));
-  beta_->setRange(0.0, 1.0);
+  // Below 0: "Model default", the model's own beta (shown once a model names one), else 0.3.
+  beta_->setRange(-0.05, 1.0);
   beta_->setSingleStep(0.05);
   beta_->setDecimals(2);
-  beta_->setToolTip(tr("Grounding fraction: the boxes steer the first β of the steps; the rest refine freely"));
+  beta_->setToolTip(
+      tr("Grounding fraction: the boxes steer the first β of the steps; the rest refine freely. "
+         "Step below 0 for the model's own default."));
   for (const std::string& name : gligen::scheduler_names())
     scheduler_->addItem(QString::fromStdString(name), QString::fromStdString(name));
   scheduler_->insertItem(0, tr("Model default"), QString());
@@ -189,7 +192,8 @@ GenerationPanel::GenerationPanel(LayoutDocument* document, QWidget* parent)
   });
   connect(beta_, &QDoubleSpinBox::valueChanged, this, [this](double v) {
     GenerationSettings s = document_->settings();
-    s.beta = v;
+    if (v < 0 && s.beta < 0) return;  // still the model's default
+    s.beta = v < 0 ? -1.0 : v;
     pushSettings(s, tr("Change grounding β"), kBeta);
   });
   connect(scheduler_, &QComboBox::currentIndexChanged, this, [this](int) {
@@ -297,7 +301,10 @@ void GenerationPanel::syncFromDocument() {
   if (negative_->text() != s.negativePrompt) negative_->setText(s.negativePrompt);
   steps_->setValue(s.steps);
   guidance_->setValue(s.guidance);
-  beta_->setValue(s.beta);
+  beta_->setSpecialValueText(document_->modelDefaultBeta()
+                                 ? tr("Model default (%1)").arg(*document_->modelDefaultBeta(), 0, 'f', 2)
+                                 : tr("Model default (%1)").arg(gligen::kDefaultBeta, 0, 'f', 2));
+  beta_->setValue(s.beta < 0 ? beta_->minimum() : s.beta);
   int sched = scheduler_->findData(s.scheduler);
   if (sched < 0) sched = 0;
   scheduler_->setCurrentIndex(sched);

@@ -143,6 +143,14 @@ void LayoutDocument::setModelDefaultSize(QSize size) {
   notifyImageSize();
 }
 
+double LayoutDocument::effectiveBeta() const { return gligen::effective_beta(settings_.beta, model_default_beta_); }
+
+void LayoutDocument::setModelDefaultBeta(std::optional<double> beta) {
+  if (beta == model_default_beta_) return;
+  model_default_beta_ = beta;
+  Q_EMIT settingsChanged();
+}
+
 void LayoutDocument::notifyImageSize() {
   if (imageSize() == last_image_size_) return;
   last_image_size_ = imageSize();

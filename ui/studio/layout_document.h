@@ -43,7 +43,7 @@ struct GenerationSettings {
   std::optional<quint64> seed;  // absent: a random seed per generation
   int steps = 50;
   double guidance = 7.5;
-  double beta = 0.3;
+  double beta = -1;  // negative: the model's default (gligen::Layout::beta)
   double eta = 0.0;
   QString scheduler;  // "": the model folder's scheduler
   int batch = 1;
@@ -74,6 +74,12 @@ class LayoutDocument : public QObject {
   // they are 0. The model default is not part of the layout (nor of the undo history).
   QSize imageSize() const;
   void setModelDefaultSize(QSize size);
+  // The beta generation uses: the settings' when chosen (>= 0), else the loaded model's own
+  // default (model_index.json's "_gligen_studio_defaults"), else gligen::kDefaultBeta. Like the
+  // default size, the model's default is not part of the layout.
+  double effectiveBeta() const;
+  std::optional<double> modelDefaultBeta() const { return model_default_beta_; }
+  void setModelDefaultBeta(std::optional<double> beta);  // emits settingsChanged when it changes
 
   // Conversion to and from the engine's layout. Colours and ids are studio-only: fromLayout
   // gives boxes fresh ids and palette colours.
@@ -125,6 +131,7 @@ class LayoutDocument : public QObject {
   QList<int> selected_;
   int next_id_ = 1;
   QSize model_default_size_{512, 512};
+  std::optional<double> model_default_beta_;
   QSize last_image_size_{512, 512};
   void notifyImageSize();
 };

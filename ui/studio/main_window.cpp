@@ -328,6 +328,7 @@ void MainWindow::connectJob() {
     model_ = info;
     settings_.addRecentModel({info.folder, info.unet});
     document_->setModelDefaultSize(info.defaultSize);
+    document_->setModelDefaultBeta(info.defaultBeta);
     panel_->setModelDefaults(info.defaultSize, info.defaultScheduler);
     // The UNet in use when it is not the model's own: a training checkpoint (named with its run)
     // or another UNet folder.
@@ -358,6 +359,7 @@ void MainWindow::connectJob() {
   connect(job_, &GenerationJob::modelFailed, this, [this](const QString& message) {
     loading_ = false;
     model_.reset();
+    document_->setModelDefaultBeta(std::nullopt);
     panel_->setModelDescription(QString(), false);
     panel_->setStatus(tr("Loading failed."));
     Q_EMIT modelLoadFailed(message);
