@@ -68,6 +68,12 @@ check "init-model --preset tiny" in_root gligen-trainer init-model --preset tiny
 check "generate on the tiny model" in_root gligen-trainer generate --model /tmp/tiny --prompt "a red circle" \
   --phrase "a red circle" --box 0.1,0.1,0.5,0.5 --steps 2 --seed 1 --out /tmp/out.png
 check "generated PNG exists" test -s "$chroot_dir/tmp/out.png"
+# The shipped shapes demo model, when the package carries it: the default of generate without --model.
+if [ -f "$chroot_dir/usr/share/gligen-studio/models/shapes-demo/model_index.json" ]; then
+  check "generate with the installed shapes demo model (no --model)" in_root gligen-trainer generate \
+    --prompt "a red circle" --phrase "a red circle" --box 0.1,0.1,0.5,0.5 --seed 1 --out /tmp/shapes.png
+  check "shapes PNG exists" test -s "$chroot_dir/tmp/shapes.png"
+fi
 check "desktop entry in /usr/share/applications" test -f "$chroot_dir/usr/share/applications/gligen-studio.desktop"
 check "icon in the hicolor theme" test -f "$chroot_dir/usr/share/icons/hicolor/scalable/apps/gligen-studio.svg"
 blas=$(in_root readlink -f /usr/lib/x86_64-linux-gnu/libblas.so.3 || true)

@@ -117,7 +117,7 @@ int benchCharts(const QList<int>& sizes, int repeats) {
   return 0;
 }
 
-int benchStall(const QString& model, int steps, int size, int runs) {
+int benchStall(const QString& model, const QString& layout, int steps, int size, int runs) {
   MainWindow::Options o;
   o.restoreSession = false;
   o.firstRunScreen = false;
@@ -154,7 +154,14 @@ int benchStall(const QString& model, int steps, int size, int runs) {
   };
   QObject::connect(&w, &MainWindow::modelReady, [&] {
     loadMs = clock.nsecsElapsed() / 1e6;
-    w.openExample(MainWindow::exampleResources().front());
+    if (layout.isEmpty())
+      w.openExample(MainWindow::exampleResources().front());
+    else if (!w.openLayoutFile(layout)) {
+      std::fprintf(stderr, "gligen-ui-bench: cannot open the layout %s\n", qPrintable(layout));
+      failed = 1;
+      QTimer::singleShot(0, &loop, &QEventLoop::quit);
+      return;
+    }
     LayoutDocument* doc = w.document();
     GenerationSettings s = doc->settings();
     s.steps = steps;
@@ -214,7 +221,10 @@ int main(int argc, char** argv) {
                           QStringLiteral("n"), QStringLiteral("0"));
   QCommandLineOption runs(QStringLiteral("runs"), QStringLiteral("Generations (stall)."), QStringLiteral("n"),
                           QStringLiteral("3"));
-  p.addOptions({points, repeats, model, steps, size, runs});
+  QCommandLineOption layout(QStringLiteral("layout"),
+                            QStringLiteral("Layout file to generate (stall; default: the first example)."),
+                            QStringLiteral("file"));
+  p.addOptions({points, repeats, model, steps, size, runs, layout});
   p.process(app);
   const QString mode = p.positionalArguments().value(0);
   if (mode == QLatin1String("charts")) {
@@ -229,7 +239,8 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "gligen-ui-bench stall: no --model DIR given and no shipped model found\n");
       return 2;
     }
-    return benchStall(dir, p.value(steps).toInt(), p.value(size).toInt(), std::max(1, p.value(runs).toInt()));
+    return benchStall(dir, p.value(layout), p.value(steps).toInt(), p.value(size).toInt(),
+                      std::max(1, p.value(runs).toInt()));
   }
   std::fprintf(stderr, "gligen-ui-bench: give a mode: charts or stall (see --help)\n");
   return 2;

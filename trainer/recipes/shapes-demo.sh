@@ -125,7 +125,7 @@ cp -r "$WORK/unet-run/unet" "$OUT.partial/unet"
 # fusers on at every step, so it names beta 1 as its own default (0.3 is for a pretrained SD with
 # fusers added): generate, shapes-eval and the studio use it where a layout sets no beta.
 note="the shapes demo model, trained from scratch by trainer/recipes/shapes-demo.sh (UNet step $WANT_STEP of $UNET_STEPS): 64x64 images; phrase each box like 'a red circle' (circle, square, triangle in red, green, blue, yellow)"
-sed -i "s|\"_gligen_studio_note\": \".*\"|\"_gligen_studio_note\": \"$note\", \"_gligen_studio_defaults\": {\"beta\": 1.0}|" \
+sed -i "s|\"_gligen_studio_note\": \".*\"|\"_gligen_studio_note\": \"$note\",\n  \"_gligen_studio_defaults\": {\"beta\": 1.0}|" \
   "$OUT.partial/model_index.json"
 grep -q '"_gligen_studio_defaults"' "$OUT.partial/model_index.json" ||
   { echo "shapes-demo.sh: could not write the model's default beta into $OUT.partial/model_index.json" >&2; exit 1; }
