@@ -491,7 +491,9 @@ TrainingSummary run_training(const TrainingConfig& cfg, const TrainingCallbacks&
       }
     }
     LatentCache latent_cache;
-    if (cfg.cache_latents) {
+    // A resume that is already at its last step (or --stop-at-step) trains nothing: no cache.
+    const bool steps_left = global_step < max_steps && !(cfg.stop_at_step && global_step >= *cfg.stop_at_step);
+    if (cfg.cache_latents && steps_left) {
       latent_cache =
           build_latent_cache(models, *dataset, shape, std::max(1, cfg.train_batch_size), cb.stop_requested, log);
     }

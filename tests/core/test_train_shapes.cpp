@@ -391,6 +391,15 @@ class TestTrainShapes : public QObject {
     qInfo("after 4 steps: sum |trained - initial| %.4g, sum |re-encoded - cached| %.4g", moved, apart);
     QVERIFY(moved > 0);
     QVERIFY2(apart < 1e-4 * moved, qPrintable(QString("%1 vs %2").arg(apart).arg(moved)));
+
+    // Resuming a run that is already at its last step encodes nothing: there is nothing to train.
+    auto again = c;
+    again.resume_from_checkpoint = "latest";
+    logs.clear();
+    const auto resumed = train::run_training(again, cb);
+    QCOMPARE(resumed.global_step, int64_t(4));
+    QVERIFY2(logs.filter("latent cache").isEmpty(), qPrintable(logs.join("\n")));
+    QVERIFY2(!logs.filter("resumed from").isEmpty(), qPrintable(logs.join("\n")));
   }
 
   void untilGroundedKeepsTheBestTry() {
