@@ -490,10 +490,15 @@ TrainingSummary run_training(const TrainingConfig& cfg, const TrainingCallbacks&
         log(line);
       }
     }
+    // --stop-at-step: every rank knows it, so all end at the same step; a resume that is already
+    // there ends at once (and writes the UNet folder), so it encodes no latent cache either.
+    const auto at_stop_step = [&] { return cfg.stop_at_step && global_step >= *cfg.stop_at_step; };
+    if (cfg.stop_at_step && global_step > *cfg.stop_at_step) {
+      throw Error("the run resumes at step " + std::to_string(global_step) + ", past --stop-at-step " +
+                  std::to_string(*cfg.stop_at_step) + "; give a later step or leave it out");
+    }
     LatentCache latent_cache;
-    // A resume that is already at its last step (or --stop-at-step) trains nothing: no cache.
-    const bool steps_left = global_step < max_steps && !(cfg.stop_at_step && global_step >= *cfg.stop_at_step);
-    if (cfg.cache_latents && steps_left) {
+    if (cfg.cache_latents && global_step < max_steps && !at_stop_step()) {
       latent_cache =
           build_latent_cache(models, *dataset, shape, std::max(1, cfg.train_batch_size), cb.stop_requested, log);
     }
@@ -603,13 +608,6 @@ TrainingSummary run_training(const TrainingConfig& cfg, const TrainingCallbacks&
 
     const auto run_start = Clock::now();
     int64_t samples_done = 0;
-    // --stop-at-step: every rank knows it, so all end at the same step; a resume that is already
-    // there ends at once (and writes the UNet folder).
-    const auto at_stop_step = [&] { return cfg.stop_at_step && global_step >= *cfg.stop_at_step; };
-    if (cfg.stop_at_step && global_step > *cfg.stop_at_step) {
-      throw Error("the run resumes at step " + std::to_string(global_step) + ", past --stop-at-step " +
-                  std::to_string(*cfg.stop_at_step) + "; give a later step or leave it out");
-    }
     bool stop = at_stop_step();
     optimizer.zero_grad();
     while (global_step < max_steps && !stop) {

@@ -44,14 +44,18 @@ train::ShapesHeldoutSet first_layouts_with(const std::string& path, int min_boxe
 }
 
 // Each layout as the file gives it (its size, steps and guidance) with the model's own beta.
-train::ShapesValidationResult run_layouts(GligenPipeline& pipe, const train::ShapesHeldoutSet& set) {
+train::ShapesValidationOptions as_the_file_says() {
   train::ShapesValidationOptions o;
   o.size = 0;
   o.steps = 0;
   o.beta = -1;
+  return o;
+}
+
+train::ShapesValidationResult run_layouts(GligenPipeline& pipe, const train::ShapesHeldoutSet& set) {
   QElapsedTimer timer;
   timer.start();
-  auto hits = train::run_shapes_validation(pipe, set, o);
+  auto hits = train::run_shapes_validation(pipe, set, as_the_file_says());
   const double seconds = timer.elapsed() / 1000.0;
   qInfo("%d layouts, %d boxes: %d hit (%.1f%%), %d with the right shape too; %.1f s (%.2f s per image)", hits.layouts,
         hits.boxes, hits.found, 100.0 * hits.hit_rate, hits.found_with_shape, seconds, seconds / hits.layouts);
@@ -119,12 +123,8 @@ class TestTrainShapesDemo : public QObject {
     QVERIFY2(hits.hit_rate >= kTargetHitRate, qPrintable(QString("hit rate %1").arg(hits.hit_rate)));
 
     // Without the boxes: the phrases' objects still come out, but where the noise puts them.
-    train::ShapesValidationOptions o;
-    o.size = 0;
-    o.steps = 0;
-    o.beta = -1;
     const auto control_set = train::read_shapes_heldout(model_ + "-heldout.json", kControlLayouts);
-    const auto control = train::run_shapes_control(*pipe, control_set, o);
+    const auto control = train::run_shapes_control(*pipe, control_set, as_the_file_says());
     qInfo("no boxes: %d of %d objects appeared (%.1f%%), %d in their box anyway (%.1f%%)", control.appeared,
           control.phrases, 100.0 * control.appeared_rate, control.in_box, 100.0 * control.in_box_rate);
     QVERIFY2(control.appeared_rate >= 0.75, qPrintable(QString("appeared %1").arg(control.appeared_rate)));
