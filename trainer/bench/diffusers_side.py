@@ -128,10 +128,20 @@ def main():
                 z = torch.randn(a.batch, vae.config.latent_channels, size // factor, size // factor)
                 vae.decode(z)  # warm-up
                 times = []
-                for _ in range(a.steps):
+                for s in range(a.steps):
+                    profiling = prof is not None and s == 0
+                    if profiling:
+                        prof.__enter__()
                     ts = time.perf_counter()
                     vae.decode(z)
                     times.append(time.perf_counter() - ts)
+                    if profiling:
+                        prof.__exit__(None, None, None)
+                        with open(a.profile, "a") as f:
+                            f.write(f"# diffusers VAE decode, size {size}\n")
+                            f.write(prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=40))
+                            f.write("\n")
+                        prof = torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU])
                 entry["vae_decode_ms"] = 1000 * statistics.median(times)
                 entry["vae_decode_runs_ms"] = [1000 * x for x in times]
                 entry["vae_decode_batch"] = a.batch

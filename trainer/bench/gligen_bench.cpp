@@ -8,7 +8,8 @@
 // as GligenPipeline does on the CPU (read-only mappings, each component's and each UNet block's
 // pages released after use, the VAE's after each decode); --keep-weights keeps them all resident.
 // --profile FILE writes LibTorch's per-operator trace (Chrome trace JSON) of the first timed
-// fuser-on step of the first size.
+// fuser-on step of the first size, and of its first timed VAE decode (to FILE itself when only
+// the VAE is timed, else to FILE with ".vae" before its extension).
 #include <sys/resource.h>
 
 #include <algorithm>
@@ -73,6 +74,16 @@ std::vector<int> parse_sizes(const std::string& text) {
   return out;
 }
 
+// Where the VAE decode's trace goes: FILE when the VAE is the only part timed, else
+// "trace.json" -> "trace.vae.json" beside the UNet's.
+std::string profile_file_for_vae(const std::string& path, bool unet_profiled_too) {
+  if (path.empty() || !unet_profiled_too) return path;
+  const auto slash = path.find_last_of('/');
+  const auto dot = path.find_last_of('.');
+  if (dot == std::string::npos || (slash != std::string::npos && dot < slash)) return path + ".vae";
+  return path.substr(0, dot) + ".vae" + path.substr(dot);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -87,7 +98,8 @@ int main(int argc, char** argv) {
       .flag({"threads", "N", "LibTorch intra-op threads", "LibTorch's default"})
       .flag({"keep-weights", "", "keep every weight resident (no release after use)", "off: release"})
       .flag({"parts", "LIST", "what to time: unet, vae or both", "unet,vae"})
-      .flag({"profile", "FILE", "write the per-operator trace (Chrome JSON) of one fuser-on UNet step", ""});
+      .flag({"profile", "FILE",
+             "write the per-operator trace (Chrome JSON) of one fuser-on UNet step and one VAE decode", ""});
   try {
     auto args = parser.parse(std::vector<std::string>(argv + 1, argv + argc));
     if (!args) return 0;
@@ -103,7 +115,8 @@ int main(int argc, char** argv) {
     const bool time_unet = parts.find("unet") != std::string::npos;
     const bool time_vae = parts.find("vae") != std::string::npos;
     if (!time_unet && !time_vae) throw Error("--parts: '" + parts + "' names neither unet nor vae");
-    std::string profile_path = args->get_string("profile", "");
+    std::string profile_path = time_unet ? args->get_string("profile", "") : "";
+    std::string vae_profile_path = time_vae ? profile_file_for_vae(args->get_string("profile", ""), time_unet) : "";
     const MapAccess mapping = release ? MapAccess::ReadOnly : MapAccess::CopyOnWrite;
     torch::NoGradGuard no_grad;
 
@@ -184,12 +197,19 @@ int main(int argc, char** argv) {
       }
       if (time_vae) {
         auto z = torch::randn({batch, vae->config().latent_channels, size / f, size / f});
-        io::trim_heap();  // as GligenPipeline::decode, before every decode
-        vae->decode(z);   // warm-up
+        // As GligenPipeline::decode when memory is short (when it releases weights): the heap goes
+        // back to the system before every decode. --keep-weights is the roomy case: no trim.
+        if (release) io::trim_heap();
+        vae->decode(z);  // warm-up
         if (release) io::release_mapped_weights(*vae);
         std::vector<double> times;
         for (int s = 0; s < steps; ++s) {
-          io::trim_heap();
+          if (release) io::trim_heap();
+          std::unique_ptr<torch::autograd::profiler::RecordProfile> profile;
+          if (s == 0 && !vae_profile_path.empty()) {
+            profile = std::make_unique<torch::autograd::profiler::RecordProfile>(vae_profile_path);
+            vae_profile_path.clear();
+          }
           auto td = Clock::now();
           auto image = vae->decode(z);
           times.push_back(seconds_since(td));
