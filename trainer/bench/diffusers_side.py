@@ -89,9 +89,23 @@ def main():
     factor = 2 ** (len(vae.config.block_out_channels) - 1)
     t = torch.tensor(501)
 
-    prof = None
-    if a.profile:
-        prof = torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU], record_shapes=False)
+    def timed(run, profile_title=None):
+        """Seconds one call of run() takes; with --profile and a title, traced by torch.profiler and
+        its per-operator table appended to the profile file under that title."""
+        prof = None
+        if a.profile and profile_title:
+            prof = torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU], record_shapes=False)
+            prof.__enter__()
+        ts = time.perf_counter()
+        run()
+        seconds = time.perf_counter() - ts
+        if prof is not None:
+            prof.__exit__(None, None, None)
+            with open(a.profile, "a") as f:
+                f.write(f"# {profile_title}\n")
+                f.write(prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=40))
+                f.write("\n")
+        return seconds
 
     sizes = []
     with torch.no_grad():
@@ -106,18 +120,9 @@ def main():
                     unet(latents, t, encoder_hidden_states=enc, cross_attention_kwargs=kwargs)  # warm-up
                     times = []
                     for s in range(a.steps):
-                        if prof is not None and fuser and s == 0:
-                            prof.__enter__()
-                        ts = time.perf_counter()
-                        unet(latents, t, encoder_hidden_states=enc, cross_attention_kwargs=kwargs)
-                        times.append(time.perf_counter() - ts)
-                        if prof is not None and fuser and s == 0:
-                            prof.__exit__(None, None, None)
-                            with open(a.profile, "a") as f:
-                                f.write(f"# diffusers UNet step, size {size}, fuser on\n")
-                                f.write(prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=40))
-                                f.write("\n")
-                            prof = torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU])
+                        title = f"diffusers UNet step, size {size}, fuser on" if fuser and s == 0 else None
+                        times.append(timed(
+                            lambda: unet(latents, t, encoder_hidden_states=enc, cross_attention_kwargs=kwargs), title))
                     key = "unet_step_fuser_on" if fuser else "unet_step_fuser_off"
                     entry[key + "_ms"] = 1000 * statistics.median(times)
                     entry[key + "_runs_ms"] = [1000 * x for x in times]
@@ -129,19 +134,7 @@ def main():
                 vae.decode(z)  # warm-up
                 times = []
                 for s in range(a.steps):
-                    profiling = prof is not None and s == 0
-                    if profiling:
-                        prof.__enter__()
-                    ts = time.perf_counter()
-                    vae.decode(z)
-                    times.append(time.perf_counter() - ts)
-                    if profiling:
-                        prof.__exit__(None, None, None)
-                        with open(a.profile, "a") as f:
-                            f.write(f"# diffusers VAE decode, size {size}\n")
-                            f.write(prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=40))
-                            f.write("\n")
-                        prof = torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU])
+                    times.append(timed(lambda: vae.decode(z), f"diffusers VAE decode, size {size}" if s == 0 else None))
                 entry["vae_decode_ms"] = 1000 * statistics.median(times)
                 entry["vae_decode_runs_ms"] = [1000 * x for x in times]
                 entry["vae_decode_batch"] = a.batch
