@@ -84,6 +84,15 @@ std::string profile_file_for_vae(const std::string& path, bool unet_profiled_too
   return path.substr(0, dot) + ".vae" + path.substr(dot);
 }
 
+// A trace of what runs until the returned object goes, into `path`, which is then cleared so
+// that only the first run is traced; nullptr when there is nothing (more) to trace.
+std::unique_ptr<torch::autograd::profiler::RecordProfile> profile_once(std::string& path) {
+  if (path.empty()) return nullptr;
+  auto profile = std::make_unique<torch::autograd::profiler::RecordProfile>(path);
+  path.clear();
+  return profile;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -178,11 +187,7 @@ int main(int argc, char** argv) {
           unet->forward(latents, t, enc, &grounding);  // warm-up: first-touch of weights and allocator
           std::vector<double> times;
           for (int s = 0; s < steps; ++s) {
-            std::unique_ptr<torch::autograd::profiler::RecordProfile> profile;
-            if (fuser && s == 0 && !profile_path.empty()) {
-              profile = std::make_unique<torch::autograd::profiler::RecordProfile>(profile_path);
-              profile_path.clear();
-            }
+            auto profile = fuser ? profile_once(profile_path) : nullptr;
             auto ts = Clock::now();
             auto out = unet->forward(latents, t, enc, &grounding);
             times.push_back(seconds_since(ts));
@@ -205,11 +210,7 @@ int main(int argc, char** argv) {
         std::vector<double> times;
         for (int s = 0; s < steps; ++s) {
           if (release) io::trim_heap();
-          std::unique_ptr<torch::autograd::profiler::RecordProfile> profile;
-          if (s == 0 && !vae_profile_path.empty()) {
-            profile = std::make_unique<torch::autograd::profiler::RecordProfile>(vae_profile_path);
-            vae_profile_path.clear();
-          }
+          auto profile = profile_once(vae_profile_path);
           auto td = Clock::now();
           auto image = vae->decode(z);
           times.push_back(seconds_since(td));
