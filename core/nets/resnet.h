@@ -12,6 +12,15 @@
 
 namespace gligen::nets {
 
+// Runs `conv` on x: [B, C, H, W]. At inference on the CPU, a convolution with a large weight and
+// few output positions (the UNet's 1280-channel 4x4 level at 256x256) is computed as im2col and
+// one GEMM on the weight as stored: oneDNN's direct path reorders the whole weight into its blocked
+// layout on every call, which there costs as much as the arithmetic. Same math, another
+// summation order (within 1e-6 of a float64 run, as oneDNN is). Elsewhere: conv->forward(x).
+torch::Tensor conv2d_forward(torch::nn::Conv2dImpl& conv, const torch::Tensor& x);
+// Whether conv2d_forward takes the im2col + GEMM path for this input (for tests and benchmarks).
+bool conv2d_uses_gemm(const torch::nn::Conv2dImpl& conv, const torch::Tensor& x);
+
 struct ResnetBlock2DOptions {
   ResnetBlock2DOptions(int64_t in_channels, int64_t out_channels)
       : in_channels_(in_channels), out_channels_(out_channels) {}

@@ -9,6 +9,7 @@
 
 #include "core/io/safetensors.h"
 #include "core/nets/attention.h"
+#include "core/nets/resnet.h"
 #include "core/nets/unet.h"
 #include "core/util/error.h"
 #include "support/fixtures.h"
@@ -165,6 +166,54 @@ class TestNetsUnet : public QObject {
     const auto out = gligen::nets::attention_core(q, k, v, scale, false, false);
     QCOMPARE(out.sizes(), expected.sizes());
     QVERIFY(torch::equal(out, expected));
+  }
+
+  void lowResolutionConvolutionsTakeTheGemmPath_data() {
+    QTest::addColumn<int>("stride");
+    QTest::addColumn<int>("padding");
+    QTest::addColumn<bool>("bias");
+    QTest::newRow("3x3, padding 1 (resnet)") << 1 << 1 << true;
+    QTest::newRow("3x3, stride 2 (downsampler)") << 2 << 1 << true;
+    QTest::newRow("3x3, no padding, no bias") << 1 << 0 << false;
+  }
+
+  void lowResolutionConvolutionsTakeTheGemmPath() {
+    // The 1280-channel convolutions of SD's 4x4 level run as im2col + one GEMM at inference; the
+    // result must be a convolution as exact as oneDNN's (both within a float32 rounding of a float64
+    // run), and the path must be taken only where it is meant to be.
+    QFETCH(int, stride);
+    QFETCH(int, padding);
+    QFETCH(bool, bias);
+    torch::manual_seed(11);
+    torch::nn::Conv2d conv(torch::nn::Conv2dOptions(1280, 1280, 3).stride(stride).padding(padding).bias(bias));
+    const auto x = torch::randn({2, 1280, 5, 4});  // odd side: the output size rule is checked too
+    torch::Tensor gemm, direct;
+    {
+      torch::NoGradGuard no_grad;
+      QVERIFY(gligen::nets::conv2d_uses_gemm(*conv, x));
+      QVERIFY(!gligen::nets::conv2d_uses_gemm(*conv, torch::randn({2, 1280, 32, 32})));  // many positions
+      QVERIFY(!gligen::nets::conv2d_uses_gemm(*conv, x.to(torch::kFloat64)));            // other dtypes: oneDNN
+      gemm = gligen::nets::conv2d_forward(*conv, x);
+      direct = conv->forward(x);
+    }
+    // With autograd recording (training), the module's own convolution runs.
+    QVERIFY(!gligen::nets::conv2d_uses_gemm(*conv, x));
+    QCOMPARE(gemm.sizes(), direct.sizes());
+    QVERIFY(gemm.is_contiguous());
+    torch::NoGradGuard no_grad;
+    const auto reference =
+        torch::nn::functional::conv2d(x.to(torch::kFloat64), conv->weight.to(torch::kFloat64),
+                                      torch::nn::functional::Conv2dFuncOptions()
+                                          .bias(bias ? conv->bias.to(torch::kFloat64) : torch::Tensor())
+                                          .stride(stride)
+                                          .padding(padding));
+    const double gemm_err = (gemm.to(torch::kFloat64) - reference).abs().max().item<double>();
+    const double direct_err = (direct.to(torch::kFloat64) - reference).abs().max().item<double>();
+    const double scale = reference.abs().max().item<double>();
+    qInfo("max |error| vs float64: GEMM %.3g, oneDNN %.3g (outputs up to %.3g)", gemm_err, direct_err, scale);
+    // 11520 products per output: a float32 sum's rounding is ~1e-6 of the magnitude; both paths stay there.
+    QVERIFY2(gemm_err <= 1e-5 * scale, qPrintable(QString::number(gemm_err)));
+    QVERIFY2(gemm_err <= 4 * direct_err + 1e-7 * scale, "the GEMM path is far less exact than oneDNN's");
   }
 
   void fusersDisabledStayDisabledUntilReenabled() {
