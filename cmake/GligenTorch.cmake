@@ -18,6 +18,18 @@ else()
   set(_site_packages "")
 endif()
 
+# The wheel's libtorch_cuda finds NVIDIA's libraries of the same wheels (nvidia/*/lib) through its
+# RPATH at run time; the linker, checking its undefined symbols, would take the system's copies first
+# (e.g. an older libnccl from /usr/local/cuda in ld.so.conf, which lacks symbols the wheel's NCCL has).
+if(_site_packages)
+  file(GLOB _nvidia_lib_dirs LIST_DIRECTORIES true "${_site_packages}/nvidia/*/lib")
+  foreach(_dir IN LISTS _nvidia_lib_dirs)
+    if(IS_DIRECTORY "${_dir}")
+      add_link_options("LINKER:-rpath-link,${_dir}")
+    endif()
+  endforeach()
+endif()
+
 # find_library() in TorchConfig.cmake searches the system folders before LibTorch's own lib/: with
 # Debian's libtorch installed, another LibTorch's build would link Debian's libraries. Refuse that.
 get_filename_component(_torch_root "${TORCH_INSTALL_PREFIX}" REALPATH)
