@@ -8,6 +8,8 @@
 # memory: of the rounds) and the ratios ours / diffusers (below 1: we are faster). Raw JSON goes to $OUT_DIR (default /tmp/side-by-side).
 # Environment: BENCH (default build/trainer/gligen-bench), PYTHON (a python with diffusers 0.27.2
 # on the same torch, default /work/venv-diffusers/bin/python; see diffusers_side.py for setup).
+# LibTorch 2.x: BENCH=build-torch2/trainer/gligen-bench PYTHON=.venv-torch/bin/python (current
+# diffusers installed into the venv that holds the build's torch).
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 bench=${BENCH:-$root/build/trainer/gligen-bench}
