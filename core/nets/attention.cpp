@@ -9,6 +9,10 @@
 
 namespace gligen::nets {
 
+torch::Tensor linear_forward(const torch::nn::Linear& layer, const torch::Tensor& x) {
+  return at::linear(x, layer->weight, layer->bias);
+}
+
 AttentionImpl::AttentionImpl(const AttentionOptions& o) : options_(o) {
   const int64_t inner = o.dim_head() * o.heads();
   const int64_t context_dim = o.cross_attention_dim().value_or(o.query_dim());
@@ -103,9 +107,9 @@ torch::Tensor AttentionImpl::forward(const torch::Tensor& x, const torch::Tensor
   if (group_norm) h = group_norm(h.transpose(1, 2)).transpose(1, 2);
 
   const torch::Tensor& kv_source = context.defined() ? context : h;
-  auto q = to_q(h);          // [B, N, inner]
-  auto k = to_k(kv_source);  // [B, M, inner]
-  auto v = to_v(kv_source);  // [B, M, inner]
+  auto q = linear_forward(to_q, h);          // [B, N, inner]
+  auto k = linear_forward(to_k, kv_source);  // [B, M, inner]
+  auto v = linear_forward(to_v, kv_source);  // [B, M, inner]
   const int64_t N = q.size(1), M = k.size(1), d = options_.dim_head();
   // Head split: [B, N, heads*d] -> [B, heads, N, d] (diffusers' head_to_batch_dim, as a view).
   q = q.view({B, N, heads, d}).transpose(1, 2);
@@ -113,7 +117,7 @@ torch::Tensor AttentionImpl::forward(const torch::Tensor& x, const torch::Tensor
   v = v.view({B, M, heads, d}).transpose(1, 2);
   auto o = attention_core(q, k, v, scale_, options_.upcast_attention(), options_.upcast_softmax());
   o = o.transpose(1, 2).reshape({B, N, heads * d});  // [B, N, inner]
-  o = out_proj_(o);                                  // [B, N, out_dim]
+  o = linear_forward(out_proj_, o);                  // [B, N, out_dim]
 
   if (spatial) o = o.transpose(-1, -2).reshape({B, o.size(2), H, W});  // [B, out_dim, H, W]
   if (options_.residual_connection()) o.add_(x);                       // fresh linear output: safe in place
@@ -126,7 +130,7 @@ GEGLUImpl::GEGLUImpl(int64_t dim_in, int64_t dim_out, bool bias) {
 }
 
 torch::Tensor GEGLUImpl::forward(const torch::Tensor& x) {
-  auto parts = proj(x).chunk(2, -1);  // hidden, gate: [..., dim_out] each
+  auto parts = linear_forward(proj, x).chunk(2, -1);  // hidden, gate: [..., dim_out] each
   return parts[0] * torch::gelu(parts[1]);
 }
 
@@ -140,6 +144,6 @@ FeedForwardImpl::FeedForwardImpl(int64_t dim, std::optional<int64_t> dim_out, in
   net->push_back(out_);
 }
 
-torch::Tensor FeedForwardImpl::forward(const torch::Tensor& x) { return out_(geglu_(x)); }
+torch::Tensor FeedForwardImpl::forward(const torch::Tensor& x) { return linear_forward(out_, geglu_(x)); }
 
 }  // namespace gligen::nets

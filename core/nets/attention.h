@@ -9,6 +9,10 @@
 
 namespace gligen::nets {
 
+// layer(x) through ATen's linear, which computes a 3-D input's bias in the GEMM (addmm); the C++
+// frontend's Linear::forward multiplies and then adds the bias in a second pass over the output.
+torch::Tensor linear_forward(const torch::nn::Linear& layer, const torch::Tensor& x);
+
 struct AttentionOptions {
   explicit AttentionOptions(int64_t query_dim) : query_dim_(query_dim) {}
   TORCH_ARG(int64_t, query_dim);

@@ -65,7 +65,7 @@ GatedSelfAttentionDenseImpl::GatedSelfAttentionDenseImpl(int64_t query_dim, int6
 torch::Tensor GatedSelfAttentionDenseImpl::forward(const torch::Tensor& x, const torch::Tensor& objs) {
   if (!enabled) return x;
   const int64_t n_visual = x.size(1);
-  auto o = linear(objs);                                      // [B, N, query_dim]
+  auto o = linear_forward(linear, objs);                      // [B, N, query_dim]
   auto a = attn(norm1(torch::cat({x, o}, 1)));                // [B, n_visual + N, query_dim]
   auto h = x + alpha_attn.tanh() * a.narrow(1, 0, n_visual);  // [B, n_visual, query_dim]
   return h + alpha_dense.tanh() * ff(norm2(h));
