@@ -169,6 +169,24 @@ class TestNetsUnet : public QObject {
     QVERIFY(torch::equal(out, expected));
   }
 
+  void linearForwardEqualsTheModule() {
+    // nets::linear_forward folds the bias into the GEMM; the module multiplies, then adds. Same
+    // products, one rounding apart at most, with and without a bias, for 2-D and 3-D inputs.
+    torch::NoGradGuard no_grad;
+    torch::manual_seed(5);
+    for (bool bias : {true, false}) {
+      torch::nn::Linear layer(torch::nn::LinearOptions(96, 160).bias(bias));
+      for (const auto& x :
+           {torch::randn({2, 37, 96}), torch::randn({11, 96}), torch::randn({2, 37, 128}).narrow(2, 0, 96)}) {
+        const auto expected = layer->forward(x);
+        const auto out = gligen::nets::linear_forward(layer, x);
+        QCOMPARE(out.sizes(), expected.sizes());
+        const double err = (out - expected).abs().max().item<double>();
+        QVERIFY2(err <= 1e-5 * (1.0 + expected.abs().max().item<double>()), qPrintable(QString::number(err)));
+      }
+    }
+  }
+
   void lowResolutionConvolutionsTakeTheGemmPath_data() {
     QTest::addColumn<int>("stride");
     QTest::addColumn<int>("padding");
