@@ -69,7 +69,7 @@ torch::Tensor attention_core(const torch::Tensor& q, const torch::Tensor& k, con
   // LibTorch 2.x's fused kernels (as diffusers' default AttnProcessor2_0): they never materialise
   // the scores and accumulate the softmax in float32, which the upcast flags ask for. On CUDA always;
   // on the CPU for float32 inference, where its flash kernel is as exact as the explicit form (max
-  // error against float64 1.5-9e-7 vs 3.5-9e-7 for [2, 8, 1024..4096, 40]) and 3.6-4.4x faster on
+  // error against float64 1.5-9e-7 vs 3.5-9e-7 for [2, 8, 1024..4096, 40]) and 1.4-4.4x faster on
   // self-attention (torch 2.15, 2 cores; 0.86x on 77 text tokens). Training on the CPU and LibTorch 1.13 keep the
   // explicit computation below.
   const bool recording = torch::GradMode::is_enabled() && (q.requires_grad() || k.requires_grad() || v.requires_grad());

@@ -14,8 +14,8 @@ namespace {
 // Where im2col + GEMM beats oneDNN (measured on 2 AVX-512 cores, LibTorch 1.13, OpenBLAS, with the
 // engine's malloc settings): weights of 32 MiB and more (1280x1280x3x3 is 59 MiB) at up to 64 output
 // positions (batch x H' x W'): 1.4x faster at 4x4 with batch 2 (13.2 -> 9.2 ms; 2560 input
-// channels 23.6 -> 16.9 ms); even at 8x8 with batch 2 (128 positions), slower above (1280 channels
-// at 16x16, batch 1: 0.8x) and with smaller weights (640x640x3x3 at 8x8: 0.95x).
+// channels 23.6 -> 16.9 ms). No gain at 8x8 with batch 2 (128 positions: 25.3 vs 24.1 ms), slower
+// above (1280 channels at 16x16, batch 1: 0.8x) and with smaller weights (640x640x3x3 at 8x8: 0.95x).
 constexpr int64_t kGemmMinWeightBytes = int64_t(32) << 20;
 constexpr int64_t kGemmMaxPositions = 64;
 
@@ -31,45 +31,55 @@ struct ExplicitPadding {
   }
 };
 
-std::optional<std::array<int64_t, 2>> explicit_padding(const torch::nn::detail::ConvNdOptions<2>& o) {
-  return visit(ExplicitPadding{}, o.padding());
+struct IsZerosMode {
+  bool operator()(const torch::enumtype::kZeros&) const { return true; }
+  template <typename Other>
+  bool operator()(const Other&) const {
+    return false;
+  }
+};
+
+// What the GEMM path needs of one call, when it applies.
+struct GemmPlan {
+  std::array<int64_t, 2> kernel, stride, padding;
+  int64_t out_h, out_w;
+};
+
+std::optional<GemmPlan> gemm_plan(const torch::nn::Conv2dImpl& conv, const torch::Tensor& x) {
+  const auto& o = conv.options;
+  const auto& w = conv.weight;
+  if (!x.device().is_cpu() || x.dim() != 4 || x.scalar_type() != torch::kFloat32 || w.scalar_type() != x.scalar_type())
+    return std::nullopt;
+  if (torch::GradMode::is_enabled() && (x.requires_grad() || w.requires_grad())) return std::nullopt;
+  if (w.numel() * static_cast<int64_t>(w.element_size()) < kGemmMinWeightBytes) return std::nullopt;
+  const auto padding = visit(ExplicitPadding{}, o.padding());
+  if (o.groups() != 1 || !padding || !visit(IsZerosMode{}, o.padding_mode())) return std::nullopt;
+  const auto& d = *o.dilation();
+  if (d[0] != 1 || d[1] != 1) return std::nullopt;
+  GemmPlan plan{{(*o.kernel_size())[0], (*o.kernel_size())[1]}, {(*o.stride())[0], (*o.stride())[1]}, *padding, 0, 0};
+  plan.out_h = (x.size(2) + 2 * plan.padding[0] - plan.kernel[0]) / plan.stride[0] + 1;
+  plan.out_w = (x.size(3) + 2 * plan.padding[1] - plan.kernel[1]) / plan.stride[1] + 1;
+  if (plan.out_h <= 0 || plan.out_w <= 0 || x.size(0) * plan.out_h * plan.out_w > kGemmMaxPositions)
+    return std::nullopt;
+  return plan;
 }
 
 }  // namespace
 
 bool conv2d_uses_gemm(const torch::nn::Conv2dImpl& conv, const torch::Tensor& x) {
-  const auto& o = conv.options;
-  const auto& w = conv.weight;
-  if (!x.device().is_cpu() || x.dim() != 4 || x.scalar_type() != torch::kFloat32 || w.scalar_type() != x.scalar_type())
-    return false;
-  if (torch::GradMode::is_enabled() && (x.requires_grad() || w.requires_grad())) return false;
-  const auto padding = explicit_padding(o);
-  if (o.groups() != 1 || !padding) return false;
-  if (torch::enumtype::get_enum_name(o.padding_mode()) != std::string("kZeros")) return false;
-  const auto& d = *o.dilation();
-  if (d[0] != 1 || d[1] != 1) return false;
-  if (w.numel() * static_cast<int64_t>(w.element_size()) < kGemmMinWeightBytes) return false;
-  const auto& k = *o.kernel_size();
-  const auto& s = *o.stride();
-  const auto& p = *padding;
-  const int64_t ho = (x.size(2) + 2 * p[0] - k[0]) / s[0] + 1;
-  const int64_t wo = (x.size(3) + 2 * p[1] - k[1]) / s[1] + 1;
-  return ho > 0 && wo > 0 && x.size(0) * ho * wo <= kGemmMaxPositions;
+  return gemm_plan(conv, x).has_value();
 }
 
 torch::Tensor conv2d_forward(torch::nn::Conv2dImpl& conv, const torch::Tensor& x) {
-  if (!conv2d_uses_gemm(conv, x)) return conv.forward(x);
-  const auto& o = conv.options;
-  const auto& k = *o.kernel_size();
-  const auto& s = *o.stride();
-  const auto p = *explicit_padding(o);
-  const int64_t B = x.size(0), C = x.size(1), O = conv.weight.size(0);
-  const int64_t ho = (x.size(2) + 2 * p[0] - k[0]) / s[0] + 1;
-  const int64_t wo = (x.size(3) + 2 * p[1] - k[1]) / s[1] + 1;
-  const int64_t K = C * k[0] * k[1];
+  const auto plan = gemm_plan(conv, x);
+  if (!plan) return conv.forward(x);
+  const auto& [k, s, p, ho, wo] = *plan;
+  const int64_t B = x.size(0), O = conv.weight.size(0);
+  const int64_t K = x.size(1) * k[0] * k[1];
   // Columns [C*kh*kw, B*H'*W'] (a few MiB at most: the position count is capped).
-  auto cols = F::unfold(
-      x, F::UnfoldFuncOptions({k[0], k[1]}).padding(torch::ExpandingArray<2>({p[0], p[1]})).stride({s[0], s[1]}));
+  auto cols = F::unfold(x, F::UnfoldFuncOptions({k[0], k[1]})
+                               .padding(torch::ExpandingArray<2>({p[0], p[1]}))
+                               .stride(torch::ExpandingArray<2>({s[0], s[1]})));
   cols = cols.transpose(0, 1).reshape({K, B * ho * wo});
   const auto weight = conv.weight.reshape({O, K});  // OIHW rows are the im2col order: no copy
   auto y = conv.bias.defined() ? torch::addmm(conv.bias.unsqueeze(1), weight, cols) : torch::mm(weight, cols);
