@@ -10,6 +10,7 @@
 #   --torch pip      the PyPI torch wheel (2.x; CUDA + NCCL on x86-64 Linux), pip-installed once into
 #                    .venv-torch/ and built in build-torch2/; TORCH_PIP_SPEC (default: torch) and
 #                    TORCH_PIP_INDEX (e.g. https://download.pytorch.org/whl/cpu for the CPU wheel) choose it
+# --no-studio        build and test core + trainer only (no Qt widgets; tests still need Qt Core + Test)
 # Environment: BUILD_DIR (default: per --torch), GLIGEN_FIXTURES (default: ../shared/fixtures),
 #              JOBS (default: number of cores), GLIGEN_SKIP_SETUP=1 to skip the apt step.
 set -euo pipefail
@@ -18,11 +19,13 @@ cd "$root"
 torch=debian
 mode=
 quick=0
-while [ $# -gt 0 ]; do  # the mode, `--torch X` and `--quick`, in any order
+studio=1
+while [ $# -gt 0 ]; do  # the mode, `--torch X`, `--quick` and `--no-studio`, in any order
   case "$1" in
     --torch) torch=${2:-}; shift 2 || shift ;;
     --quick) quick=1; shift ;;
-    -*) echo "dev.sh: unknown option '$1' (usage: packaging/dev.sh studio|test [--quick]|build [--torch debian|pip])" >&2
+    --no-studio) studio=0; shift ;;
+    -*) echo "dev.sh: unknown option '$1' (usage: packaging/dev.sh studio|test [--quick]|build [--torch debian|pip] [--no-studio])" >&2
         exit 2 ;;
     *) mode=$1; shift ;;
   esac
@@ -32,10 +35,14 @@ jobs=${JOBS:-$(nproc)}
 case "$mode:$torch" in
   studio:debian|test:debian|build:debian) build_dir=${BUILD_DIR:-build} ;;
   studio:pip|test:pip|build:pip) build_dir=${BUILD_DIR:-build-torch2} ;;
-  *) echo "usage: packaging/dev.sh studio|test [--quick]|build [--torch debian|pip]" >&2; exit 2 ;;
+  *) echo "usage: packaging/dev.sh studio|test [--quick]|build [--torch debian|pip] [--no-studio]" >&2; exit 2 ;;
 esac
 if [ "$quick" = 1 ] && [ "$mode" != test ]; then
   echo "dev.sh: --quick applies to 'test' only" >&2
+  exit 2
+fi
+if [ "$studio" = 0 ] && [ "$mode" = studio ]; then
+  echo "dev.sh: --no-studio builds without the studio, so it cannot start it (drop --no-studio)" >&2
   exit 2
 fi
 
@@ -49,7 +56,11 @@ part() {
 }
 
 if [ "${GLIGEN_SKIP_SETUP:-0}" != "1" ]; then
-  part "setup" packaging/setup-debian.sh
+  setup_args=()
+  # Without the studio, Qt is still wanted for the tests (Qt Test programs), so only `build` drops it.
+  [ "$studio" = 0 ] && [ "$mode" = build ] && setup_args+=(--no-ui)
+  [ "$torch" = pip ] && setup_args+=(--pip)
+  part "setup" packaging/setup-debian.sh "${setup_args[@]}"
 fi
 
 torch_args=()
@@ -71,8 +82,11 @@ fi
 
 generator=()
 command -v ninja >/dev/null 2>&1 && generator=(-G Ninja)
+ui_arg=-DGLIGEN_BUILD_UI=$([ "$studio" = 1 ] && echo ON || echo OFF)
 if [ ! -f "$build_dir/CMakeCache.txt" ]; then
-  part "configure" cmake -S . -B "$build_dir" "${generator[@]}" -DCMAKE_BUILD_TYPE=Release "${torch_args[@]}"
+  part "configure" cmake -S . -B "$build_dir" "${generator[@]}" -DCMAKE_BUILD_TYPE=Release "${torch_args[@]}" "$ui_arg"
+elif ! grep -q "^GLIGEN_BUILD_UI:BOOL=$([ "$studio" = 1 ] && echo ON || echo OFF)\$" "$build_dir/CMakeCache.txt"; then
+  part "configure" cmake "$build_dir" "$ui_arg"  # the studio switched on or off in an existing build folder
 fi
 part "build" cmake --build "$build_dir" --parallel "$jobs"
 

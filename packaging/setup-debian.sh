@@ -1,16 +1,21 @@
 #!/usr/bin/env bash
 # Installs everything GLIGEN Studio needs to build, test and run on Debian 12, from Debian's
 # own apt repositories. Idempotent: packages already present are left as they are.
-# Usage: packaging/setup-debian.sh [--no-ui]   (run as root, or as a user with sudo)
+# Usage: packaging/setup-debian.sh [--no-ui] [--pip]   (run as root, or as a user with sudo)
+#   --no-ui  core + trainer only (no Qt)
+#   --pip    also python3-venv, for building against PyPI's torch (packaging/dev.sh --torch pip)
 set -euo pipefail
 
 want_ui=1
+want_pip=0
 for arg in "$@"; do
   case "$arg" in
     --no-ui) want_ui=0 ;;
+    --pip) want_pip=1 ;;
     -h|--help)
-      echo "usage: $0 [--no-ui]"
-      echo "Installs the Debian 12 packages needed to build GLIGEN Studio (use --no-ui for core + trainer only)."
+      echo "usage: $0 [--no-ui] [--pip]"
+      echo "Installs the Debian 12 packages needed to build GLIGEN Studio (use --no-ui for core + trainer only;"
+      echo "--pip adds python3-venv for the PyPI torch build, packaging/dev.sh --torch pip)."
       exit 0 ;;
     *) echo "setup-debian.sh: unknown option '$arg' (try --help)" >&2; exit 2 ;;
   esac
@@ -32,6 +37,9 @@ packages=(
 )
 if [ "$want_ui" -eq 1 ]; then
   packages+=(qt6-base-dev libqcustomplot-dev libgl-dev xvfb xauth)
+fi
+if [ "$want_pip" -eq 1 ]; then
+  packages+=(python3-venv python3-pip)
 fi
 
 missing=()

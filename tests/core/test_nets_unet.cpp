@@ -2,13 +2,16 @@
 // "gated") against reference/unet.safetensors and reference/position_net.safetensors, plus config
 // parsing, the full-size parameter inventory and the refusals.
 #include <QtTest>
+#include <torch/version.h>
 #include <nlohmann/json.hpp>
 
 #include <cmath>
 #include <fstream>
+#include <optional>
 
 #include "core/io/safetensors.h"
 #include "core/nets/attention.h"
+#include "core/nets/gligen.h"
 #include "core/nets/resnet.h"
 #include "core/nets/unet.h"
 #include "core/util/error.h"
@@ -169,6 +172,27 @@ class TestNetsUnet : public QObject {
     QVERIFY(torch::equal(out, expected));
   }
 
+  void inferenceAttentionOnTheCpuGoesPairByPair() {
+    // At inference on the CPU attention_core keeps one (batch, head) pair's scores in the cache
+    // when a pair reaches SD's 32x32 size: pair by pair, the one-shot form's arithmetic. In
+    // float64, which LibTorch 2.x's fused CPU kernel does not take, so both lines run the explicit
+    // form. Bit-identical with OpenBLAS (Debian's 1.13); MKL (the 2.x wheel) may block a single
+    // GEMM differently from a batched one, so there it is held to a rounding of float64.
+    torch::NoGradGuard no_grad;
+    torch::manual_seed(4);
+    const auto opts = torch::TensorOptions().dtype(torch::kFloat64);
+    const auto q = torch::randn({2, 1100, 3, 40}, opts).transpose(1, 2);  // 1100² scores: above 4 MiB a pair
+    const auto k = torch::randn({2, 1100, 3, 40}, opts).transpose(1, 2);
+    const auto v = torch::randn({2, 1100, 3, 40}, opts).transpose(1, 2);
+    const double scale = 1.0 / std::sqrt(40.0);
+    const auto expected = torch::matmul(torch::softmax(torch::matmul(q * scale, k.transpose(-1, -2)), -1), v);
+    const auto out = gligen::nets::attention_core(q, k, v, scale, false, false);
+    QCOMPARE(out.sizes(), expected.sizes());
+    const double err = (out - expected).abs().max().item<double>();
+    QVERIFY2(err <= 1e-13 * (1.0 + expected.abs().max().item<double>()), qPrintable(QString::number(err)));
+    if (TORCH_VERSION_MAJOR < 2) QVERIFY(torch::equal(out, expected));
+  }
+
   void linearForwardEqualsTheModule() {
     // nets::linear_forward folds the bias into the GEMM; the module multiplies, then adds. Same
     // products, one rounding apart at most, with and without a bias, for 2-D and 3-D inputs.
@@ -183,6 +207,49 @@ class TestNetsUnet : public QObject {
         QCOMPARE(out.sizes(), expected.sizes());
         const double err = (out - expected).abs().max().item<double>();
         QVERIFY2(err <= 1e-5 * (1.0 + expected.abs().max().item<double>()), qPrintable(QString::number(err)));
+      }
+    }
+  }
+
+  void fuserComputesOnlyTheVisualRows_data() {
+    QTest::addColumn<bool>("recording");
+    QTest::newRow("inference") << false;
+    QTest::newRow("autograd (training)") << true;
+  }
+
+  void fuserComputesOnlyTheVisualRows() {
+    // The fuser's self-attention runs over [visual, grounding] tokens and keeps the visual rows;
+    // it computes queries for those rows only. Against the full-rows form written out here, the
+    // difference is at most a rounding (each query row's arithmetic is the same), with many
+    // grounding tokens per visual token (as at SD's 4x4 level) and few (as at 32x32).
+    QFETCH(bool, recording);
+    torch::manual_seed(9);
+    const int64_t dim = 64, context = 48;
+    gligen::nets::GatedSelfAttentionDense fuser(dim, context, /*heads=*/4, /*dim_head=*/16);
+    {
+      torch::NoGradGuard no_grad;
+      fuser->alpha_attn.fill_(0.7);
+      fuser->alpha_dense.fill_(-0.4);
+    }
+    for (const auto& [n_visual, n_objs] : {std::pair<int64_t, int64_t>{16, 30}, {200, 30}}) {
+      auto x = torch::randn({2, n_visual, dim});
+      if (recording) x.requires_grad_();
+      const auto objs = torch::randn({2, n_objs, context});
+      std::optional<torch::NoGradGuard> no_grad;
+      if (!recording) no_grad.emplace();
+      const auto out = fuser->forward(x, objs);
+      const auto o = gligen::nets::linear_forward(fuser->linear, objs);
+      const auto a = fuser->attn(fuser->norm1(torch::cat({x, o}, 1))).narrow(1, 0, n_visual);
+      const auto h = x + fuser->alpha_attn.tanh() * a;
+      const auto expected = h + fuser->alpha_dense.tanh() * fuser->ff(fuser->norm2(h));
+      QCOMPARE(out.sizes(), expected.sizes());
+      const double err = (out - expected).abs().max().item<double>();
+      QVERIFY2(err <= 1e-5 * (1.0 + expected.abs().max().item<double>()), qPrintable(QString::number(err)));
+      if (recording) {
+        QVERIFY(out.requires_grad());
+        out.sum().backward();
+        QVERIFY(x.grad().defined() && fuser->alpha_attn.grad().defined());
+        QVERIFY(fuser->alpha_attn.grad().abs().item<double>() > 0);
       }
     }
   }
