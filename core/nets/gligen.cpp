@@ -65,8 +65,8 @@ GatedSelfAttentionDenseImpl::GatedSelfAttentionDenseImpl(int64_t query_dim, int6
 torch::Tensor GatedSelfAttentionDenseImpl::forward(const torch::Tensor& x, const torch::Tensor& objs) {
   if (!enabled) return x;
   const int64_t n_visual = x.size(1);
-  auto o = linear_forward(linear, objs);        // [B, N, query_dim]
-  auto tokens = norm1(torch::cat({x, o}, 1));   // [B, n_visual + N, query_dim]
+  auto o = linear_forward(linear, objs);       // [B, N, query_dim]
+  auto tokens = norm1(torch::cat({x, o}, 1));  // [B, n_visual + N, query_dim]
   // Only the visual rows of the self-attention are kept, so only they are computed: queries from
   // the visual tokens, keys and values from all (each query row's result is independent of the
   // others). At 256x256 the grounding tokens are 3% of the rows at 32x32 but 32% at 8x8 and 65% at 4x4.
