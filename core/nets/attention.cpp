@@ -86,7 +86,9 @@ torch::Tensor attention_core(const torch::Tensor& q, const torch::Tensor& k, con
   const int64_t B = q.size(0), H = q.size(1), N = q.size(2), M = k.size(2);
   const int64_t pair_bytes = N * M * static_cast<int64_t>(sizeof(float));  // upcast scores are float32
   const int64_t budget = q.is_cpu() && !recording ? kCpuInferenceScoreBytes : kMaxScoreBytes;
-  if (B * H * pair_bytes <= budget) return attention_core_slice(q, k, v, scale, upcast_scores, upcast_softmax);
+  // A single pair (the VAE's one-head attention) has nothing to slice: one call, no output copy.
+  if (B * H * pair_bytes <= budget || B * H == 1)
+    return attention_core_slice(q, k, v, scale, upcast_scores, upcast_softmax);
   // Groups of heads within one batch item, as many as fit the budget (at least one).
   const int64_t group = std::clamp<int64_t>(budget / pair_bytes, 1, H);
   std::vector<torch::Tensor> items;
