@@ -70,7 +70,8 @@ if [ "$torch" = pip ]; then
     python3 -m venv "$venv"
     index=()
     [ -n "${TORCH_PIP_INDEX:-}" ] && index=(--index-url "$TORCH_PIP_INDEX")
-    "$venv/bin/pip" install "${index[@]}" "${TORCH_PIP_SPEC:-torch}"
+    # No pip cache: the CUDA wheels are 3 GB, which would otherwise be kept twice.
+    "$venv/bin/pip" install --no-cache-dir "${index[@]}" "${TORCH_PIP_SPEC:-torch}"
   fi
   # The wheel's CMake folder, then its root: TorchConfig's find_library() must find the wheel's
   # lib/ before the system's (Debian's libtorch may be installed too).
