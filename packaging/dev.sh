@@ -83,11 +83,12 @@ fi
 
 generator=()
 command -v ninja >/dev/null 2>&1 && generator=(-G Ninja)
-ui_arg=-DGLIGEN_BUILD_UI=$([ "$studio" = 1 ] && echo ON || echo OFF)
+ui=$([ "$studio" = 1 ] && echo ON || echo OFF)
 if [ ! -f "$build_dir/CMakeCache.txt" ]; then
-  part "configure" cmake -S . -B "$build_dir" "${generator[@]}" -DCMAKE_BUILD_TYPE=Release "${torch_args[@]}" "$ui_arg"
-elif ! grep -q "^GLIGEN_BUILD_UI:BOOL=$([ "$studio" = 1 ] && echo ON || echo OFF)\$" "$build_dir/CMakeCache.txt"; then
-  part "configure" cmake "$build_dir" "$ui_arg"  # the studio switched on or off in an existing build folder
+  part "configure" cmake -S . -B "$build_dir" "${generator[@]}" -DCMAKE_BUILD_TYPE=Release "${torch_args[@]}" \
+    -DGLIGEN_BUILD_UI=$ui
+elif ! grep -q "^GLIGEN_BUILD_UI:BOOL=$ui\$" "$build_dir/CMakeCache.txt"; then
+  part "configure" cmake "$build_dir" -DGLIGEN_BUILD_UI=$ui  # the studio switched on or off in an existing folder
 fi
 part "build" cmake --build "$build_dir" --parallel "$jobs"
 

@@ -3,7 +3,7 @@
 # own apt repositories. Idempotent: packages already present are left as they are.
 # Usage: packaging/setup-debian.sh [--no-ui] [--pip]   (run as root, or as a user with sudo)
 #   --no-ui  core + trainer only (no Qt)
-#   --pip    also python3-venv, for building against PyPI's torch (packaging/dev.sh --torch pip)
+#   --pip    also python3-venv and python3-pip, for building against PyPI's torch (dev.sh --torch pip)
 set -euo pipefail
 
 want_ui=1
@@ -15,7 +15,7 @@ for arg in "$@"; do
     -h|--help)
       echo "usage: $0 [--no-ui] [--pip]"
       echo "Installs the Debian 12 packages needed to build GLIGEN Studio (use --no-ui for core + trainer only;"
-      echo "--pip adds python3-venv for the PyPI torch build, packaging/dev.sh --torch pip)."
+      echo "--pip adds python3-venv and python3-pip for the PyPI torch build, packaging/dev.sh --torch pip)."
       exit 0 ;;
     *) echo "setup-debian.sh: unknown option '$arg' (try --help)" >&2; exit 2 ;;
   esac

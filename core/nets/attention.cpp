@@ -39,12 +39,6 @@ namespace {
 // the peak memory drops from B·H·N·M to one group's (at 512x512, 2 GiB of scores and
 // probabilities per self-attention become 256 MiB).
 constexpr int64_t kMaxScoreBytes = int64_t(128) << 20;
-// At inference on the CPU the budget is one pair's scores at SD's 32x32 level (1024 tokens: 4 MiB),
-// so those stay in the cache between the product, the softmax and the second product instead of
-// going through memory: per pair, [2, 8, 1054, 1054, 40] took 41-42 ms instead of 47 ms, and
-// [2, 8, 4096, 4096, 40] 624-630 ms instead of 753 ms in 128 MiB groups (LibTorch 1.13, 2 threads,
-// the engine's malloc settings); below 1024 tokens it made no difference.
-constexpr int64_t kCpuInferenceScoreBytes = int64_t(4) << 20;
 
 torch::Tensor attention_core_slice(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v, double scale,
                                    bool upcast_scores, bool upcast_softmax) {
@@ -85,12 +79,9 @@ torch::Tensor attention_core(const torch::Tensor& q, const torch::Tensor& k, con
   }
   const int64_t B = q.size(0), H = q.size(1), N = q.size(2), M = k.size(2);
   const int64_t pair_bytes = N * M * static_cast<int64_t>(sizeof(float));  // upcast scores are float32
-  const int64_t budget = q.is_cpu() && !recording ? kCpuInferenceScoreBytes : kMaxScoreBytes;
-  // A single pair (the VAE's one-head attention) has nothing to slice: one call, no output copy.
-  if (B * H * pair_bytes <= budget || B * H == 1)
-    return attention_core_slice(q, k, v, scale, upcast_scores, upcast_softmax);
+  if (B * H * pair_bytes <= kMaxScoreBytes) return attention_core_slice(q, k, v, scale, upcast_scores, upcast_softmax);
   // Groups of heads within one batch item, as many as fit the budget (at least one).
-  const int64_t group = std::clamp<int64_t>(budget / pair_bytes, 1, H);
+  const int64_t group = std::clamp<int64_t>(kMaxScoreBytes / pair_bytes, 1, H);
   std::vector<torch::Tensor> items;
   for (int64_t b = 0; b < B; ++b) {
     std::vector<torch::Tensor> heads;
