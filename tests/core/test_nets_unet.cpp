@@ -280,6 +280,66 @@ class TestNetsUnet : public QObject {
     QVERIFY2(gemm_err <= 4 * direct_err + 1e-7 * scale, "the GEMM path is far less exact than oneDNN's");
   }
 
+  void upsamplerConvolutionRunsAsFourPhases_data() {
+    QTest::addColumn<int>("in_channels");
+    QTest::addColumn<int>("out_channels");
+    QTest::addColumn<int>("height");
+    QTest::addColumn<int>("width");
+    QTest::addColumn<bool>("bias");
+    QTest::newRow("square, bias (VAE, UNet)") << 48 << 48 << 32 << 32 << true;
+    QTest::newRow("odd sides, channels change, no bias") << 40 << 24 << 27 << 41 << false;
+  }
+
+  void upsamplerConvolutionRunsAsFourPhases() {
+    // Upsample2D's nearest 2x + 3x3 convolution runs as one 2x2 convolution with four output phases
+    // at inference: the same function (a float32 rounding of a float64 run, as oneDNN's direct
+    // convolution over the upsampled input is), taken only where it is meant to be.
+    QFETCH(int, in_channels);
+    QFETCH(int, out_channels);
+    QFETCH(int, height);
+    QFETCH(int, width);
+    QFETCH(bool, bias);
+    namespace F = torch::nn::functional;
+    torch::manual_seed(12);
+    gligen::nets::Upsample2D up(gligen::nets::Upsample2DOptions(in_channels).out_channels(out_channels).bias(bias));
+    const auto x = torch::randn({1, in_channels, height, width});
+    const auto upsample = [](const torch::Tensor& t) {
+      return F::interpolate(t,
+                            F::InterpolateFuncOptions().mode(torch::kNearest).scale_factor(std::vector<double>{2, 2}));
+    };
+    torch::Tensor phases, through_module, direct;
+    {
+      torch::NoGradGuard no_grad;
+      QVERIFY(gligen::nets::upsample_conv_uses_phases(*up->conv, x));
+      QVERIFY(gligen::nets::upsample_conv_uses_phases(*up->conv, x, std::vector<int64_t>{2 * height, 2 * width}));
+      // Another output size (the UNet's odd skip sizes), few positions, other dtypes: the plain path.
+      QVERIFY(!gligen::nets::upsample_conv_uses_phases(*up->conv, x, std::vector<int64_t>{2 * height - 1, 2 * width}));
+      QVERIFY(!gligen::nets::upsample_conv_uses_phases(*up->conv, x.narrow(2, 0, 2).narrow(3, 0, 2)));
+      QVERIFY(!gligen::nets::upsample_conv_uses_phases(*up->conv, x.to(torch::kFloat64)));
+      phases = gligen::nets::upsample_conv_phases(*up->conv, x);
+      through_module = up->forward(x);
+      direct = up->conv->forward(upsample(x));
+    }
+    // With autograd recording (training), the module upsamples and runs its own convolution.
+    QVERIFY(!gligen::nets::upsample_conv_uses_phases(*up->conv, x));
+    const auto recorded = up->forward(x);
+    QVERIFY(recorded.requires_grad());
+    QCOMPARE(phases.sizes(), direct.sizes());
+    QVERIFY(phases.is_contiguous());
+    QVERIFY(torch::equal(through_module, phases));
+    torch::NoGradGuard no_grad;
+    QVERIFY(torch::equal(recorded, direct));
+    const auto reference =
+        F::conv2d(upsample(x.to(torch::kFloat64)), up->conv->weight.to(torch::kFloat64),
+                  F::Conv2dFuncOptions().bias(bias ? up->conv->bias.to(torch::kFloat64) : torch::Tensor()).padding(1));
+    const double phases_err = (phases.to(torch::kFloat64) - reference).abs().max().item<double>();
+    const double direct_err = (direct.to(torch::kFloat64) - reference).abs().max().item<double>();
+    const double scale = reference.abs().max().item<double>();
+    qInfo("max |error| vs float64: phases %.3g, oneDNN %.3g (outputs up to %.3g)", phases_err, direct_err, scale);
+    QVERIFY2(phases_err <= 1e-5 * scale, qPrintable(QString::number(phases_err)));
+    QVERIFY2(phases_err <= 4 * direct_err + 1e-7 * scale, "the phase path is far less exact than oneDNN's");
+  }
+
   void fusersDisabledStayDisabledUntilReenabled() {
     unet_->set_fusers_enabled(false);
     QVERIFY(!unet_->fusers_enabled());
