@@ -19,10 +19,10 @@ Layout seed_validation_layout() {
   l.negative_prompt =
       "artifacts, blurry, smooth texture, bad quality, distortions, unrealistic, distorted image, bad proportions, "
       "duplicate";
-  l.boxes = {{"a green car", 0.041015625f, 0.548828125f, 0.453125f, 0.859375f},
-             {"a blue truck", 0.525390625f, 0.552734375f, 0.93359375f, 0.865234375f},
-             {"a red air balloon", 0.12890625f, 0.015625f, 0.412109375f, 0.279296875f},
-             {"a bird", 0.578125f, 0.08203125f, 0.857421875f, 0.27734375f}};
+  l.boxes = {{"a green car", 0.041015625f, 0.548828125f, 0.453125f, 0.859375f, true, std::nullopt},
+             {"a blue truck", 0.525390625f, 0.552734375f, 0.93359375f, 0.865234375f, true, std::nullopt},
+             {"a red air balloon", 0.12890625f, 0.015625f, 0.412109375f, 0.279296875f, true, std::nullopt},
+             {"a bird", 0.578125f, 0.08203125f, 0.857421875f, 0.27734375f, true, std::nullopt}};
   l.beta = 1.0;
   l.guidance = 7.5;
   l.scheduler = "euler";
