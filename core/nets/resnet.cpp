@@ -1,5 +1,7 @@
 #include "core/nets/resnet.h"
 
+#include <ATen/Parallel.h>
+
 #include <array>
 #include <optional>
 
@@ -45,17 +47,26 @@ struct GemmPlan {
   int64_t out_h, out_w;
 };
 
-std::optional<GemmPlan> gemm_plan(const torch::nn::Conv2dImpl& conv, const torch::Tensor& x) {
+// The padding of a convolution the inference-only paths below may compute another way: on the
+// CPU in float32, with nothing recording gradients, groups 1, dilation 1 and explicit zero padding.
+// nullopt when any of these does not hold (the module's own forward runs).
+std::optional<std::array<int64_t, 2>> inference_conv_padding(const torch::nn::Conv2dImpl& conv,
+                                                             const torch::Tensor& x) {
   const auto& o = conv.options;
   const auto& w = conv.weight;
   if (!x.device().is_cpu() || x.dim() != 4 || x.scalar_type() != torch::kFloat32 || w.scalar_type() != x.scalar_type())
     return std::nullopt;
   if (torch::GradMode::is_enabled() && (x.requires_grad() || w.requires_grad())) return std::nullopt;
-  if (w.numel() * static_cast<int64_t>(w.element_size()) < kGemmMinWeightBytes) return std::nullopt;
-  const auto padding = visit(ExplicitPadding{}, o.padding());
-  if (o.groups() != 1 || !padding || !visit(IsZerosMode{}, o.padding_mode())) return std::nullopt;
   const auto& d = *o.dilation();
-  if (d[0] != 1 || d[1] != 1) return std::nullopt;
+  if (o.groups() != 1 || d[0] != 1 || d[1] != 1 || !visit(IsZerosMode{}, o.padding_mode())) return std::nullopt;
+  return visit(ExplicitPadding{}, o.padding());
+}
+
+std::optional<GemmPlan> gemm_plan(const torch::nn::Conv2dImpl& conv, const torch::Tensor& x) {
+  const auto& o = conv.options;
+  const auto& w = conv.weight;
+  const auto padding = inference_conv_padding(conv, x);
+  if (!padding || w.numel() * static_cast<int64_t>(w.element_size()) < kGemmMinWeightBytes) return std::nullopt;
   GemmPlan plan{{(*o.kernel_size())[0], (*o.kernel_size())[1]}, {(*o.stride())[0], (*o.stride())[1]}, *padding, 0, 0};
   plan.out_h = (x.size(2) + 2 * plan.padding[0] - plan.kernel[0]) / plan.stride[0] + 1;
   plan.out_w = (x.size(3) + 2 * plan.padding[1] - plan.kernel[1]) / plan.stride[1] + 1;
@@ -66,51 +77,75 @@ std::optional<GemmPlan> gemm_plan(const torch::nn::Conv2dImpl& conv, const torch
 
 // The fused "nearest 2x, then 3x3 convolution" of Upsample2D pays off once the low-resolution
 // input has this many positions (batch x H x W). Measured on 2 AVX-512 cores, LibTorch 1.13,
-// oneDNN, against interpolate + conv2d: 1.3-1.4x at 512 positions (1280 and 640 channels, batch 2,
-// 16x16), 1.6-2.0x from 1024 up (the VAE's 512 and 256 channels at 32x32 to 256x256); slower
-// below, where building and reordering the 4x larger phase weight outweighs the arithmetic saved
-// (1280 channels at 8x8: 0.52x with batch 1, 0.82x with batch 2).
-constexpr int64_t kPhasesMinPositions = 512;
+// oneDNN, against interpolate + conv2d (best of 4): 1.27x at 128 positions (1280 channels, 8x8,
+// batch 2), 1.7-1.75x at 512 (1280 and 640 channels at 16x16, batch 2), 1.8-2.1x from 1024 up (the
+// VAE's upsamplers, the UNet's at 512x512). Break-even at 64 (1280 channels at 8x8, batch 1: 1.01x)
+// and slower below (4x4, batch 2: 0.71x), where building and reordering the 4x larger phase weight
+// outweighs the arithmetic saved.
+constexpr int64_t kPhasesMinPositions = 128;
+
+// The four phases' 2x2 kernels of a 3x3 kernel [K, C, 3, 3], as one weight [4K, C, 2, 2] in the
+// phase order (0,0) (0,1) (1,0) (1,1). Phase a of the rows takes the taps {w0, w1+w2} (a = 0) or
+// {w0+w1, w2} (a = 1), then phase b does the same along the columns. One pass over the weight: built
+// with tensor operations (selects, sums, stacks, a cat) it cost 53 ms for a 1280x1280 kernel, once
+// per UNet step at 512x512, against 12.5 ms here, bit-identical.
+torch::Tensor phase_weight(const torch::Tensor& weight) {
+  TORCH_CHECK(
+      weight.scalar_type() == torch::kFloat32 && weight.dim() == 4 && weight.size(2) == 3 && weight.size(3) == 3,
+      "upsample_conv_phases needs a float32 3x3 convolution weight, got ", weight.scalar_type(), " ", weight.sizes(),
+      " (upsample_conv_uses_phases says where it applies)");
+  const auto w = weight.contiguous();
+  const int64_t K = w.size(0), C = w.size(1), plane = K * C * 4;
+  auto phases = torch::empty({4, K, C, 2, 2}, w.options());
+  const float* src = w.data_ptr<float>();
+  float* dst = phases.data_ptr<float>();
+  at::parallel_for(0, K * C, 1024, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) {
+      const float* g = src + 9 * i;  // rows g[0..2], g[3..5], g[6..8]
+      float rows[2][2][3];           // [row phase a][tap][column]
+      for (int c = 0; c < 3; ++c) {
+        rows[0][0][c] = g[c];
+        rows[0][1][c] = g[3 + c] + g[6 + c];
+        rows[1][0][c] = g[c] + g[3 + c];
+        rows[1][1][c] = g[6 + c];
+      }
+      for (int a = 0; a < 2; ++a) {
+        for (int t = 0; t < 2; ++t) {
+          const float* q = rows[a][t];
+          float* b0 = dst + (2 * a) * plane + 4 * i + 2 * t;
+          float* b1 = dst + (2 * a + 1) * plane + 4 * i + 2 * t;
+          b0[0] = q[0], b0[1] = q[1] + q[2];
+          b1[0] = q[0] + q[1], b1[1] = q[2];
+        }
+      }
+    }
+  });
+  return phases.view({4 * K, C, 2, 2});
+}
 
 }  // namespace
 
 bool upsample_conv_uses_phases(const torch::nn::Conv2dImpl& conv, const torch::Tensor& x,
                                const std::optional<std::vector<int64_t>>& output_size) {
-  const auto& o = conv.options;
-  const auto& w = conv.weight;
-  if (!x.device().is_cpu() || x.dim() != 4 || x.scalar_type() != torch::kFloat32 || w.scalar_type() != x.scalar_type())
-    return false;
-  if (torch::GradMode::is_enabled() && (x.requires_grad() || w.requires_grad())) return false;
+  const auto padding = inference_conv_padding(conv, x);
+  if (!padding || (*padding)[0] != 1 || (*padding)[1] != 1) return false;
+  const auto &k = *conv.options.kernel_size(), &s = *conv.options.stride();
+  if (k[0] != 3 || k[1] != 3 || s[0] != 1 || s[1] != 1) return false;
   if (output_size &&
       (output_size->size() != 2 || (*output_size)[0] != 2 * x.size(2) || (*output_size)[1] != 2 * x.size(3)))
     return false;
-  const auto padding = visit(ExplicitPadding{}, o.padding());
-  if (o.groups() != 1 || !padding || (*padding)[0] != 1 || (*padding)[1] != 1 ||
-      !visit(IsZerosMode{}, o.padding_mode()))
-    return false;
-  const auto &k = *o.kernel_size(), &s = *o.stride(), &d = *o.dilation();
-  if (k[0] != 3 || k[1] != 3 || s[0] != 1 || s[1] != 1 || d[0] != 1 || d[1] != 1) return false;
   return x.size(0) * x.size(2) * x.size(3) >= kPhasesMinPositions;
 }
 
 torch::Tensor upsample_conv_phases(torch::nn::Conv2dImpl& conv, const torch::Tensor& x) {
   // Output row 2i+a of a 3x3 convolution over the nearest-upsampled input sees input rows
-  // {i-1, i, i} (a = 0) or {i, i, i+1} (a = 1): a 2-tap kernel whose taps are sums of the 3x3
-  // kernel's rows, {w0, w1+w2} or {w0+w1, w2}; likewise for columns. The four (a, b) phases are one
-  // 2x2 convolution with 4x the output channels over the input padded by 1, 16 products per input
-  // position instead of 36: phase (a, b) of output pixel (i, j) is its output at (i+a, j+b).
-  const auto two_taps = [](const torch::Tensor& t, int64_t dim, int phase) {
-    const auto t0 = t.select(dim, 0), t1 = t.select(dim, 1), t2 = t.select(dim, 2);
-    return phase == 0 ? torch::stack({t0, t1 + t2}, dim) : torch::stack({t0 + t1, t2}, dim);
-  };
-  std::vector<torch::Tensor> phases;
-  for (int a = 0; a < 2; ++a) {
-    const auto rows = two_taps(conv.weight, 2, a);  // [K, C, 2, 3]
-    for (int b = 0; b < 2; ++b) phases.push_back(two_taps(rows, 3, b));
-  }
+  // {i-1, i, i} (a = 0) or {i, i, i+1} (a = 1), likewise for columns (phase_weight). The four (a, b)
+  // phases are one 2x2 convolution with 4x the output channels over the input padded by 1, 16
+  // products per input position instead of 36: phase (a, b) of output pixel (i, j) is its output
+  // at (i+a, j+b).
   const int64_t B = x.size(0), H = x.size(2), W = x.size(3), K = conv.weight.size(0);
   const auto out =
-      F::conv2d(x, torch::cat(phases, 0),  // [B, 4K, H+1, W+1], phases (0,0) (0,1) (1,0) (1,1)
+      F::conv2d(x, phase_weight(conv.weight),  // [B, 4K, H+1, W+1]
                 F::Conv2dFuncOptions().bias(conv.bias.defined() ? conv.bias.repeat({4}) : torch::Tensor()).padding(1))
           .view({B, 2, 2, K, H + 1, W + 1});
   auto y = torch::empty({B, K, H, 2, W, 2}, x.options());

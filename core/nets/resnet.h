@@ -27,7 +27,7 @@ bool conv2d_uses_gemm(const torch::nn::Conv2dImpl& conv, const torch::Tensor& x)
 // copy). Same math, another summation order (within 1e-6 of a float64 run, as oneDNN is).
 // Upsample2D takes it at inference on the CPU in float32 where upsample_conv_uses_phases says so:
 // a 3x3/stride 1/padding 1 conv, an output of exactly twice the input's size and a large enough
-// input (the VAE decoder's upsamplers, the UNet's from 16x16 up).
+// input (the VAE decoder's upsamplers, the UNet's from 8x8 up with CFG's batch of 2).
 torch::Tensor upsample_conv_phases(torch::nn::Conv2dImpl& conv, const torch::Tensor& x);
 bool upsample_conv_uses_phases(const torch::nn::Conv2dImpl& conv, const torch::Tensor& x,
                                const std::optional<std::vector<int64_t>>& output_size = std::nullopt);
