@@ -4,6 +4,7 @@
 #include <cmath>
 #include <vector>
 
+#include "core/nets/cpu_attention.h"
 #include "core/util/error.h"
 #include "core/util/torch_compat.h"
 
@@ -70,13 +71,18 @@ torch::Tensor attention_core(const torch::Tensor& q, const torch::Tensor& k, con
   // the scores and accumulate the softmax in float32, which the upcast flags ask for. On CUDA always;
   // on the CPU for float32 inference, where its flash kernel is as exact as the explicit form (max
   // error against float64 1.5-9e-7 vs 3.5-9e-7 for [2, 8, 1024..4096, 40]) and 1.4-4.4x faster on
-  // self-attention (torch 2.15, 2 cores; 0.86x on 77 text tokens). Training on the CPU and LibTorch 1.13 keep the
-  // explicit computation below.
+  // self-attention (torch 2.15, 2 cores; 0.86x on 77 text tokens). Training on the CPU keeps the
+  // explicit computation at the end.
   const bool recording = torch::GradMode::is_enabled() && (q.requires_grad() || k.requires_grad() || v.requires_grad());
   if (q.is_cuda() || (q.is_cpu() && q.scalar_type() == torch::kFloat32 && !recording)) {
     auto fused = compat::fused_attention(q, k, v, scale);
     if (fused.defined()) return fused;
   }
+  // LibTorch 1.13 has no fused CPU attention: ours, block by block in the cache (cpu_attention.h).
+  // Against the explicit form below, 2 cores, best of 3: [2, 8, 1024, 1054, 40] 19 vs 33-60 ms,
+  // [2, 8, 256, 286, 80] 2.2-2.5 vs 3.9-8.3 ms, cross-attention [2, 8, 1024, 77, 40] 2.1 vs 3.9-10 ms,
+  // [2, 8, 4096, 4096, 40] 0.26 vs 1.1 s; max error against float64 4-11e-7, as the explicit form's.
+  if (!recording && cpu_fused_attention_applies(q, k, v)) return cpu_fused_attention(q, k, v, scale);
   const int64_t B = q.size(0), H = q.size(1), N = q.size(2), M = k.size(2);
   const int64_t pair_bytes = N * M * static_cast<int64_t>(sizeof(float));  // upcast scores are float32
   if (B * H * pair_bytes <= kMaxScoreBytes) return attention_core_slice(q, k, v, scale, upcast_scores, upcast_softmax);

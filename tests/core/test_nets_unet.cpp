@@ -10,6 +10,7 @@
 
 #include "core/io/safetensors.h"
 #include "core/nets/attention.h"
+#include "core/nets/cpu_attention.h"
 #include "core/nets/gligen.h"
 #include "core/nets/resnet.h"
 #include "core/nets/unet.h"
@@ -338,6 +339,69 @@ class TestNetsUnet : public QObject {
     qInfo("max |error| vs float64: phases %.3g, oneDNN %.3g (outputs up to %.3g)", phases_err, direct_err, scale);
     QVERIFY2(phases_err <= 1e-5 * scale, qPrintable(QString::number(phases_err)));
     QVERIFY2(phases_err <= 4 * direct_err + 1e-7 * scale, "the phase path is far less exact than oneDNN's");
+  }
+
+  void cpuFusedAttentionMatchesTheExplicitForm_data() {
+    QTest::addColumn<QVector<int>>("shape");  // B, H, N, M, d
+    QTest::newRow("self-attention, odd sizes") << QVector<int>{2, 3, 37, 37, 40};
+    QTest::newRow("cross-attention, d and M off the vector width") << QVector<int>{2, 2, 45, 77, 24};
+    QTest::newRow("several query blocks per head") << QVector<int>{1, 2, 130, 1000, 16};
+    QTest::newRow("one query, wide heads") << QVector<int>{1, 1, 1, 5, 160};
+  }
+
+  void cpuFusedAttentionMatchesTheExplicitForm() {
+    // CPU float32 inference attention on LibTorch 1.13 runs block by block in the cache
+    // (cpu_attention.h): the same function as the explicit softmax(q kᵀ·scale) v, rounded to
+    // float32 no worse than it, from the strided head views the Attention module passes.
+    QFETCH(QVector<int>, shape);
+    const int64_t B = shape[0], H = shape[1], N = shape[2], M = shape[3], d = shape[4];
+    torch::manual_seed(14);
+    const auto heads = [&](int64_t rows) {
+      return torch::randn({B, rows, H * d}).view({B, rows, H, d}).transpose(1, 2);
+    };
+    const auto q = heads(N), k = heads(M), v = heads(M);
+    const double scale = 1.0 / std::sqrt(static_cast<double>(d));
+    torch::NoGradGuard no_grad;
+    const bool available = gligen::nets::cpu_fused_attention_available();
+    QCOMPARE(gligen::nets::cpu_fused_attention_applies(q, k, v), available);
+    // Other dtypes, head sizes over 256 and mismatched shapes go to the explicit form.
+    QVERIFY(!gligen::nets::cpu_fused_attention_applies(q.to(torch::kFloat64), k.to(torch::kFloat64),
+                                                       v.to(torch::kFloat64)));
+    QVERIFY(!gligen::nets::cpu_fused_attention_applies(q, k, v.narrow(2, 0, M - 1)));
+    const auto wide = torch::randn({1, 1, 4, 512});
+    QVERIFY(!gligen::nets::cpu_fused_attention_applies(wide, wide, wide));
+    if (!available) QSKIP("no fused CPU attention in this build or on this processor (LibTorch 2.x or no AVX-512)");
+
+    const auto fused = gligen::nets::cpu_fused_attention(q, k, v, scale);
+    QCOMPARE(fused.sizes(), q.sizes());
+    QVERIFY(fused.transpose(1, 2).is_contiguous());  // [B, N, H, d] underneath: the heads merge for free
+    const auto through_core = gligen::nets::attention_core(q, k, v, scale, false, false);
+    QVERIFY(torch::equal(through_core, fused));
+    const auto explicit_form = [&](const torch::Tensor& a, const torch::Tensor& b, const torch::Tensor& c) {
+      return torch::matmul(torch::softmax(torch::matmul(a * scale, b.transpose(-1, -2)), -1), c);
+    };
+    const auto reference = explicit_form(q.to(torch::kFloat64), k.to(torch::kFloat64), v.to(torch::kFloat64));
+    const double fused_err = (fused.to(torch::kFloat64) - reference).abs().max().item<double>();
+    const double explicit_err = (explicit_form(q, k, v).to(torch::kFloat64) - reference).abs().max().item<double>();
+    const double magnitude = reference.abs().max().item<double>();
+    qInfo("max |error| vs float64: fused %.3g, explicit %.3g (outputs up to %.3g)", fused_err, explicit_err, magnitude);
+    QVERIFY2(fused_err <= 1e-5 * magnitude, qPrintable(QString::number(fused_err)));
+    QVERIFY2(fused_err <= 4 * explicit_err + 1e-7 * magnitude,
+             "the fused attention is far less exact than the explicit form");
+  }
+
+  void cpuFusedAttentionStaysOutOfTraining() {
+    // With autograd recording the explicit form runs and gradients reach q, k and v.
+    torch::manual_seed(15);
+    const auto q = torch::randn({1, 2, 9, 16}, torch::requires_grad());
+    const auto k = torch::randn({1, 2, 11, 16}, torch::requires_grad());
+    const auto v = torch::randn({1, 2, 11, 16}, torch::requires_grad());
+    QVERIFY(!gligen::nets::cpu_fused_attention_applies(q, k, v));
+    const auto out = gligen::nets::attention_core(q, k, v, 0.25, false, false);
+    QVERIFY(out.requires_grad());
+    out.sum().backward();
+    QVERIFY(q.grad().defined() && k.grad().defined() && v.grad().defined());
+    QVERIFY(q.grad().abs().sum().item<double>() > 0);
   }
 
   void fusersDisabledStayDisabledUntilReenabled() {

@@ -9,7 +9,7 @@ one JSON object with the keys gligen-bench uses, so trainer/bench/side_by_side.s
 two next to each other.
 
 Needs diffusers (the fixtures' version, 0.27.2) on the same torch as the engine: on Debian 12,
-    python3 -m venv --system-site-packages VENV   (uses Debian's python3-torch, LibTorch 1.13)
+    /usr/bin/python3 -m venv --system-site-packages VENV   (Debian's python3-torch, LibTorch 1.13)
     VENV/bin/pip install diffusers==0.27.2 "huggingface_hub<0.26"
 Against the LibTorch 2.x build (build-torch2/, `packaging/dev.sh build --torch pip`), current
 diffusers goes into the same venv as that torch: .venv-torch/bin/pip install diffusers transformers
