@@ -27,9 +27,9 @@
 namespace gligen::nets {
 namespace {
 
-constexpr int64_t kRows = 8;     // query rows per micro-kernel call (zero rows pad a block)
-constexpr int64_t kPanel = 32;   // key columns per score micro-kernel call (two vectors)
-constexpr int64_t kLanes = 16;   // floats per AVX-512 vector
+constexpr int64_t kRows = 8;    // query rows per micro-kernel call (zero rows pad a block)
+constexpr int64_t kPanel = 32;  // key columns per score micro-kernel call (two vectors)
+constexpr int64_t kLanes = 16;  // floats per AVX-512 vector
 // A block's scores are kept under this size so that they, the block's queries and its outputs stay
 // in one core's L2 cache between the three passes.
 constexpr int64_t kScoreBlockBytes = int64_t(256) << 10;
@@ -118,8 +118,8 @@ GLIGEN_AVX512 float softmax_row(float* s, int64_t m_padded) {
   for (int64_t j = 0; j < m_padded; j += kLanes) {
     const __m512 x = _mm512_loadu_ps(s + j);
     // Padding columns (-inf) give exactly 0.
-    const __m512 e = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(x, minus_inf, _CMP_NEQ_UQ),
-                                         exp_nonpositive(_mm512_sub_ps(x, row_max)));
+    const __m512 e =
+        _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(x, minus_inf, _CMP_NEQ_UQ), exp_nonpositive(_mm512_sub_ps(x, row_max)));
     _mm512_storeu_ps(s + j, e);
     sum = _mm512_add_ps(sum, e);
   }
@@ -128,12 +128,12 @@ GLIGEN_AVX512 float softmax_row(float* s, int64_t m_padded) {
 
 struct Shape {
   int64_t B, H, N, M, d;
-  int64_t m_keys;    // M rounded up to kPanel
-  int64_t ld_scores; // floats between score rows: m_keys plus one cache line, so that the rows a
-                     // micro-kernel walks together do not share L1 sets (they would 4 KiB apart)
-  int64_t d_padded;  // d rounded up to kLanes
-  int64_t rows;      // query rows per block (a multiple of kRows)
-  int64_t blocks;    // blocks per (batch, head) pair
+  int64_t m_keys;     // M rounded up to kPanel
+  int64_t ld_scores;  // floats between score rows: m_keys plus one cache line, so that the rows a
+                      // micro-kernel walks together do not share L1 sets (they would 4 KiB apart)
+  int64_t d_padded;   // d rounded up to kLanes
+  int64_t rows;       // query rows per block (a multiple of kRows)
+  int64_t blocks;     // blocks per (batch, head) pair
 };
 
 // One thread's buffers: the packed keys and values of one (batch, head) pair, reused while the
