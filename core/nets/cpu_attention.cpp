@@ -2,6 +2,7 @@
 
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
+#include <c10/core/GradMode.h>
 #include <immintrin.h>
 #ifdef _OPENMP
 #include <omp.h>
@@ -216,7 +217,7 @@ bool cpu_fused_attention_applies(const at::Tensor& q, const at::Tensor& k, const
     if (!t->defined() || !t->device().is_cpu() || t->scalar_type() != at::kFloat || t->dim() != 4 ||
         t->stride(3) != 1 || t->is_mkldnn())
       return false;
-    if (at::GradMode::is_enabled() && t->requires_grad()) return false;
+    if (c10::GradMode::is_enabled() && t->requires_grad()) return false;
   }
   return k.sizes() == v.sizes() && q.size(0) == k.size(0) && q.size(1) == k.size(1) && q.size(3) == k.size(3) &&
          q.size(2) > 0 && k.size(2) > 0 && q.size(3) > 0 && q.size(3) <= kMaxHeadDim;
