@@ -82,7 +82,7 @@ torch::Tensor attention_core(const torch::Tensor& q, const torch::Tensor& k, con
   // Against the explicit form below, 2 cores, best of 3: [2, 8, 1024, 1054, 40] 19 vs 33-60 ms,
   // [2, 8, 256, 286, 80] 2.2-2.5 vs 3.9-8.3 ms, cross-attention [2, 8, 1024, 77, 40] 2.1 vs 3.9-10 ms,
   // [2, 8, 4096, 4096, 40] 0.26 vs 1.1 s; max error against float64 4-11e-7, as the explicit form's.
-  if (!recording && cpu_fused_attention_applies(q, k, v)) return cpu_fused_attention(q, k, v, scale);
+  if (cpu_fused_attention_applies(q, k, v)) return cpu_fused_attention(q, k, v, scale);  // not while recording
   const int64_t B = q.size(0), H = q.size(1), N = q.size(2), M = k.size(2);
   const int64_t pair_bytes = N * M * static_cast<int64_t>(sizeof(float));  // upcast scores are float32
   if (B * H * pair_bytes <= kMaxScoreBytes) return attention_core_slice(q, k, v, scale, upcast_scores, upcast_softmax);

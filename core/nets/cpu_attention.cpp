@@ -155,11 +155,12 @@ GLIGEN_AVX512 void run_block(const Shape& sh, const Operand& q, const Operand& k
   const int64_t row0 = (task % sh.blocks) * sh.rows, rows = std::min(sh.rows, sh.N - row0);
   const int64_t rows_padded = round_up(rows, kRows), d = sh.d;
   if (ws.packed_pair != pair) {
-    // Keys as panels of 32 columns [M/32][d][32], values as rows of d_padded floats; zeros pad both.
+    // Keys as panels of 32 columns [M/32][d][32], values as rows of d_padded floats. Their padding
+    // (key lanes from M on, value columns from d on) keeps the zeros the buffers were allocated with:
+    // no pair writes there, and what it would feed (scores set to -inf, discarded output columns)
+    // is never used.
     const float* kp = k.data + b * k.batch + h * k.head;
     const float* vp = v.data + b * v.batch + h * v.head;
-    std::fill(ws.kt.begin(), ws.kt.end(), 0.0f);
-    std::fill(ws.v.begin(), ws.v.end(), 0.0f);
     for (int64_t j = 0; j < sh.M; ++j) {
       const float* key = kp + j * k.row;
       float* panel = ws.kt.data() + (j / kPanel) * d * kPanel + (j % kPanel);
@@ -168,9 +169,10 @@ GLIGEN_AVX512 void run_block(const Shape& sh, const Operand& q, const Operand& k
     }
     ws.packed_pair = pair;
   }
-  // The block's queries, scaled, as rows of d floats; zero rows up to a multiple of kRows.
+  // The block's queries, scaled, as rows of d floats; zero rows up to a multiple of kRows (their
+  // outputs are discarded; zeros keep them finite).
   const float* qp = q.data + b * q.batch + h * q.head + row0 * q.row;
-  std::fill(ws.q.begin(), ws.q.begin() + rows_padded * d, 0.0f);
+  std::fill(ws.q.begin() + rows * d, ws.q.begin() + rows_padded * d, 0.0f);
   for (int64_t r = 0; r < rows; ++r)
     for (int64_t c = 0; c < d; ++c) ws.q[r * d + c] = qp[r * q.row + c] * scale;
 

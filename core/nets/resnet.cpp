@@ -1,7 +1,5 @@
 #include "core/nets/resnet.h"
 
-#include <ATen/Parallel.h>
-
 #include <array>
 #include <optional>
 
@@ -99,27 +97,27 @@ torch::Tensor phase_weight(const torch::Tensor& weight) {
   auto phases = torch::empty({4, K, C, 2, 2}, w.options());
   const float* src = w.data_ptr<float>();
   float* dst = phases.data_ptr<float>();
-  at::parallel_for(0, K * C, 1024, [&](int64_t begin, int64_t end) {
-    for (int64_t i = begin; i < end; ++i) {
-      const float* g = src + 9 * i;  // rows g[0..2], g[3..5], g[6..8]
-      float rows[2][2][3];           // [row phase a][tap][column]
-      for (int c = 0; c < 3; ++c) {
-        rows[0][0][c] = g[c];
-        rows[0][1][c] = g[3 + c] + g[6 + c];
-        rows[1][0][c] = g[c] + g[3 + c];
-        rows[1][1][c] = g[6 + c];
-      }
-      for (int a = 0; a < 2; ++a) {
-        for (int t = 0; t < 2; ++t) {
-          const float* q = rows[a][t];
-          float* b0 = dst + (2 * a) * plane + 4 * i + 2 * t;
-          float* b1 = dst + (2 * a + 1) * plane + 4 * i + 2 * t;
-          b0[0] = q[0], b0[1] = q[1] + q[2];
-          b1[0] = q[0] + q[1], b1[1] = q[2];
-        }
+  // One thread: ATen's parallel_for, a header template, would run serially here anyway (the project
+  // is not compiled with OpenMP); the pass is about 0.5% of a 256x256 UNet step.
+  for (int64_t i = 0; i < K * C; ++i) {
+    const float* g = src + 9 * i;  // rows g[0..2], g[3..5], g[6..8]
+    float rows[2][2][3];           // [row phase a][tap][column]
+    for (int c = 0; c < 3; ++c) {
+      rows[0][0][c] = g[c];
+      rows[0][1][c] = g[3 + c] + g[6 + c];
+      rows[1][0][c] = g[c] + g[3 + c];
+      rows[1][1][c] = g[6 + c];
+    }
+    for (int a = 0; a < 2; ++a) {
+      for (int t = 0; t < 2; ++t) {
+        const float* q = rows[a][t];
+        float* b0 = dst + (2 * a) * plane + 4 * i + 2 * t;
+        float* b1 = dst + (2 * a + 1) * plane + 4 * i + 2 * t;
+        b0[0] = q[0], b0[1] = q[1] + q[2];
+        b1[0] = q[0] + q[1], b1[1] = q[2];
       }
     }
-  });
+  }
   return phases.view({4 * K, C, 2, 2});
 }
 

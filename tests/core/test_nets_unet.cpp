@@ -353,6 +353,7 @@ class TestNetsUnet : public QObject {
     // CPU float32 inference attention on LibTorch 1.13 runs block by block in the cache
     // (cpu_attention.h): the same function as the explicit softmax(q kᵀ·scale) v, rounded to
     // float32 no worse than it, from the strided head views the Attention module passes.
+    // Elsewhere the same accuracy is asked of the path attention_core takes instead.
     QFETCH(QVector<int>, shape);
     const int64_t B = shape[0], H = shape[1], N = shape[2], M = shape[3], d = shape[4];
     torch::manual_seed(14);
@@ -370,24 +371,27 @@ class TestNetsUnet : public QObject {
     QVERIFY(!gligen::nets::cpu_fused_attention_applies(q, k, v.narrow(2, 0, M - 1)));
     const auto wide = torch::randn({1, 1, 4, 512});
     QVERIFY(!gligen::nets::cpu_fused_attention_applies(wide, wide, wide));
-    if (!available) QSKIP("no fused CPU attention in this build or on this processor (LibTorch 2.x or no AVX-512)");
-
-    const auto fused = gligen::nets::cpu_fused_attention(q, k, v, scale);
-    QCOMPARE(fused.sizes(), q.sizes());
-    QVERIFY(fused.transpose(1, 2).is_contiguous());  // [B, N, H, d] underneath: the heads merge for free
-    const auto through_core = gligen::nets::attention_core(q, k, v, scale, false, false);
-    QVERIFY(torch::equal(through_core, fused));
+    // What attention_core runs for CPU float32 inference: this kernel where it is available (the
+    // LibTorch 1.13 build on AVX-512), else LibTorch 2.x's fused kernel or the explicit form. The
+    // accuracy checks below hold for whichever ran, so no build skips them.
+    const auto ours = gligen::nets::attention_core(q, k, v, scale, false, false);
+    QCOMPARE(ours.sizes(), q.sizes());
+    if (available) {
+      QVERIFY(torch::equal(ours, gligen::nets::cpu_fused_attention(q, k, v, scale)));
+      QVERIFY(ours.transpose(1, 2).is_contiguous());  // [B, N, H, d] underneath: the heads merge for free
+    }
     const auto explicit_form = [&](const torch::Tensor& a, const torch::Tensor& b, const torch::Tensor& c) {
       return torch::matmul(torch::softmax(torch::matmul(a * scale, b.transpose(-1, -2)), -1), c);
     };
     const auto reference = explicit_form(q.to(torch::kFloat64), k.to(torch::kFloat64), v.to(torch::kFloat64));
-    const double fused_err = (fused.to(torch::kFloat64) - reference).abs().max().item<double>();
+    const double ours_err = (ours.to(torch::kFloat64) - reference).abs().max().item<double>();
     const double explicit_err = (explicit_form(q, k, v).to(torch::kFloat64) - reference).abs().max().item<double>();
     const double magnitude = reference.abs().max().item<double>();
-    qInfo("max |error| vs float64: fused %.3g, explicit %.3g (outputs up to %.3g)", fused_err, explicit_err, magnitude);
-    QVERIFY2(fused_err <= 1e-5 * magnitude, qPrintable(QString::number(fused_err)));
-    QVERIFY2(fused_err <= 4 * explicit_err + 1e-7 * magnitude,
-             "the fused attention is far less exact than the explicit form");
+    qInfo("%s: max |error| vs float64 %.3g, explicit form %.3g (outputs up to %.3g)",
+          available ? "fused CPU attention" : "attention_core without it", ours_err, explicit_err, magnitude);
+    QVERIFY2(ours_err <= 1e-5 * magnitude, qPrintable(QString::number(ours_err)));
+    QVERIFY2(ours_err <= 4 * explicit_err + 1e-7 * magnitude,
+             "attention_core is far less exact than the explicit form");
   }
 
   void cpuFusedAttentionStaysOutOfTraining() {
